@@ -1,0 +1,65 @@
+import * as fs from "fs";
+import * as path from "path";
+import { OpsCommand, OpsIO, UsageError } from "./command";
+
+/** Every `ops/commands/*` module, by command name. */
+export function loadCommands(dir = path.join(__dirname, "commands")): Map<string, OpsCommand> {
+    const commands = new Map<string, OpsCommand>();
+    for (const file of fs.readdirSync(dir).sort()) {
+        if (!/\.(ts|js)$/.test(file) || file.endsWith(".d.ts")) continue;
+        const command: OpsCommand | undefined = require(path.join(dir, file)).command;
+        if (command) commands.set(command.name, command);
+    }
+    return commands;
+}
+
+export function overview(commands: Map<string, OpsCommand>): string {
+    const width = Math.max(0, ...[...commands.keys()].map((name) => name.length));
+    const lines = [...commands.values()].map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+    return [
+        "usage: safe-release-ops <command> [options]   (safe-release-ops <command> --help for details)",
+        "",
+        "Connection strings and tokens are read from environment variables, never from arguments.",
+        "",
+        "commands:",
+        ...lines,
+        "",
+    ].join("\n");
+}
+
+export async function main(argv: string[], io: OpsIO): Promise<number> {
+    const commands = loadCommands();
+    const [name, ...args] = argv;
+    if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+        io.stderr.write(overview(commands));
+        return name === undefined ? 2 : 0;
+    }
+    const command = commands.get(name);
+    if (!command) {
+        io.stderr.write(`unknown command \`${name}\`; valid commands: ${[...commands.keys()].join(", ")}\n`);
+        return 2;
+    }
+    if (args.includes("--help") || args.includes("-h")) {
+        io.stderr.write(command.usage.endsWith("\n") ? command.usage : `${command.usage}\n`);
+        return 0;
+    }
+    try {
+        return await command.run(args, io);
+    } catch (err) {
+        if (err instanceof UsageError) {
+            io.stderr.write(`${name}: ${err.message}\n`);
+            return 2;
+        }
+        throw err;
+    }
+}
+
+if (require.main === module) {
+    main(process.argv.slice(2), { env: process.env, stdout: process.stdout, stderr: process.stderr }).then(
+        (code) => (process.exitCode = code),
+        (err) => {
+            process.stderr.write(`safe-release-ops: ${err instanceof Error ? err.message : String(err)}\n`);
+            process.exitCode = 1;
+        },
+    );
+}
