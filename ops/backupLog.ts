@@ -1,0 +1,170 @@
+import * as fs from "fs";
+import * as path from "path";
+import { UsageError } from "./command";
+
+/**
+ * One line of the operator's backup log (the runbook's `ops/backups.log`):
+ * timestamp, version and checksum of every backup, and where it is.
+ */
+export interface BackupRecord {
+    readonly id: string;
+    readonly kind: "postgres" | "directory";
+    readonly app: string;
+    readonly version: string;
+    /** ISO-8601 UTC. */
+    readonly time: string;
+    /** Bytes of the backup file. */
+    readonly size: number;
+    readonly sha256: string;
+    /** The backup file. */
+    readonly location: string;
+    /** postgres: the facts (ledgers, row counts) read in the dump's snapshot. */
+    readonly factsLocation?: string;
+    readonly verified: boolean;
+    /** postgres: the database that was dumped. */
+    readonly database?: string;
+    /** directory: the directory that was archived, where restore puts it back. */
+    readonly source?: string;
+    /** directory: regular files and their total bytes, checked again after extraction. */
+    readonly files?: number;
+    readonly contentBytes?: number;
+    /** directory: `quiesced` when writers were stopped, else `crash-consistent-at-best`. */
+    readonly consistency?: "quiesced" | "crash-consistent-at-best";
+}
+
+const APP = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+const VERSION = /^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
+
+export function validateApp(app: string | undefined): string {
+    if (app === undefined || !APP.test(app)) {
+        throw new UsageError(`\`--app\` must be lowercase letters, digits, - or _ (at most 63); got ${app === undefined ? "nothing" : `\`${app}\``}`);
+    }
+    return app;
+}
+
+export function validateVersion(version: string | undefined): string {
+    if (version === undefined || !VERSION.test(version)) {
+        throw new UsageError(`\`--version\` must be a SemVer tag vX.Y.Z; got ${version === undefined ? "nothing" : `\`${version}\``}`);
+    }
+    return version;
+}
+
+/** `20261122T041059Z`: sortable, and free of characters that need quoting in a file name. */
+export function backupStamp(date: Date): string {
+    return date.toISOString().replace(/\.\d{3}Z$/, "Z").replace(/[-:]/g, "");
+}
+
+/** `shop-v1.4.2-20261122T041059Z`: the record's id and its file's base name. */
+export function backupId(app: string, version: string, date: Date): string {
+    return `${app}-${version}-${backupStamp(date)}`;
+}
+
+/** Records in file order. A trailing line cut short by a crash is ignored; damage elsewhere is an error. */
+export function parseLog(text: string, log: string): BackupRecord[] {
+    const lines = text.split("\n");
+    const records: BackupRecord[] = [];
+    lines.forEach((line, index) => {
+        if (line.trim() === "") return;
+        const isLast = index === lines.length - 1;
+        let record: BackupRecord;
+        try {
+            record = JSON.parse(line);
+        } catch {
+            if (isLast) return;
+            throw new Error(`\`${log}\` line ${index + 1} must be one JSON backup record; it is not valid JSON`);
+        }
+        if (typeof record.id !== "string" || typeof record.location !== "string" || typeof record.sha256 !== "string") {
+            throw new Error(`\`${log}\` line ${index + 1} must be a backup record with \`id\`, \`location\` and \`sha256\``);
+        }
+        records.push(record);
+    });
+    return records;
+}
+
+export function readLog(log: string): BackupRecord[] {
+    let text: string;
+    try {
+        text = fs.readFileSync(log, "utf8");
+    } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+        throw err;
+    }
+    return parseLog(text, log);
+}
+
+export function findRecord(records: BackupRecord[], id: string, log: string): BackupRecord {
+    const record = records.find((r) => r.id === id);
+    if (!record) throw new UsageError(`\`--id\` must name a backup recorded in \`${log}\`; got \`${id}\``);
+    return record;
+}
+
+/** Appends one line, starting a new line first if a crash left the last one unterminated. */
+export function appendRecord(log: string, record: BackupRecord): void {
+    fs.mkdirSync(path.dirname(log), { recursive: true });
+    const fd = fs.openSync(log, "a+");
+    try {
+        const size = fs.fstatSync(fd).size;
+        let prefix = "";
+        if (size > 0) {
+            const last = Buffer.alloc(1);
+            fs.readSync(fd, last, 0, 1, size - 1);
+            if (last[0] !== 0x0a) prefix = "\n";
+        }
+        fs.writeSync(fd, `${prefix}${JSON.stringify(record)}\n`);
+        fs.fsyncSync(fd);
+    } finally {
+        fs.closeSync(fd);
+    }
+}
+
+/** Replaces the log's content all at once (temp file + rename): a reader sees the old log or the new, never half. */
+export function writeLogAtomically(log: string, records: BackupRecord[]): void {
+    const temp = `${log}.tmp-${process.pid}`;
+    fs.writeFileSync(temp, records.map((r) => `${JSON.stringify(r)}\n`).join(""));
+    const fd = fs.openSync(temp, "r");
+    try {
+        fs.fsyncSync(fd);
+    } finally {
+        fs.closeSync(fd);
+    }
+    fs.renameSync(temp, log);
+}
+
+export interface PruningPolicy {
+    /** Newest verified backups kept per app and kind. @default 5 */
+    readonly keep?: number;
+    /** Anything younger than this many days is kept. @default 7 */
+    readonly retentionDays?: number;
+    readonly now: Date;
+    /** Never deleted, whatever their age (the schema head's backup). */
+    readonly protectedIds?: string[];
+}
+
+/**
+ * The records to delete. Kept: the newest `keep` verified backups of each app and
+ * kind (an unverified one cannot stand in for a good backup), anything younger than
+ * `retentionDays`, and every protected id. Pure, so the rules are tested without files.
+ */
+export function planPruning(records: BackupRecord[], policy: PruningPolicy): BackupRecord[] {
+    const keep = policy.keep ?? 5;
+    const retentionDays = policy.retentionDays ?? 7;
+    if (!Number.isInteger(keep) || keep < 1) throw new UsageError(`\`--keep\` must be an integer of at least 1; got ${keep}`);
+    if (!Number.isFinite(retentionDays) || retentionDays < 0) {
+        throw new UsageError(`\`--retention-days\` must be a number of at least 0; got ${retentionDays}`);
+    }
+    const protectedIds = new Set(policy.protectedIds ?? []);
+    const cutoff = policy.now.getTime() - retentionDays * 24 * 60 * 60 * 1000;
+    const newestFirst = [...records].sort((a, b) => Date.parse(b.time) - Date.parse(a.time) || b.id.localeCompare(a.id));
+    const keptPerGroup = new Map<string, number>();
+    const kept = new Set<BackupRecord>();
+    for (const record of newestFirst) {
+        const group = `${record.kind}\u0000${record.app}`;
+        const count = keptPerGroup.get(group) ?? 0;
+        if (record.verified && count < keep) {
+            keptPerGroup.set(group, count + 1);
+            kept.add(record);
+        }
+    }
+    // `<=` keeps a record whose time does not parse (NaN): an unreadable date is no reason to delete.
+    return records.filter((r) => !kept.has(r) && !protectedIds.has(r.id) && Date.parse(r.time) <= cutoff);
+}

@@ -1,0 +1,125 @@
+import * as fs from "fs";
+import { Client } from "pg";
+import { Writable } from "stream";
+import { HashingCounter, ProgressMeter, runChild } from "../checksum";
+import { connect, pgBinary, pgEnv, PgTarget, quoteIdent, redactor, withDatabase } from "./connection";
+
+const MAX_IDENTIFIER = 63;
+
+/** `app_restore_20261122041059`, truncating the live name so the whole fits PostgreSQL's 63-byte identifiers. */
+export function derivedDatabaseName(live: string, role: "restore" | "pre_restore", stamp: string): string {
+    const suffix = `_${role}_${stamp}`;
+    return `${Buffer.from(live).subarray(0, MAX_IDENTIFIER - suffix.length).toString().replace(/\uFFFD+$/, "")}${suffix}`;
+}
+
+/**
+ * The database through which databases are created, renamed and dropped: a
+ * session cannot rename the database it is connected to.
+ * `SAFE_RELEASE_PG_MAINTENANCE_DB` overrides the default `postgres`.
+ */
+export function maintenanceTarget(live: PgTarget, env: NodeJS.ProcessEnv): PgTarget {
+    return withDatabase(live, env.SAFE_RELEASE_PG_MAINTENANCE_DB ?? "postgres");
+}
+
+/** Creates an empty database with the live one's owner, encoding and collation, from template0 as pg_restore expects. */
+export async function createDatabaseLike(admin: Client, live: string, name: string): Promise<void> {
+    const { rows } = await admin.query(
+        `SELECT pg_get_userbyid(datdba) AS owner, pg_encoding_to_char(encoding) AS encoding, datcollate, datctype
+           FROM pg_database WHERE datname = $1`,
+        [live],
+    );
+    if (rows.length === 0) throw new Error(`\`DATABASE_URL\` names database \`${live}\`, which does not exist`);
+    const { owner, encoding, datcollate, datctype } = rows[0];
+    await admin.query(
+        `CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0 OWNER ${quoteIdent(owner)}
+           ENCODING '${encoding}' LC_COLLATE '${sqlText(datcollate)}' LC_CTYPE '${sqlText(datctype)}'`,
+    );
+}
+
+function sqlText(value: string): string {
+    return value.replace(/'/g, "''");
+}
+
+export interface RestoreStream {
+    readonly sha256: string;
+    readonly bytes: number;
+    readonly durationMs: number;
+}
+
+/**
+ * Feeds the archive to pg_restore through stdin, counting bytes for progress and
+ * hashing them, so the checksum check costs no extra read.
+ */
+export async function restoreArchive(
+    file: string,
+    target: PgTarget,
+    env: NodeJS.ProcessEnv,
+    stderr: Writable,
+): Promise<RestoreStream> {
+    const started = Date.now();
+    const meter = new ProgressMeter("restored", stderr);
+    const counter = new HashingCounter((bytes) => meter.update(bytes));
+    await runChild({
+        command: pgBinary("pg_restore", env),
+        // A plain name (never a connection string) for --dbname: the rest comes from the PG* environment.
+        args: ["--exit-on-error", "--no-password", `--dbname=${target.database}`],
+        env: pgEnv(target, env),
+        input: [fs.createReadStream(file, { highWaterMark: 4 * 1024 * 1024 }), counter],
+        redact: redactor(target),
+    });
+    meter.finish(counter.bytes);
+    return { sha256: counter.digest(), bytes: counter.bytes, durationMs: Date.now() - started };
+}
+
+/**
+ * Puts `restored` in place of `live` and keeps the old one as `preRestore`.
+ * New connections to the live database are refused first so none can slip in
+ * between terminating sessions and the rename; if the second rename fails the
+ * first is undone, so the live name always names a whole database.
+ */
+export async function swapDatabases(admin: Client, live: string, restored: string, preRestore: string): Promise<void> {
+    await admin.query(`ALTER DATABASE ${quoteIdent(live)} WITH ALLOW_CONNECTIONS false`);
+    try {
+        await terminateSessions(admin, live);
+        await admin.query(`ALTER DATABASE ${quoteIdent(live)} RENAME TO ${quoteIdent(preRestore)}`);
+    } catch (err) {
+        await admin.query(`ALTER DATABASE ${quoteIdent(live)} WITH ALLOW_CONNECTIONS true`).catch(() => undefined);
+        throw err;
+    }
+    try {
+        await terminateSessions(admin, restored);
+        await admin.query(`ALTER DATABASE ${quoteIdent(restored)} RENAME TO ${quoteIdent(live)}`);
+    } catch (err) {
+        await admin.query(`ALTER DATABASE ${quoteIdent(preRestore)} RENAME TO ${quoteIdent(live)}`);
+        await admin.query(`ALTER DATABASE ${quoteIdent(live)} WITH ALLOW_CONNECTIONS true`);
+        throw err;
+    }
+    // The pre-restore copy stays reachable for forensics.
+    await admin.query(`ALTER DATABASE ${quoteIdent(preRestore)} WITH ALLOW_CONNECTIONS true`);
+}
+
+async function terminateSessions(admin: Client, database: string): Promise<void> {
+    await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [
+        database,
+    ]);
+    // pg_terminate_backend only signals; wait until the sessions are gone so the rename is not refused.
+    for (let attempt = 0; attempt < 100; attempt++) {
+        const { rows } = await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1", [database]);
+        if (rows[0].n === 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`sessions on database \`${database}\` did not end within 5 s of being terminated`);
+}
+
+export async function dropDatabase(admin: Client, name: string): Promise<void> {
+    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+}
+
+export async function withClient<T>(target: PgTarget, work: (client: Client) => Promise<T>): Promise<T> {
+    const client = await connect(target);
+    try {
+        return await work(client);
+    } finally {
+        await client.end().catch(() => undefined);
+    }
+}
