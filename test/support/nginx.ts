@@ -1,7 +1,6 @@
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
-import * as net from "net";
 import * as path from "path";
 import { readConfigFingerprint } from "../../components/dockerHost/nginxConfig";
 import { atTestEnd, isRoot, run, tempDir } from "./processes";
@@ -125,13 +124,69 @@ function readIfExists(file: string): string {
     return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
 }
 
-/** Resolves once something accepts TCP connections on 127.0.0.1:`port`. */
-export function canConnect(port: number): Promise<boolean> {
+/** One request's outcome: the answer, or the client-side error (reset, refused …). */
+export type Outcome =
+    | { readonly status: number; readonly body: string; readonly version: string | undefined; readonly error?: undefined }
+    | { readonly error: string };
+
+export interface LoadOptions {
+    readonly port: number;
+    /** Requests to send in all; the run ends earlier once `stop()` returns true. */
+    readonly count: number;
+    readonly concurrency: number;
+    readonly path?: string;
+    readonly headers?: Readonly<Record<string, string>>;
+    /** Keep-alive connections reused across requests, like a browser or a load balancer. */
+    readonly agent: http.Agent;
+    readonly stop?: () => boolean;
+}
+
+function getOnce(options: LoadOptions): Promise<Outcome> {
     return new Promise((resolve) => {
-        const socket = net.connect({ host: "127.0.0.1", port }, () => {
-            socket.destroy();
-            resolve(true);
-        });
-        socket.on("error", () => resolve(false));
+        const request = http.get(
+            { host: "127.0.0.1", port: options.port, path: options.path ?? "/", headers: options.headers, agent: options.agent },
+            (response) => {
+                let body = "";
+                response.setEncoding("utf8");
+                response.on("data", (chunk) => (body += chunk));
+                response.on("end", () => {
+                    const version = response.headers["x-release-version"];
+                    resolve({ status: response.statusCode ?? 0, body, version: typeof version === "string" ? version : undefined });
+                });
+                response.on("error", (err) => resolve({ error: err.message }));
+            },
+        );
+        request.on("error", (err) => resolve({ error: err.message }));
+        request.setTimeout(5000, () => request.destroy(new Error("request timed out after 5000 ms")));
     });
+}
+
+/** Sends up to `count` GETs over `concurrency` parallel loops; outcomes in completion order. */
+export async function sendRequests(options: LoadOptions): Promise<Outcome[]> {
+    const outcomes: Outcome[] = [];
+    let issued = 0;
+    const loop = async () => {
+        while (issued < options.count && !(options.stop?.() ?? false)) {
+            issued += 1;
+            outcomes.push(await getOnce(options));
+        }
+    };
+    await Promise.all(Array.from({ length: options.concurrency }, loop));
+    return outcomes;
+}
+
+/** How many outcomes carry each answer body (the backend's name) or error; keys sorted. */
+export function tally(outcomes: readonly Outcome[]): Record<string, number> {
+    const counts = new Map<string, number>();
+    for (const outcome of outcomes) {
+        const key = outcome.error !== undefined ? `error: ${outcome.error}` : `${outcome.status} ${outcome.body}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    return Object.fromEntries([...counts.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** Percent of outcomes answered 200 by the backend named `body`. */
+export function percentServedBy(outcomes: readonly Outcome[], body: string): number {
+    const served = outcomes.filter((outcome) => outcome.error === undefined && outcome.status === 200 && outcome.body === body).length;
+    return (100 * served) / outcomes.length;
 }
