@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import { Writable } from "stream";
-import { fsyncPath, HashingCounter, ProgressMeter, runChild } from "../checksum";
+import { fsyncPath, HashingCounter, ProgressMeter, runChild, sha256OfFile } from "../checksum";
 import { connect, pgBinary, pgEnv, PgTarget, redactor } from "./connection";
 import { Facts, readFacts } from "./facts";
 
@@ -77,4 +77,29 @@ export async function dumpWithFacts(request: DumpRequest): Promise<DumpResult> {
 export async function listArchive(file: string, env: NodeJS.ProcessEnv): Promise<number> {
     const { stdout } = await runChild({ command: pgBinary("pg_restore", env), args: ["--list", file], env });
     return stdout.split("\n").filter((line) => line.trim() !== "" && !line.startsWith(";")).length;
+}
+
+export interface DumpCheck {
+    readonly sha256: string;
+    readonly size: number;
+    /** Entries in the archive's table of contents, when pg_restore could read it. */
+    readonly entries?: number;
+    /** Why pg_restore could not read the archive. */
+    readonly readError?: string;
+}
+
+/**
+ * Re-reads the file's bytes for the checksum while pg_restore reads its table of
+ * contents: together far cheaper than the dump (no decompression, no server).
+ * An unreadable archive is reported, not thrown, so its checksum is reported too.
+ */
+export async function checkDumpFile(file: string, env: NodeJS.ProcessEnv): Promise<DumpCheck> {
+    const [{ sha256, bytes }, listing] = await Promise.all([
+        sha256OfFile(file),
+        listArchive(file, env).then(
+            (entries) => ({ entries, readError: undefined }),
+            (err: Error) => ({ entries: undefined, readError: `\`${file}\` must be a pg_dump custom-format archive that pg_restore can read: ${err.message}` }),
+        ),
+    ]);
+    return { sha256, size: bytes, ...listing };
 }

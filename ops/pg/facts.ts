@@ -47,6 +47,8 @@ export async function readFacts(
     database: string,
     criticalTables: string[],
     snapshot?: string,
+    /** A restored copy reports a missing table as a difference (by omitting its count) instead of failing. */
+    missingTable: "fail" | "omit" = "fail",
 ): Promise<Facts> {
     // Timestamps render in the session's zone; a restored copy may not inherit a database-level zone.
     await client.query("SET TIME ZONE 'UTC'");
@@ -63,6 +65,7 @@ export async function readFacts(
     const rowCounts: Record<string, number> = {};
     for (const table of criticalTables) {
         const { rows } = await client.query("SELECT to_regclass($1) IS NOT NULL AS present", [quoteIdent(table)]);
+        if (!rows[0].present && missingTable === "omit") continue;
         if (!rows[0].present) {
             throw new UsageError(`\`--critical-tables\` names \`${table}\`, which does not exist in database \`${database}\``);
         }

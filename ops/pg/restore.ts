@@ -1,8 +1,9 @@
 import * as fs from "fs";
 import { Client } from "pg";
 import { Writable } from "stream";
-import { HashingCounter, ProgressMeter, runChild } from "../checksum";
+import { checksumMismatch, HashingCounter, ProgressMeter, runChild } from "../checksum";
 import { connect, pgBinary, pgEnv, PgTarget, quoteIdent, redactor, withDatabase } from "./connection";
+import { compareFacts, Facts, readFacts, summarizeFacts } from "./facts";
 
 const MAX_IDENTIFIER = 63;
 
@@ -122,4 +123,83 @@ export async function withClient<T>(target: PgTarget, work: (client: Client) => 
     } finally {
         await client.end().catch(() => undefined);
     }
+}
+
+/** `20261122041059`: database names stay lowercase-safe without quoting surprises. */
+export function databaseStamp(date: Date): string {
+    return date.toISOString().replace(/\.\d{3}Z$/, "").replace(/[-:T]/g, "");
+}
+
+export interface PostgresRestoreRequest {
+    readonly file: string;
+    readonly expectedSha256: string;
+    readonly facts: Facts;
+    readonly live: PgTarget;
+    readonly env: NodeJS.ProcessEnv;
+    readonly drill: boolean;
+    readonly stderr: Writable;
+    readonly now: Date;
+}
+
+export interface PostgresRestoreOutcome {
+    readonly ok: boolean;
+    readonly liveDatabase: string;
+    readonly scratchDatabase: string;
+    /** Set once the swap has happened. */
+    readonly preRestoreDatabase?: string;
+    /** Whether the scratch database still exists (kept after a failure for inspection). */
+    readonly scratchKept: boolean;
+    readonly differences: string[];
+    readonly facts?: ReturnType<typeof summarizeFacts>;
+    readonly timingsMs: Record<string, number>;
+    readonly error?: string;
+}
+
+/**
+ * Never in place: restores into a fresh database, checks it against the backup's
+ * facts, and only then swaps it in (or, for a drill, drops it). Any failure leaves
+ * the live database as it was and keeps the scratch copy for forensics.
+ */
+export async function restorePostgres(request: PostgresRestoreRequest): Promise<PostgresRestoreOutcome> {
+    const stamp = databaseStamp(request.now);
+    const live = request.live.database;
+    const scratch = derivedDatabaseName(live, "restore", stamp);
+    const timingsMs: Record<string, number> = {};
+    const timed = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+        const started = Date.now();
+        try {
+            return await work();
+        } finally {
+            timingsMs[name] = Date.now() - started;
+        }
+    };
+    const base = { liveDatabase: live, scratchDatabase: scratch, timingsMs };
+    const redact = redactor(request.live);
+    return withClient(maintenanceTarget(request.live, request.env), async (admin) => {
+        await createDatabaseLike(admin, live, scratch);
+        const scratchTarget = withDatabase(request.live, scratch);
+        try {
+            const streamed = await timed("restore", () => restoreArchive(request.file, scratchTarget, request.env, request.stderr));
+            if (streamed.sha256 !== request.expectedSha256) {
+                const error = checksumMismatch(request.file, request.expectedSha256, streamed.sha256);
+                return { ...base, ok: false, scratchKept: true, differences: [], error };
+            }
+            const actual = await timed("verify", () =>
+                withClient(scratchTarget, (c) => readFacts(c, scratch, Object.keys(request.facts.rowCounts), undefined, "omit")),
+            );
+            const differences = compareFacts(request.facts, actual);
+            if (differences.length > 0) return { ...base, ok: false, scratchKept: true, differences };
+            const facts = summarizeFacts(actual);
+            if (request.drill) {
+                await timed("drop", () => dropDatabase(admin, scratch));
+                return { ...base, ok: true, scratchKept: false, differences, facts };
+            }
+            const preRestore = derivedDatabaseName(live, "pre_restore", stamp);
+            await timed("swap", () => swapDatabases(admin, live, scratch, preRestore));
+            return { ...base, ok: true, scratchKept: false, preRestoreDatabase: preRestore, differences, facts };
+        } catch (err) {
+            const error = redact(err instanceof Error ? err.message : String(err));
+            return { ...base, ok: false, scratchKept: true, differences: [], error };
+        }
+    });
 }

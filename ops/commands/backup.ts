@@ -1,0 +1,184 @@
+import * as fs from "fs";
+import * as path from "path";
+import { parseArgs } from "util";
+import { ARCHIVE_EXTENSIONS, archiveDirectory, Compression, inspectArchive } from "../archive";
+import { appendRecord, BackupRecord, backupId, validateApp, validateVersion } from "../backupLog";
+import { fsyncPath } from "../checksum";
+import { OpsCommand, OpsIO, UsageError } from "../command";
+import { describeTarget, parseDatabaseUrl, redactor } from "../pg/connection";
+import { checkDumpFile, DEFAULT_COMPRESS_LEVEL, dumpWithFacts } from "../pg/dump";
+import { parseCriticalTables } from "../pg/facts";
+
+type OptionSpec = Record<string, { type: "string" | "boolean" }>;
+
+/** Parses `--name value` options strictly; unknown or malformed ones are usage errors (exit 2). */
+export function parseOptions(args: string[], options: OptionSpec): Record<string, string | boolean | undefined> {
+    try {
+        return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
+    } catch (err) {
+        throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ""));
+    }
+}
+
+/** A required string option, or a usage error naming it. */
+export function required(values: Record<string, string | boolean | undefined>, name: string, what: string): string {
+    const value = values[name];
+    if (typeof value !== "string" || value === "") throw new UsageError(`\`--${name}\` must be ${what}; got nothing`);
+    return value;
+}
+
+const usage = `usage: safe-release-ops backup --kind postgres --app <app> --version <vX.Y.Z> --dir <backup dir>
+                        [--critical-tables a,b,c] [--compress 0-9] [--log <path>]
+       safe-release-ops backup --kind directory --path <data dir> --app <app> --version <vX.Y.Z> --dir <backup dir>
+                        [--compression none|gzip] [--quiesced] [--log <path>]
+
+Takes a backup, verifies it, appends its record to the backup log (default <dir>/backups.log)
+and prints the record as JSON on stdout. Progress goes to stderr.
+
+postgres: DATABASE_URL (environment) names the database. pg_dump -Fc streams to
+  <dir>/<app>-<version>-<UTC stamp>.dump, hashed (SHA-256) in the same pass. Facts — the
+  migration ledgers and exact row counts of --critical-tables — are read in the same
+  snapshot as the dump and written to <file>.facts.json; restore checks against them.
+  --compress: zlib level, default ${DEFAULT_COMPRESS_LEVEL} (fast: the backup runs while writes are paused).
+  SAFE_RELEASE_PG_BIN: directory of pg_dump/pg_restore matching the server (else PATH).
+
+directory: archives --path (e.g. a Pebble --db directory) to <dir>/<app>-<version>-<stamp>.tar[.gz].
+  A copy of a directory that is being written is crash-consistent at best (files are copied
+  at different instants; a file rewritten mid-copy is torn). Stop the writers first and pass
+  --quiesced for a consistent copy: the record then says "quiesced", and a file that changes
+  during the copy fails the backup. --compression defaults to none (stores are usually
+  compressed already; gzip costs time inside the write pause).
+`;
+
+const options: OptionSpec = {
+    kind: { type: "string" },
+    app: { type: "string" },
+    version: { type: "string" },
+    dir: { type: "string" },
+    log: { type: "string" },
+    "critical-tables": { type: "string" },
+    compress: { type: "string" },
+    path: { type: "string" },
+    compression: { type: "string" },
+    quiesced: { type: "boolean" },
+};
+
+export const command: OpsCommand = {
+    name: "backup",
+    summary: "back up a PostgreSQL database (pg_dump + facts) or a data directory, verify it, log its checksum",
+    usage,
+    async run(args: string[], io: OpsIO): Promise<number> {
+        const values = parseOptions(args, options);
+        const kind = values.kind;
+        if (kind !== "postgres" && kind !== "directory") {
+            throw new UsageError(`\`--kind\` must be postgres or directory; got ${kind === undefined ? "nothing" : `\`${kind}\``}`);
+        }
+        const app = validateApp(values.app as string | undefined);
+        const version = validateVersion(values.version as string | undefined);
+        const dir = path.resolve(required(values, "dir", "the directory that receives backups"));
+        const log = path.resolve(typeof values.log === "string" ? values.log : path.join(dir, "backups.log"));
+        const now = new Date();
+        const id = backupId(app, version, now);
+        fs.mkdirSync(dir, { recursive: true });
+        const base = { id, kind, app, version, time: now.toISOString() } as const;
+        const record =
+            kind === "postgres"
+                ? await backupPostgres(values, dir, base, io)
+                : await backupDirectory(values, dir, base, io);
+        if (!record) return 1;
+        appendRecord(log, record);
+        io.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+        return record.verified ? 0 : 1;
+    },
+};
+
+type RecordBase = Pick<BackupRecord, "id" | "kind" | "app" | "version" | "time">;
+
+async function backupPostgres(
+    values: Record<string, string | boolean | undefined>,
+    dir: string,
+    base: RecordBase,
+    io: OpsIO,
+): Promise<BackupRecord | undefined> {
+    const criticalTables = parseCriticalTables(values["critical-tables"] as string | undefined);
+    const compressLevel = values.compress === undefined ? DEFAULT_COMPRESS_LEVEL : Number(values.compress);
+    if (!Number.isInteger(compressLevel) || compressLevel < 0 || compressLevel > 9) {
+        throw new UsageError(`\`--compress\` must be an integer from 0 to 9; got ${values.compress}`);
+    }
+    const target = parseDatabaseUrl(io.env.DATABASE_URL);
+    const file = path.join(dir, `${base.id}.dump`);
+    io.stderr.write(`backing up ${describeTarget(target)} to ${file}\n`);
+    let dump;
+    try {
+        dump = await dumpWithFacts({ target, env: io.env, file, criticalTables, compressLevel, stderr: io.stderr });
+    } catch (err) {
+        if (err instanceof UsageError) throw err;
+        io.stderr.write(`backup: ${redactor(target)((err as Error).message)}\n`);
+        return undefined;
+    }
+    const factsLocation = `${file}.facts.json`;
+    fs.writeFileSync(factsLocation, `${JSON.stringify(dump.facts, null, 2)}\n`);
+    fsyncPath(factsLocation);
+    fsyncPath(dir);
+    const verified = await verifiedAgainst(dump.sha256, () => checkDumpFile(file, io.env), io);
+    return { ...base, size: dump.size, sha256: dump.sha256, location: file, factsLocation, verified, database: target.database };
+}
+
+async function backupDirectory(
+    values: Record<string, string | boolean | undefined>,
+    dir: string,
+    base: RecordBase,
+    io: OpsIO,
+): Promise<BackupRecord | undefined> {
+    const source = path.resolve(required(values, "path", "the data directory to archive"));
+    const compression = (values.compression ?? "none") as Compression;
+    if (!(compression in ARCHIVE_EXTENSIONS)) {
+        throw new UsageError(`\`--compression\` must be none or gzip; got \`${compression}\``);
+    }
+    const quiesced = values.quiesced === true;
+    const file = path.join(dir, `${base.id}${ARCHIVE_EXTENSIONS[compression]}`);
+    io.stderr.write(`archiving ${source} to ${file}${quiesced ? " (writers stopped)" : " (live: crash-consistent at best)"}\n`);
+    let archive;
+    try {
+        archive = await archiveDirectory(source, file, { compression, quiesced, stderr: io.stderr });
+    } catch (err) {
+        io.stderr.write(`backup: ${(err as Error).message}\n`);
+        return undefined;
+    }
+    fsyncPath(dir);
+    const verified = await verifiedAgainst(archive.sha256, async () => {
+        const check = await inspectArchive(file);
+        if (check.files !== archive.files || check.contentBytes !== archive.contentBytes) {
+            throw new Error(`archive lists ${check.files} files (${check.contentBytes} bytes); ${archive.files} (${archive.contentBytes}) were written`);
+        }
+        return check;
+    }, io);
+    return {
+        ...base,
+        size: archive.size,
+        sha256: archive.sha256,
+        location: file,
+        verified,
+        source,
+        files: archive.files,
+        contentBytes: archive.contentBytes,
+        consistency: quiesced ? "quiesced" : "crash-consistent-at-best",
+    };
+}
+
+/** Reads the written file back: the record says `verified` only if its bytes hash to what was streamed. */
+async function verifiedAgainst(
+    expected: string,
+    check: () => Promise<{ sha256: string; readError?: string }>,
+    io: OpsIO,
+): Promise<boolean> {
+    try {
+        const { sha256, readError } = await check();
+        if (readError !== undefined) throw new Error(readError);
+        if (sha256 === expected) return true;
+        io.stderr.write(`backup: verification failed: checksum of the written file is ${sha256}, ${expected} was streamed\n`);
+    } catch (err) {
+        io.stderr.write(`backup: verification failed: ${(err as Error).message}\n`);
+    }
+    return false;
+}
