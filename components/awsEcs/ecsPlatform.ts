@@ -1,0 +1,137 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { AwsSettings } from "../../settings/aws";
+import { ComponentSpec } from "../../settings/components";
+import { testRulePriority } from "../naming";
+import { PlatformAdapter, PlatformArgs, Routing, VersionImages, WeightedVersion } from "../platform";
+import { TEST_LISTENER_PORT } from "./containerDefinition";
+import { EcsShared, EcsVersion } from "./ecsVersion";
+import { forwardAction, routeRules } from "./routing";
+import { executionRole, secretArnsByComponent } from "./secrets";
+
+/**
+ * The `aws-ecs` platform: an ECS cluster, an application load balancer with a
+ * weighted listener and a VPC-only test listener, and their security groups,
+ * shared by every version; `deployVersion` adds one `EcsVersion` per live version.
+ */
+export class EcsPlatform extends pulumi.ComponentResource implements PlatformAdapter {
+    private readonly name: string;
+    private readonly components: ComponentSpec[];
+    private readonly settings: AwsSettings;
+    private readonly shared: EcsShared;
+    private readonly loadBalancer: aws.lb.LoadBalancer;
+    /** Rule priority → version, to refuse two live versions sharing a test-listener priority. */
+    private readonly usedPriorities = new Map<number, string>();
+
+    constructor(name: string, args: PlatformArgs, opts: pulumi.ComponentResourceOptions = {}) {
+        super("safe-release:aws:EcsPlatform", name, {}, opts);
+        const { config } = args;
+        this.name = name;
+        this.components = config.components;
+        this.settings = config.aws!;
+        const settings = this.settings;
+
+        const logGroup = new aws.cloudwatch.LogGroup(`${name}-logs`, { name: `/safe-release/${config.app}`, retentionInDays: settings.logRetentionDays }, { parent: this });
+        const secretArns = secretArnsByComponent(name, config, args.secrets, this);
+        const role = executionRole(name, secretArns, this);
+        const cluster = new aws.ecs.Cluster(name, { name: config.app, settings: [{ name: "containerInsights", value: "enabled" }] }, { parent: this });
+
+        const webPorts = config.components.filter((c) => c.port !== undefined).map((c) => c.port!);
+        const listenerPorts = settings.certificateArn === undefined ? [80] : [80, 443];
+        const vpc = aws.ec2.getVpcOutput({ id: settings.vpcId }, { parent: this });
+        const lbGroup = new aws.ec2.SecurityGroup(`${name}-lb`, {
+            vpcId: settings.vpcId,
+            description: `load balancer of ${config.app}: listener ports from anywhere, the test listener from the VPC only`,
+            ingress: [
+                ...listenerPorts.map((port) => ({ protocol: "tcp", fromPort: port, toPort: port, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] })),
+                { protocol: "tcp", fromPort: TEST_LISTENER_PORT, toPort: TEST_LISTENER_PORT, cidrBlocks: [vpc.cidrBlock] },
+            ],
+            egress: [{ protocol: "tcp", fromPort: 0, toPort: 65535, cidrBlocks: [vpc.cidrBlock] }],
+        }, { parent: this });
+        const serviceGroup = new aws.ec2.SecurityGroup(`${name}-service`, {
+            vpcId: settings.vpcId,
+            description: `tasks of ${config.app}: container ports from the load balancer only`,
+            ingress: [...new Set(webPorts)].sort((a, b) => a - b).map((port) => ({ protocol: "tcp", fromPort: port, toPort: port, securityGroups: [lbGroup.id] })),
+            // Tasks reach image registries, the database and AWS APIs.
+            egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }],
+        }, { parent: this });
+
+        this.loadBalancer = new aws.lb.LoadBalancer(`${name}-lb`, {
+            loadBalancerType: "application",
+            internal: settings.internal,
+            subnets: settings.loadBalancerSubnetIds,
+            securityGroups: [lbGroup.id],
+            enableDeletionProtection: settings.deletionProtection,
+            dropInvalidHeaderFields: true,
+            tags: { "safe-release:app": config.app },
+        }, { parent: this });
+        const testListener = new aws.lb.Listener(`${name}-test`, {
+            loadBalancerArn: this.loadBalancer.arn,
+            port: TEST_LISTENER_PORT,
+            protocol: "HTTP",
+            defaultActions: [{ type: "fixed-response", fixedResponse: { contentType: "text/plain", statusCode: "404", messageBody: "no version matches X-Release-Target" } }],
+        }, { parent: this });
+
+        this.shared = {
+            app: config.app,
+            aws: settings,
+            clusterArn: cluster.arn,
+            serviceSecurityGroupId: serviceGroup.id,
+            executionRoleArn: role.arn,
+            logGroupName: logGroup.name,
+            region: aws.getRegionOutput({}, { parent: this }).region,
+            testListenerArn: testListener.arn,
+            secretArns,
+        };
+        this.registerOutputs({ loadBalancerDnsName: this.loadBalancer.dnsName });
+    }
+
+    deployVersion(version: string, images: VersionImages): EcsVersion {
+        const priorities: Record<string, number> = {};
+        for (const component of this.components.filter((c) => c.role === "web")) {
+            const priority = testRulePriority(component.name, version);
+            const holder = this.usedPriorities.get(priority);
+            if (holder !== undefined) {
+                throw new Error(`versions ${holder} and ${version} map to the same test-listener rule priority ${priority}; release under another tag`);
+            }
+            this.usedPriorities.set(priority, version);
+            priorities[component.name] = priority;
+        }
+        return new EcsVersion(`${this.name}-${version}`, {
+            shared: this.shared, version, components: this.components, images, testRulePriorities: priorities,
+        }, { parent: this });
+    }
+
+    /** The only resources a traffic shift or a warm rollback changes: the listener and its path rules. */
+    routeTraffic(versions: WeightedVersion[]): Routing {
+        const ready = versions.flatMap((v) => v.deployed.ready);
+        const defaultComponent = this.components.find((c) => c.role === "web" && c.pathPrefix === undefined);
+        const https = this.settings.certificateArn !== undefined;
+        const listener = new aws.lb.Listener(`${this.name}-listener`, {
+            loadBalancerArn: this.loadBalancer.arn,
+            port: https ? 443 : 80,
+            protocol: https ? "HTTPS" : "HTTP",
+            ...(https ? { certificateArn: this.settings.certificateArn, sslPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06" } : {}),
+            defaultActions: defaultComponent === undefined
+                ? [{ type: "fixed-response", fixedResponse: { contentType: "text/plain", statusCode: "404" } }]
+                : [forwardAction(defaultComponent.name, versions)],
+        }, { parent: this, dependsOn: ready });
+        routeRules(this.components, versions).forEach((rule) =>
+            new aws.lb.ListenerRule(`${this.name}-${rule.component}-route`, {
+                listenerArn: listener.arn,
+                priority: rule.priority,
+                conditions: [{ pathPattern: { values: rule.paths } }],
+                actions: [rule.action],
+            }, { parent: this, dependsOn: ready }),
+        );
+        if (https) {
+            new aws.lb.Listener(`${this.name}-redirect`, {
+                loadBalancerArn: this.loadBalancer.arn,
+                port: 80,
+                protocol: "HTTP",
+                defaultActions: [{ type: "redirect", redirect: { protocol: "HTTPS", port: "443", statusCode: "HTTP_301" } }],
+            }, { parent: this });
+        }
+        return { url: pulumi.interpolate`${https ? "https" : "http"}://${this.loadBalancer.dnsName}` };
+    }
+}

@@ -1,0 +1,70 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { ReleaseConfig } from "../../settings/release";
+
+/**
+ * Resolves every `secretEnv` reference to an ARN that ECS injects at task start.
+ * ARNs are used as given; a `config:<key>` reference becomes one Secrets Manager
+ * secret per key for the app (not per version, so releases and rollbacks never
+ * touch it) holding the stack's Pulumi secret.
+ */
+export function secretArnsByComponent(
+    name: string,
+    config: ReleaseConfig,
+    secrets: Record<string, pulumi.Output<string>>,
+    parent: pulumi.Resource,
+): Record<string, Record<string, pulumi.Output<string>>> {
+    const stored = new Map<string, pulumi.Output<string>>();
+    const arnOf = (key: string): pulumi.Output<string> => {
+        if (!stored.has(key)) {
+            const secret = new aws.secretsmanager.Secret(`${name}-secret-${key}`, {
+                namePrefix: `safe-release/${config.app}/${key}-`,
+                description: `release:${key} of ${config.app}, set with pulumi config set --secret`,
+                recoveryWindowInDays: 7,
+            }, { parent });
+            new aws.secretsmanager.SecretVersion(`${name}-secret-${key}`, { secretId: secret.id, secretString: secrets[key] }, { parent });
+            stored.set(key, secret.arn);
+        }
+        return stored.get(key)!;
+    };
+    const byComponent: Record<string, Record<string, pulumi.Output<string>>> = {};
+    for (const component of config.components) {
+        byComponent[component.name] = Object.fromEntries(
+            Object.entries(component.secretEnv).map(([env, ref]) => [env, ref.startsWith("config:") ? arnOf(ref.slice(7)) : pulumi.output(ref)]),
+        );
+    }
+    return byComponent;
+}
+
+/** The role ECS uses to pull images, write logs and read exactly the referenced secrets. */
+export function executionRole(
+    name: string,
+    secretArns: Record<string, Record<string, pulumi.Output<string>>>,
+    parent: pulumi.Resource,
+): aws.iam.Role {
+    const role = new aws.iam.Role(`${name}-execution`, {
+        assumeRolePolicy: JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [{ Effect: "Allow", Principal: { Service: "ecs-tasks.amazonaws.com" }, Action: "sts:AssumeRole" }],
+        }),
+    }, { parent });
+    new aws.iam.RolePolicyAttachment(`${name}-execution`, {
+        role: role.name,
+        policyArn: "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+    }, { parent });
+    const arns = Object.values(secretArns).flatMap((perEnv) => Object.values(perEnv));
+    if (arns.length > 0) {
+        new aws.iam.RolePolicy(`${name}-read-secrets`, {
+            role: role.name,
+            policy: pulumi.all(arns).apply((resolved) => JSON.stringify({
+                Version: "2012-10-17",
+                Statement: [{
+                    Effect: "Allow",
+                    Action: ["secretsmanager:GetSecretValue", "ssm:GetParameters"],
+                    Resource: [...new Set(resolved)].sort(),
+                }],
+            })),
+        }, { parent });
+    }
+    return role;
+}

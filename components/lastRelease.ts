@@ -1,0 +1,39 @@
+import * as pulumi from "@pulumi/pulumi";
+import { isReleaseTag } from "../settings/semver";
+import { LastRelease } from "./plan";
+
+/**
+ * Reads what the last successful update of this very stack exported. The
+ * schema head in particular must survive the retirement of the version that
+ * migrated, and the stack's own outputs are where it is kept.
+ */
+export async function readLastRelease(app: string): Promise<LastRelease> {
+    const self = new pulumi.StackReference(`${app}-last-release`, {
+        name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
+    });
+    const [version, previous, weights, schemaHead] = await Promise.all(
+        ["version", "previous", "weights", "schemaHead"].map(async (name) => (await self.getOutputDetails(name)).value),
+    );
+    return lastReleaseFromOutputs({ version, previous, weights, schemaHead });
+}
+
+/** Checks the recorded outputs: a hand-edited or foreign state must stop the update, not steer it. */
+export function lastReleaseFromOutputs(outputs: Record<string, unknown>): LastRelease {
+    const tag = (name: string): string | undefined => {
+        const value = outputs[name];
+        if (value === undefined || value === null) return undefined;
+        if (typeof value !== "string" || !isReleaseTag(value)) {
+            throw new Error(`the last update's stack output \`${name}\` is ${JSON.stringify(value)}, not a release tag; check \`pulumi stack output\``);
+        }
+        return value;
+    };
+    const weights = outputs.weights;
+    const validWeights =
+        typeof weights === "object" && weights !== null && Object.values(weights).every((w) => typeof w === "number");
+    return {
+        ...(tag("version") !== undefined ? { version: tag("version") } : {}),
+        ...(tag("previous") !== undefined ? { previous: tag("previous") } : {}),
+        ...(validWeights ? { weights: weights as Record<string, number> } : {}),
+        ...(tag("schemaHead") !== undefined ? { schemaHead: tag("schemaHead") } : {}),
+    };
+}

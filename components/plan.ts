@@ -1,0 +1,98 @@
+import { ReleaseConfig } from "../settings/release";
+import { compareTags, newestTag } from "../settings/semver";
+import { ConfigError } from "../settings/checks";
+
+/**
+ * The release planner: from the config and what the last update left behind, it
+ * derives what this update means. Pure, so every transition of the release model
+ * is tested without an engine.
+ */
+
+/** What the previous successful update exported (its stack outputs); all absent before the first deploy. */
+export interface LastRelease {
+    readonly version?: string;
+    readonly previous?: string;
+    readonly weights?: Record<string, number>;
+    readonly schemaHead?: string;
+}
+
+export type Transition =
+    | "first-deploy"
+    | "release"
+    | "traffic-shift"
+    | "rollback"
+    | "roll-forward"
+    | "retire"
+    | "unchanged";
+
+export interface LiveVersion {
+    readonly version: string;
+    /** Percent of traffic. */
+    readonly weight: number;
+    /** `current` takes `release:version`'s share; `previous` is the warm last known good. */
+    readonly slot: "current" | "previous";
+}
+
+export interface ReleasePlan {
+    /** The versions that run, current first. */
+    readonly live: LiveVersion[];
+    readonly weights: Record<string, number>;
+    readonly transition: Transition;
+    /** Newest version whose migration has run, before and after this update. */
+    readonly schemaHead: { readonly before?: string; readonly after: string };
+    /** True when a version newer than the schema head enters the live set: back up, then migrate once. */
+    readonly migrates: boolean;
+    /** One line for people: what this update does. */
+    readonly summary: string;
+}
+
+type PlanInput = Pick<ReleaseConfig, "version" | "previous" | "canaryWeight" | "acceptSchemaHead">;
+
+export function planRelease(config: PlanInput, last: LastRelease = {}): ReleasePlan {
+    const live: LiveVersion[] = [{ version: config.version, weight: config.previous === undefined ? 100 : config.canaryWeight, slot: "current" }];
+    if (config.previous !== undefined) live.push({ version: config.previous, weight: 100 - config.canaryWeight, slot: "previous" });
+    const weights = Object.fromEntries(live.map((l) => [l.version, l.weight]));
+
+    const newestLive = newestTag(live.map((l) => l.version))!;
+    const before = last.schemaHead;
+    const migrates = before === undefined || compareTags(newestLive, before) > 0;
+    const after = migrates ? newestLive : before!;
+    if (!migrates && compareTags(newestLive, after) < 0 && config.acceptSchemaHead !== after) {
+        throw schemaHeadRefusal(config.version, after);
+    }
+    const transition = classify(config, last, weights, migrates);
+    return { live, weights, transition, schemaHead: { ...(before !== undefined ? { before } : {}), after }, migrates, summary: summarize(transition, live, after, migrates) };
+}
+
+function classify(config: PlanInput, last: LastRelease, weights: Record<string, number>, migrates: boolean): Transition {
+    if (last.version === undefined) return "first-deploy";
+    if (migrates) return "release";
+    const sameVersions = config.version === last.version && config.previous === last.previous;
+    if (sameVersions) return sameWeights(weights, last.weights) ? "unchanged" : "traffic-shift";
+    if (config.version === last.version && config.previous === undefined) return "retire";
+    const older = compareTags(config.version, last.version) < 0;
+    if (config.version === last.previous && config.previous === last.version) return older ? "rollback" : "roll-forward";
+    if (older) return "rollback";
+    return "release";
+}
+
+function sameWeights(a: Record<string, number>, b: Record<string, number> | undefined): boolean {
+    if (b === undefined) return false;
+    const keys = Object.keys(a);
+    return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}
+
+function summarize(transition: Transition, live: LiveVersion[], head: string, migrates: boolean): string {
+    const traffic = live.map((l) => `${l.version} ${l.weight}%`).join(", ");
+    const data = migrates ? `back up and migrate the database to ${head}` : `no migration (schema head ${head})`;
+    return `${transition}: ${data}; traffic ${traffic}`;
+}
+
+function schemaHeadRefusal(version: string, head: string): ConfigError {
+    return new ConfigError(
+        `\`release:version\` ${version} is older than the database schema head ${head}, and no live version serves that schema. ` +
+            `Keep ${head} warm as \`release:previous\` (a rollback then only shifts traffic), ` +
+            `restore the pre-upgrade backup with \`release:restoreFrom\`, ` +
+            `or, if ${head}'s migrations were additive and ${version} runs on them, set \`release:acceptSchemaHead: ${head}\``,
+    );
+}

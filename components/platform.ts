@@ -1,0 +1,41 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ReleaseConfig } from "../settings/release";
+
+/** Pinned image reference (`repo@sha256:…`) of each component, for one version. */
+export type VersionImages = Record<string, pulumi.Output<string>>;
+
+/** What a platform made for one live version. */
+export interface DeployedVersion {
+    readonly version: string;
+    /** Web component → where its traffic is routed (an ALB target group ARN, an nginx upstream). */
+    readonly targets: Record<string, pulumi.Output<string>>;
+    /** Resources that are up and healthy once created; traffic may shift to the version only after them. */
+    readonly ready: pulumi.Resource[];
+}
+
+export interface WeightedVersion {
+    readonly deployed: DeployedVersion;
+    /** Percent of traffic. */
+    readonly weight: number;
+}
+
+export interface Routing {
+    /** Where users reach the service. */
+    readonly url: pulumi.Output<string>;
+}
+
+/**
+ * Everything a platform does differently sits behind this interface; `Release`
+ * only chooses the adapter. Resources of a version are keyed by the version, so
+ * swapping `version` and `previous` touches nothing but the routing.
+ */
+export interface PlatformAdapter {
+    deployVersion(version: string, images: VersionImages): DeployedVersion;
+    routeTraffic(versions: WeightedVersion[]): Routing;
+}
+
+export interface PlatformArgs {
+    readonly config: ReleaseConfig;
+    /** Secrets named by `secretEnv` `config:<key>` references. */
+    readonly secrets: Record<string, pulumi.Output<string>>;
+}

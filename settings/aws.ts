@@ -1,0 +1,79 @@
+import { fail, optionalBoolean, optionalInteger, optionalString, optionalStringList, rejectUnknownKeys, requireObject, requireString } from "./checks";
+
+/**
+ * Where the `aws-ecs` platform runs. The VPC and its subnets are taken from
+ * config (they usually belong to a platform team and outlive any one service);
+ * the cluster, load balancer, listener and security groups are created by the
+ * program because their lifecycle is the service's.
+ */
+export interface AwsSettings {
+    readonly vpcId: string;
+    /** Subnets the tasks run in (private ones, normally). */
+    readonly subnetIds: string[];
+    /** Subnets the load balancer listens in. @default subnetIds */
+    readonly loadBalancerSubnetIds: string[];
+    /** An internal load balancer is reachable only inside the VPC. @default false */
+    readonly internal: boolean;
+    /** ACM certificate: when set, the listener serves HTTPS on 443 and port 80 redirects to it. */
+    readonly certificateArn?: string;
+    /** Deletion protection on the load balancer; prod turns it on. @default false */
+    readonly deletionProtection: boolean;
+    /** Give tasks public IPs (only for subnets without a NAT). @default false */
+    readonly assignPublicIp: boolean;
+    /** Days the container logs are kept. @default 30 */
+    readonly logRetentionDays: number;
+    /** Target-group health check interval. @default 10 */
+    readonly healthCheckIntervalSeconds: number;
+    /** Consecutive successes before a target takes traffic. @default 2 */
+    readonly healthyThreshold: number;
+    /** Seconds a draining target keeps its connections. @default 30 */
+    readonly deregistrationDelaySeconds: number;
+}
+
+export const AWS_KEYS = [
+    "vpcId", "subnetIds", "loadBalancerSubnetIds", "internal", "certificateArn", "deletionProtection",
+    "assignPublicIp", "logRetentionDays", "healthCheckIntervalSeconds", "healthyThreshold", "deregistrationDelaySeconds",
+] as const;
+
+/** The retention periods CloudWatch Logs accepts. */
+const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+export function parseAwsSettings(value: unknown): AwsSettings {
+    const key = "release:aws";
+    if (value === undefined) fail(key, "set when `release:platform` is \"aws-ecs\" (at least `vpcId` and `subnetIds`)", value);
+    const raw = requireObject(key, value);
+    rejectUnknownKeys(key, raw, AWS_KEYS);
+    const vpcId = requireString(`${key}.vpcId`, raw.vpcId);
+    if (!/^vpc-[0-9a-f]{8,17}$/.test(vpcId)) fail(`${key}.vpcId`, "a VPC id such as `vpc-0abc12345def67890`", vpcId);
+    const subnetIds = subnetList(`${key}.subnetIds`, raw.subnetIds);
+    const logRetentionDays = optionalInteger(`${key}.logRetentionDays`, raw.logRetentionDays, 1, 3653) ?? 30;
+    if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) {
+        fail(`${key}.logRetentionDays`, `one of the CloudWatch retention periods ${LOG_RETENTION_DAYS.join(", ")}`, raw.logRetentionDays);
+    }
+    const certificateArn = optionalString(`${key}.certificateArn`, raw.certificateArn);
+    if (certificateArn !== undefined && !/^arn:aws[a-z-]*:acm:/.test(certificateArn)) {
+        fail(`${key}.certificateArn`, "an ACM certificate ARN (`arn:aws:acm:…`)", certificateArn);
+    }
+    return {
+        vpcId,
+        subnetIds,
+        loadBalancerSubnetIds: raw.loadBalancerSubnetIds === undefined ? subnetIds : subnetList(`${key}.loadBalancerSubnetIds`, raw.loadBalancerSubnetIds),
+        internal: optionalBoolean(`${key}.internal`, raw.internal) ?? false,
+        ...(certificateArn !== undefined ? { certificateArn } : {}),
+        deletionProtection: optionalBoolean(`${key}.deletionProtection`, raw.deletionProtection) ?? false,
+        assignPublicIp: optionalBoolean(`${key}.assignPublicIp`, raw.assignPublicIp) ?? false,
+        logRetentionDays,
+        healthCheckIntervalSeconds: optionalInteger(`${key}.healthCheckIntervalSeconds`, raw.healthCheckIntervalSeconds, 5, 300) ?? 10,
+        healthyThreshold: optionalInteger(`${key}.healthyThreshold`, raw.healthyThreshold, 2, 10) ?? 2,
+        deregistrationDelaySeconds: optionalInteger(`${key}.deregistrationDelaySeconds`, raw.deregistrationDelaySeconds, 0, 3600) ?? 30,
+    };
+}
+
+function subnetList(key: string, value: unknown): string[] {
+    const ids = optionalStringList(key, value);
+    if (ids === undefined || ids.length === 0) fail(key, "a list of at least one subnet id", value);
+    ids.forEach((id, i) => {
+        if (!/^subnet-[0-9a-f]{8,17}$/.test(id)) fail(`${key}[${i}]`, "a subnet id such as `subnet-0abc12345def67890`", id);
+    });
+    return ids;
+}

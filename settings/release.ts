@@ -1,0 +1,158 @@
+import { AwsSettings, parseAwsSettings } from "./aws";
+import { ConfigError, fail, isObject, optionalBoolean, optionalInteger, optionalString, requireObject, requireString } from "./checks";
+import { ComponentSpec, parseComponents } from "./components";
+import { isReleaseTag } from "./semver";
+
+export type Platform = "aws-ecs" | "docker-host";
+/** Platforms with an adapter; `docker-host` joins when its adapter lands. */
+export const PLATFORMS: readonly Platform[] = ["aws-ecs"];
+
+/** Version → component → `sha256:<64 hex>`. */
+export type DigestTable = Record<string, Record<string, string>>;
+
+/** The validated `release:` namespace of a stack's config. */
+export interface ReleaseConfig {
+    readonly app: string;
+    readonly platform: Platform;
+    /** The version that should take traffic. */
+    readonly version: string;
+    /** The last known good version, kept warm until retired. */
+    readonly previous?: string;
+    /** Percent of traffic on `version` while `previous` is live. @default 0 with a `previous`, else 100 */
+    readonly canaryWeight: number;
+    readonly components: ComponentSpec[];
+    readonly digests: DigestTable;
+    /** Every live version must have a digest in `digests` (no registry look-up). @default false */
+    readonly requirePinnedDigests: boolean;
+    /** Operator's word that the live versions run on this (newer) schema head, after additive migrations. */
+    readonly acceptSchemaHead?: string;
+    readonly aws?: AwsSettings;
+}
+
+/** Keys of the `release:` namespace this program reads; anything else is a typo and refused. */
+export const RELEASE_KEYS = [
+    "app", "platform", "version", "previous", "canaryWeight", "components", "digests", "requirePinnedDigests",
+    "acceptSchemaHead", "aws",
+] as const;
+
+const APP_NAME = /^[a-z][a-z0-9-]{0,19}$/;
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/**
+ * Validates the raw `release:` values (keys without the namespace; objects
+ * already parsed from YAML). Throws `ConfigError` on the first bad value, before
+ * any resource exists.
+ */
+export function parseReleaseConfig(raw: Record<string, unknown>): ReleaseConfig {
+    const app = requireString("release:app", raw.app);
+    if (!APP_NAME.test(app)) {
+        fail("release:app", "lower-case letters, digits and `-`, starting with a letter, at most 20 characters", app);
+    }
+    const platform = raw.platform ?? "aws-ecs";
+    if (!PLATFORMS.includes(platform as Platform)) fail("release:platform", `one of ${PLATFORMS.map((p) => `"${p}"`).join(", ")}`, platform);
+
+    const version = releaseTag("release:version", requireString("release:version", raw.version));
+    const previousRaw = optionalString("release:previous", raw.previous);
+    const previous = previousRaw === undefined ? undefined : releaseTag("release:previous", previousRaw);
+    if (previous === version) {
+        throw new ConfigError(
+            `\`release:previous\` must differ from \`release:version\` (both are ${version}); remove \`release:previous\` to run ${version} alone`,
+        );
+    }
+    const canaryWeight = parseCanaryWeight(raw.canaryWeight, previous);
+    const components = parseComponents(raw.components);
+    const requirePinnedDigests = optionalBoolean("release:requirePinnedDigests", raw.requirePinnedDigests) ?? false;
+    const digests = parseDigests(raw.digests, components);
+    const live = previous === undefined ? [version] : [version, previous];
+    if (requirePinnedDigests) requireDigestsFor(live, components, digests);
+    const acceptSchemaHead = optionalString("release:acceptSchemaHead", raw.acceptSchemaHead);
+    if (acceptSchemaHead !== undefined) releaseTag("release:acceptSchemaHead", acceptSchemaHead);
+    checkSecretReferences(components, raw);
+
+    return {
+        app,
+        platform: platform as Platform,
+        version,
+        ...(previous !== undefined ? { previous } : {}),
+        canaryWeight,
+        components,
+        digests,
+        requirePinnedDigests,
+        ...(acceptSchemaHead !== undefined ? { acceptSchemaHead } : {}),
+        ...(platform === "aws-ecs" ? { aws: parseAwsSettings(raw.aws) } : {}),
+    };
+}
+
+function releaseTag(key: string, value: string): string {
+    if (!isReleaseTag(value)) fail(key, "a release tag `vMAJOR.MINOR.PATCH`, optionally with a pre-release suffix such as `v1.5.0-rc.1`", value);
+    return value;
+}
+
+/** Without a `previous` there is nothing to split with, so anything but 100 would be a silent surprise. */
+function parseCanaryWeight(value: unknown, previous: string | undefined): number {
+    const weight = optionalInteger("release:canaryWeight", value, 0, 100);
+    if (previous !== undefined) return weight ?? 0;
+    if (weight !== undefined && weight !== 100) {
+        throw new ConfigError(
+            `\`release:canaryWeight\` is ${weight} but there is no \`release:previous\` to send the other ${100 - weight}% to; ` +
+                "set it to 100 or remove it (without a previous version, `release:version` takes all traffic)",
+        );
+    }
+    return 100;
+}
+
+function parseDigests(value: unknown, components: ComponentSpec[]): DigestTable {
+    if (value === undefined) return {};
+    const table = requireObject("release:digests", value);
+    const names = components.map((c) => c.name);
+    for (const [version, perComponent] of Object.entries(table)) {
+        const key = `release:digests.${version}`;
+        releaseTag(key, version);
+        if (!isObject(perComponent)) fail(key, "an object of component → `sha256:<64 hex>`", perComponent);
+        for (const [component, digest] of Object.entries(perComponent)) {
+            if (!names.includes(component)) {
+                fail(`${key}.${component}`, `a component declared in \`release:components\` (${names.map((n) => `\`${n}\``).join(", ")})`, component);
+            }
+            if (typeof digest !== "string" || !DIGEST.test(digest)) fail(`${key}.${component}`, "an image digest `sha256:` followed by 64 lower-case hex digits", digest);
+        }
+    }
+    return table as DigestTable;
+}
+
+function requireDigestsFor(versions: string[], components: ComponentSpec[], digests: DigestTable): void {
+    for (const version of versions) {
+        for (const component of components) {
+            if (digests[version]?.[component.name] === undefined) {
+                throw new ConfigError(
+                    `\`release:digests.${version}.${component.name}\` is required because \`release:requirePinnedDigests\` is true: ` +
+                        `add the image digest (sha256:…) of ${component.image}:${version}`,
+                );
+            }
+        }
+    }
+}
+
+function checkSecretReferences(components: ComponentSpec[], raw: Record<string, unknown>): void {
+    for (const component of components) {
+        for (const [name, ref] of Object.entries(component.secretEnv)) {
+            if (!ref.startsWith("config:")) continue;
+            const configKey = ref.slice("config:".length);
+            if (raw[configKey] === undefined) {
+                throw new ConfigError(
+                    `\`release:components.${component.name}.secretEnv.${name}\` refers to \`release:${configKey}\`, which is not set; ` +
+                        `set it with \`pulumi config set --secret release:${configKey}\``,
+                );
+            }
+        }
+    }
+}
+
+/** Keys a stack may hold besides `RELEASE_KEYS`: the secrets that `secretEnv` refers to. */
+export function referencedSecretKeys(components: unknown): string[] {
+    if (!isObject(components)) return [];
+    return Object.values(components).flatMap((component) =>
+        isObject(component) && isObject(component.secretEnv)
+            ? Object.values(component.secretEnv).filter((r): r is string => typeof r === "string" && r.startsWith("config:")).map((r) => r.slice(7))
+            : [],
+    );
+}

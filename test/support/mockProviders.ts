@@ -1,0 +1,45 @@
+import { MockCallArgs, MockResourceArgs, MockResourceResult } from "@pulumi/pulumi/runtime/mocks";
+
+/** Stack config as a test writes it: `release:` keys with plain values; objects become JSON as the CLI would pass them. */
+export type StackConfig = Record<string, unknown>;
+
+export const MOCK_REGION = "eu-west-1";
+export const MOCK_VPC_CIDR = "10.20.0.0/16";
+
+/**
+ * What the providers would answer. Identifiers derive from the logical name
+ * only, so two runs of the same config produce identical inputs downstream —
+ * which is what lets a diff of two runs say "unchanged".
+ */
+export function mockState(args: MockResourceArgs, lastOutputs: Record<string, unknown>): MockResourceResult {
+    const id = `${args.name}-id`;
+    const arn = `arn:aws:mock:${MOCK_REGION}:123456789012:${args.name}`;
+    switch (args.type) {
+        case "pulumi:pulumi:StackReference":
+            return { id: args.inputs.name, state: { ...args.inputs, outputs: lastOutputs, secretOutputNames: [] } };
+        case "aws:lb/loadBalancer:LoadBalancer":
+            return { id, state: { ...args.inputs, arn, dnsName: `${args.name}.${MOCK_REGION}.elb.example` } };
+        case "aws:cloudwatch/logGroup:LogGroup":
+        case "aws:ecs/cluster:Cluster":
+        case "aws:iam/role:Role":
+            return { id, state: { name: args.inputs.name ?? args.name, ...args.inputs, arn } };
+        default:
+            return { id, state: { ...args.inputs, arn } };
+    }
+}
+
+export function mockCall(args: MockCallArgs, registry: Record<string, string>): Record<string, unknown> {
+    switch (args.token) {
+        case "aws:index/getRegion:getRegion":
+            return { region: MOCK_REGION, name: MOCK_REGION, id: MOCK_REGION };
+        case "aws:ec2/getVpc:getVpc":
+            return { id: args.inputs.id, cidrBlock: MOCK_VPC_CIDR };
+        case "docker:index/getRegistryImage:getRegistryImage": {
+            const digest = registry[args.inputs.name];
+            if (digest === undefined) throw new Error(`registry has no image ${args.inputs.name}`);
+            return { id: args.inputs.name, name: args.inputs.name, sha256Digest: digest };
+        }
+        default:
+            throw new Error(`no mock for call ${args.token}`);
+    }
+}
