@@ -1,0 +1,193 @@
+import { strict as assert } from "assert";
+import { Writable } from "stream";
+import { main } from "../../ops/cli";
+import { parseMigrateArgs } from "../../ops/commands/migrate";
+import { formatDuration, parseCount, parseDuration, parseFlags } from "../../ops/migrate/flags";
+import { decideMigration, failureMessage, refusalMessage } from "../../ops/migrate/plan";
+import { LineSplitter, LineTail, runProgram } from "../../ops/migrate/runner";
+import { ToolLedgerRow } from "../../ops/pg/ledgers";
+import { advisoryLockKey } from "../../ops/pg/lock";
+
+const DIGEST = `sha256:${"a".repeat(64)}`;
+const KEY = { app: "shop", version: "v1.6.0", digest: DIGEST };
+
+function row(overrides: Partial<ToolLedgerRow>): ToolLedgerRow {
+    return {
+        app: "shop", version: "v1.5.0", digest: DIGEST, status: "succeeded",
+        startedAt: new Date("2026-01-02T03:04:05.000Z"), finishedAt: new Date("2026-01-02T03:05:00.000Z"),
+        exitCode: 0, logTail: "", supersededBy: null, ...overrides,
+    };
+}
+
+class Capture extends Writable {
+    text = "";
+    _write(chunk: Buffer, _encoding: string, done: () => void): void {
+        this.text += chunk.toString();
+        done();
+    }
+}
+
+describe("migrate: arguments", () => {
+    const base = ["--app", "shop", "--version", "v1.6.0", "--digest", DIGEST];
+
+    it("parses the key, the default lock timeout and the runner after --", () => {
+        assert.deepEqual(parseMigrateArgs([...base, "--", "docker", "run", "--rm", "img", "--noinput"]), {
+            key: KEY, lockTimeoutMs: 600_000, runner: ["docker", "run", "--rm", "img", "--noinput"],
+        });
+        assert.deepEqual(parseMigrateArgs([...base, "--lock-timeout=30s", "--fix-forward-from", "v1.5.0", "--", "x"]), {
+            key: KEY, lockTimeoutMs: 30_000, fixForwardFrom: "v1.5.0", runner: ["x"],
+        });
+    });
+
+    const errors: Array<[string[], string]> = [
+        [["--version", "v1.6.0", "--digest", DIGEST, "--", "x"], "`--app` is required: the application whose database is migrated"],
+        [[...base], "a runner is required after `--`, e.g. `-- docker run --rm <image> python manage.py migrate --noinput`"],
+        [["--app", "Shop!", "--version", "v1", "--digest", DIGEST, "--", "x"], "`--app` must be 1–63 lower-case letters, digits, `-` or `_`, starting with a letter or digit; got `Shop!`"],
+        [["--app", "shop", "--version", "1.6.0", "--digest", DIGEST, "--", "x"], "`--version` must be a SemVer tag like v1.5.0; got `1.6.0`"],
+        [["--app", "shop", "--version", "v1.6.0", "--digest", "sha256:abc", "--", "x"], "`--digest` must be sha256: followed by 64 lower-case hex digits; got `sha256:abc`"],
+        [[...base, "--lock-timeout", "10", "--", "x"], "`--lock-timeout` must be a duration from 1ms to 24h such as 30s or 10m; got `10`"],
+        [[...base, "--database-url", "x", "--", "x"], "unknown argument `--database-url`; valid options: --app, --version, --digest, --lock-timeout, --fix-forward-from"],
+        [[...base, "--app", "other", "--", "x"], "`--app` is given twice; give it once"],
+        [[...base, "--lock-timeout"], "`--lock-timeout` needs a value"],
+        [[...base, "--fix-forward-from", "latest", "--", "x"], "`--fix-forward-from` must be a SemVer tag like v1.5.0; got `latest`"],
+    ];
+    for (const [args, message] of errors) {
+        it(`refuses ${args.join(" ").replace(DIGEST, "<digest>")}`, () => assert.throws(() => parseMigrateArgs(args), { message }));
+    }
+
+    it("parses switches and refuses a value on them", () => {
+        assert.deepEqual([...parseFlags(["--x"], { x: "switch" }).switches], ["x"]);
+        assert.throws(() => parseFlags(["--x=1"], { x: "switch" }), { message: "`--x` takes no value; got `--x=1`" });
+    });
+
+    it("parses and formats durations and counts", () => {
+        assert.deepEqual(["250ms", "30s", "10m", "1h"].map((d) => parseDuration(d, "t")), [250, 30_000, 600_000, 3_600_000]);
+        assert.deepEqual([250, 30_000, 600_000, 3_600_000, 90_000].map(formatDuration), ["250ms", "30s", "10m", "1h", "90s"]);
+        assert.throws(() => parseDuration("0s", "t"), { message: "`--t` must be a duration from 1ms to 24h such as 30s or 10m; got `0s`" });
+        assert.throws(() => parseDuration("25h", "t"), { message: "`--t` must be a duration from 1ms to 24h such as 30s or 10m; got `25h`" });
+        assert.equal(parseCount("512", "n"), 512);
+        assert.throws(() => parseCount("-1", "n"), { message: "`--n` must be a whole number ≥ 0; got `-1`" });
+    });
+
+    it("exits 2 without touching anything when DATABASE_URL is missing", async () => {
+        const stdout = new Capture();
+        const stderr = new Capture();
+        const code = await main(["migrate", ...base, "--", "x"], { env: {}, stdout, stderr });
+        assert.equal(code, 2);
+        assert.equal(stdout.text, "");
+        assert.equal(stderr.text, "migrate: `DATABASE_URL` must be set to a postgresql:// connection string; got nothing\n");
+    });
+});
+
+describe("migrate: lock key", () => {
+    it("is deterministic per app and differs between apps", () => {
+        assert.deepEqual(advisoryLockKey("migrate", "shop"), advisoryLockKey("migrate", "shop"));
+        assert.notDeepEqual(advisoryLockKey("migrate", "shop"), advisoryLockKey("migrate", "blog"));
+        for (const half of advisoryLockKey("migrate", "shop")) assert.ok(Number.isInteger(half) && half >= -(2 ** 31) && half < 2 ** 31);
+    });
+});
+
+describe("migrate: decision", () => {
+    it("runs when the ledger is empty or holds only other successes", () => {
+        assert.deepEqual(decideMigration([], KEY), { action: "run" });
+        assert.deepEqual(decideMigration([row({})], KEY), { action: "run" });
+    });
+
+    it("skips a key that already succeeded, even next to a failure of another version", () => {
+        const applied = row({ version: "v1.6.0" });
+        assert.deepEqual(decideMigration([applied, row({ version: "v1.7.0", status: "failed", exitCode: 1 })], KEY), { action: "skip", applied });
+    });
+
+    it("runs the same version with another digest (a rebuilt image is another key)", () => {
+        assert.deepEqual(decideMigration([row({ version: "v1.6.0", digest: `sha256:${"b".repeat(64)}` })], KEY), { action: "run" });
+    });
+
+    it("refuses while a failed or unfinished row blocks the app", () => {
+        const failed = row({ version: "v1.6.0", status: "failed", exitCode: 3 });
+        assert.deepEqual(decideMigration([failed], KEY), { action: "refuse", message: refusalMessage(KEY, [failed]) });
+        const running = row({ status: "running", finishedAt: null, exitCode: null });
+        assert.deepEqual(decideMigration([running], KEY), { action: "refuse", message: refusalMessage(KEY, [running]) });
+    });
+
+    it("words the refusal with both ways forward", () => {
+        const failed = row({ version: "v1.5.0", status: "failed", exitCode: 3 });
+        const running = row({ version: "v1.5.1", status: "running", finishedAt: null, exitCode: null });
+        assert.equal(refusalMessage(KEY, [failed, running]), [
+            "refusing to migrate `shop` v1.6.0: `safe_release_migrations` holds an unfinished migration of this app:",
+            `  v1.5.0 (${DIGEST}) failed with exit code 3, at 2026-01-02T03:05:00.000Z`,
+            `  v1.5.1 (${DIGEST}) started and never finished, started 2026-01-02T03:04:05.000Z (its migrate process died mid-run; make sure nothing of it still runs)`,
+            "Writers stay stopped. Do not retry the same migration: a partial run may have changed the schema. Choose one way forward:",
+            "  - fix forward: release a new version whose migration repairs this state and migrate it with `--fix-forward-from v1.5.1`;",
+            "  - roll back: restore the pre-upgrade backup of `shop` by setting `release:restoreFrom` to its backup id, together with the previous version.",
+        ].join("\n"));
+    });
+
+    it("fixes forward only from a named blocking version, never from itself", () => {
+        const failed = row({ status: "failed", exitCode: 3 });
+        assert.deepEqual(decideMigration([failed], KEY, "v1.5.0"), { action: "run", supersedes: "v1.5.0" });
+        assert.deepEqual(decideMigration([failed], KEY, "v1.4.0"), {
+            action: "refuse",
+            message: "`--fix-forward-from` must name a failed or interrupted migration of `shop` in `safe_release_migrations`; got v1.4.0, found: v1.5.0.",
+        });
+        assert.deepEqual(decideMigration([], KEY, "v1.5.0"), {
+            action: "refuse",
+            message: "`--fix-forward-from` must name a failed or interrupted migration of `shop` in `safe_release_migrations`; got v1.5.0, there is none.",
+        });
+        const self = decideMigration([row({ version: "v1.6.0", status: "failed", exitCode: 1 })], KEY, "v1.6.0");
+        assert.equal(self.action, "refuse");
+        assert.equal((self as { message: string }).message,
+            "`--fix-forward-from` must name an earlier failed version, not the one being migrated (v1.6.0): running the same migration again is a blind retry. Release a new version that repairs the state.");
+    });
+
+    it("still refuses when another version blocks besides the one fixed forward from", () => {
+        const a = row({ version: "v1.5.0", status: "failed", exitCode: 3 });
+        const b = row({ version: "v1.5.1", status: "failed", exitCode: 4 });
+        assert.deepEqual(decideMigration([a, b], KEY, "v1.5.0"), { action: "refuse", message: refusalMessage(KEY, [b]) });
+    });
+
+    it("never re-runs a superseded failure", () => {
+        const superseded = row({ version: "v1.6.0", status: "failed", exitCode: 2, supersededBy: "v1.6.1" });
+        assert.deepEqual(decideMigration([superseded], KEY), {
+            action: "refuse",
+            message: "refusing to migrate `shop` v1.6.0: it already failed with exit code 2 and was superseded by v1.6.1; a version's migration never runs twice. Deploy v1.6.1 or a newer version.",
+        });
+        assert.deepEqual(decideMigration([row({ status: "failed", supersededBy: "v1.5.1" })], KEY), { action: "run" });
+    });
+
+    it("quotes the tail in a failure message, or says it printed nothing", () => {
+        assert.equal(failureMessage(KEY, null, "SIGKILL", []).split("\n").slice(0, 2).join("\n"),
+            `migration of \`shop\` v1.6.0 (${DIGEST}) failed with signal SIGKILL; \`safe_release_migrations\` records it as failed.\nIt printed nothing.`);
+        assert.equal(failureMessage(KEY, 3, null, ["a", "b"]).split("\n").slice(0, 4).join("\n"),
+            `migration of \`shop\` v1.6.0 (${DIGEST}) failed with exit code 3; \`safe_release_migrations\` records it as failed.\nLast 2 line(s) of its output:\n  | a\n  | b`);
+    });
+});
+
+describe("migrate: output handling", () => {
+    it("keeps the last lines, each cut to a maximum length", () => {
+        const tail = new LineTail(3, 5);
+        for (const line of ["one", "two", "three", "four", "fivefive"]) tail.push(line);
+        assert.deepEqual(tail.lines(), ["three", "four", "five…"]);
+    });
+
+    it("splits chunks into whole lines, holding back the unfinished one", () => {
+        const splitter = new LineSplitter();
+        assert.deepEqual(splitter.push("a\r\nb"), ["a"]);
+        assert.deepEqual(splitter.push("c\n\nd"), ["bc", ""]);
+        assert.deepEqual(splitter.end(), ["d"]);
+        assert.deepEqual(splitter.end(), []);
+    });
+
+    it("reports a program that cannot start as not started", async () => {
+        const lines: string[] = [];
+        const result = await runProgram(["/nonexistent/migrator"], {}, (line) => lines.push(line));
+        assert.deepEqual(result, { started: false, exitCode: null, signal: null, startError: "spawn /nonexistent/migrator ENOENT" });
+        assert.deepEqual(lines, []);
+    });
+
+    it("passes every line of both streams and the exit code", async () => {
+        const lines: string[] = [];
+        const result = await runProgram(["sh", "-c", "echo out; echo err >&2; printf 'no newline'; exit 4"], {}, (l) => lines.push(l));
+        assert.deepEqual(result, { started: true, exitCode: 4, signal: null });
+        assert.deepEqual([...lines].sort(), ["err", "no newline", "out"]);
+    });
+});
