@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import { Writable } from "stream";
+import { UsageError } from "../command";
 import { fsyncPath, HashingCounter, ProgressMeter, runChild, sha256OfFile } from "../checksum";
 import { connect, pgBinary, pgEnv, PgTarget, redactor } from "./connection";
 import { Facts, readFacts } from "./facts";
@@ -67,7 +68,8 @@ export async function dumpWithFacts(request: DumpRequest): Promise<DumpResult> {
         return { sha256: counter.digest(), size: counter.bytes, facts, durationMs: Date.now() - started };
     } catch (err) {
         if (written) fs.rmSync(request.file, { force: true });
-        throw err instanceof Error ? new Error(redact(err.message)) : err;
+        if (err instanceof UsageError || !(err instanceof Error)) throw err;
+        throw new Error(redact(err.message));
     } finally {
         await client.end().catch(() => undefined);
     }

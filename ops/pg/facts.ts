@@ -58,7 +58,7 @@ export async function readFacts(
         if (!rows[0].present) continue;
         // Ordering by the row's JSON text (byte order) is deterministic whatever the ledger's columns are.
         const result = await client.query(
-            `SELECT row_to_json(t)::text AS row FROM ${quoteIdent(table)} t ORDER BY 1 COLLATE "C"`,
+            `SELECT row_to_json(t)::text AS row FROM ${quoteIdent(table)} t ORDER BY row_to_json(t)::text COLLATE "C"`,
         );
         ledgers[table] = result.rows.map((r) => r.row as string);
     }
