@@ -49,12 +49,15 @@ export function validateVersion(version: string | undefined): string {
     return version;
 }
 
-/** `20261122T041059Z`: sortable, and free of characters that need quoting in a file name. */
+/**
+ * `20261122T041059.123Z` (ISO 8601 basic format): sortable, free of characters that
+ * need quoting in a file name, and fine enough that two backups never share an id.
+ */
 export function backupStamp(date: Date): string {
-    return date.toISOString().replace(/\.\d{3}Z$/, "Z").replace(/[-:]/g, "");
+    return date.toISOString().replace(/[-:]/g, "");
 }
 
-/** `shop-v1.4.2-20261122T041059Z`: the record's id and its file's base name. */
+/** `shop-v1.4.2-20261122T041059.123Z`: the record's id and its file's base name. */
 export function backupId(app: string, version: string, date: Date): string {
     return `${app}-${version}-${backupStamp(date)}`;
 }

@@ -33,7 +33,7 @@ describe("backup --kind postgres (real PostgreSQL)", function () {
     after(() => removeDir(dir));
 
     it("prints one record whose sha256 and size are those of the file on disk", () => {
-        assert.match(record.id, /^shop-v1\.4\.2-\d{8}T\d{6}Z$/);
+        assert.match(record.id, /^shop-v1\.4\.2-\d{8}T\d{6}\.\d{3}Z$/);
         assert.equal(record.location, path.join(dir, `${record.id}.dump`));
         assert.equal(record.sha256, sha256(record.location));
         assert.equal(record.size, fs.statSync(record.location).size);
