@@ -135,9 +135,6 @@ describe("backup --kind postgres (real PostgreSQL)", function () {
         assert.equal(printed.sha256, sha256(printed.location));
         assert.deepEqual(readLog(path.join(out, "ops", "backups.log")), [printed]);
         assert.ok(!result.stderr.includes(SECRET) && !result.stdout.includes(SECRET));
-        const verify = await runOpsBinary(["verify", "--file", printed.location, "--sha256", "0".repeat(64)], opsEnv(pg, db));
-        assert.equal(verify.code, 1);
-        assert.ok(verify.stderr.includes(`expected sha256 ${"0".repeat(64)}, got ${printed.sha256}`), verify.stderr);
         removeDir(out);
     });
 
