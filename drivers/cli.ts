@@ -1,0 +1,178 @@
+import { Writable } from "stream";
+import { maskSecrets } from "../ops/smoke/mask";
+import { parseAnalysisConfig, parseDuration, parseNotifyConfig, parseSemVerTag, parseSteps } from "./config";
+import { EventLog } from "./events";
+import { NginxAccessLogSource } from "./metrics/nginxLog";
+import { PrometheusSource } from "./metrics/prometheus";
+import { promote } from "./promote";
+import { rollback } from "./rollback";
+import { CONFIG_KEYS, MetricSource, ReleaseStack } from "./types";
+
+export const PROMOTE_USAGE = `usage: promote <stack> [--steps 10,50,100] [--bake 5m] [--retire] [--dry-run]
+               (--metrics-url <url> | --access-log <path>) [metric options] [--cwd <dir>]
+
+Shifts traffic to \`release:version\` one weight at a time (\`release:canaryWeight\`,
+then pulumi up), bakes each weight while sampling the canary every
+\`release:analysis.intervalSeconds\`, and on a breach sets the weight back to 0
+and runs pulumi up on its own (exit 1). With --retire, after the bake at 100,
+removes \`release:previous\` and runs pulumi up.
+
+  --steps <list>           increasing weights from 1 to 100 (default 10,50,100)
+  --bake <duration>        time each weight must stay healthy: 90s, 5m, 1h (default 5m)
+  --retire                 retire the previous version after the last bake (needs a last step of 100)
+  --dry-run                print the steps, config changes and a preview summary; change nothing
+  --metrics-url <url>      Prometheus text endpoint of the service
+  --access-log <path>      the router's JSON access log (fields version, status, request_time)
+  --requests-metric <name> counter of requests (default http_requests_total)
+  --status-label <name>    its status label (default status)
+  --duration-metric <name> latency histogram in seconds (default http_request_duration_seconds)
+  --version-label <name>   label naming the version (default version)
+  --cwd <dir>              the Pulumi project directory (default: the current one)
+
+Events promote_start, promote_revert and promote_complete are printed as JSON lines on
+stdout and POSTed to \`release:notify.webhookUrl\` when set.`;
+
+export const ROLLBACK_USAGE = `usage: rollback <stack> [--to vX.Y.Z] [--dry-run] [--cwd <dir>]
+
+Redeploys the last known good version: \`release:version\` = the target,
+\`release:previous\` = the current version (kept warm, so the rollback can be undone
+as fast and the database's schema head stays served), \`release:canaryWeight\` = 100,
+then pulumi up. Without --to, the target is the version of the newest successful
+update in the stack history that differs from the current one. A target older than
+the stack output \`schemaHead\` is refused unless \`release:restoreFrom\` is set.
+
+  --to <tag>    the version to roll back to, vMAJOR.MINOR.PATCH
+  --dry-run     print the config changes and a preview summary; change nothing
+  --cwd <dir>   the Pulumi project directory (default: the current one)
+
+Events rollback_start and rollback_complete are printed as JSON lines on stdout and
+POSTed to \`release:notify.webhookUrl\` when set.`;
+
+export interface CliIO {
+    readonly env: NodeJS.ProcessEnv;
+    readonly stdout: Writable;
+    readonly stderr: Writable;
+    readonly now?: () => number;
+    readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export interface CliDeps {
+    openStack(name: string, workDir: string): Promise<ReleaseStack>;
+}
+
+const defaultDeps: CliDeps = {
+    async openStack(name, workDir) {
+        // Loaded only when used, so `--help` and argument errors need no Pulumi CLI.
+        const { openAutomationStack } = await import("./automationStack");
+        return openAutomationStack(name, workDir);
+    },
+};
+
+/** Credentials that may surface in update output; masked in every line the drivers write. */
+const SECRET_ENV = ["SMOKE_OPERATOR_TOKEN", "PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "DATABASE_URL"];
+
+class ArgumentError extends Error {}
+
+const VALUE_FLAGS = {
+    promote: ["--steps", "--bake", "--metrics-url", "--access-log", "--requests-metric", "--status-label", "--duration-metric", "--version-label", "--cwd"],
+    rollback: ["--to", "--cwd"],
+};
+const SWITCHES = { promote: ["--retire", "--dry-run"], rollback: ["--dry-run"] };
+
+export function parseArguments(command: "promote" | "rollback", args: readonly string[]): { stack: string; flags: Map<string, string | true> } {
+    const flags = new Map<string, string | true>();
+    let stack: string | undefined;
+    for (let i = 0; i < args.length; i++) {
+        const arg = args[i];
+        if (VALUE_FLAGS[command].includes(arg)) {
+            const value = args[++i];
+            if (value === undefined) throw new ArgumentError(`\`${arg}\` needs a value`);
+            flags.set(arg, value);
+        } else if (SWITCHES[command].includes(arg)) {
+            flags.set(arg, true);
+        } else if (arg.startsWith("-") || stack !== undefined) {
+            throw new ArgumentError(`unknown argument \`${arg}\`; valid: <stack>, ${[...VALUE_FLAGS[command], ...SWITCHES[command]].join(", ")}`);
+        } else {
+            stack = arg;
+        }
+    }
+    if (stack === undefined) throw new ArgumentError(`the stack name is required, such as \`${command} prod\``);
+    return { stack, flags };
+}
+
+function flagText(flags: Map<string, string | true>, name: string): string | undefined {
+    const value = flags.get(name);
+    return typeof value === "string" ? value : undefined;
+}
+
+function buildMetrics(flags: Map<string, string | true>, version: string | undefined): MetricSource | undefined {
+    const url = flagText(flags, "--metrics-url");
+    const log = flagText(flags, "--access-log");
+    if (url !== undefined && log !== undefined) throw new ArgumentError("give one of `--metrics-url` and `--access-log`, not both");
+    if (url !== undefined) {
+        if (!/^https?:\/\/[^/\s]+/.test(url)) throw new ArgumentError(`\`--metrics-url\` must be an http:// or https:// URL; got ${JSON.stringify(url)}`);
+        return new PrometheusSource({
+            url, version, versionLabel: flagText(flags, "--version-label"), requestsMetric: flagText(flags, "--requests-metric"),
+            statusLabel: flagText(flags, "--status-label"), durationMetric: flagText(flags, "--duration-metric"),
+        });
+    }
+    if (log !== undefined) return version === undefined ? undefined : new NginxAccessLogSource(log, version);
+    return undefined;
+}
+
+export async function main(argv: readonly string[], io: CliIO, deps: CliDeps = defaultDeps): Promise<number> {
+    const [command, ...args] = argv;
+    if (command !== "promote" && command !== "rollback") {
+        io.stderr.write(`usage: cli.ts promote|rollback <stack> [options]   (--help for details)\n`);
+        return command === "--help" || command === "-h" ? 0 : 2;
+    }
+    if (args.includes("--help") || args.includes("-h")) {
+        io.stderr.write(`${command === "promote" ? PROMOTE_USAGE : ROLLBACK_USAGE}\n`);
+        return 0;
+    }
+    const secrets = SECRET_ENV.map((name) => io.env[name]).filter((v): v is string => !!v);
+    let log: EventLog | undefined;
+    try {
+        const { stack: stackName, flags } = parseArguments(command, args);
+        const steps = parseSteps(flagText(flags, "--steps") ?? "10,50,100");
+        const bakeMs = parseDuration(flagText(flags, "--bake") ?? "5m");
+        const to = flagText(flags, "--to");
+        if (to !== undefined) parseSemVerTag(to);
+        const dryRun = flags.has("--dry-run");
+        if (command === "promote" && !dryRun && !flags.has("--metrics-url") && !flags.has("--access-log")) {
+            throw new ArgumentError("promote needs a metric source: `--metrics-url <url>` or `--access-log <path>`");
+        }
+        const stack = await deps.openStack(stackName, flagText(flags, "--cwd") ?? process.cwd());
+        const notifyRaw = await stack.getConfig(CONFIG_KEYS.notify);
+        const webhookUrl = notifyRaw === undefined ? undefined : parseNotifyConfig(notifyRaw).webhookUrl;
+        const driverIO = {
+            progress: (line: string) => io.stderr.write(`${line}\n`),
+            events: (line: string) => io.stdout.write(`${line}\n`),
+            now: io.now, sleep: io.sleep,
+        };
+        log = new EventLog({ io: driverIO, stack: stackName, webhookUrl, secrets });
+        if (command === "rollback") return await rollback({ stack, log, io: driverIO }, { to, dryRun });
+        const analysisRaw = await stack.getConfig(CONFIG_KEYS.analysis);
+        if (analysisRaw === undefined) {
+            throw new Error(`\`${CONFIG_KEYS.analysis}\` is not set on stack \`${stackName}\`; promote needs thresholds such as {"intervalSeconds":30,"maxErrorRate":0.01,"maxP95LatencyMs":800,"minRequests":50}`);
+        }
+        const analysis = parseAnalysisConfig(analysisRaw);
+        const metrics = dryRun ? undefined : buildMetrics(flags, await stack.getConfig(CONFIG_KEYS.version));
+        if (metrics) log.progress(`metrics: ${metrics.description}`);
+        return await promote({ stack, metrics, analysis, log, io: driverIO }, { steps, bakeMs, retire: flags.has("--retire"), dryRun });
+    } catch (err) {
+        const message = (err as Error).message;
+        io.stderr.write(`${command}: ${log ? log.mask(message) : maskSecrets(message, secrets)}\n`);
+        return err instanceof ArgumentError || /^`--/.test(message) ? 2 : 1;
+    }
+}
+
+if (require.main === module) {
+    main(process.argv.slice(2), { env: process.env, stdout: process.stdout, stderr: process.stderr }).then(
+        (code) => (process.exitCode = code),
+        (err) => {
+            process.stderr.write(`drivers: ${err instanceof Error ? err.message : String(err)}\n`);
+            process.exitCode = 1;
+        },
+    );
+}

@@ -1,0 +1,115 @@
+/** Parsers for the drivers' stack config and arguments; each throws an `Error` naming the key or flag. */
+import { fromJsonConfig } from "../ops/smoke/config";
+
+export interface AnalysisConfig {
+    /** Seconds between metric samples during a bake. */
+    readonly intervalSeconds: number;
+    /** A sample breaches above this fraction of 5xx answers, 0–1. */
+    readonly maxErrorRate: number;
+    readonly maxP95LatencyMs: number;
+    /** A sample with fewer requests is too thin to judge. @default 1 */
+    readonly minRequests: number;
+}
+
+export interface NotifyConfig {
+    readonly webhookUrl: string;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function rejectUnknown(key: string, raw: Record<string, unknown>, fields: string[]): void {
+    for (const field of Object.keys(raw)) {
+        if (!fields.includes(field)) throw new Error(`\`${key}.${field}\` is not a field of \`${key}\`; valid fields: ${fields.join(", ")}`);
+    }
+}
+
+function got(value: unknown): string {
+    return value === undefined ? "nothing" : JSON.stringify(value);
+}
+
+export function parseAnalysisConfig(raw: unknown, key = "release:analysis"): AnalysisConfig {
+    const value = fromJsonConfig(key, raw);
+    if (!isPlainObject(value)) {
+        throw new Error(`\`${key}\` must be an object such as {"intervalSeconds":30,"maxErrorRate":0.01,"maxP95LatencyMs":800}; got ${got(value)}`);
+    }
+    rejectUnknown(key, value, ["intervalSeconds", "maxErrorRate", "maxP95LatencyMs", "minRequests"]);
+    const { intervalSeconds, maxErrorRate, maxP95LatencyMs } = value;
+    const minRequests = value.minRequests ?? 1;
+    if (typeof intervalSeconds !== "number" || !Number.isFinite(intervalSeconds) || intervalSeconds < 0.05 || intervalSeconds > 3600) {
+        throw new Error(`\`${key}.intervalSeconds\` must be a number of seconds from 0.05 to 3600; got ${got(intervalSeconds)}`);
+    }
+    if (typeof maxErrorRate !== "number" || !(maxErrorRate >= 0 && maxErrorRate <= 1)) {
+        throw new Error(`\`${key}.maxErrorRate\` must be a fraction from 0 to 1, such as 0.01 for 1%; got ${got(maxErrorRate)}`);
+    }
+    if (typeof maxP95LatencyMs !== "number" || !Number.isFinite(maxP95LatencyMs) || maxP95LatencyMs <= 0) {
+        throw new Error(`\`${key}.maxP95LatencyMs\` must be a positive number of milliseconds; got ${got(maxP95LatencyMs)}`);
+    }
+    if (!Number.isInteger(minRequests) || (minRequests as number) < 1) {
+        throw new Error(`\`${key}.minRequests\` must be an integer of at least 1; got ${got(value.minRequests)}`);
+    }
+    return { intervalSeconds, maxErrorRate, maxP95LatencyMs, minRequests: minRequests as number };
+}
+
+export function parseNotifyConfig(raw: unknown, key = "release:notify"): NotifyConfig {
+    const value = fromJsonConfig(key, raw);
+    if (!isPlainObject(value)) throw new Error(`\`${key}\` must be an object such as {"webhookUrl":"https://hooks.example.com/…"}; got ${typeof value}`);
+    rejectUnknown(key, value, ["webhookUrl"]);
+    // The URL is the credential (chat webhooks carry their token in the path), so no message ever quotes it.
+    if (typeof value.webhookUrl !== "string" || !/^https?:\/\/[^/\s]+/.test(value.webhookUrl)) {
+        throw new Error(`\`${key}.webhookUrl\` must be an http:// or https:// URL (value not shown: it is a secret)`);
+    }
+    return { webhookUrl: value.webhookUrl };
+}
+
+export function parseSteps(raw: string, flag = "--steps"): number[] {
+    const fail = () => new Error(`\`${flag}\` must be a comma-separated list of increasing integers from 1 to 100, such as 10,50,100; got ${JSON.stringify(raw)}`);
+    const parts = raw.split(",").map((p) => p.trim());
+    if (parts.some((p) => !/^\d+$/.test(p))) throw fail();
+    const steps = parts.map(Number);
+    if (steps.some((s, i) => s < 1 || s > 100 || (i > 0 && s <= steps[i - 1]))) throw fail();
+    return steps;
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60000, h: 3600000 };
+
+/** `90s`, `5m`, `1h`, `250ms` → milliseconds. */
+export function parseDuration(raw: string, flag = "--bake"): number {
+    const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(raw.trim());
+    const ms = match ? Number(match[1]) * UNIT_MS[match[2]] : NaN;
+    if (!(ms > 0) || ms > 24 * 3600000) {
+        throw new Error(`\`${flag}\` must be a duration from 1ms to 24h such as 90s, 5m or 1h; got ${JSON.stringify(raw)}`);
+    }
+    return Math.round(ms);
+}
+
+const SEMVER_TAG = /^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/;
+
+export function isSemVerTag(value: string): boolean {
+    return SEMVER_TAG.test(value);
+}
+
+export function parseSemVerTag(raw: string, what = "--to"): string {
+    if (!isSemVerTag(raw)) throw new Error(`\`${what}\` must be a SemVer tag vMAJOR.MINOR.PATCH, such as v1.4.2; got ${JSON.stringify(raw)}`);
+    return raw;
+}
+
+/** Negative when `a` is older than `b`; both must be `vX.Y.Z`. */
+export function compareSemVer(a: string, b: string): number {
+    const [pa, pb] = [a, b].map((tag) => {
+        const match = SEMVER_TAG.exec(tag);
+        if (!match) throw new Error(`${JSON.stringify(tag)} is not a SemVer tag vMAJOR.MINOR.PATCH`);
+        return match.slice(1).map(Number);
+    });
+    for (let i = 0; i < 3; i++) if (pa[i] !== pb[i]) return pa[i] - pb[i];
+    return 0;
+}
+
+/** `300000` → `5m`, `1500` → `1.5s`: for progress lines. */
+export function formatDuration(ms: number): string {
+    if (ms >= 60000 && ms % 60000 === 0) return `${ms / 60000}m`;
+    if (ms >= 60000) return `${Math.floor(ms / 60000)}m${Math.round((ms % 60000) / 1000)}s`;
+    if (ms >= 1000) return `${Math.round(ms / 100) / 10}s`;
+    return `${Math.round(ms)}ms`;
+}

@@ -1,0 +1,175 @@
+import { describeSample, describeVerdict, judgeSample } from "./analysis";
+import { AnalysisConfig, formatDuration } from "./config";
+import { EventLog } from "./events";
+import { CONFIG_KEYS, DriverIO, MetricSample, MetricSource, ReleaseStack } from "./types";
+
+export interface PromoteOptions {
+    /** Canary weights in order, e.g. [10, 50, 100]. */
+    readonly steps: readonly number[];
+    /** How long each weight must stay healthy before the next. */
+    readonly bakeMs: number;
+    /** After the bake at 100, remove `release:previous` so its service is deleted. */
+    readonly retire: boolean;
+    readonly dryRun: boolean;
+}
+
+export interface ReleaseState {
+    readonly version?: string;
+    readonly previous?: string;
+    readonly canaryWeight?: string;
+}
+
+export type PlannedStep =
+    | { readonly kind: "weight"; readonly weight: number }
+    | { readonly kind: "retire" };
+
+/** The ordered changes a promotion makes; throws when the stack is not in a canary. */
+export function planPromotion(stack: string, state: ReleaseState, options: Pick<PromoteOptions, "steps" | "retire">): PlannedStep[] {
+    if (!state.version) throw new Error(`\`${CONFIG_KEYS.version}\` is not set on stack \`${stack}\`; deploy a version before promoting it`);
+    if (!state.previous) {
+        throw new Error(`\`${CONFIG_KEYS.previous}\` is not set on stack \`${stack}\`, so there is no canary to promote; ` +
+            `start a release first: \`${CONFIG_KEYS.version}\` = the new tag, \`${CONFIG_KEYS.previous}\` = the running tag, \`${CONFIG_KEYS.canaryWeight}\` = 0`);
+    }
+    const last = options.steps[options.steps.length - 1];
+    if (options.retire && last !== 100) throw new Error(`\`--retire\` needs the last of \`--steps\` to be 100; got ${last}`);
+    const steps: PlannedStep[] = options.steps.map((weight) => ({ kind: "weight", weight }));
+    return options.retire ? [...steps, { kind: "retire" }] : steps;
+}
+
+export function describePlan(plan: readonly PlannedStep[], state: ReleaseState, bakeMs: number, analysis: AnalysisConfig): string[] {
+    const gate = `sample every ${analysis.intervalSeconds}s; revert if error rate > ${analysis.maxErrorRate} or p95 > ${analysis.maxP95LatencyMs} ms with at least ${analysis.minRequests} requests`;
+    return plan.map((step, i) => step.kind === "weight"
+        ? `${i + 1}. set ${CONFIG_KEYS.canaryWeight} = ${step.weight} (${state.version} ${step.weight}%, ${state.previous} ${100 - step.weight}%); pulumi up; bake ${formatDuration(bakeMs)} (${gate})`
+        : `${i + 1}. remove ${CONFIG_KEYS.previous} (retires ${state.previous}); pulumi up`);
+}
+
+export interface PromoteContext {
+    readonly stack: ReleaseStack;
+    readonly metrics?: MetricSource;
+    readonly analysis: AnalysisConfig;
+    readonly log: EventLog;
+    readonly io: DriverIO;
+}
+
+type BakeOutcome = { readonly breach?: { readonly reasons: readonly string[]; readonly sample?: MetricSample } };
+
+/** Shifts traffic step by step, baking each weight; reverts to weight 0 on its own at a breach. Returns the exit code. */
+export async function promote(context: PromoteContext, options: PromoteOptions): Promise<number> {
+    const { stack, log } = context;
+    const state: ReleaseState = {
+        version: await stack.getConfig(CONFIG_KEYS.version),
+        previous: await stack.getConfig(CONFIG_KEYS.previous),
+        canaryWeight: await stack.getConfig(CONFIG_KEYS.canaryWeight),
+    };
+    const plan = planPromotion(stack.name, state, options);
+    if (options.dryRun) {
+        log.progress(`dry run: promote ${state.version} on stack \`${stack.name}\` (now ${state.canaryWeight ?? "unset"}%, previous ${state.previous}); nothing will change`);
+        for (const line of describePlan(plan, state, options.bakeMs, context.analysis)) log.progress(line);
+        const changes = await stack.preview();
+        log.progress(`preview of the stack as configured now: ${formatChanges(changes)}`);
+        return 0;
+    }
+    if (!context.metrics) throw new Error("promote needs a metric source: `--metrics-url` or `--access-log`");
+    const started = (context.io.now ?? Date.now)();
+    await log.emit({ event: "promote_start", version: state.version, previous: state.previous, steps: options.steps, bakeSeconds: options.bakeMs / 1000, retire: options.retire });
+    let weight = Number(state.canaryWeight ?? 0);
+    let retiring = false;
+    try {
+        for (const [index, step] of plan.entries()) {
+            if (step.kind === "retire") {
+                retiring = true;
+                log.progress(`retiring ${state.previous}: removing ${CONFIG_KEYS.previous}`);
+                await stack.removeConfig(CONFIG_KEYS.previous);
+                await up(context);
+                continue;
+            }
+            weight = step.weight;
+            log.progress(`step ${index + 1}/${options.steps.length}: ${CONFIG_KEYS.canaryWeight} = ${weight}`);
+            await stack.setConfig(CONFIG_KEYS.canaryWeight, String(weight));
+            await up(context);
+            const outcome = await bake(context, context.metrics, index, options, weight);
+            if (outcome.breach) return await revert(context, state, weight, outcome.breach, started);
+        }
+    } catch (err) {
+        const message = log.mask((err as Error).message);
+        log.progress(`promotion failed at weight ${weight}: ${message}`);
+        if (retiring) {
+            // The new version already baked healthy at 100%; a failed retirement is no reason to take its traffic away.
+            await log.emit({ event: "promote_complete", success: false, version: state.version, weight, reverted: false, error: `retiring ${state.previous} failed: ${message}`, durationMs: elapsed(context, started) });
+            return 1;
+        }
+        return await revert(context, state, weight, { reasons: [`update failed: ${message}`] }, started);
+    }
+    await log.emit({ event: "promote_complete", success: true, version: state.version, weight, retired: options.retire, durationMs: elapsed(context, started) });
+    return 0;
+}
+
+function elapsed(context: PromoteContext, started: number): number {
+    return Math.round((context.io.now ?? Date.now)() - started);
+}
+
+function formatChanges(changes: Readonly<Record<string, number>>): string {
+    const parts = Object.entries(changes).filter(([, n]) => n > 0).map(([op, n]) => `${n} ${op}`);
+    return parts.length > 0 ? parts.join(", ") : "no changes";
+}
+
+async function up(context: PromoteContext): Promise<void> {
+    await context.stack.up((line) => context.log.progress(`  | ${line.replace(/\n$/, "")}`));
+}
+
+async function bake(context: PromoteContext, metrics: MetricSource, index: number, options: PromoteOptions, weight: number): Promise<BakeOutcome> {
+    const now = context.io.now ?? Date.now;
+    const sleep = context.io.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    const { analysis, log } = context;
+    const intervalMs = analysis.intervalSeconds * 1000;
+    const window = { seconds: analysis.intervalSeconds };
+    // Traffic from before the weight change says nothing about this weight, so the first window starts here.
+    await metrics.sample(window).catch(() => undefined);
+    const end = now() + options.bakeMs;
+    let failedScrapes = 0;
+    for (let left = end - now(); left > 0; left = end - now()) {
+        await sleep(Math.min(intervalMs, left));
+        const prefix = `step ${index + 1}/${options.steps.length} weight ${weight}%: ${formatDuration(Math.max(0, end - now()))} left`;
+        let sample: MetricSample;
+        try {
+            sample = await metrics.sample(window);
+            failedScrapes = 0;
+        } catch (err) {
+            failedScrapes++;
+            const why = log.mask((err as Error).message);
+            log.progress(`${prefix}; metrics unavailable (${failedScrapes} in a row): ${why}`);
+            // One lost scrape is noise; two in a row means the canary is unobserved, which is not safe to keep shifting.
+            if (failedScrapes >= 2) return { breach: { reasons: [`metrics unavailable twice in a row: ${why}`] } };
+            continue;
+        }
+        const verdict = judgeSample(sample, analysis);
+        log.progress(`${prefix}; ${describeSample(sample)}: ${describeVerdict(verdict, analysis)}`);
+        if (verdict.kind === "breach") return { breach: { reasons: verdict.reasons, sample } };
+    }
+    return {};
+}
+
+async function revert(
+    context: PromoteContext, state: ReleaseState, weight: number, breach: NonNullable<BakeOutcome["breach"]>, started: number,
+): Promise<number> {
+    const { stack, log } = context;
+    const reason = breach.reasons.join("; ");
+    const notified = log.emit({ event: "promote_revert", version: state.version, previous: state.previous, fromWeight: weight, reason, ...(breach.sample ? { sample: breach.sample } : {}) });
+    log.progress(`reverting: ${CONFIG_KEYS.canaryWeight} = 0 (all traffic to ${state.previous})`);
+    let reverted = true;
+    let error: string | undefined;
+    try {
+        await stack.setConfig(CONFIG_KEYS.canaryWeight, "0");
+        await up(context);
+    } catch (err) {
+        reverted = false;
+        error = log.mask((err as Error).message);
+        log.progress(`revert failed: ${error}; set ${CONFIG_KEYS.canaryWeight} to 0 and run pulumi up by hand`);
+    }
+    await notified;
+    await log.emit({
+        event: "promote_complete", success: false, version: state.version, weight: reverted ? 0 : weight, reverted, reason,
+        ...(error ? { error } : {}), durationMs: elapsed(context, started),
+    });
+    return 1;
+}
