@@ -1,6 +1,12 @@
+import * as assert from "assert";
 import { performance } from "perf_hooks";
 import { Writable } from "stream";
+import { main } from "../../drivers/cli";
 import { ChangeSummary, ReleaseStack, ReleaseUpdate } from "../../drivers/types";
+
+/** Secrets the driver tests plant in update output and config; no log line may show them. */
+export const WEBHOOK_PATH = "/hooks/T0K3N-9f8e7d6c5b4a";
+export const OPERATOR_TOKEN = "op-secret-4b1d9c77";
 
 /** An in-memory stack that records every config change and update, in order. */
 export class FakeStack implements ReleaseStack {
@@ -75,4 +81,31 @@ export function lineSink(): { stream: Writable; lines: () => string[] } {
         stream: new Writable({ write(chunk, _enc, done) { text += chunk; done(); } }),
         lines: () => text.split("\n").filter((l) => l !== ""),
     };
+}
+
+/** Runs the drivers' CLI against `stack` and parses its event lines. */
+export async function runDriver(stack: FakeStack, argv: string[]) {
+    const stdout = lineSink();
+    const stderr = lineSink();
+    const code = await main(argv, { env: { SMOKE_OPERATOR_TOKEN: OPERATOR_TOKEN }, stdout: stdout.stream, stderr: stderr.stream }, { openStack: async () => stack });
+    const events = stdout.lines().map((line) => JSON.parse(line) as Record<string, unknown>);
+    for (const event of events) assert.match(String(event.ts), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    return { code, events, progress: stderr.lines(), lines: [...stdout.lines(), ...stderr.lines()] };
+}
+
+/** Events without the fields that vary from run to run. */
+export function stable(events: Array<Record<string, unknown>>): Array<Record<string, unknown>> {
+    return events.map(({ ts, durationMs, sample, reason, ...rest }) => {
+        if (durationMs !== undefined) assert.ok(typeof durationMs === "number" && durationMs >= 0);
+        return rest;
+    });
+}
+
+export function assertNoSecrets(lines: string[], webhookUrl: string): void {
+    for (const line of lines) {
+        for (const secret of [webhookUrl, WEBHOOK_PATH, "T0K3N-9f8e7d6c5b4a", OPERATOR_TOKEN]) {
+            assert.ok(!line.includes(secret), `a log line leaks ${secret}: ${line}`);
+        }
+    }
+    assert.ok(lines.some((l) => l.includes("[masked]")), "the echoed credentials were not masked");
 }

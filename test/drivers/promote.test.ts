@@ -1,10 +1,7 @@
 import * as assert from "assert";
-import { main } from "../../drivers/cli";
 import { MetricsServer, startMetricsServer, startWebhookReceiver } from "../support/metricsServer";
-import { FakeStack, lineSink } from "./fakeStack";
+import { assertNoSecrets, FakeStack, OPERATOR_TOKEN, runDriver, stable, WEBHOOK_PATH } from "./fakeStack";
 
-const WEBHOOK_PATH = "/hooks/T0K3N-9f8e7d6c5b4a";
-const OPERATOR_TOKEN = "op-secret-4b1d9c77";
 const INTERVAL_MS = 100;
 const ANALYSIS = JSON.stringify({ intervalSeconds: INTERVAL_MS / 1000, maxErrorRate: 0.05, maxP95LatencyMs: 500, minRequests: 20 });
 
@@ -18,32 +15,6 @@ function canaryStack(webhookUrl: string): FakeStack {
     // Update output that echoes credentials, as a misbehaving provider or program might.
     stack.upOutput = ["Updating (dev):", `  notify ${webhookUrl}`, `  header Authorization: Bearer ${OPERATOR_TOKEN}`, `  raw ${OPERATOR_TOKEN}`];
     return stack;
-}
-
-export async function runDriver(stack: FakeStack, argv: string[]) {
-    const stdout = lineSink();
-    const stderr = lineSink();
-    const code = await main(argv, { env: { SMOKE_OPERATOR_TOKEN: OPERATOR_TOKEN }, stdout: stdout.stream, stderr: stderr.stream }, { openStack: async () => stack });
-    const events = stdout.lines().map((line) => JSON.parse(line) as Record<string, unknown>);
-    for (const event of events) assert.match(String(event.ts), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-    return { code, events, progress: stderr.lines(), lines: [...stdout.lines(), ...stderr.lines()] };
-}
-
-/** Events without the fields that vary from run to run. */
-export function stable(events: Array<Record<string, unknown>>): Array<Record<string, unknown>> {
-    return events.map(({ ts, durationMs, sample, reason, ...rest }) => {
-        if (durationMs !== undefined) assert.ok(typeof durationMs === "number" && durationMs >= 0);
-        return rest;
-    });
-}
-
-export function assertNoSecrets(lines: string[], webhookUrl: string): void {
-    for (const line of lines) {
-        for (const secret of [webhookUrl, WEBHOOK_PATH, "T0K3N-9f8e7d6c5b4a", OPERATOR_TOKEN]) {
-            assert.ok(!line.includes(secret), `a log line leaks ${secret}: ${line}`);
-        }
-    }
-    assert.ok(lines.some((l) => l.includes("[masked]")), "the echoed credentials were not masked");
 }
 
 describe("promote driver (fake stack, real metrics endpoint, real webhook)", () => {
