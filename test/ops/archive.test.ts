@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { Writable } from "stream";
+import { Readable, Writable } from "stream";
 import { pipeline } from "stream/promises";
 import { compressionOf, countTree, inspectArchive, TarCounter } from "../../ops/archive";
 import { BackupRecord, readLog } from "../../ops/backupLog";
@@ -40,14 +40,10 @@ function makeStore(root: string): string {
 
 async function countStream(data: Buffer): Promise<TarCounter> {
     const counter = new TarCounter();
-    await pipeline([
-        async function* () {
-            // Odd chunk sizes: headers must be found across chunk boundaries.
-            for (let i = 0; i < data.length; i += 777) yield data.subarray(i, i + 777);
-        },
-        counter,
-        new Writable({ write: (_c, _e, cb) => cb() }),
-    ]);
+    // Odd chunk sizes: headers must be found across chunk boundaries.
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < data.length; i += 777) chunks.push(data.subarray(i, i + 777));
+    await pipeline(Readable.from(chunks), counter, new Writable({ write: (_c, _e, cb) => cb() }));
     return counter;
 }
 
