@@ -57,7 +57,7 @@ export function hasJwt(text: string): boolean {
  * all three keeps hex digests and git commit ids (lower case only) out.
  */
 export function hasAwsSecretKey(text: string): boolean {
-    const pattern = /(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g;
+    const pattern = /(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g;
     for (const [candidate] of text.matchAll(pattern)) {
         if (/[A-Z]/.test(candidate) && /[a-z]/.test(candidate) && /[0-9]/.test(candidate)) {
             return true;
@@ -69,7 +69,7 @@ export function hasAwsSecretKey(text: string): boolean {
 /** What a plain-text value looks like, in words for a violation message; `undefined` when it looks harmless. */
 export function secretShapeOf(text: string): string | undefined {
     if (hasCredentialedUrl(text)) {
-        return "a URL with a password in it";
+        return "a URL with a password";
     }
     if (hasJwt(text)) {
         return "a JSON Web Token";
