@@ -37,9 +37,11 @@ export class Release extends pulumi.ComponentResource {
     public readonly outputs: ReleaseOutputs;
 
     constructor(name: string, args: ReleaseArgs, opts: pulumi.ComponentResourceOptions = {}) {
+        // Planning may refuse the config; it does so before the first resource is registered.
+        const plan = planRelease(args.config, args.last);
         super("safe-release:index:Release", name, {}, opts);
         const { config } = args;
-        this.plan = planRelease(config, args.last);
+        this.plan = plan;
         const platform = choosePlatform(name, args, this);
         const pinned = this.plan.live.map((live) => ({ live, images: this.pinImages(name, config, live.version) }));
         const routing = platform.routeTraffic(

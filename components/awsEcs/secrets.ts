@@ -22,7 +22,11 @@ export function secretArnsByComponent(
                 description: `release:${key} of ${config.app}, set with pulumi config set --secret`,
                 recoveryWindowInDays: 7,
             }, { parent });
-            new aws.secretsmanager.SecretVersion(`${name}-secret-${key}`, { secretId: secret.id, secretString: secrets[key] }, { parent });
+            // Listing the input as a secret output also tells the policy pack it is a Pulumi secret.
+            new aws.secretsmanager.SecretVersion(`${name}-secret-${key}`, { secretId: secret.id, secretString: secrets[key] }, {
+                parent,
+                additionalSecretOutputs: ["secretString"],
+            });
             stored.set(key, secret.arn);
         }
         return stored.get(key)!;

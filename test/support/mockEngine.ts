@@ -23,7 +23,13 @@ export interface ProgramRun {
     readonly outputs: Record<string, any>;
 }
 
+/** A failed evaluation: the program's own error, plus the URNs registered before it was raised. */
+export interface ProgramError extends Error {
+    readonly registered: string[];
+}
+
 export interface RunOptions {
+    /** Stack config; a key whose value is `undefined` is left unset. */
     readonly config: StackConfig;
     /** Keys of `config` to mark secret, as `pulumi config set --secret` would. */
     readonly secretKeys?: string[];
@@ -75,14 +81,26 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     await pulumi.runtime.setMocks(monitor.mocks, project, stack, preview, "organization");
     pulumi.runtime.setMockOptions(monitor, project, stack, preview, "organization");
     pulumi.runtime.setAllConfig(
-        Object.fromEntries(Object.entries(options.config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])),
+        Object.fromEntries(
+            Object.entries(options.config)
+                .filter(([, v]) => v !== undefined)
+                .map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
+        ),
         options.secretKeys ?? [],
     );
     // index.ts exports the program as a function, so every run evaluates it anew.
     const program: () => Promise<Record<string, unknown>> = require("../../index");
-    const outputs = await pulumi.runtime.runInPulumiStack(program);
-    await (require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> }).waitForRPCs();
-    const resources = new Map([...monitor.recorded].filter(([, r]) => r.type !== "pulumi:pulumi:Stack"));
+    const settle = () => (require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> }).waitForRPCs();
+    const registered = () => new Map([...monitor.recorded].filter(([, r]) => r.type !== "pulumi:pulumi:Stack"));
+    let outputs: Record<string, unknown> | undefined;
+    try {
+        outputs = await pulumi.runtime.runInPulumiStack(program);
+    } catch (err) {
+        await settle();
+        throw Object.assign(err as Error, { registered: [...registered().keys()] });
+    }
+    await settle();
+    const resources = registered();
     return { resources, outputs: await resolveOutputs(outputs ?? {}) };
 }
 

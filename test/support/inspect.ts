@@ -1,0 +1,28 @@
+import { ProgramRun, RecordedResource } from "./mockEngine";
+
+/** The marker the Pulumi wire format puts on a secret value. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_MARK = "1b47061264138c4ac30d75fd1eb44270";
+
+export function isSecret(value: unknown): boolean {
+    return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG] === SECRET_MARK;
+}
+
+/** The one resource of `type` named `name`; fails loudly when it is missing, so assertions never pass on nothing. */
+export function resource(run: ProgramRun, type: string, name: string): RecordedResource {
+    const found = [...run.resources.values()].filter((r) => r.type === type && r.name === name);
+    if (found.length !== 1) {
+        const names = [...run.resources.values()].filter((r) => r.type === type).map((r) => r.name);
+        throw new Error(`expected one ${type} named ${name}; found ${found.length} (${type} names: ${names.join(", ") || "none"})`);
+    }
+    return found[0];
+}
+
+export function resourcesOfType(run: ProgramRun, type: string): RecordedResource[] {
+    return [...run.resources.values()].filter((r) => r.type === type).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** URN of a resource, for asserting on `dependencies`. */
+export function urnOf(run: ProgramRun, type: string, name: string): string {
+    return resource(run, type, name).urn;
+}
