@@ -40,6 +40,8 @@ export async function ensureToolLedger(client: ClientBase): Promise<void> {
             superseded_by text,
             PRIMARY KEY (app, version, image_digest)
         )`);
+        // A ledger created before fix-forward existed gains the column in place.
+        await client.query(`ALTER TABLE ${TOOL_LEDGER} ADD COLUMN IF NOT EXISTS superseded_by text`);
         await client.query("COMMIT");
     } catch (err) {
         await client.query("ROLLBACK").catch(() => undefined);
@@ -56,8 +58,8 @@ export async function tableExists(client: ClientBase, table: string): Promise<bo
 export async function readToolLedger(client: ClientBase, app: string): Promise<ToolLedgerRow[]> {
     if (!(await tableExists(client, TOOL_LEDGER))) return [];
     const { rows } = await client.query(
-        `SELECT app, version, image_digest, status, started_at, finished_at, exit_code, log_tail, superseded_by
-           FROM ${TOOL_LEDGER} WHERE app = $1 ORDER BY started_at, version, image_digest`,
+        // `*` so a read-only check also works on a ledger that predates `superseded_by`.
+        `SELECT * FROM ${TOOL_LEDGER} WHERE app = $1 ORDER BY started_at, version, image_digest`,
         [app],
     );
     return rows.map((r) => ({
@@ -69,7 +71,7 @@ export async function readToolLedger(client: ClientBase, app: string): Promise<T
         finishedAt: r.finished_at,
         exitCode: r.exit_code,
         logTail: r.log_tail,
-        supersededBy: r.superseded_by,
+        supersededBy: r.superseded_by ?? null,
     }));
 }
 

@@ -163,10 +163,11 @@ describe("preflight against real PostgreSQL ledgers", function () {
 
     it("fails on a failed run in the tool's own ledger and when both framework ledgers exist", async () => {
         await pg.psql(db, [
+            "-- a ledger as first created, before `superseded_by` existed",
             "CREATE TABLE safe_release_migrations (app text, version text, image_digest text, status text, started_at timestamptz,",
-            "  finished_at timestamptz, exit_code integer, log_tail text, superseded_by text, PRIMARY KEY (app, version, image_digest));",
-            "INSERT INTO safe_release_migrations VALUES ('shop', 'v1.9.0', 'sha256:x', 'failed', now(), now(), 3, 'boom', NULL),",
-            "  ('blog', 'v1.0.0', 'sha256:y', 'failed', now(), now(), 1, 'other app', NULL);",
+            "  finished_at timestamptz, exit_code integer, log_tail text, PRIMARY KEY (app, version, image_digest));",
+            "INSERT INTO safe_release_migrations VALUES ('shop', 'v1.9.0', 'sha256:x', 'failed', now(), now(), 3, 'boom'),",
+            "  ('blog', 'v1.0.0', 'sha256:y', 'failed', now(), now(), 1, 'other app');",
         ].join("\n"));
         await pg.psql(db, fs.readFileSync(path.join(FIXTURES, "prisma-ledger.sql"), "utf8"));
         await pg.psql(db, fs.readFileSync(path.join(FIXTURES, "django-ledger.sql"), "utf8"));
