@@ -45,7 +45,10 @@ export function rawReleaseValues(all: Record<string, string>): Record<string, un
     for (const [fullKey, text] of Object.entries(all)) {
         if (!fullKey.startsWith(NAMESPACE)) continue;
         const key = fullKey.slice(NAMESPACE.length);
-        raw[key] = /^\s*[[{]/.test(text) ? parseStructured(fullKey, text) : text;
+        // Only the program's own keys hold objects; the secrets `secretEnv` refers to stay text, because a
+        // parse error quotes the text it failed on.
+        const structured = (RELEASE_KEYS as readonly string[]).includes(key) && /^\s*[[{]/.test(text);
+        raw[key] = structured ? parseStructured(fullKey, text) : text;
     }
     return raw;
 }

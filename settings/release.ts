@@ -1,7 +1,7 @@
 import { AwsSettings, parseAwsSettings } from "./aws";
 import { ConfigError, fail, isObject, optionalBoolean, optionalInteger, optionalString, requireObject, requireString } from "./checks";
 import { ComponentSpec, parseComponents } from "./components";
-import { isReleaseTag } from "./semver";
+import { isReleaseTag, tagSlug } from "./semver";
 
 export type Platform = "aws-ecs" | "docker-host";
 /** Platforms with an adapter; `docker-host` joins when its adapter lands. */
@@ -57,6 +57,12 @@ export function parseReleaseConfig(raw: Record<string, unknown>): ReleaseConfig 
     if (previous === version) {
         throw new ConfigError(
             `\`release:previous\` must differ from \`release:version\` (both are ${version}); remove \`release:previous\` to run ${version} alone`,
+        );
+    }
+    if (previous !== undefined && tagSlug(previous) === tagSlug(version)) {
+        throw new ConfigError(
+            `\`release:previous\` must differ from \`release:version\` in more than \`.\` and \`-\`: ` +
+                `${previous} and ${version} both name their resources ${tagSlug(version)}`,
         );
     }
     const canaryWeight = parseCanaryWeight(raw.canaryWeight, previous);

@@ -10,20 +10,26 @@ export function isReleaseTag(value: string): boolean {
 }
 
 interface Parsed {
-    core: [number, number, number];
+    core: [string, string, string];
     pre: string[];
 }
 
 function parse(tag: string): Parsed {
     const match = TAG.exec(tag);
     if (!match) throw new Error(`not a release tag: ${tag}`);
-    return { core: [Number(match[1]), Number(match[2]), Number(match[3])], pre: match[4] ? match[4].split(".") : [] };
+    return { core: [match[1], match[2], match[3]], pre: match[4] ? match[4].split(".") : [] };
+}
+
+/** Digit strings without leading zeros, compared exactly: `Number` would make v9007199254740993.0.0 equal v9007199254740992.0.0. */
+function compareNumbers(a: string, b: string): number {
+    if (a.length !== b.length) return a.length - b.length;
+    return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function compareIdentifiers(a: string, b: string): number {
     const numA = /^\d+$/.test(a);
     const numB = /^\d+$/.test(b);
-    if (numA && numB) return Number(a) - Number(b);
+    if (numA && numB) return compareNumbers(a, b);
     if (numA !== numB) return numA ? -1 : 1;
     return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -33,7 +39,8 @@ export function compareTags(a: string, b: string): number {
     const pa = parse(a);
     const pb = parse(b);
     for (let i = 0; i < 3; i++) {
-        if (pa.core[i] !== pb.core[i]) return pa.core[i] - pb.core[i];
+        const order = compareNumbers(pa.core[i], pb.core[i]);
+        if (order !== 0) return order;
     }
     if (pa.pre.length === 0 || pb.pre.length === 0) return pb.pre.length - pa.pre.length;
     for (let i = 0; i < Math.min(pa.pre.length, pb.pre.length); i++) {

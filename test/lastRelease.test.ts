@@ -1,0 +1,68 @@
+import { strict as assert } from "assert";
+import { lastReleaseFromOutputs } from "../components/lastRelease";
+import { planRelease } from "../components/plan";
+
+function notATag(name: string, shown: string): { message: string } {
+    return { message: `the last update's stack output \`${name}\` is ${shown}, not a release tag; check \`pulumi stack output\`` };
+}
+
+describe("last release from the stack's own outputs (lastReleaseFromOutputs)", () => {
+    it("keeps the version, previous, weights and schema head of a valid update", () => {
+        const outputs = { version: "v1.5.0", previous: "v1.4.2", weights: { "v1.5.0": 10, "v1.4.2": 90 }, schemaHead: "v1.5.0" };
+        assert.deepEqual(lastReleaseFromOutputs(outputs), outputs);
+    });
+
+    it("ignores the other outputs (url, images, summary)", () => {
+        const outputs = { version: "v1.4.2", weights: { "v1.4.2": 100 }, schemaHead: "v1.4.2", url: "http://shop.example", transition: "first-deploy" };
+        assert.deepEqual(lastReleaseFromOutputs(outputs), { version: "v1.4.2", weights: { "v1.4.2": 100 }, schemaHead: "v1.4.2" });
+    });
+
+    it("returns nothing before the first deploy (all outputs undefined)", () => {
+        assert.deepEqual(lastReleaseFromOutputs({ version: undefined, previous: undefined, weights: undefined, schemaHead: undefined }), {});
+        assert.deepEqual(lastReleaseFromOutputs({}), {});
+    });
+
+    it("tolerates null outputs as absent", () => {
+        assert.deepEqual(lastReleaseFromOutputs({ version: "v1.5.0", previous: null, weights: null, schemaHead: "v1.5.0" }), {
+            version: "v1.5.0",
+            schemaHead: "v1.5.0",
+        });
+    });
+
+    it("ignores weights that are not all numbers", () => {
+        const base = { version: "v1.5.0", schemaHead: "v1.5.0" };
+        for (const weights of [{ "v1.5.0": "100" }, { "v1.5.0": 90, "v1.4.2": null }, "v1.5.0=100", 100, true]) {
+            assert.deepEqual(lastReleaseFromOutputs({ ...base, weights }), base, `weights ${JSON.stringify(weights)}`);
+        }
+    });
+
+    const bad: Array<[string, unknown, string]> = [
+        ["version", 5, "5"],
+        ["version", "latest", "\"latest\""],
+        ["version", "1.5.0", "\"1.5.0\""],
+        ["previous", "v1.4", "\"v1.4\""],
+        ["previous", { tag: "v1.4.2" }, "{\"tag\":\"v1.4.2\"}"],
+        ["schemaHead", "", "\"\""],
+        ["schemaHead", "v1.5.0+build.1", "\"v1.5.0+build.1\""],
+        ["schemaHead", ["v1.5.0"], "[\"v1.5.0\"]"],
+    ];
+    for (const [name, value, shown] of bad) {
+        it(`refuses a hand-edited \`${name}\` of ${shown}`, () => {
+            const outputs: Record<string, unknown> = { version: "v1.5.0", previous: "v1.4.2", schemaHead: "v1.5.0", [name]: value };
+            assert.throws(() => lastReleaseFromOutputs(outputs), notATag(name, shown));
+        });
+    }
+
+    it("feeds the planner: a retired head recorded in the outputs still refuses a cold rollback", () => {
+        const last = lastReleaseFromOutputs({ version: "v1.5.0", previous: undefined, weights: { "v1.5.0": 100 }, schemaHead: "v1.5.0" });
+        assert.throws(() => planRelease({ version: "v1.4.2", canaryWeight: 100 }, last), {
+            name: "ConfigError",
+            message:
+                "`release:version` v1.4.2 is older than the database schema head v1.5.0, and no live version serves that schema. " +
+                "Keep v1.5.0 warm as `release:previous` (a rollback then only shifts traffic), " +
+                "restore the pre-upgrade backup with `release:restoreFrom`, " +
+                "or, if v1.5.0's migrations were additive and v1.4.2 runs on them, set `release:acceptSchemaHead: v1.5.0`",
+        });
+        assert.equal(planRelease({ version: "v1.5.0", canaryWeight: 100 }, last).transition, "unchanged");
+    });
+});
