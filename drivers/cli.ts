@@ -158,7 +158,6 @@ export async function main(argv: readonly string[], io: CliIO, deps: CliDeps = d
         }
         const analysis = parseAnalysisConfig(analysisRaw);
         const metrics = dryRun ? undefined : buildMetrics(flags, await stack.getConfig(CONFIG_KEYS.version));
-        if (metrics) log.progress(`metrics: ${metrics.description}`);
         return await promote({ stack, metrics, analysis, log, io: driverIO }, { steps, bakeMs, retire: flags.has("--retire"), dryRun });
     } catch (err) {
         const message = (err as Error).message;

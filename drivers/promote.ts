@@ -70,6 +70,7 @@ export async function promote(context: PromoteContext, options: PromoteOptions):
         return 0;
     }
     if (!context.metrics) throw new Error("promote needs a metric source: `--metrics-url` or `--access-log`");
+    log.progress(`metrics: ${context.metrics.description}`);
     const started = (context.io.now ?? Date.now)();
     await log.emit({ event: "promote_start", version: state.version, previous: state.previous, steps: options.steps, bakeSeconds: options.bakeMs / 1000, retire: options.retire });
     let weight = Number(state.canaryWeight ?? 0);
