@@ -42,7 +42,6 @@ describe("renderNginxConfig", () => {
                 "    zone web__weighted 64k;",
                 "    server 127.0.0.1:18001 weight=10 max_fails=1 fail_timeout=10s;",
                 "    server 127.0.0.1:18002 weight=90 max_fails=1 fail_timeout=10s;",
-                "    keepalive 32;",
                 "}",
             ].join("\n"),
         );
@@ -57,7 +56,6 @@ describe("renderNginxConfig", () => {
                 "    zone api_gw__weighted 64k;",
                 "    server 127.0.0.1:18002 weight=100 max_fails=3 fail_timeout=30s;",
                 "    server 127.0.0.1:18001 backup;",
-                "    keepalive 32;",
                 "}",
             ].join("\n"),
         );
@@ -121,8 +119,11 @@ describe("renderNginxConfig", () => {
         ]) {
             assert.ok(hop.includes(line), `v1.5.0 hop lacks ${JSON.stringify(line)}`);
         }
+        assert.ok(hop.includes("proxy_set_header Connection \"\";"), "a hop keeps its connections to containers alive");
         // The front waits longer than a hop, so a slow version answers 504 itself and the request moves on.
         assert.ok(config.includes("        proxy_read_timeout 47s;\n        proxy_next_upstream error timeout http_502 http_503 http_504;\n        proxy_next_upstream_tries 2;\n"));
+        assert.ok(config.includes("        proxy_set_header Connection close;\n        proxy_hide_header X-Release-Upstream;\n"));
+        assert.ok(config.includes("    upstream release__v1_5_0 {\n        zone release__v1_5_0 64k;\n        server 127.0.0.1:18001;\n    }\n"));
     });
 
     it("answers 503 from a version hop for a component that has no containers of that (weight-0) version", () => {
@@ -179,7 +180,7 @@ describe("renderNginxConfig", () => {
             components: [{ name: "web", pathPrefix: "/", backends: { "v1.4.2": ["web:3000"] } }],
         };
         const config = renderNginxConfig(spec);
-        assert.ok(config.includes("    upstream web__weighted {\n        zone web__weighted 64k;\n        server 127.0.0.1:18002 weight=100 max_fails=1 fail_timeout=10s;\n        keepalive 32;\n"));
+        assert.ok(config.includes("    upstream web__weighted {\n        zone web__weighted 64k;\n        server 127.0.0.1:18002 weight=100 max_fails=1 fail_timeout=10s;\n    }\n"));
         assert.ok(config.includes("return 400 \"`X-Release-Target` must name a live version (v1.4.2)\\n\";"));
         assert.ok(config.includes("        proxy_next_upstream_tries 1;\n"));
     });

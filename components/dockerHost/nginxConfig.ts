@@ -195,8 +195,8 @@ function block(head: string, lines: string[]): string[] {
     return [`${head} {`, ...lines.map((line) => (line === "" ? "" : `    ${line}`)), "}"];
 }
 
-function upstream(name: string, servers: string[], keepalive: number): string[] {
-    return block(`upstream ${name}`, [`zone ${name} 64k;`, ...servers, `keepalive ${keepalive};`]);
+function upstream(name: string, servers: string[], keepalive?: number): string[] {
+    return block(`upstream ${name}`, [`zone ${name} 64k;`, ...servers, ...(keepalive === undefined ? [] : [`keepalive ${keepalive};`])]);
 }
 
 /** Only what the canary analysis needs; `$uri` rather than `$request_uri` keeps query strings (tokens, signed URLs) out of the log. */
@@ -234,7 +234,8 @@ function frontServer(spec: RouterSpec, listenAddress: string, innerBudget: numbe
         "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
         "proxy_set_header X-Forwarded-Proto $scheme;",
         "proxy_set_header X-Request-Id $request_id;",
-        "proxy_set_header Connection \"\";",
+        // A fresh loopback connection per request: a cached one could be closed by a retiring worker mid-request, and that failure would take a whole version out.
+        "proxy_set_header Connection close;",
         "proxy_hide_header X-Release-Upstream;",
         ...locations,
         ...catchAll(spec.components),
@@ -297,12 +298,12 @@ export function renderNginxConfig(spec: RouterSpec): string {
         "",
     ]);
     const upstreams = [
-        ...spec.versions.flatMap((version) => [...upstream(versionUpstream(version), [`server 127.0.0.1:${version.directPort};`], 16), ""]),
+        ...spec.versions.flatMap((version) => [...upstream(versionUpstream(version), [`server 127.0.0.1:${version.directPort};`]), ""]),
         ...spec.components.flatMap((component) => [
             ...upstream(`${ident(component.name)}__weighted`, [
                 ...weighted.map((version) => `server 127.0.0.1:${version.directPort} weight=${version.weight} ${health};`),
                 ...standby.map((version) => `server 127.0.0.1:${version.directPort} backup;`),
-            ], 32),
+            ]),
             "",
             ...spec.versions.flatMap((version) => {
                 const addresses = component.backends[version.name] ?? [];

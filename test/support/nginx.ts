@@ -109,10 +109,12 @@ export async function startNginx(config: string, paths: NginxPaths, statusPort: 
         accessLogPath,
         errorLogPath,
         async reload(newConfig: string): Promise<number> {
+            const oldWorkers = workersOf(child.pid!);
             const started = process.hrtime.bigint();
             fs.writeFileSync(configPath, newConfig);
             await run(NGINX_BINARY, [...baseArgs, "-s", "reload"]);
             await waitForFingerprint(statusPort, readConfigFingerprint(newConfig), child, 5000);
+            await waitUntilRetired(oldWorkers, 5000);
             return Number(process.hrtime.bigint() - started) / 1e6;
         },
         accessLog: () => readIfExists(accessLogPath).split("\n").filter((line) => line !== ""),
@@ -120,13 +122,42 @@ export async function startNginx(config: string, paths: NginxPaths, statusPort: 
     };
 }
 
+/** Process ids of nginx workers under `masterPid` that still accept connections. */
+function workersOf(masterPid: number): number[] {
+    return fs.readdirSync("/proc").filter((entry) => /^\d+$/.test(entry)).map(Number).filter((pid) => {
+        const stat = readIfExists(`/proc/${pid}/stat`);
+        // Fields after the parenthesised command: state, then the parent's pid.
+        const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        return parent === masterPid && readIfExists(`/proc/${pid}/cmdline`).startsWith("nginx: worker process\0");
+    });
+}
+
+/**
+ * The master starts the new workers, sleeps 100 ms, and only then tells the old ones to quit;
+ * until an old worker retitles itself "worker process is shutting down" (it closes its listening
+ * sockets at that moment) it may still take new connections under the old weights.
+ */
+async function waitUntilRetired(workers: readonly number[], deadlineMs: number): Promise<void> {
+    const deadline = Date.now() + deadlineMs;
+    const accepting = (pid: number) => readIfExists(`/proc/${pid}/cmdline`).startsWith("nginx: worker process\0");
+    while (workers.some(accepting)) {
+        if (Date.now() > deadline) throw new Error(`old nginx workers ${workers.filter(accepting).join(", ")} still accept after ${deadlineMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+}
+
 function readIfExists(file: string): string {
     return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
 }
 
-/** One request's outcome: the answer, or the client-side error (reset, refused …). */
+/**
+ * One request's outcome: the answer, or the client-side error (reset, refused …).
+ * `retried` marks a GET sent a second time because the connection closed before any byte of an
+ * answer: an idle keep-alive connection, or a fresh one, closed unread by a worker that a reload
+ * retires. HTTP lets clients resend idempotent requests then, and browsers and proxies do.
+ */
 export type Outcome =
-    | { readonly status: number; readonly body: string; readonly version: string | undefined; readonly error?: undefined }
+    | { readonly status: number; readonly body: string; readonly version: string | undefined; readonly retried: boolean; readonly error?: undefined }
     | { readonly error: string };
 
 export interface LoadOptions {
@@ -141,22 +172,31 @@ export interface LoadOptions {
     readonly stop?: () => boolean;
 }
 
-function getOnce(options: LoadOptions): Promise<Outcome> {
+const RESEND_DELAY_MS = 20;
+
+function getOnce(options: LoadOptions, retried = false): Promise<Outcome> {
     return new Promise((resolve) => {
+        let answered = false;
         const request = http.get(
             { host: "127.0.0.1", port: options.port, path: options.path ?? "/", headers: options.headers, agent: options.agent },
             (response) => {
+                answered = true;
                 let body = "";
                 response.setEncoding("utf8");
                 response.on("data", (chunk) => (body += chunk));
                 response.on("end", () => {
                     const version = response.headers["x-release-version"];
-                    resolve({ status: response.statusCode ?? 0, body, version: typeof version === "string" ? version : undefined });
+                    resolve({ status: response.statusCode ?? 0, body, version: typeof version === "string" ? version : undefined, retried });
                 });
                 response.on("error", (err) => resolve({ error: err.message }));
             },
         );
-        request.on("error", (err) => resolve({ error: err.message }));
+        request.on("error", (err: NodeJS.ErrnoException) => {
+            const closedUnanswered = !answered && (err.code === "ECONNRESET" || err.message === "socket hang up");
+            // A short pause lets the retiring worker finish closing its listeners before the resend.
+            if (closedUnanswered && !retried) setTimeout(() => getOnce(options, true).then(resolve), RESEND_DELAY_MS);
+            else resolve({ error: err.message });
+        });
         request.setTimeout(5000, () => request.destroy(new Error("request timed out after 5000 ms")));
     });
 }
