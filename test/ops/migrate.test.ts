@@ -7,6 +7,7 @@ import { decideMigration, failureMessage, refusalMessage } from "../../ops/migra
 import { LineSplitter, LineTail, runProgram } from "../../ops/migrate/runner";
 import { ToolLedgerRow } from "../../ops/pg/ledgers";
 import { advisoryLockKey } from "../../ops/pg/lock";
+import { freePort } from "../support/processes";
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
 const KEY = { app: "shop", version: "v1.6.0", digest: DIGEST };
@@ -76,6 +77,18 @@ describe("migrate: arguments", () => {
         assert.equal(code, 2);
         assert.equal(stdout.text, "");
         assert.equal(stderr.text, "migrate: `DATABASE_URL` must be set to a postgresql:// connection string; got nothing\n");
+    });
+
+    it("reports an unreachable database as an error without printing the password", async () => {
+        const port = await freePort();
+        const stdout = new Capture();
+        const stderr = new Capture();
+        const env = { DATABASE_URL: `postgresql://app:Unreachable-pw@127.0.0.1:${port}/shop` };
+        const code = await main(["migrate", ...base, "--", "x"], { env, stdout, stderr });
+        assert.equal(code, 1);
+        assert.equal(stdout.text, `${JSON.stringify({ ran: false, outcome: "error", ...KEY })}\n`);
+        assert.equal(stderr.text,
+            `migrate: error while connecting to postgresql://app:***@127.0.0.1:${port}/shop: connect ECONNREFUSED 127.0.0.1:${port}\n`);
     });
 });
 
