@@ -57,7 +57,7 @@ export function parseNotifyConfig(raw: unknown, key = "release:notify"): NotifyC
     if (!isPlainObject(value)) throw new Error(`\`${key}\` must be an object such as {"webhookUrl":"https://hooks.example.com/…"}; got ${typeof value}`);
     rejectUnknown(key, value, ["webhookUrl"]);
     // The URL is the credential (chat webhooks carry their token in the path), so no message ever quotes it.
-    if (typeof value.webhookUrl !== "string" || !/^https?:\/\/[^/\s]+/.test(value.webhookUrl)) {
+    if (typeof value.webhookUrl !== "string" || !/^https?:\/\/[^/\s]+/.test(value.webhookUrl) || !URL.canParse(value.webhookUrl)) {
         throw new Error(`\`${key}.webhookUrl\` must be an http:// or https:// URL (value not shown: it is a secret)`);
     }
     return { webhookUrl: value.webhookUrl };

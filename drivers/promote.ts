@@ -32,7 +32,10 @@ export function planPromotion(stack: string, state: ReleaseState, options: Pick<
     }
     const last = options.steps[options.steps.length - 1];
     if (options.retire && last !== 100) throw new Error(`\`--retire\` needs the last of \`--steps\` to be 100; got ${last}`);
-    const steps: PlannedStep[] = options.steps.map((weight) => ({ kind: "weight", weight }));
+    // Re-running after an interruption resumes: weights below the current one were already baked.
+    const current = Number(state.canaryWeight ?? 0);
+    const steps: PlannedStep[] = options.steps.filter((weight) => weight >= current).map((weight) => ({ kind: "weight", weight }));
+    if (steps.length === 0) throw new Error(`\`${CONFIG_KEYS.canaryWeight}\` is already ${current} on stack \`${stack}\`, above every step of \`--steps\` (${options.steps.join(",")})`);
     return options.retire ? [...steps, { kind: "retire" }] : steps;
 }
 
@@ -75,6 +78,7 @@ export async function promote(context: PromoteContext, options: PromoteOptions):
     await log.emit({ event: "promote_start", version: state.version, previous: state.previous, steps: options.steps, bakeSeconds: options.bakeMs / 1000, retire: options.retire });
     let weight = Number(state.canaryWeight ?? 0);
     let retiring = false;
+    const total = plan.filter((step) => step.kind === "weight").length;
     try {
         for (const [index, step] of plan.entries()) {
             if (step.kind === "retire") {
@@ -85,10 +89,11 @@ export async function promote(context: PromoteContext, options: PromoteOptions):
                 continue;
             }
             weight = step.weight;
-            log.progress(`step ${index + 1}/${options.steps.length}: ${CONFIG_KEYS.canaryWeight} = ${weight}`);
+            const label = `step ${index + 1}/${total}`;
+            log.progress(`${label}: ${CONFIG_KEYS.canaryWeight} = ${weight}`);
             await stack.setConfig(CONFIG_KEYS.canaryWeight, String(weight));
             await up(context);
-            const outcome = await bake(context, context.metrics, index, options, weight);
+            const outcome = await bake(context, context.metrics, label, options.bakeMs, weight);
             if (outcome.breach) return await revert(context, state, weight, outcome.breach, started);
         }
     } catch (err) {
@@ -118,7 +123,7 @@ async function up(context: PromoteContext): Promise<void> {
     await context.stack.up((line) => context.log.progress(`  | ${line.replace(/\n$/, "")}`));
 }
 
-async function bake(context: PromoteContext, metrics: MetricSource, index: number, options: PromoteOptions, weight: number): Promise<BakeOutcome> {
+async function bake(context: PromoteContext, metrics: MetricSource, label: string, bakeMs: number, weight: number): Promise<BakeOutcome> {
     const now = context.io.now ?? Date.now;
     const sleep = context.io.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
     const { analysis, log } = context;
@@ -126,11 +131,11 @@ async function bake(context: PromoteContext, metrics: MetricSource, index: numbe
     const window = { seconds: analysis.intervalSeconds };
     // Traffic from before the weight change says nothing about this weight, so the first window starts here.
     await metrics.sample(window).catch(() => undefined);
-    const end = now() + options.bakeMs;
+    const end = now() + bakeMs;
     let failedScrapes = 0;
     for (let left = end - now(); left > 0; left = end - now()) {
         await sleep(Math.min(intervalMs, left));
-        const prefix = `step ${index + 1}/${options.steps.length} weight ${weight}%: ${formatDuration(Math.max(0, end - now()))} left`;
+        const prefix = `${label} weight ${weight}%: ${formatDuration(Math.max(0, end - now()))} left`;
         let sample: MetricSample;
         try {
             sample = await metrics.sample(window);

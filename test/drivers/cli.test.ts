@@ -4,6 +4,7 @@ import {
     compareSemVer, formatDuration, parseAnalysisConfig, parseDuration, parseNotifyConfig, parseSemVerTag, parseSteps,
 } from "../../drivers/config";
 import { judgeSample, percentile } from "../../drivers/analysis";
+import { planPromotion } from "../../drivers/promote";
 import { FakeStack, lineSink } from "./fakeStack";
 
 const noStack = { openStack: async (): Promise<never> => assert.fail("the stack must not be opened for bad arguments") };
@@ -82,6 +83,10 @@ describe("driver config parsers", () => {
         assert.throws(() => parseNotifyConfig({ webhookUrl: "ftp://hooks.example.com/T0K3N" }), {
             message: "`release:notify.webhookUrl` must be an http:// or https:// URL (value not shown: it is a secret)",
         });
+        assert.throws(() => parseNotifyConfig({ webhookUrl: "http://[T0K3N/hook" }), {
+            message: "`release:notify.webhookUrl` must be an http:// or https:// URL (value not shown: it is a secret)",
+        });
+        assert.throws(() => parseNotifyConfig("\"https://hooks.example.com/T0K3N\""), { message: "`release:notify` must be an object such as {\"webhookUrl\":\"https://hooks.example.com/…\"}; got string" });
         assert.throws(() => parseNotifyConfig({ webhookUrl: "https://x/y", channel: "#ops" }), {
             message: "`release:notify.channel` is not a field of `release:notify`; valid fields: webhookUrl",
         });
@@ -96,6 +101,20 @@ describe("driver config parsers", () => {
         assert.throws(() => parseSemVerTag("v01.2.3"), { message: "`--to` must be a SemVer tag vMAJOR.MINOR.PATCH, such as v1.4.2; got \"v01.2.3\"" });
         assert.deepStrictEqual([compareSemVer("v1.10.0", "v1.9.9") > 0, compareSemVer("v1.4.2", "v1.5.0") < 0, compareSemVer("v2.0.0", "v2.0.0")], [true, true, 0]);
         assert.deepStrictEqual([300000, 190000, 1500, 40].map(formatDuration), ["5m", "3m10s", "1.5s", "40ms"]);
+    });
+
+    it("plans the weight steps, resuming above the current weight", () => {
+        const canary = { version: "v1.5.0", previous: "v1.4.2" };
+        assert.deepStrictEqual(planPromotion("dev", { ...canary, canaryWeight: "0" }, { steps: [10, 50, 100], retire: true }),
+            [{ kind: "weight", weight: 10 }, { kind: "weight", weight: 50 }, { kind: "weight", weight: 100 }, { kind: "retire" }]);
+        assert.deepStrictEqual(planPromotion("dev", { ...canary, canaryWeight: "50" }, { steps: [10, 50, 100], retire: false }),
+            [{ kind: "weight", weight: 50 }, { kind: "weight", weight: 100 }]);
+        assert.throws(() => planPromotion("dev", { ...canary, canaryWeight: "100" }, { steps: [10, 50], retire: false }), {
+            message: "`release:canaryWeight` is already 100 on stack `dev`, above every step of `--steps` (10,50)",
+        });
+        assert.throws(() => planPromotion("dev", { previous: "v1.4.2" }, { steps: [100], retire: false }), {
+            message: "`release:version` is not set on stack `dev`; deploy a version before promoting it",
+        });
     });
 
     it("judges samples against the thresholds only with enough requests", () => {
