@@ -92,10 +92,9 @@ function checkInteger(field: string, value: unknown, min: number, max: number): 
 }
 
 function checkPath(field: string, value: string, mustEndWithSlash: boolean): void {
-    if (!URL_PATH.test(value) || (mustEndWithSlash && !value.endsWith("/"))) {
-        const shape = mustEndWithSlash ? "start and end with `/`" : "start with `/`";
-        fail(`\`${field}\` must ${shape} and use only letters, digits and \`-._~/\`; got ${JSON.stringify(value)}`);
-    }
+    if (URL_PATH.test(value) && (!mustEndWithSlash || value.endsWith("/"))) return;
+    const shape = mustEndWithSlash ? "start and end with `/`" : "start with `/`";
+    fail(`\`${field}\` must ${shape} and use only letters, digits and \`-._~/\`; got ${JSON.stringify(value)}`);
 }
 
 /** Throws the first problem found, naming the spec field and what would be valid. */
@@ -109,9 +108,7 @@ export function validateRouterSpec(spec: RouterSpec): void {
     checkInteger("readTimeoutSeconds", spec.readTimeoutSeconds ?? 60, 1, 3600);
     checkInteger("failTimeoutSeconds", spec.failTimeoutSeconds ?? 10, 1, 3600);
     checkInteger("maxFails", spec.maxFails ?? 1, 1, 100);
-    if (spec.workerProcesses !== undefined && spec.workerProcesses !== "auto") {
-        checkInteger("workerProcesses", spec.workerProcesses, 1, 256);
-    }
+    if (spec.workerProcesses !== "auto") checkInteger("workerProcesses", spec.workerProcesses ?? 1, 1, 256);
     const ports = new Map<number, string>([[spec.listenPort, "listenPort"]]);
     if (spec.statusPort === spec.listenPort) fail(`\`statusPort\` ${spec.statusPort} is already used by \`listenPort\`; every port must be distinct`);
     ports.set(spec.statusPort, "statusPort");
@@ -122,9 +119,8 @@ export function validateRouterSpec(spec: RouterSpec): void {
     }
     versions.forEach((version, i) => {
         if (!SEMVER_TAG.test(version.name)) fail(`\`versions[${i}].name\` must be a SemVer tag vX.Y.Z; got ${JSON.stringify(version.name)}`);
-        if (versions.findIndex((other) => other.name === version.name) !== i) {
-            fail(`\`versions[${i}].name\` repeats \`${version.name}\`; each live version appears once`);
-        }
+        const first = versions.findIndex((other) => other.name === version.name);
+        if (first !== i) fail(`\`versions[${i}].name\` repeats \`${version.name}\`; each live version appears once`);
         checkInteger(`versions[${i}].weight`, version.weight, 0, 100);
         checkInteger(`versions[${i}].directPort`, version.directPort, 1, 65535);
         const owner = ports.get(version.directPort);
@@ -141,15 +137,13 @@ export function validateRouterSpec(spec: RouterSpec): void {
     const live = versions.map((version) => version.name);
     spec.components.forEach((component, c) => {
         const at = `components[${c}]`;
-        if (!COMPONENT_NAME.test(component.name)) {
-            fail(`\`${at}.name\` must be lowercase letters, digits and dashes, starting with a letter; got ${JSON.stringify(component.name)}`);
-        }
+        const name = JSON.stringify(component.name);
+        if (!COMPONENT_NAME.test(component.name)) fail(`\`${at}.name\` must be lowercase letters, digits and dashes, starting with a letter; got ${name}`);
         checkPath(`${at}.pathPrefix`, component.pathPrefix, true);
         spec.components.slice(0, c).forEach((earlier, e) => {
             if (earlier.name === component.name) fail(`\`${at}.name\` repeats \`components[${e}].name\` (${component.name}); names must be unique`);
-            if (earlier.pathPrefix === component.pathPrefix) {
-                fail(`\`${at}.pathPrefix\` repeats \`components[${e}].pathPrefix\` (${component.pathPrefix}); prefixes must be unique`);
-            }
+            const prefix = component.pathPrefix;
+            if (earlier.pathPrefix === prefix) fail(`\`${at}.pathPrefix\` repeats \`components[${e}].pathPrefix\` (${prefix}); prefixes must be unique`);
         });
         for (const name of Object.keys(component.backends).sort()) {
             if (!live.includes(name)) fail(`\`${at}.backends\` names \`${name}\`, which is not a live version (live: ${live.join(", ")})`);
@@ -175,24 +169,25 @@ export function validateRouterSpec(spec: RouterSpec): void {
 }
 
 /** Identifiers inside the config: nginx names allow no dots, variables no dashes. */
-function ident(text: string): string {
-    return text.replace(/[.-]/g, "_");
-}
+const ident = (text: string) => text.replace(/[.-]/g, "_");
 
-function versionUpstream(version: RouterVersion): string {
-    return `release__${ident(version.name)}`;
-}
-
-function backendUpstream(component: RouterComponent, version: RouterVersion): string {
-    return `${ident(component.name)}__${ident(version.name)}`;
-}
-
-function targetVariable(component: RouterComponent): string {
-    return `$${ident(component.name)}__upstream`;
-}
+const versionUpstream = (version: RouterVersion) => `release__${ident(version.name)}`;
+const backendUpstream = (component: RouterComponent, version: RouterVersion) => `${ident(component.name)}__${ident(version.name)}`;
+const targetVariable = (component: RouterComponent) => `$${ident(component.name)}__upstream`;
 
 function block(head: string, lines: string[]): string[] {
     return [`${head} {`, ...lines.map((line) => (line === "" ? "" : `    ${line}`)), "}"];
+}
+
+/** Timeouts and retry policy of one proxying server; `tries` bounds the retries when given. */
+function proxyPolicy(connect: number, read: number, tries?: number): string[] {
+    return [
+        `proxy_connect_timeout ${connect}s;`,
+        `proxy_send_timeout ${read}s;`,
+        `proxy_read_timeout ${read}s;`,
+        "proxy_next_upstream error timeout http_502 http_503 http_504;",
+        tries === undefined ? `proxy_next_upstream_timeout ${connect + read}s;` : `proxy_next_upstream_tries ${tries};`,
+    ];
 }
 
 function upstream(name: string, servers: string[], keepalive?: number): string[] {
@@ -224,12 +219,8 @@ function frontServer(spec: RouterSpec, listenAddress: string, innerBudget: numbe
         `listen ${listenAddress}:${spec.listenPort};`,
         `access_log ${spec.accessLogPath ?? "/dev/stdout"} release_json;`,
         "set $release_component \"\";",
-        `proxy_connect_timeout ${connect}s;`,
-        `proxy_send_timeout ${innerBudget}s;`,
         // The version hop gives up first, so a slow version answers 504 and the request moves on.
-        `proxy_read_timeout ${innerBudget}s;`,
-        "proxy_next_upstream error timeout http_502 http_503 http_504;",
-        `proxy_next_upstream_tries ${spec.versions.length};`,
+        ...proxyPolicy(connect, innerBudget, spec.versions.length),
         "proxy_set_header Host $host;",
         "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
         "proxy_set_header X-Forwarded-Proto $scheme;",
@@ -243,26 +234,19 @@ function frontServer(spec: RouterSpec, listenAddress: string, innerBudget: numbe
 }
 
 function versionServer(spec: RouterSpec, version: RouterVersion, connect: number, read: number): string[] {
-    const locations = spec.components.flatMap((component) => {
-        const hasBackends = (component.backends[version.name] ?? []).length > 0;
-        return [
-            "",
-            ...block(`location ${component.pathPrefix}`, [
-                hasBackends
-                    ? `proxy_pass http://${backendUpstream(component, version)};`
-                    : `return 503 "${component.name} has no containers of ${version.name}\\n";`,
-            ]),
-        ];
-    });
+    const locations = spec.components.flatMap((component) => [
+        "",
+        ...block(`location ${component.pathPrefix}`, [
+            (component.backends[version.name] ?? []).length > 0
+                ? `proxy_pass http://${backendUpstream(component, version)};`
+                : `return 503 "${component.name} has no containers of ${version.name}\\n";`,
+        ]),
+    ]);
     return block("server", [
         `listen 127.0.0.1:${version.directPort};`,
         `add_header ${VERSION_HEADER} ${version.name} always;`,
         "add_header X-Release-Upstream $upstream_addr always;",
-        `proxy_connect_timeout ${connect}s;`,
-        `proxy_send_timeout ${read}s;`,
-        `proxy_read_timeout ${read}s;`,
-        "proxy_next_upstream error timeout http_502 http_503 http_504;",
-        `proxy_next_upstream_timeout ${connect + read}s;`,
+        ...proxyPolicy(connect, read),
         "proxy_set_header Host $host;",
         "proxy_set_header X-Forwarded-For $http_x_forwarded_for;",
         "proxy_set_header X-Forwarded-Proto $http_x_forwarded_proto;",

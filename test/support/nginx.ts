@@ -146,8 +146,14 @@ async function waitUntilRetired(workers: readonly number[], deadlineMs: number):
     }
 }
 
+/** The file's text, or "" when it is missing or vanishes while read (a /proc entry of a process that exits). */
 function readIfExists(file: string): string {
-    return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+    try {
+        return fs.readFileSync(file, "utf8");
+    } catch (err) {
+        if (["ENOENT", "ESRCH"].includes((err as NodeJS.ErrnoException).code ?? "")) return "";
+        throw err;
+    }
 }
 
 /**
