@@ -45,6 +45,8 @@ export function rawReleaseValues(all: Record<string, string>): Record<string, un
     for (const [fullKey, text] of Object.entries(all)) {
         if (!fullKey.startsWith(NAMESPACE)) continue;
         const key = fullKey.slice(NAMESPACE.length);
+        // Pulumi.yaml gives optional keys an empty default (the CLI has no "optional" type): empty means unset.
+        if (text === "") continue;
         // Only the program's own keys hold objects; the secrets `secretEnv` refers to stay text, because a
         // parse error quotes the text it failed on.
         const structured = (RELEASE_KEYS as readonly string[]).includes(key) && /^\s*[[{]/.test(text);

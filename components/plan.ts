@@ -60,8 +60,34 @@ export function planRelease(config: PlanInput, last: LastRelease = {}): ReleaseP
     if (!migrates && compareTags(newestLive, after) < 0 && config.acceptSchemaHead !== after) {
         throw schemaHeadRefusal(config.version, after);
     }
+    refuseTrafficJumps(config, last);
     const transition = classify(config, last, weights, migrates);
     return { live, weights, transition, schemaHead: { ...(before !== undefined ? { before } : {}), after }, migrates, summary: summarize(transition, live, after, migrates) };
+}
+
+/**
+ * Two config changes that would move traffic further than they say: a new
+ * release entering with weight (it takes traffic only after it is healthy and its
+ * smoke tests have passed, in a later update), and retiring `previous` while the
+ * current version does not yet have all the traffic.
+ */
+function refuseTrafficJumps(config: PlanInput, last: LastRelease): void {
+    if (last.version === undefined) return;
+    const lastLive = [last.version, ...(last.previous !== undefined ? [last.previous] : [])];
+    const isNewRelease = !lastLive.includes(config.version) && compareTags(config.version, newestTag(lastLive)!) > 0;
+    if (isNewRelease && config.previous !== undefined && config.canaryWeight > 0) {
+        throw new ConfigError(
+            `\`release:canaryWeight\` must be 0 while ${config.version} enters the live set (got ${config.canaryWeight}): ` +
+                "a new version takes traffic only after its services are healthy and its smoke tests pass; raise the weight in the next update",
+        );
+    }
+    const lastWeight = last.weights?.[config.version];
+    if (config.version === last.version && last.previous !== undefined && config.previous === undefined && lastWeight !== undefined && lastWeight < 100) {
+        throw new ConfigError(
+            `removing \`release:previous\` would move ${config.version} from ${lastWeight}% to 100% of traffic at once; ` +
+                `shift traffic first with \`release:canaryWeight: 100\`, then remove \`release:previous\``,
+        );
+    }
 }
 
 function classify(config: PlanInput, last: LastRelease, weights: Record<string, number>, migrates: boolean): Transition {

@@ -18,7 +18,7 @@ export interface ReleaseConfig {
     readonly version: string;
     /** The last known good version, kept warm until retired. */
     readonly previous?: string;
-    /** Percent of traffic on `version` while `previous` is live. @default 0 with a `previous`, else 100 */
+    /** Percent of traffic on `version` while `previous` is live; 100 without a `previous`. @default 0 */
     readonly canaryWeight: number;
     readonly components: ComponentSpec[];
     readonly digests: DigestTable;
@@ -94,17 +94,10 @@ function releaseTag(key: string, value: string): string {
     return value;
 }
 
-/** Without a `previous` there is nothing to split with, so anything but 100 would be a silent surprise. */
+/** Without a `previous` there is nothing to split with: `version` takes all traffic, whatever the weight says. */
 function parseCanaryWeight(value: unknown, previous: string | undefined): number {
     const weight = optionalInteger("release:canaryWeight", value, 0, 100);
-    if (previous !== undefined) return weight ?? 0;
-    if (weight !== undefined && weight !== 100) {
-        throw new ConfigError(
-            `\`release:canaryWeight\` is ${weight} but there is no \`release:previous\` to send the other ${100 - weight}% to; ` +
-                "set it to 100 or remove it (without a previous version, `release:version` takes all traffic)",
-        );
-    }
-    return 100;
+    return previous === undefined ? 100 : weight ?? 0;
 }
 
 function parseDigests(value: unknown, components: ComponentSpec[]): DigestTable {

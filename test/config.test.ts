@@ -71,12 +71,6 @@ const BAD: Array<[string, Raw, string]> = [
     ["canaryWeight \"2.5\"", canary({ canaryWeight: "2.5" }), "`release:canaryWeight` must be an integer from 0 to 100; got \"2.5\""],
     ["canaryWeight \"ten\"", canary({ canaryWeight: "ten" }), "`release:canaryWeight` must be an integer from 0 to 100; got \"ten\""],
     ["canaryWeight true", canary({ canaryWeight: true }), "`release:canaryWeight` must be an integer from 0 to 100; got true"],
-    ["canaryWeight 10 without previous", { canaryWeight: 10 },
-        "`release:canaryWeight` is 10 but there is no `release:previous` to send the other 90% to; " +
-            "set it to 100 or remove it (without a previous version, `release:version` takes all traffic)"],
-    ["canaryWeight \"0\" without previous", { canaryWeight: "0" },
-        "`release:canaryWeight` is 0 but there is no `release:previous` to send the other 100% to; " +
-            "set it to 100 or remove it (without a previous version, `release:version` takes all traffic)"],
     ["components missing", { components: undefined }, "`release:components` must be an object; got nothing"],
     ["components empty", { components: {}, digests: undefined }, "`release:components` must be an object with at least one component; got {}"],
     ["components a list", { components: [API] }, "`release:components` must be an object; got [{\"image\":\"ghcr.io/acme/shop-api\",\"role\":\"web\",\"port\":8080,\"healthPath\":\"/hea..."],
@@ -192,7 +186,7 @@ async function assertRefusedBeforeAnyResource(config: StackConfig, message: stri
     const { error, registered } = await registrationsDuring(() => runProgram({ config }));
     assert.ok(error instanceof Error, `the run should have failed; registered ${registered.join(", ")}`);
     assert.deepEqual({ name: error.name, message: error.message }, { name: "ConfigError", message });
-    assert.deepEqual(registered, ["pulumi:pulumi:Stack::safe-release-staging"]);
+    assert.deepEqual(registered, ["pulumi:pulumi:Stack::release-staging"]);
 }
 
 function jsonReason(text: string): string {
@@ -246,6 +240,9 @@ describe("release config validation (settings/*.ts, config.ts)", () => {
         assert.equal(parseReleaseConfig(raw(canary({}))).canaryWeight, 0);
         assert.equal(parseReleaseConfig(raw()).canaryWeight, 100);
         assert.equal(parseReleaseConfig(raw({ canaryWeight: "100" })).canaryWeight, 100);
+        // Pulumi.yaml defaults the weight to 0 for every stack; without a previous it means nothing.
+        assert.equal(parseReleaseConfig(raw({ canaryWeight: "0" })).canaryWeight, 100);
+        assert.equal(parseReleaseConfig(raw({ canaryWeight: 10 })).canaryWeight, 100);
         assert.equal(parseReleaseConfig(raw(canary({}))).previous, "v1.4.2");
     });
 
@@ -308,6 +305,10 @@ describe("release config validation (settings/*.ts, config.ts)", () => {
                 name: "ConfigError",
                 message: `\`release:components\` is not a valid object or list: ${jsonReason(text)}`,
             });
+        });
+
+        it("treats an empty value as unset, as Pulumi.yaml's empty defaults for optional keys mean", () => {
+            assert.deepEqual(rawReleaseValues({ "release:previous": "", "release:acceptSchemaHead": "", "release:version": "v1.5.0" }), { version: "v1.5.0" });
         });
 
         it("keeps secrets as text even when they look like JSON, so no parse error can quote them", () => {

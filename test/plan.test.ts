@@ -228,3 +228,37 @@ describe("release planner (components/plan.ts)", () => {
         }
     });
 });
+
+describe("planRelease refuses traffic jumps the config does not spell out", () => {
+    const settled = { version: "v1.4.2", weights: { "v1.4.2": 100 }, schemaHead: "v1.4.2" };
+
+    it("refuses a new release that enters with weight", () => {
+        assert.throws(() => planRelease({ version: "v1.5.0", previous: "v1.4.2", canaryWeight: 10 }, settled), {
+            name: "ConfigError",
+            message:
+                "`release:canaryWeight` must be 0 while v1.5.0 enters the live set (got 10): a new version takes traffic only after " +
+                "its services are healthy and its smoke tests pass; raise the weight in the next update",
+        });
+    });
+
+    it("lets a rollback to an older, cold tag take traffic at once", () => {
+        const plan = planRelease(
+            { version: "v1.4.1", previous: "v1.4.2", canaryWeight: 100, acceptSchemaHead: "v1.4.2" },
+            settled,
+        );
+        assert.deepEqual(plan.weights, { "v1.4.1": 100, "v1.4.2": 0 });
+        assert.equal(plan.transition, "rollback");
+    });
+
+    it("refuses retiring the previous version while the current one has less than all traffic", () => {
+        const canary = { version: "v1.5.0", previous: "v1.4.2", weights: { "v1.5.0": 50, "v1.4.2": 50 }, schemaHead: "v1.5.0" };
+        assert.throws(() => planRelease({ version: "v1.5.0", canaryWeight: 100 }, canary), {
+            name: "ConfigError",
+            message:
+                "removing `release:previous` would move v1.5.0 from 50% to 100% of traffic at once; " +
+                "shift traffic first with `release:canaryWeight: 100`, then remove `release:previous`",
+        });
+        const promoted = { ...canary, weights: { "v1.5.0": 100, "v1.4.2": 0 } };
+        assert.equal(planRelease({ version: "v1.5.0", canaryWeight: 0 }, promoted).transition, "retire");
+    });
+});
