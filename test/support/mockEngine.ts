@@ -76,7 +76,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
         newResource: (args) => mockState(args, options.lastOutputs ?? {}),
         call: (args) => mockCall(args, options.registry ?? {}),
     });
-    const [project, stack, preview] = ["safe-release", options.stack ?? "staging", options.preview ?? true];
+    const [project, stack, preview] = ["release", options.stack ?? "staging", options.preview ?? true];
     // `setMocks` turns on the engine features a real CLI has; the recording monitor then takes its place.
     await pulumi.runtime.setMocks(monitor.mocks, project, stack, preview, "organization");
     pulumi.runtime.setMockOptions(monitor, project, stack, preview, "organization");
