@@ -1,6 +1,7 @@
 import * as assert from "assert";
 import * as http from "http";
 import { renderNginxConfig, RouterSpec } from "../components/dockerHost/nginxConfig";
+import { parseAccessLogLine } from "../drivers/metrics/nginxLog";
 import { closedAddress, NamedBackend, startDroppingBackend, startNamedBackends } from "./support/httpBackends";
 import { nginxPaths, percentServedBy, sendRequests, startNginx, tally, TestNginx } from "./support/nginx";
 import { freePort } from "./support/processes";
@@ -187,5 +188,9 @@ describe("single-host router on a real nginx", function () {
             assert.match(line.request_id, /^[0-9a-f]{32}$/);
         }
         assert.deepStrictEqual(lines.map((line) => line.version).sort(), [...Array(10).fill(OLD), ...Array(10).fill(NEW)]);
+        // The canary analysis reads these same lines.
+        const entries = raw.map(parseAccessLogLine);
+        assert.deepStrictEqual(entries.map((entry) => [entry?.version, entry?.status]), lines.map((line) => [line.version, 200]));
+        assert.ok(entries.every((entry) => entry !== undefined && entry.requestTimeSeconds >= 0 && entry.requestTimeSeconds < 5));
     });
 });
