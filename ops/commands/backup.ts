@@ -27,6 +27,29 @@ export function required(values: Record<string, string | boolean | undefined>, n
     return value;
 }
 
+/** Scrubs the password of `DATABASE_URL` (when it parses) from a message. */
+function scrubber(env: NodeJS.ProcessEnv): (text: string) => string {
+    try {
+        return redactor(parseDatabaseUrl(env.DATABASE_URL));
+    } catch {
+        return (text) => text;
+    }
+}
+
+/**
+ * Runs a command's body: bad input stays a UsageError (exit 2 from the CLI); any
+ * other failure (a missing file, a refused connection) is one line on stderr and exit 1.
+ */
+export async function reported(name: string, io: OpsIO, work: () => Promise<number>): Promise<number> {
+    try {
+        return await work();
+    } catch (err) {
+        if (err instanceof UsageError) throw err;
+        io.stderr.write(`${name}: ${scrubber(io.env)(err instanceof Error ? err.message : String(err))}\n`);
+        return 1;
+    }
+}
+
 const usage = `usage: safe-release-ops backup --kind postgres --app <app> --version <vX.Y.Z> --dir <backup dir>
                         [--critical-tables a,b,c] [--compress 0-9] [--log <path>]
        safe-release-ops backup --kind directory --path <data dir> --app <app> --version <vX.Y.Z> --dir <backup dir>
@@ -67,29 +90,29 @@ export const command: OpsCommand = {
     name: "backup",
     summary: "back up a PostgreSQL database (pg_dump + facts) or a data directory, verify it, log its checksum",
     usage,
-    async run(args: string[], io: OpsIO): Promise<number> {
-        const values = parseOptions(args, options);
-        const kind = values.kind;
-        if (kind !== "postgres" && kind !== "directory") {
-            throw new UsageError(`\`--kind\` must be postgres or directory; got ${kind === undefined ? "nothing" : `\`${kind}\``}`);
-        }
-        const app = validateApp(values.app as string | undefined);
-        const version = validateVersion(values.version as string | undefined);
-        const dir = path.resolve(required(values, "dir", "the directory that receives backups"));
-        const log = path.resolve(typeof values.log === "string" ? values.log : path.join(dir, "backups.log"));
-        const now = new Date();
-        const id = backupId(app, version, now);
-        fs.mkdirSync(dir, { recursive: true });
-        const base = { id, kind, app, version, time: now.toISOString() } as const;
-        const record =
-            kind === "postgres"
-                ? await backupPostgres(values, dir, base, io)
-                : await backupDirectory(values, dir, base, io);
-        if (!record) return 1;
-        appendRecord(log, record);
-        io.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
-        return record.verified ? 0 : 1;
-    },
+    run: (args: string[], io: OpsIO): Promise<number> =>
+        reported("backup", io, async () => {
+            const values = parseOptions(args, options);
+            const kind = values.kind;
+            if (kind !== "postgres" && kind !== "directory") {
+                throw new UsageError(`\`--kind\` must be postgres or directory; got ${kind === undefined ? "nothing" : `\`${kind}\``}`);
+            }
+            const app = validateApp(values.app as string | undefined);
+            const version = validateVersion(values.version as string | undefined);
+            const dir = path.resolve(required(values, "dir", "the directory that receives backups"));
+            const log = path.resolve(typeof values.log === "string" ? values.log : path.join(dir, "backups.log"));
+            const now = new Date();
+            const id = backupId(app, version, now);
+            const base = { id, kind, app, version, time: now.toISOString() } as const;
+            const record =
+                kind === "postgres"
+                    ? await backupPostgres(values, dir, base, io)
+                    : await backupDirectory(values, dir, base, io);
+            if (!record) return 1;
+            appendRecord(log, record);
+            io.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+            return record.verified ? 0 : 1;
+        }),
 };
 
 type RecordBase = Pick<BackupRecord, "id" | "kind" | "app" | "version" | "time">;
@@ -106,6 +129,7 @@ async function backupPostgres(
         throw new UsageError(`\`--compress\` must be an integer from 0 to 9; got ${values.compress}`);
     }
     const target = parseDatabaseUrl(io.env.DATABASE_URL);
+    fs.mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `${base.id}.dump`);
     io.stderr.write(`backing up ${describeTarget(target)} to ${file}\n`);
     let dump;
@@ -131,11 +155,17 @@ async function backupDirectory(
     io: OpsIO,
 ): Promise<BackupRecord | undefined> {
     const source = path.resolve(required(values, "path", "the data directory to archive"));
+    const inside = path.relative(source, dir);
+    if (inside === "" || (!inside.startsWith("..") && !path.isAbsolute(inside))) {
+        // tar would archive the archive it is writing.
+        throw new UsageError(`\`--dir\` must be outside \`--path\` (${source}); got \`${dir}\``);
+    }
     const compression = (values.compression ?? "none") as Compression;
     if (!(compression in ARCHIVE_EXTENSIONS)) {
         throw new UsageError(`\`--compression\` must be none or gzip; got \`${compression}\``);
     }
     const quiesced = values.quiesced === true;
+    fs.mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `${base.id}${ARCHIVE_EXTENSIONS[compression]}`);
     io.stderr.write(`archiving ${source} to ${file}${quiesced ? " (writers stopped)" : " (live: crash-consistent at best)"}\n`);
     let archive;

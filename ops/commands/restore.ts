@@ -7,7 +7,7 @@ import { OpsCommand, OpsIO, UsageError } from "../command";
 import { describeTarget, parseDatabaseUrl } from "../pg/connection";
 import { parseFacts } from "../pg/facts";
 import { restorePostgres } from "../pg/restore";
-import { parseOptions, required } from "./backup";
+import { parseOptions, reported, required } from "./backup";
 
 const usage = `usage: safe-release-ops restore --id <backup id> --log <backup log> [--drill] [--path <dir>]
 
@@ -34,28 +34,29 @@ export const command: OpsCommand = {
     name: "restore",
     summary: "restore a logged backup beside the live data, verify it against its facts, then swap it in (or --drill)",
     usage,
-    async run(args: string[], io: OpsIO): Promise<number> {
-        const values = parseOptions(args, {
-            id: { type: "string" },
-            log: { type: "string" },
-            drill: { type: "boolean" },
-            path: { type: "string" },
-        });
-        const id = required(values, "id", "the id of a backup in the log");
-        const log = required(values, "log", "the backup log that records `--id`");
-        const record = findRecord(readLog(log), id, log);
-        const drill = values.drill === true;
-        const started = Date.now();
-        const result =
-            record.kind === "directory"
-                ? await restoreDirectory(record, values.path as string | undefined, drill, io)
-                : await restoreDatabase(record, drill, io);
-        for (const difference of result.differences) io.stderr.write(`restore: difference: ${difference}\n`);
-        if (typeof result.error === "string") io.stderr.write(`restore: ${result.error}\n`);
-        if (!result.ok) io.stderr.write("restore: failed; the live data was not touched\n");
-        io.stdout.write(`${JSON.stringify({ id, kind: record.kind, drill, ...result, totalMs: Date.now() - started }, null, 2)}\n`);
-        return result.ok ? 0 : 1;
-    },
+    run: (args: string[], io: OpsIO): Promise<number> =>
+        reported("restore", io, async () => {
+            const values = parseOptions(args, {
+                id: { type: "string" },
+                log: { type: "string" },
+                drill: { type: "boolean" },
+                path: { type: "string" },
+            });
+            const id = required(values, "id", "the id of a backup in the log");
+            const log = required(values, "log", "the backup log that records `--id`");
+            const record = findRecord(readLog(log), id, log);
+            const drill = values.drill === true;
+            const started = Date.now();
+            const result =
+                record.kind === "directory"
+                    ? await restoreDirectory(record, values.path as string | undefined, drill, io)
+                    : await restoreDatabase(record, drill, io);
+            for (const difference of result.differences) io.stderr.write(`restore: difference: ${difference}\n`);
+            if (typeof result.error === "string") io.stderr.write(`restore: ${result.error}\n`);
+            if (!result.ok) io.stderr.write("restore: failed; the live data was not touched\n");
+            io.stdout.write(`${JSON.stringify({ id, kind: record.kind, drill, ...result, totalMs: Date.now() - started }, null, 2)}\n`);
+            return result.ok ? 0 : 1;
+        }),
 };
 
 interface RestoreResult {
@@ -69,6 +70,9 @@ async function restoreDatabase(record: BackupRecord, drill: boolean, io: OpsIO):
     const live = parseDatabaseUrl(io.env.DATABASE_URL);
     if (record.factsLocation === undefined) {
         throw new UsageError(`\`--id\` must name a backup with facts to verify against; \`${record.id}\` has no \`factsLocation\``);
+    }
+    if (!fs.existsSync(record.factsLocation)) {
+        throw new Error(`facts of backup \`${record.id}\` must be at \`${record.factsLocation}\` (its \`factsLocation\`); the file is missing`);
     }
     const facts = parseFacts(fs.readFileSync(record.factsLocation, "utf8"), record.factsLocation);
     io.stderr.write(`restoring ${record.id} beside ${describeTarget(live)}${drill ? " (drill)" : ""}\n`);

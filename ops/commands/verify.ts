@@ -4,7 +4,7 @@ import { findRecord, readLog } from "../backupLog";
 import { checksumMismatch, sha256OfFile } from "../checksum";
 import { OpsCommand, OpsIO, UsageError } from "../command";
 import { checkDumpFile } from "../pg/dump";
-import { parseOptions } from "./backup";
+import { parseOptions, reported } from "./backup";
 
 const usage = `usage: safe-release-ops verify --file <backup file> [--sha256 <hex>]
        safe-release-ops verify --id <backup id> --log <backup log>
@@ -22,44 +22,45 @@ export const command: OpsCommand = {
     name: "verify",
     summary: "recompute a backup's checksum and check that its archive reads back",
     usage,
-    async run(args: string[], io: OpsIO): Promise<number> {
-        const values = parseOptions(args, {
-            file: { type: "string" },
-            sha256: { type: "string" },
-            id: { type: "string" },
-            log: { type: "string" },
-        });
-        const expectation = expectationFrom(values);
-        const started = Date.now();
-        try {
-            const check = await checkFile(expectation.file, io.env);
-            const problems: string[] = check.readError !== undefined ? [check.readError] : [];
-            if (expectation.sha256 !== undefined && check.sha256 !== expectation.sha256) {
-                problems.push(checksumMismatch(expectation.file, expectation.sha256, check.sha256));
+    run: (args: string[], io: OpsIO): Promise<number> =>
+        reported("verify", io, async () => {
+            const values = parseOptions(args, {
+                file: { type: "string" },
+                sha256: { type: "string" },
+                id: { type: "string" },
+                log: { type: "string" },
+            });
+            const expectation = expectationFrom(values);
+            const started = Date.now();
+            try {
+                const check = await checkFile(expectation.file, io.env);
+                const problems: string[] = check.readError !== undefined ? [check.readError] : [];
+                if (expectation.sha256 !== undefined && check.sha256 !== expectation.sha256) {
+                    problems.push(checksumMismatch(expectation.file, expectation.sha256, check.sha256));
+                }
+                if (check.files !== undefined && expectation.files !== undefined && (check.files !== expectation.files || check.contentBytes !== expectation.contentBytes)) {
+                    problems.push(
+                        `contents of \`${expectation.file}\`: expected ${expectation.files} files (${expectation.contentBytes} bytes), got ${check.files} files (${check.contentBytes} bytes)`,
+                    );
+                }
+                for (const problem of problems) io.stderr.write(`verify: ${problem}\n`);
+                const result = {
+                    ok: problems.length === 0,
+                    file: expectation.file,
+                    sha256: check.sha256,
+                    expectedSha256: expectation.sha256 ?? null,
+                    size: check.size,
+                    ...(check.entries !== undefined ? { entries: check.entries } : { files: check.files, contentBytes: check.contentBytes }),
+                    problems,
+                    durationMs: Date.now() - started,
+                };
+                io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+                return result.ok ? 0 : 1;
+            } catch (err) {
+                io.stderr.write(`verify: ${(err as Error).message}\n`);
+                return 1;
             }
-            if (check.files !== undefined && expectation.files !== undefined && (check.files !== expectation.files || check.contentBytes !== expectation.contentBytes)) {
-                problems.push(
-                    `contents of \`${expectation.file}\`: expected ${expectation.files} files (${expectation.contentBytes} bytes), got ${check.files} files (${check.contentBytes} bytes)`,
-                );
-            }
-            for (const problem of problems) io.stderr.write(`verify: ${problem}\n`);
-            const result = {
-                ok: problems.length === 0,
-                file: expectation.file,
-                sha256: check.sha256,
-                expectedSha256: expectation.sha256 ?? null,
-                size: check.size,
-                ...(check.entries !== undefined ? { entries: check.entries } : { files: check.files, contentBytes: check.contentBytes }),
-                problems,
-                durationMs: Date.now() - started,
-            };
-            io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-            return result.ok ? 0 : 1;
-        } catch (err) {
-            io.stderr.write(`verify: ${(err as Error).message}\n`);
-            return 1;
-        }
-    },
+        }),
 };
 
 interface Expectation {

@@ -30,7 +30,8 @@ export function parseDatabaseUrl(url: string | undefined): PgTarget {
         throw new UsageError(`\`DATABASE_URL\` must name a database (postgresql://host/<database>); got ${maskUrl(url)}`);
     }
     return {
-        host: parsed.hostname === "" ? undefined : decodeURIComponent(parsed.hostname.replace(/^\[|\]$/g, "")),
+        // `?host=/var/run/postgresql` (a Unix socket directory) as libpq accepts it.
+        host: parsed.hostname === "" ? parsed.searchParams.get("host") ?? undefined : decodeURIComponent(parsed.hostname.replace(/^\[|\]$/g, "")),
         port: parsed.port === "" ? undefined : Number(parsed.port),
         user: parsed.username === "" ? undefined : decodeURIComponent(parsed.username),
         password: parsed.password === "" ? undefined : decodeURIComponent(parsed.password),

@@ -3,17 +3,18 @@ import { Writable } from "stream";
 import { UsageError } from "../command";
 import { fsyncPath, HashingCounter, ProgressMeter, runChild, sha256OfFile } from "../checksum";
 import { connect, pgBinary, pgEnv, PgTarget, redactor } from "./connection";
-import { Facts, readFacts } from "./facts";
+import { assertTablesExist, Facts, readFacts } from "./facts";
 
 /**
- * zlib level 1 for `pg_dump -Fc`. The backup runs inside the write pause, so its
- * speed is downtime. Measured on a 1.1 GB generated database (bench/backup.bench.ts,
- * 2 cores): pg_dump's default level 6 took ~39 s for a 226 MB dump, level 1 ~16 s for
- * 263 MB, level 0 ~11 s but 950 MB — whose write then dominates on any disk slower
- * than the page cache and is 4× the storage to keep for the retention period.
- * Level 1 keeps most of the size benefit at under half the time of the default.
+ * No compression by default. The backup runs inside the write pause, so its speed
+ * is downtime, and with -Fc the zlib work runs on one core inside pg_dump.
+ * Measured on a 1.03 GiB generated database (bench/backup.bench.ts, 2 cores):
+ * level 0 took 11 s for 962 MiB, level 1 ~25 s for 395 MiB, the default (6)
+ * 47–66 s for 367 MiB. Level 0 is faster whenever the backup disk writes more
+ * than ~40 MB/s (any SSD or cloud volume); it costs 2.5× the storage for the
+ * retention period. `--compress 1` trades that back for a slow disk or tight space.
  */
-export const DEFAULT_COMPRESS_LEVEL = 1;
+export const DEFAULT_COMPRESS_LEVEL = 0;
 
 export interface DumpRequest {
     readonly target: PgTarget;
@@ -34,9 +35,10 @@ export interface DumpResult {
 
 /**
  * Dumps the database and reads its facts at the same instant: a REPEATABLE READ
- * transaction exports its snapshot, reads the ledgers and row counts, and stays
- * open while `pg_dump --snapshot` dumps exactly what it saw. The checksum is
- * computed as the bytes go to disk, so the dump is read once.
+ * transaction exports its snapshot and stays open while `pg_dump --snapshot`
+ * dumps exactly what it saw. The facts are read in that transaction while the
+ * dump runs (exact counts of big tables would otherwise add to the write pause).
+ * The checksum is computed as the bytes go to disk, so the dump is read once.
  */
 export async function dumpWithFacts(request: DumpRequest): Promise<DumpResult> {
     const started = Date.now();
@@ -47,25 +49,29 @@ export async function dumpWithFacts(request: DumpRequest): Promise<DumpResult> {
         await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
         const { rows } = await client.query("SELECT pg_export_snapshot() AS snapshot");
         const snapshot: string = rows[0].snapshot;
-        const facts = await readFacts(client, request.target.database, request.criticalTables, snapshot);
+        // Before the dump starts: a misspelt table must not cost a whole dump.
+        await assertTablesExist(client, request.target.database, request.criticalTables);
 
         const meter = new ProgressMeter("dumped", request.stderr);
         const counter = new HashingCounter((bytes) => meter.update(bytes));
         // Opened synchronously so an existing file fails here, before cleanup could remove it.
         const fd = fs.openSync(request.file, "wx");
         written = true;
-        const output = fs.createWriteStream(request.file, { fd });
-        await runChild({
+        const dumping = runChild({
             command: pgBinary("pg_dump", request.env),
             args: ["--format=custom", `--compress=${request.compressLevel ?? DEFAULT_COMPRESS_LEVEL}`, `--snapshot=${snapshot}`],
             env: pgEnv(request.target, request.env),
-            output: [counter, output],
+            output: [counter, fs.createWriteStream(request.file, { fd })],
             redact,
         });
+        const reading = readFacts(client, request.target.database, request.criticalTables, snapshot);
+        const [dumped, read] = await Promise.allSettled([dumping, reading]);
+        if (dumped.status === "rejected") throw dumped.reason;
+        if (read.status === "rejected") throw read.reason;
         meter.finish(counter.bytes);
         await client.query("COMMIT");
         fsyncPath(request.file);
-        return { sha256: counter.digest(), size: counter.bytes, facts, durationMs: Date.now() - started };
+        return { sha256: counter.digest(), size: counter.bytes, facts: read.value, durationMs: Date.now() - started };
     } catch (err) {
         if (written) fs.rmSync(request.file, { force: true });
         if (err instanceof UsageError || !(err instanceof Error)) throw err;

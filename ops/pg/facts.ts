@@ -37,6 +37,16 @@ export function parseCriticalTables(value: string | undefined): string[] {
     return [...new Set(tables)];
 }
 
+/** Fails naming the first critical table that does not exist. */
+export async function assertTablesExist(client: Client, database: string, tables: string[]): Promise<void> {
+    for (const table of tables) {
+        const { rows } = await client.query("SELECT to_regclass($1) IS NOT NULL AS present", [quoteIdent(table)]);
+        if (!rows[0].present) {
+            throw new UsageError(`\`--critical-tables\` names \`${table}\`, which does not exist in database \`${database}\``);
+        }
+    }
+}
+
 /**
  * Reads the facts through `client`, inside whatever transaction it has open
  * (the backup's REPEATABLE READ snapshot). A missing critical table is an error:

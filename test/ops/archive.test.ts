@@ -184,6 +184,22 @@ describe("directory archives", function () {
         removeDir(work);
     });
 
+    it("refuses a backup directory inside the archived directory, creating nothing", async () => {
+        const work = await backupDir();
+        const data = path.join(work, "db");
+        fs.mkdirSync(data);
+        const result = await runOps(
+            ["backup", "--kind", "directory", "--path", data, "--app", "pebble", "--version", "v0.9.0", "--dir", path.join(data, "bk")],
+            process.env,
+        );
+        assert.deepEqual(
+            [result.code, result.stderr.split("\n").slice(-2)],
+            [2, [`backup: \`--dir\` must be outside \`--path\` (${data}); got \`${path.join(data, "bk")}\``, ""]],
+        );
+        assert.deepEqual(fs.readdirSync(data), []);
+        removeDir(work);
+    });
+
     it("refuses a --path that is not a directory, leaving no archive", async () => {
         const work = await backupDir();
         const result = await runOps(

@@ -63,6 +63,17 @@ describe("connection strings", () => {
         });
     });
 
+    it("takes a Unix socket directory from ?host= as libpq does", () => {
+        assert.deepEqual(parseDatabaseUrl("postgresql:///shop?host=/var/run/postgresql"), {
+            host: "/var/run/postgresql",
+            port: undefined,
+            user: undefined,
+            password: undefined,
+            database: "shop",
+            sslmode: undefined,
+        });
+    });
+
     it("masks the password whatever it contains", () => {
         assert.equal(maskUrl(url), "postgresql://app:***@db.internal:5433/shop?sslmode=require");
         assert.equal(maskUrl("postgres://u:p@ss/w@host/db"), "postgres://u:***@host/db");

@@ -161,6 +161,18 @@ describe("restore --kind postgres (real PostgreSQL)", function () {
         assertNoSecret(run);
     });
 
+    it("fails before touching anything when the backup's facts file is missing", async () => {
+        const { db, record, log, before } = await backedUp("restore_nofacts");
+        fs.rmSync(record.factsLocation!);
+        const run = await runOps(["restore", "--id", record.id, "--log", log], opsEnv(pg, db));
+        assert.deepEqual(
+            [run.code, run.stdout, run.stderr.split("\n").slice(-2)],
+            [1, "", [`restore: facts of backup \`${record.id}\` must be at \`${record.factsLocation}\` (its \`factsLocation\`); the file is missing`, ""]],
+        );
+        assert.equal(await contents(pg, db), before);
+        assert.deepEqual(await databasesLike(pg, `${db}_%restore_%`), []);
+    });
+
     it("names the missing backup id and the log", async () => {
         const log = path.join(dir, "empty.log");
         const run = await runOps(["restore", "--id", "shop-v9.9.9-20200101T000000Z", "--log", log], opsEnv(pg, "postgres"));
