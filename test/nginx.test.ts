@@ -168,6 +168,14 @@ describe("single-host router on a real nginx", function () {
         assert.ok(Math.abs(share - 90) <= TOLERANCE_POINTS, `web-new served ${share}% after the change to 90`);
     });
 
+    it("refuses a reload that nginx rejects and keeps serving the loaded config", async () => {
+        await nginx.reload(renderNginxConfig(spec(100)));
+        const broken = renderNginxConfig(spec(0)).replace("worker_connections 1024;", "worker_connections many;");
+        await assert.rejects(nginx.reload(broken), /invalid number "many" in .*nginx\.conf:5/);
+        const outcomes = await sendRequests({ port: listenPort, count: 50, concurrency: 4, agent });
+        assert.deepStrictEqual(tally(outcomes), { "200 web-new": 50 });
+    });
+
     it("writes one JSON access-log line per request with the serving version and no query string", async () => {
         await nginx.reload(renderNginxConfig(spec(50)));
         const logStart = nginx.accessLog().length;

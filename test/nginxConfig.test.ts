@@ -200,6 +200,8 @@ describe("validateRouterSpec", () => {
         ["the status port on the listen port", { ...BASE, statusPort: 8080 }, "`statusPort` 8080 is already used by `listenPort`; every port must be distinct"],
         ["a host name as listen address", { ...BASE, listenAddress: "localhost" }, "`listenAddress` must be an IPv4 address; got \"localhost\""],
         ["a relative health path", { ...BASE, healthPath: "healthz" }, "`healthPath` must start with `/` and use only letters, digits and `-._~/`; got \"healthz\""],
+        ["a relative log path", { ...BASE, accessLogPath: "access.log" }, "`accessLogPath` must be an absolute path of letters, digits and `-._/`; got \"access.log\""],
+        ["a temp path that could inject config", { ...BASE, tempDirectory: "/tmp; user x" }, "`tempDirectory` must be an absolute path of letters, digits and `-._/`; got \"/tmp; user x\""],
         ["a zero timeout", { ...BASE, readTimeoutSeconds: 0 }, "`readTimeoutSeconds` must be an integer from 1 to 3600; got 0"],
         ["a zero max_fails", { ...BASE, maxFails: 0 }, "`maxFails` must be an integer from 1 to 100; got 0"],
         ["a bad worker count", { ...BASE, workerProcesses: 0 }, "`workerProcesses` must be an integer from 1 to 256; got 0"],

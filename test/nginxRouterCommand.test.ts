@@ -4,7 +4,7 @@ import * as path from "path";
 import { Writable } from "stream";
 import { readConfigFingerprint, renderNginxConfig, RouterSpec } from "../components/dockerHost/nginxConfig";
 import { main } from "../ops/cli";
-import { run, tempDir } from "./support/processes";
+import { atTestEnd, run, tempDir } from "./support/processes";
 import { NGINX_BINARY } from "./support/nginx";
 
 const SPEC: RouterSpec = {
@@ -35,6 +35,7 @@ describe("safe-release-ops router", () => {
 
     before(async () => {
         dir = await tempDir("safe-release-router-");
+        atTestEnd(async () => fs.rmSync(dir, { recursive: true, force: true }));
         specFile = path.join(dir, "spec.json");
         fs.writeFileSync(specFile, JSON.stringify(SPEC));
     });

@@ -79,6 +79,7 @@ const COMPONENT_NAME = /^[a-z][a-z0-9-]*$/;
 const URL_PATH = /^\/[A-Za-z0-9._~\/-]*$/;
 const BACKEND = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:(\d{1,5})$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const FILE_PATH = /^\/[A-Za-z0-9._\/-]*$/;
 const FINGERPRINT_LINE = /^# safe-release router config ([0-9a-f]{16})\n/;
 
 function fail(message: string): never {
@@ -104,6 +105,12 @@ export function validateRouterSpec(spec: RouterSpec): void {
     const listenAddress = spec.listenAddress ?? "0.0.0.0";
     if (!IPV4.test(listenAddress)) fail(`\`listenAddress\` must be an IPv4 address; got ${JSON.stringify(listenAddress)}`);
     checkPath("healthPath", spec.healthPath ?? "/healthz", false);
+    for (const field of ["accessLogPath", "tempDirectory"] as const) {
+        const value = spec[field];
+        if (value !== undefined && !FILE_PATH.test(value)) {
+            fail(`\`${field}\` must be an absolute path of letters, digits and \`-._/\`; got ${JSON.stringify(value)}`);
+        }
+    }
     checkInteger("connectTimeoutSeconds", spec.connectTimeoutSeconds ?? 2, 1, 3600);
     checkInteger("readTimeoutSeconds", spec.readTimeoutSeconds ?? 60, 1, 3600);
     checkInteger("failTimeoutSeconds", spec.failTimeoutSeconds ?? 10, 1, 3600);

@@ -13,7 +13,10 @@ export interface TestNginx {
     readonly configPath: string;
     readonly accessLogPath: string;
     readonly errorLogPath: string;
-    /** Writes `config`, signals a reload and resolves once the new config answers; returns the milliseconds that took. */
+    /**
+     * Writes `config`, checks it (`nginx -t`), signals a reload and resolves once the new config
+     * answers and no old worker accepts connections any more; returns the milliseconds that took.
+     */
     reload(config: string): Promise<number>;
     /** Lines of the access log written so far. */
     accessLog(): string[];
@@ -93,6 +96,7 @@ export async function startNginx(config: string, paths: NginxPaths, statusPort: 
                 await exited;
                 clearTimeout(timer);
             }
+            fs.rmSync(prefix, { recursive: true, force: true });
         })();
         return stopped;
     };
@@ -112,6 +116,8 @@ export async function startNginx(config: string, paths: NginxPaths, statusPort: 
             const oldWorkers = workersOf(child.pid!);
             const started = process.hrtime.bigint();
             fs.writeFileSync(configPath, newConfig);
+            // A config nginx refuses would leave the old one serving; fail here with nginx's own words.
+            await run(NGINX_BINARY, ["-t", "-q", ...baseArgs]);
             await run(NGINX_BINARY, [...baseArgs, "-s", "reload"]);
             await waitForFingerprint(statusPort, readConfigFingerprint(newConfig), child, 5000);
             await waitUntilRetired(oldWorkers, 5000);
