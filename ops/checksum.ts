@@ -42,20 +42,44 @@ export class ProgressMeter {
 /**
  * Passes bytes through unchanged while hashing and counting them, so a backup's
  * checksum comes from the same pass that writes it (no second read of the file).
+ * With `batchBytes`, pipe-sized chunks (64 KiB) are passed on in larger batches:
+ * one file write per MiB instead of per 64 KiB keeps the copy close to the speed
+ * of the program writing its own file.
  */
 export class HashingCounter extends Transform {
     private readonly hash: Hash = createHash("sha256");
+    private batch: Buffer[] = [];
+    private batched = 0;
     bytes = 0;
 
-    constructor(private readonly onBytes?: (total: number) => void) {
-        super();
+    constructor(
+        private readonly onBytes?: (total: number) => void,
+        private readonly batchBytes = 0,
+    ) {
+        super({ highWaterMark: Math.max(batchBytes, 16 * 1024) });
     }
 
     _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
         this.hash.update(chunk);
         this.bytes += chunk.length;
         this.onBytes?.(this.bytes);
-        callback(null, chunk);
+        if (this.batchBytes === 0) return callback(null, chunk);
+        this.batch.push(chunk);
+        this.batched += chunk.length;
+        if (this.batched >= this.batchBytes) this.release();
+        callback();
+    }
+
+    _flush(callback: TransformCallback): void {
+        this.release();
+        callback();
+    }
+
+    private release(): void {
+        if (this.batched === 0) return;
+        this.push(this.batch.length === 1 ? this.batch[0] : Buffer.concat(this.batch, this.batched));
+        this.batch = [];
+        this.batched = 0;
     }
 
     /** Only valid once the stream has ended. */

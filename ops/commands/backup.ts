@@ -202,10 +202,14 @@ async function verifiedAgainst(
     check: () => Promise<{ sha256: string; readError?: string }>,
     io: OpsIO,
 ): Promise<boolean> {
+    const started = Date.now();
     try {
         const { sha256, readError } = await check();
         if (readError !== undefined) throw new Error(readError);
-        if (sha256 === expected) return true;
+        if (sha256 === expected) {
+            io.stderr.write(`verified (checksum read back, archive readable) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+            return true;
+        }
         io.stderr.write(`backup: verification failed: checksum of the written file is ${sha256}, ${expected} was streamed\n`);
     } catch (err) {
         io.stderr.write(`backup: verification failed: ${(err as Error).message}\n`);

@@ -53,7 +53,7 @@ export async function dumpWithFacts(request: DumpRequest): Promise<DumpResult> {
         await assertTablesExist(client, request.target.database, request.criticalTables);
 
         const meter = new ProgressMeter("dumped", request.stderr);
-        const counter = new HashingCounter((bytes) => meter.update(bytes));
+        const counter = new HashingCounter((bytes) => meter.update(bytes), 1024 * 1024);
         // Opened synchronously so an existing file fails here, before cleanup could remove it.
         const fd = fs.openSync(request.file, "wx");
         written = true;
@@ -61,7 +61,7 @@ export async function dumpWithFacts(request: DumpRequest): Promise<DumpResult> {
             command: pgBinary("pg_dump", request.env),
             args: ["--format=custom", `--compress=${request.compressLevel ?? DEFAULT_COMPRESS_LEVEL}`, `--snapshot=${snapshot}`],
             env: pgEnv(request.target, request.env),
-            output: [counter, fs.createWriteStream(request.file, { fd })],
+            output: [counter, fs.createWriteStream(request.file, { fd, highWaterMark: 4 * 1024 * 1024 })],
             redact,
         });
         const reading = readFacts(client, request.target.database, request.criticalTables, snapshot);

@@ -65,7 +65,7 @@ describe("backup --kind postgres (real PostgreSQL)", function () {
 
     it("reports progress on stderr and never the password", () => {
         assert.match(backupRun.stderr, new RegExp(`^backing up postgresql://postgres:\\*\\*\\*@127\\.0\\.0\\.1:${pg.port}/${db} to `));
-        assert.match(backupRun.stderr, /\ndumped \d+ MiB \(\d+ MiB\/s\)\n$/);
+        assert.match(backupRun.stderr, /\ndumped \d+ MiB \(\d+ MiB\/s\)\nverified \(checksum read back, archive readable\) in \d+\.\d s\n$/);
         assert.ok(!backupRun.stderr.includes(SECRET) && !backupRun.stdout.includes(SECRET));
     });
 
