@@ -1,0 +1,98 @@
+import * as path from "path";
+import { backupId } from "../backupLog";
+import { OpsCommand, OpsIO } from "../command";
+import { parseFlags, requireValue, validateApp, validateVersion } from "../migrate/flags";
+import { callAws, progress, reportedAws } from "../aws/awsCli";
+import {
+    checkSeparate, compareListings, ListedObject, listingChecksum, listObjectsArgs, parseS3Location, readListingPage,
+    S3Location, s3Url, totals,
+} from "../aws/bucketListing";
+import { appendAwsRecord, AwsBackupRecord, DEFAULT_BACKUP_LOG } from "../aws/records";
+
+/** A listing that keeps handing out tokens past this many pages is a loop, not a bucket. */
+export const MAX_LISTING_PAGES = 100_000;
+
+const USAGE = `usage: safe-release-ops bucket-backup --source <bucket>[/<prefix>] --target <bucket>/<prefix>
+                                      --app <app> --version <vX.Y.Z> [--log <backup log>] [--sizes-only]
+
+Copies every object under the source to the target (\`aws s3 sync\`), then verifies the copy
+by listing both sides (\`aws s3api list-objects-v2\`, page by page): the same keys, object
+count and total bytes, and per key the same size and, where both are plain MD5 ETags, the
+same ETag. --sizes-only skips the ETags (SSE-KMS objects get a new ETag in every copy).
+Appends a record (kind "bucket") to the backup log (default ${DEFAULT_BACKUP_LOG}) and prints it:
+size is the total bytes, sha256 is the SHA-256 of the sorted "key<TAB>size<TAB>etag" lines of
+the source listing, location the target. A copy that does not match is recorded with
+"verified": false, its first differing keys go to stderr and the run fails.
+
+AWS: the AWS CLI v2 (\`aws\` on PATH, or SAFE_RELEASE_AWS_CLI), with region and credentials
+from the environment (AWS_REGION, AWS_PROFILE, …).
+exit status: 0 copied and verified, 1 anything else, 2 usage error.
+`;
+
+async function runBucketBackup(args: string[], io: OpsIO): Promise<number> {
+    const flags = parseFlags(args, { source: "value", target: "value", app: "value", version: "value", log: "value", "sizes-only": "switch" });
+    const source = parseS3Location(requireValue(flags, "source", "the bucket (and prefix) to back up"), "source", false);
+    const target = parseS3Location(requireValue(flags, "target", "where the copy goes: <bucket>/<prefix>"), "target", true);
+    checkSeparate(source, target);
+    const app = validateApp(requireValue(flags, "app", "the application whose bucket this is"));
+    const version = validateVersion(requireValue(flags, "version", "the release version being backed up for, e.g. v1.5.0"));
+    const log = path.resolve(flags.values.get("log") ?? DEFAULT_BACKUP_LOG);
+    const say = progress("bucket-backup", io.stderr, io.env);
+    const now = new Date();
+
+    say(`copying ${s3Url(source)} to ${s3Url(target)}`);
+    await callAws(["s3", "sync", s3Url(source), s3Url(target), "--only-show-errors"], io.env, { text: true });
+    const sourceObjects = await listAll(source, io, say);
+    const targetObjects = await listAll(target, io, say);
+    const comparison = compareListings(sourceObjects, targetObjects, { compareEtags: !flags.switches.has("sizes-only") });
+    const verified = comparison.differenceCount === 0;
+    const sourceTotals = totals(sourceObjects);
+    const record: AwsBackupRecord = {
+        id: backupId(app, version, now),
+        kind: "bucket",
+        app,
+        version,
+        time: now.toISOString(),
+        size: sourceTotals.bytes,
+        sha256: listingChecksum(sourceObjects),
+        location: s3Url(target),
+        verified,
+        source: s3Url(source),
+        files: sourceTotals.objects,
+    };
+    appendAwsRecord(log, record);
+    io.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+    if (verified) {
+        say(`verified: ${sourceTotals.objects} objects, ${sourceTotals.bytes} bytes on both sides; recorded in ${log}`);
+        return 0;
+    }
+    const { source: a, target: b } = comparison;
+    say(
+        `verification failed: ${s3Url(source)} has ${a.objects} objects (${a.bytes} bytes), ${s3Url(target)} has ${b.objects} ` +
+        `(${b.bytes} bytes); ${comparison.differenceCount} differences, the first: ${comparison.differences.join("; ")}`,
+    );
+    return 1;
+}
+
+async function listAll(location: S3Location, io: OpsIO, say: (line: string) => void): Promise<ListedObject[]> {
+    const objects: ListedObject[] = [];
+    let token: string | undefined;
+    for (let page = 1; ; page++) {
+        if (page > MAX_LISTING_PAGES) throw new Error(`${s3Url(location)} listing did not end after ${MAX_LISTING_PAGES} pages`);
+        const result = readListingPage(await callAws(listObjectsArgs(location, token), io.env), location);
+        objects.push(...result.objects);
+        if (result.next === undefined) break;
+        if (result.next === token) throw new Error(`${s3Url(location)} listing returned the same \`NextContinuationToken\` twice`);
+        token = result.next;
+    }
+    const { objects: count, bytes } = totals(objects);
+    say(`${s3Url(location)}: ${count} objects, ${bytes} bytes`);
+    return objects;
+}
+
+export const command: OpsCommand = {
+    name: "bucket-backup",
+    summary: "copy an S3 bucket (prefix) to a backup prefix, verify both listings, log its checksum",
+    usage: USAGE,
+    run: (args, io) => reportedAws("bucket-backup", io, () => runBucketBackup(args, io)),
+};
