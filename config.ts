@@ -10,7 +10,7 @@ const NAMESPACE = "release:";
 /** The validated release config, and the secrets it refers to as Pulumi secrets. */
 export interface LoadedConfig {
     readonly release: ReleaseConfig;
-    /** `release:<key>` secrets named by `secretEnv` `config:<key>` references. */
+    /** `release:<key>` secrets: those named by `secretEnv` `config:<key>` references, and `databaseUrl`. */
     readonly secrets: Record<string, pulumi.Output<string>>;
 }
 
@@ -32,7 +32,8 @@ export function readReleaseConfig(): LoadedConfig {
     const release = parseReleaseConfig(raw);
     const config = new pulumi.Config("release");
     const secrets: Record<string, pulumi.Output<string>> = {};
-    for (const key of referencedSecretKeys(raw.components)) secrets[key] = config.requireSecret(key);
+    const secretKeys = [...referencedSecretKeys(raw.components), ...(raw.databaseUrl !== undefined ? ["databaseUrl"] : [])];
+    for (const key of secretKeys) secrets[key] = config.requireSecret(key);
     return { release, secrets };
 }
 

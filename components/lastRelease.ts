@@ -11,10 +11,9 @@ export async function readLastRelease(app: string): Promise<LastRelease> {
     const self = new pulumi.StackReference(`${app}-last-release`, {
         name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
     });
-    const [version, previous, weights, schemaHead] = await Promise.all(
-        ["version", "previous", "weights", "schemaHead"].map(async (name) => (await self.getOutputDetails(name)).value),
-    );
-    return lastReleaseFromOutputs({ version, previous, weights, schemaHead });
+    const names = ["version", "previous", "weights", "schemaHead", "backups", "restoredFrom"];
+    const values = await Promise.all(names.map(async (name) => (await self.getOutputDetails(name)).value));
+    return lastReleaseFromOutputs(Object.fromEntries(names.map((name, i) => [name, values[i]])));
 }
 
 /** Checks the recorded outputs: a hand-edited or foreign state must stop the update, not steer it. */
@@ -30,7 +29,18 @@ export function lastReleaseFromOutputs(outputs: Record<string, unknown>): LastRe
     const weights = outputs.weights;
     const validWeights =
         typeof weights === "object" && weights !== null && Object.values(weights).every((w) => typeof w === "number");
+    const backups = Array.isArray(outputs.backups)
+        ? outputs.backups
+              .filter((b): b is Record<string, unknown> => typeof b === "object" && b !== null && typeof b.id === "string")
+              .map(({ schemaHead, ...record }) => ({
+                  ...record,
+                  id: record.id as string,
+                  ...(typeof schemaHead === "string" && isReleaseTag(schemaHead) ? { schemaHead } : {}),
+              }))
+        : [];
     return {
+        ...(backups.length > 0 ? { backups } : {}),
+        ...(typeof outputs.restoredFrom === "string" ? { restoredFrom: outputs.restoredFrom } : {}),
         ...(tag("version") !== undefined ? { version: tag("version") } : {}),
         ...(tag("previous") !== undefined ? { previous: tag("previous") } : {}),
         ...(validWeights ? { weights: weights as Record<string, number> } : {}),

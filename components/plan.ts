@@ -14,6 +14,18 @@ export interface LastRelease {
     readonly previous?: string;
     readonly weights?: Record<string, number>;
     readonly schemaHead?: string;
+    /** Backups recorded by earlier updates (id, and the schema head each one restores). */
+    readonly backups?: RecordedBackup[];
+    /** The backup the last update restored, if it restored one. */
+    readonly restoredFrom?: string;
+}
+
+export interface RecordedBackup {
+    /** The rest of the backup log record (kind, time, checksum, location…), carried along for the `backups` output. */
+    readonly [field: string]: unknown;
+    readonly id: string;
+    /** Schema head of the data in the backup; absent for a backup taken before the first migration. */
+    readonly schemaHead?: string;
 }
 
 export type Transition =
@@ -23,6 +35,7 @@ export type Transition =
     | "rollback"
     | "roll-forward"
     | "retire"
+    | "restore"
     | "unchanged";
 
 export interface LiveVersion {
@@ -46,7 +59,7 @@ export interface ReleasePlan {
     readonly summary: string;
 }
 
-type PlanInput = Pick<ReleaseConfig, "version" | "previous" | "canaryWeight" | "acceptSchemaHead">;
+type PlanInput = Pick<ReleaseConfig, "version" | "previous" | "canaryWeight" | "acceptSchemaHead"> & { readonly restoreFrom?: string };
 
 export function planRelease(config: PlanInput, last: LastRelease = {}): ReleasePlan {
     const live: LiveVersion[] = [{ version: config.version, weight: config.previous === undefined ? 100 : config.canaryWeight, slot: "current" }];
@@ -55,6 +68,7 @@ export function planRelease(config: PlanInput, last: LastRelease = {}): ReleaseP
 
     const newestLive = newestTag(live.map((l) => l.version))!;
     const before = last.schemaHead;
+    if (config.restoreFrom !== undefined) return planRestore(config, last, live, weights, newestLive);
     const migrates = before === undefined || compareTags(newestLive, before) > 0;
     const after = migrates ? newestLive : before!;
     if (!migrates && compareTags(newestLive, after) < 0 && config.acceptSchemaHead !== after) {
@@ -71,6 +85,34 @@ export function planRelease(config: PlanInput, last: LastRelease = {}): ReleaseP
  * smoke tests have passed, in a later update), and retiring `previous` while the
  * current version does not yet have all the traffic.
  */
+/**
+ * A restore puts the schema back to what the backup holds, so no live version
+ * may be newer than that; the restore itself runs once, in the update that first
+ * names the backup.
+ */
+function planRestore(config: PlanInput, last: LastRelease, live: LiveVersion[], weights: Record<string, number>, newestLive: string): ReleasePlan {
+    const id = config.restoreFrom!;
+    const backup = last.backups?.find((b) => b.id === id);
+    if (backup === undefined) {
+        const known = (last.backups ?? []).map((b) => b.id);
+        throw new ConfigError(
+            `\`release:restoreFrom\` names ${id}, which this stack has not recorded; ` +
+                (known.length > 0 ? `recorded backups: ${known.join(", ")}` : "it has recorded no backup (see the `backups` stack output)"),
+        );
+    }
+    const head = backup.schemaHead ?? newestLive;
+    if (compareTags(newestLive, head) > 0) {
+        throw new ConfigError(
+            `backup ${id} holds the schema of ${head}, but ${newestLive} would run on it; ` +
+                `set \`release:version\` to ${head} or older and remove any newer \`release:previous\``,
+        );
+    }
+    const transition: Transition = last.restoredFrom === id ? "unchanged" : "restore";
+    const schemaHead = { ...(last.schemaHead !== undefined ? { before: last.schemaHead } : {}), after: head };
+    const summary = `${transition}: restore backup ${id} (schema head ${head}); traffic ${live.map((l) => `${l.version} ${l.weight}%`).join(", ")}`;
+    return { live, weights, transition, schemaHead, migrates: false, summary };
+}
+
 function refuseTrafficJumps(config: PlanInput, last: LastRelease): void {
     if (last.version === undefined) return;
     const lastLive = [last.version, ...(last.previous !== undefined ? [last.previous] : [])];

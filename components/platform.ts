@@ -30,8 +30,27 @@ export interface Routing {
  * swapping `version` and `previous` touches nothing but the routing.
  */
 export interface PlatformAdapter {
-    deployVersion(version: string, images: VersionImages): DeployedVersion;
+    /** Runs one version; its services start only after `after` (the data steps of a forward upgrade). */
+    deployVersion(version: string, images: VersionImages, after: pulumi.Resource[]): DeployedVersion;
     routeTraffic(versions: WeightedVersion[]): Routing;
+    /**
+     * What runs `command` once as a one-off task of `version`'s `component` (its
+     * image, environment and secrets): the argv of a runner that exits with the
+     * task's exit code, and the resources it needs first.
+     */
+    oneOffTask(version: string, component: string, image: pulumi.Output<string>, command: string[]): OneOffTask;
+    /** Argv that stop and start the given components of the given running versions (quiesce writers). */
+    writerControl(versions: string[], components: string[]): WriterControl;
+}
+
+export interface OneOffTask {
+    readonly argv: pulumi.Output<string[]>;
+    readonly needs: pulumi.Resource[];
+}
+
+export interface WriterControl {
+    readonly stop: pulumi.Output<string[]>;
+    readonly start: pulumi.Output<string[]>;
 }
 
 export interface PlatformArgs {

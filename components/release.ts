@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ReleaseConfig } from "../settings/release";
 import { EcsPlatform } from "./awsEcs/ecsPlatform";
+import { BackupRecord } from "./data/preUpgradeBackup";
+import { dataSteps } from "./data/upgradeSteps";
 import { PinnedImage } from "./pinnedImage";
 import { LastRelease, ReleasePlan, planRelease } from "./plan";
 import { PlatformAdapter, PlatformArgs, VersionImages } from "./platform";
@@ -9,6 +11,9 @@ export interface ReleaseArgs extends PlatformArgs {
     /** What the last successful update exported; empty before the first deploy. */
     readonly last: LastRelease;
 }
+
+/** How many backup records the `backups` output carries forward (the backup log keeps them all). */
+const BACKUPS_LISTED = 20;
 
 /** The stack outputs: what a person or a script needs to act on the release. */
 export interface ReleaseOutputs {
@@ -22,6 +27,9 @@ export interface ReleaseOutputs {
     readonly unpinnedDigests: pulumi.Output<Record<string, Record<string, string>>>;
     /** Newest version whose migration has run. */
     readonly schemaHead: string;
+    /** Pre-upgrade backups, newest last: the ids `release:restoreFrom` accepts. */
+    readonly backups: pulumi.Output<BackupRecord[]>;
+    readonly restoredFrom?: string;
     readonly transition: string;
     readonly summary: string;
     readonly url: pulumi.Output<string>;
@@ -29,8 +37,8 @@ export interface ReleaseOutputs {
 
 /**
  * One release of one service: the plan (live versions, weights, schema head),
- * pinned images for every live version, the platform's resources per version,
- * and the weighted routing between them.
+ * pinned images for every live version, the data steps of a forward upgrade or a
+ * restore, the platform's resources per version, and the weighted routing.
  */
 export class Release extends pulumi.ComponentResource {
     public readonly plan: ReleasePlan;
@@ -38,28 +46,36 @@ export class Release extends pulumi.ComponentResource {
 
     constructor(name: string, args: ReleaseArgs, opts: pulumi.ComponentResourceOptions = {}) {
         // Planning may refuse the config; it does so before the first resource is registered.
-        const plan = planRelease(args.config, args.last);
+        const plan = planRelease({ ...args.config, restoreFrom: args.config.data.restoreFrom }, args.last);
         super("safe-release:index:Release", name, {}, opts);
-        const { config } = args;
+        const { config, last } = args;
         this.plan = plan;
         const platform = choosePlatform(name, args, this);
-        const pinned = this.plan.live.map((live) => ({ live, images: this.pinImages(name, config, live.version) }));
+        const images = Object.fromEntries(plan.live.map((live) => [live.version, this.pinImages(name, config, live.version)]));
+        const data = dataSteps(name, {
+            config, plan, platform, images,
+            ...(args.secrets.databaseUrl !== undefined ? { databaseUrl: args.secrets.databaseUrl } : {}),
+            running: [last.version, last.previous].filter((v): v is string => v !== undefined),
+        }, this);
         const routing = platform.routeTraffic(
-            pinned.map(({ live, images }) => ({ deployed: platform.deployVersion(live.version, refs(images)), weight: live.weight })),
+            plan.live.map((live) => ({ deployed: platform.deployVersion(live.version, refs(images[live.version]), data.ready), weight: live.weight })),
         );
+        const restoredFrom = config.data.restoreFrom;
         this.outputs = {
             version: config.version,
             ...(config.previous !== undefined ? { previous: config.previous } : {}),
-            weights: this.plan.weights,
-            images: pulumi.output(Object.fromEntries(pinned.map(({ live, images }) => [live.version, refs(images)]))),
+            weights: plan.weights,
+            images: pulumi.output(Object.fromEntries(Object.entries(images).map(([version, pinned]) => [version, refs(pinned)]))),
             unpinnedDigests: pulumi.output(Object.fromEntries(
-                pinned
-                    .map(({ live, images }) => [live.version, Object.fromEntries(Object.entries(images).filter(([, i]) => i.source === "registry").map(([c, i]) => [c, i.digest]))] as const)
+                Object.entries(images)
+                    .map(([version, pinned]) => [version, Object.fromEntries(Object.entries(pinned).filter(([, i]) => i.source === "registry").map(([c, i]) => [c, i.digest]))] as const)
                     .filter(([, digests]) => Object.keys(digests).length > 0),
             )),
-            schemaHead: this.plan.schemaHead.after,
-            transition: this.plan.transition,
-            summary: this.plan.summary,
+            schemaHead: plan.schemaHead.after,
+            backups: data.backups.apply((fresh) => mergeBackups((last.backups ?? []).map((b) => ({ ...b, kind: String(b.kind) })), fresh)),
+            ...(restoredFrom !== undefined ? { restoredFrom } : {}),
+            transition: plan.transition,
+            summary: plan.summary,
             url: routing.url,
         };
         this.registerOutputs({ ...this.outputs });
@@ -77,6 +93,12 @@ export class Release extends pulumi.ComponentResource {
             ]),
         );
     }
+}
+
+/** Earlier records first, then this update's, each id once, the newest `BACKUPS_LISTED` kept. */
+export function mergeBackups(earlier: BackupRecord[], fresh: BackupRecord[]): BackupRecord[] {
+    const freshIds = new Set(fresh.map((b) => b.id));
+    return [...earlier.filter((b) => !freshIds.has(b.id)), ...fresh.filter((b) => typeof b.id === "string")].slice(-BACKUPS_LISTED);
 }
 
 function refs(images: Record<string, PinnedImage>): VersionImages {

@@ -1,6 +1,7 @@
 import { AwsSettings, parseAwsSettings } from "./aws";
 import { ConfigError, fail, isObject, optionalBoolean, optionalInteger, optionalString, requireObject, requireString } from "./checks";
 import { ComponentSpec, parseComponents } from "./components";
+import { DATA_KEYS, DataSettings, parseDataSettings } from "./data";
 import { isReleaseTag, tagSlug } from "./semver";
 
 export type Platform = "aws-ecs" | "docker-host";
@@ -26,13 +27,15 @@ export interface ReleaseConfig {
     readonly requirePinnedDigests: boolean;
     /** Operator's word that the live versions run on this (newer) schema head, after additive migrations. */
     readonly acceptSchemaHead?: string;
+    /** Backups, migrations and restores. */
+    readonly data: DataSettings;
     readonly aws?: AwsSettings;
 }
 
 /** Keys of the `release:` namespace this program reads; anything else is a typo and refused. */
 export const RELEASE_KEYS = [
     "app", "platform", "version", "previous", "canaryWeight", "components", "digests", "requirePinnedDigests",
-    "acceptSchemaHead", "aws",
+    "acceptSchemaHead", "aws", ...DATA_KEYS,
 ] as const;
 
 const APP_NAME = /^[a-z][a-z0-9-]{0,19}$/;
@@ -85,6 +88,7 @@ export function parseReleaseConfig(raw: Record<string, unknown>): ReleaseConfig 
         digests,
         requirePinnedDigests,
         ...(acceptSchemaHead !== undefined ? { acceptSchemaHead } : {}),
+        data: parseDataSettings(raw, components),
         ...(platform === "aws-ecs" ? { aws: parseAwsSettings(raw.aws) } : {}),
     };
 }

@@ -22,7 +22,8 @@ const AWS_KEYS = "`vpcId`, `subnetIds`, `loadBalancerSubnetIds`, `internal`, `ce
     "`logRetentionDays`, `healthCheckIntervalSeconds`, `healthyThreshold`, `deregistrationDelaySeconds`";
 const RETENTION = "1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653";
 const RELEASE_KEYS = "`release:app`, `release:platform`, `release:version`, `release:previous`, `release:canaryWeight`, `release:components`, " +
-    "`release:digests`, `release:requirePinnedDigests`, `release:acceptSchemaHead`, `release:aws`";
+    "`release:digests`, `release:requirePinnedDigests`, `release:acceptSchemaHead`, `release:aws`, `release:database`, `release:databaseUrl`, " +
+    "`release:backup`, `release:migrate`, `release:restoreFrom`";
 const ONE_WEB_DEFAULT = "`release:components` must have exactly one web component without `pathPrefix` (it takes the default route); found ";
 const SECRET_RULE = "a secret reference: an `arn:aws:secretsmanager:…` or `arn:aws:ssm:…` ARN, or `config:<key>` naming a secret in `release:`";
 
@@ -224,6 +225,7 @@ describe("release config validation (settings/*.ts, config.ts)", () => {
                 vpcId: VPC, subnetIds: SUBNETS, loadBalancerSubnetIds: SUBNETS, internal: false, deletionProtection: false, assignPublicIp: false,
                 logRetentionDays: 30, healthCheckIntervalSeconds: 10, healthyThreshold: 2, deregistrationDelaySeconds: 30,
             },
+            data: { backup: { dir: "backups", log: "backups/backups.log", keep: 5, retentionDays: 7, beforeQuiesce: false } },
         });
     });
 

@@ -2,10 +2,12 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { AwsSettings } from "../../settings/aws";
 import { ComponentSpec } from "../../settings/components";
-import { testRulePriority } from "../naming";
-import { PlatformAdapter, PlatformArgs, Routing, VersionImages, WeightedVersion } from "../platform";
+import { OPS } from "../data/opsCommand";
+import { testRulePriority, versionedName } from "../naming";
+import { OneOffTask, PlatformAdapter, PlatformArgs, Routing, VersionImages, WeightedVersion, WriterControl } from "../platform";
 import { TEST_LISTENER_PORT } from "./containerDefinition";
 import { EcsShared, EcsVersion } from "./ecsVersion";
+import { oneOffTaskDefinition } from "./taskDefinition";
 import { forwardAction, routeRules } from "./routing";
 import { executionRole, secretArnsByComponent } from "./secrets";
 
@@ -86,7 +88,7 @@ export class EcsPlatform extends pulumi.ComponentResource implements PlatformAda
         this.registerOutputs({ loadBalancerDnsName: this.loadBalancer.dnsName });
     }
 
-    deployVersion(version: string, images: VersionImages): EcsVersion {
+    deployVersion(version: string, images: VersionImages, after: pulumi.Resource[]): EcsVersion {
         const priorities: Record<string, number> = {};
         for (const component of this.components.filter((c) => c.role === "web")) {
             const priority = testRulePriority(component.name, version);
@@ -98,8 +100,36 @@ export class EcsPlatform extends pulumi.ComponentResource implements PlatformAda
             priorities[component.name] = priority;
         }
         return new EcsVersion(`${this.name}-${version}`, {
-            shared: this.shared, version, components: this.components, images, testRulePriorities: priorities,
+            shared: this.shared, version, components: this.components, images, testRulePriorities: priorities, after,
         }, { parent: this });
+    }
+
+    /** A task definition of its own (the component's image, environment and secrets, the migration command) run by `ecs-task`. */
+    oneOffTask(version: string, component: string, image: pulumi.Output<string>, command: string[]): OneOffTask {
+        const spec = this.components.find((c) => c.name === component)!;
+        const task = oneOffTaskDefinition(`${this.name}-${version}-${component}-oneoff`, {
+            shared: this.shared, version, component: { ...spec, command }, image,
+        }, this);
+        const { aws: settings } = this.shared;
+        const argv = pulumi.all([this.shared.clusterArn, task.arn, this.shared.serviceSecurityGroupId]).apply(([cluster, taskArn, group]) => [
+            ...OPS, "ecs-task", "--cluster", cluster, "--task-definition", taskArn, "--container", component,
+            "--subnets", settings.subnetIds.join(","), "--security-groups", group,
+            ...(settings.assignPublicIp ? ["--assign-public-ip"] : []),
+            "--", ...command,
+        ]);
+        return { argv, needs: [task] };
+    }
+
+    /** `ecs-scale` of the components' services: to 0 to stop, back to their desired count to start, waiting for both. */
+    writerControl(versions: string[], components: string[]): WriterControl {
+        const specs = this.components.filter((c) => components.includes(c.name));
+        const scale = (count: (desired: number) => number) =>
+            this.shared.clusterArn.apply((cluster) => [
+                ...OPS, "ecs-scale", "--cluster", cluster,
+                ...versions.flatMap((version) => specs.flatMap((c) => ["--service", `${versionedName(this.shared.app, c.name, version)}=${count(c.desiredCount)}`])),
+                "--wait",
+            ]);
+        return { stop: scale(() => 0), start: scale((desired) => desired) };
     }
 
     /** The only resources a traffic shift or a warm rollback changes: the listener and its path rules. */

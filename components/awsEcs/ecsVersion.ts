@@ -4,7 +4,8 @@ import { AwsSettings } from "../../settings/aws";
 import { ComponentSpec } from "../../settings/components";
 import { targetGroupName, versionedName } from "../naming";
 import { DeployedVersion } from "../platform";
-import { TARGET_HEADER, containerDefinition } from "./containerDefinition";
+import { TARGET_HEADER } from "./containerDefinition";
+import { fargateTaskDefinition, releaseTags } from "./taskDefinition";
 
 /** What every version shares, made once by `EcsPlatform`. */
 export interface EcsShared {
@@ -28,6 +29,8 @@ export interface EcsVersionArgs {
     readonly images: Record<string, pulumi.Output<string>>;
     /** Web component → test-listener rule priority (unique among live versions). */
     readonly testRulePriorities: Record<string, number>;
+    /** Services start after these: the data steps of a forward upgrade. */
+    readonly after: pulumi.Resource[];
 }
 
 /**
@@ -48,7 +51,10 @@ export class EcsVersion extends pulumi.ComponentResource implements DeployedVers
         this.version = args.version;
         for (const component of args.components) {
             const attachment = component.role === "web" ? this.targetGroup(name, args, component) : undefined;
-            const taskDefinition = this.taskDefinition(name, args, component);
+            const taskDefinition = fargateTaskDefinition(`${name}-${component.name}-task`, {
+                shared: args.shared, version: args.version, component, image: args.images[component.name],
+                family: versionedName(args.shared.app, component.name, args.version),
+            }, this);
             this.ready.push(this.service(name, args, component, taskDefinition, attachment));
         }
         this.registerOutputs({ version: args.version, targets: this.targets });
@@ -72,7 +78,7 @@ export class EcsVersion extends pulumi.ComponentResource implements DeployedVers
                     healthyThreshold: shared.aws.healthyThreshold,
                     unhealthyThreshold: 2,
                 },
-                tags: this.tags(shared.app, component.name, version),
+                tags: releaseTags(shared.app, component.name, version),
             },
             { parent: this },
         );
@@ -85,35 +91,11 @@ export class EcsVersion extends pulumi.ComponentResource implements DeployedVers
                 priority: args.testRulePriorities[component.name],
                 conditions: [{ httpHeader: { httpHeaderName: TARGET_HEADER, values: [version] } }, ...pathConditions],
                 actions: [{ type: "forward", targetGroupArn: group.arn }],
-                tags: this.tags(shared.app, component.name, version),
+                tags: releaseTags(shared.app, component.name, version),
             },
             { parent: this },
         );
         return { group, rule };
-    }
-
-    private taskDefinition(name: string, args: EcsVersionArgs, component: ComponentSpec): aws.ecs.TaskDefinition {
-        const { shared, version } = args;
-        const secretArns = shared.secretArns[component.name] ?? {};
-        const definitions = pulumi
-            .all([args.images[component.name], shared.region, shared.logGroupName, pulumi.all(secretArns)])
-            .apply(([image, region, logGroup, arns]) =>
-                JSON.stringify([containerDefinition({ component, version, image, region, logGroup, secretArns: arns })]),
-            );
-        return new aws.ecs.TaskDefinition(
-            `${name}-${component.name}-task`,
-            {
-                family: versionedName(shared.app, component.name, version),
-                requiresCompatibilities: ["FARGATE"],
-                networkMode: "awsvpc",
-                cpu: String(component.cpu),
-                memory: String(component.memory),
-                executionRoleArn: shared.executionRoleArn,
-                containerDefinitions: definitions,
-                tags: this.tags(shared.app, component.name, version),
-            },
-            { parent: this },
-        );
     }
 
     /**
@@ -151,14 +133,11 @@ export class EcsVersion extends pulumi.ComponentResource implements DeployedVers
                 deploymentCircuitBreaker: { enable: true, rollback: true },
                 waitForSteadyState: true,
                 propagateTags: "SERVICE",
-                tags: this.tags(shared.app, component.name, version),
+                tags: releaseTags(shared.app, component.name, version),
             },
             // ECS accepts a target group only once a listener uses it: the test-route rule attaches it.
-            { parent: this, dependsOn: attachment !== undefined ? [attachment.rule] : [] },
+            { parent: this, dependsOn: [...(attachment !== undefined ? [attachment.rule] : []), ...args.after] },
         );
     }
 
-    private tags(app: string, component: string, version: string): Record<string, string> {
-        return { "safe-release:app": app, "safe-release:component": component, "safe-release:version": version };
-    }
 }

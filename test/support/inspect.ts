@@ -26,3 +26,14 @@ export function resourcesOfType(run: ProgramRun, type: string): RecordedResource
 export function urnOf(run: ProgramRun, type: string, name: string): string {
     return resource(run, type, name).urn;
 }
+
+/** Paths in `value` where `needle` appears outside a Pulumi secret: where a secret would leak into state or a preview. */
+export function plainTextPaths(value: unknown, needle: string, path = ""): string[] {
+    if (isSecret(value)) return [];
+    if (typeof value === "string") return value.includes(needle) ? [path || "(value)"] : [];
+    if (Array.isArray(value)) return value.flatMap((v, i) => plainTextPaths(v, needle, `${path}[${i}]`));
+    if (typeof value === "object" && value !== null) {
+        return Object.entries(value).flatMap(([k, v]) => plainTextPaths(v, needle, path ? `${path}.${k}` : k));
+    }
+    return [];
+}

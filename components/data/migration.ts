@@ -1,0 +1,40 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { NO_RERUN, OPS, commandLine } from "./opsCommand";
+
+export interface MigrationArgs {
+    readonly app: string;
+    /** The new schema head. */
+    readonly version: string;
+    /** Digest of the image that migrates; a different digest for the same version is a different migration. */
+    readonly digest: pulumi.Output<string>;
+    /** Runs the migration command once as a one-off task and exits with its exit code. */
+    readonly runner: pulumi.Output<string[]>;
+    readonly databaseUrl: pulumi.Output<string>;
+    readonly lockTimeout: string;
+}
+
+/**
+ * The migration of one schema head, run exactly once: `safe-release-ops migrate`
+ * takes a PostgreSQL advisory lock (two concurrent `pulumi up`s cannot both
+ * migrate), checks the ledger (a migration that succeeded runs nothing; a failed
+ * one is never retried blindly), then runs the one-off task and records the
+ * outcome. Re-running `pulumi up` after success changes nothing here.
+ */
+export class Migration extends pulumi.ComponentResource {
+    public readonly run: command.local.Command;
+
+    constructor(name: string, args: MigrationArgs, opts: pulumi.ComponentResourceOptions = {}) {
+        super("safe-release:data:Migration", name, {}, opts);
+        const argv = pulumi.all([args.digest, args.runner]).apply(([digest, runner]) => [
+            ...OPS, "migrate", "--app", args.app, "--version", args.version, "--digest", digest, "--lock-timeout", args.lockTimeout, "--", ...runner,
+        ]);
+        this.run = new command.local.Command(`${name}-run`, {
+            create: commandLine(argv),
+            update: NO_RERUN,
+            environment: { DATABASE_URL: args.databaseUrl },
+            triggers: [args.version, args.digest],
+        }, { parent: this, additionalSecretOutputs: ["environment"] });
+        this.registerOutputs({ version: args.version, digest: args.digest });
+    }
+}

@@ -1,0 +1,38 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/**
+ * How data steps call the ops programs: relative to the project directory,
+ * where Pulumi runs the program and the command provider, so the same config
+ * gives the same command on every machine (an absolute path would differ
+ * between checkouts and show as a change).
+ */
+export const OPS = ["node", "ops/bin/safe-release-ops.js"];
+
+/**
+ * A data step runs when its resource is created, never because an input changed:
+ * on an update the command provider runs `update`, and this one does nothing.
+ * Re-running a step is always a replacement, which the resource's name (keyed by
+ * version) or its `triggers` decide.
+ */
+export const NO_RERUN = "true";
+
+/** Single-quotes each word for `/bin/sh`; only non-secret words (names, paths, ids) ever go on a command line. */
+export function shellQuote(argv: string[]): string {
+    return argv.map((word) => (/^[A-Za-z0-9_@%+=:,.\/-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`)).join(" ");
+}
+
+export function commandLine(argv: pulumi.Input<pulumi.Input<string>[]>): pulumi.Output<string> {
+    return pulumi.output(argv).apply((words) => shellQuote(words));
+}
+
+/** The one JSON document an ops program prints on stdout. */
+export function parseOpsResult(stdout: string): Record<string, unknown> {
+    const text = stdout.trim();
+    if (text === "") return {};
+    try {
+        return JSON.parse(text);
+    } catch {
+        // Preview: the command has not run and its stdout is a placeholder.
+        return {};
+    }
+}

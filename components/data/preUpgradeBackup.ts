@@ -1,0 +1,95 @@
+import * as aws from "@pulumi/aws";
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { BackupSettings, DatabaseSettings } from "../../settings/data";
+import { tagSlug } from "../../settings/semver";
+import { NO_RERUN, OPS, commandLine, parseOpsResult } from "./opsCommand";
+
+export interface PreUpgradeBackupArgs {
+    readonly app: string;
+    /** The version about to migrate: the backup holds the data just before its migration. */
+    readonly version: string;
+    /** The schema head the backup holds (absent on a first deploy). */
+    readonly schemaHead?: string;
+    readonly backup: BackupSettings;
+    readonly database?: DatabaseSettings;
+    readonly databaseUrl?: pulumi.Output<string>;
+    /** Writers are stopped when the backup runs, so a directory copy is consistent. */
+    readonly quiesced: boolean;
+}
+
+/** What the `backups` stack output lists: a backup's log record, plus the schema head it restores. */
+export type BackupRecord = Record<string, unknown> & { readonly id: string; readonly kind: string; readonly schemaHead?: string };
+
+/**
+ * Every backup the seeds ask for before a migration, taken side by side (they
+ * all sit inside the write pause): pg_dump with its checksum and facts, an RDS
+ * or Aurora snapshot kept when it leaves the program, the data directory, the S3
+ * bucket, and the KMS key's record. Each ops step verifies its own backup and
+ * appends it to the backup log.
+ */
+export class PreUpgradeBackup extends pulumi.ComponentResource {
+    public readonly steps: pulumi.Resource[] = [];
+    /** Records of this backup, for the `backups` stack output. */
+    public readonly records: pulumi.Output<BackupRecord[]>;
+
+    constructor(name: string, args: PreUpgradeBackupArgs, opts: pulumi.ComponentResourceOptions = {}) {
+        super("safe-release:data:PreUpgradeBackup", name, {}, opts);
+        const { app, version, backup } = args;
+        const common = ["--app", app, "--version", version, "--log", backup.log];
+        const records: pulumi.Output<BackupRecord>[] = [];
+        const opsStep = (step: string, argv: string[], environment?: Record<string, pulumi.Output<string>>) => {
+            const run = new command.local.Command(`${name}-${step}`, {
+                create: commandLine([...OPS, ...argv]),
+                update: NO_RERUN,
+                ...(environment !== undefined ? { environment } : {}),
+            }, { parent: this, ...(environment !== undefined ? { additionalSecretOutputs: ["environment"] } : {}) });
+            this.steps.push(run);
+            records.push(run.stdout.apply((stdout) => ({ ...parseOpsResult(stdout), schemaHead: args.schemaHead }) as BackupRecord));
+        };
+
+        if (args.databaseUrl !== undefined) {
+            const tables = args.database?.criticalTables ?? [];
+            opsStep("pg-dump", ["backup", "--kind", "postgres", "--dir", backup.dir, ...common, ...(tables.length > 0 ? ["--critical-tables", tables.join(",")] : [])], {
+                DATABASE_URL: args.databaseUrl,
+            });
+        }
+        if (backup.directory !== undefined) {
+            opsStep("directory", ["backup", "--kind", "directory", "--path", backup.directory, "--dir", backup.dir, ...common, ...(args.quiesced ? ["--quiesced"] : [])]);
+        }
+        if (backup.bucket !== undefined) {
+            opsStep("bucket", ["bucket-backup", "--source", backup.bucket, "--target", `${backup.bucketTarget}/${app}-${version}`, ...common]);
+        }
+        if (backup.kmsKeyId !== undefined) {
+            opsStep("kms", ["kms-record", "--key", backup.kmsKeyId, ...common]);
+        }
+        this.snapshot(name, args, records);
+        this.records = pulumi.all(records) as unknown as pulumi.Output<BackupRecord[]>;
+        this.registerOutputs({ version, records: this.records });
+    }
+
+    /** RDS and Aurora snapshots: named per app and version, and kept when they leave the program. */
+    private snapshot(name: string, args: PreUpgradeBackupArgs, records: pulumi.Output<BackupRecord>[]): void {
+        const identifier = `${args.app}-${tagSlug(args.version)}-pre-upgrade`;
+        const tags = { "safe-release:app": args.app, "safe-release:version": args.version, "safe-release:purpose": "pre-upgrade" };
+        const options = { parent: this, retainOnDelete: true };
+        if (args.database?.rdsInstance !== undefined) {
+            const snapshot = new aws.rds.Snapshot(`${name}-rds`, { dbInstanceIdentifier: args.database.rdsInstance, dbSnapshotIdentifier: identifier, tags }, options);
+            this.steps.push(snapshot);
+            records.push(pulumi.output({
+                id: identifier, kind: "rds-snapshot", app: args.app, version: args.version, location: snapshot.dbSnapshotArn,
+                ...(args.schemaHead !== undefined ? { schemaHead: args.schemaHead } : {}),
+            }) as pulumi.Output<BackupRecord>);
+        }
+        if (args.database?.auroraCluster !== undefined) {
+            const snapshot = new aws.rds.ClusterSnapshot(`${name}-aurora`, {
+                dbClusterIdentifier: args.database.auroraCluster, dbClusterSnapshotIdentifier: identifier, tags,
+            }, options);
+            this.steps.push(snapshot);
+            records.push(pulumi.output({
+                id: identifier, kind: "aurora-snapshot", app: args.app, version: args.version, location: snapshot.dbClusterSnapshotArn,
+                ...(args.schemaHead !== undefined ? { schemaHead: args.schemaHead } : {}),
+            }) as pulumi.Output<BackupRecord>);
+        }
+    }
+}

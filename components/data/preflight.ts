@@ -1,0 +1,63 @@
+import * as aws from "@pulumi/aws";
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { DatabaseSettings } from "../../settings/data";
+import { NO_RERUN, OPS, commandLine } from "./opsCommand";
+
+export interface PreflightArgs {
+    readonly app: string;
+    /** The version about to migrate. */
+    readonly version: string;
+    readonly database?: DatabaseSettings;
+    readonly databaseUrl?: pulumi.Output<string>;
+    /** Destructive pending SQL is accepted for this version. */
+    readonly allowDestructive: boolean;
+    /** A KMS key that must be usable before anything changes. */
+    readonly kmsKeyId?: string;
+}
+
+/** KMS states in which the data it protects could become unreadable: refuse to upgrade on top of them. */
+const UNUSABLE_KEY_STATES = ["PendingDeletion", "PendingReplicaDeletion", "Disabled"];
+
+export function checkKeyState(keyId: string, state: string): string {
+    if (UNUSABLE_KEY_STATES.includes(state)) {
+        throw new Error(
+            `KMS key ${keyId} is ${state}: the data it encrypts would not survive it; ` +
+                `${state === "Disabled" ? "enable the key" : "cancel the key deletion"} before upgrading (\`release:backup.kmsKeyId\`)`,
+        );
+    }
+    return state;
+}
+
+/**
+ * Checks that fail the update before anything changes: the migration ledgers
+ * (no failed or in-flight migration, applied files unchanged), destructive
+ * pending SQL without `release:migrate.allowDestructive`, and a usable KMS key
+ * (read at preview, so `pulumi preview` already refuses).
+ */
+export class Preflight extends pulumi.ComponentResource {
+    /** What later steps wait for. */
+    public readonly checks: pulumi.Resource[] = [];
+
+    constructor(name: string, args: PreflightArgs, opts: pulumi.ComponentResourceOptions = {}) {
+        super("safe-release:data:Preflight", name, {}, opts);
+        const kmsKeyState = args.kmsKeyId === undefined
+            ? undefined
+            : aws.kms.getKeyOutput({ keyId: args.kmsKeyId }, { parent: this }).keyState.apply((state) => checkKeyState(args.kmsKeyId!, state));
+        if (args.databaseUrl !== undefined) {
+            const argv = [
+                ...OPS, "preflight", "--app", args.app, "--version", args.version, "--ledger", args.database?.ledger ?? "auto",
+                ...(args.database?.migrationsDir !== undefined ? ["--migrations-dir", args.database.migrationsDir] : []),
+                ...(args.allowDestructive ? ["--allow-destructive"] : []),
+            ];
+            this.checks.push(new command.local.Command(`${name}-checks`, {
+                create: commandLine(argv),
+                update: NO_RERUN,
+                environment: { DATABASE_URL: args.databaseUrl },
+                // The key state is an input so a refused key stops this step too.
+                ...(kmsKeyState !== undefined ? { triggers: [kmsKeyState] } : {}),
+            }, { parent: this, additionalSecretOutputs: ["environment"] }));
+        }
+        this.registerOutputs({ version: args.version, ...(kmsKeyState !== undefined ? { kmsKeyState } : {}) });
+    }
+}

@@ -1,0 +1,31 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { NO_RERUN, OPS, commandLine } from "./opsCommand";
+
+export interface RestoreArgs {
+    /** A backup id from the `backups` stack output / the backup log. */
+    readonly backupId: string;
+    readonly log: string;
+    readonly databaseUrl?: pulumi.Output<string>;
+}
+
+/**
+ * Undoes a bad migration: `safe-release-ops restore` restores the backup into a
+ * scratch copy, verifies it against the facts recorded at backup time (ledger
+ * rows, exact row counts of the critical tables) and only then swaps it in,
+ * keeping the failed state beside it. Any difference fails the update and
+ * leaves the live data untouched. Keyed by the backup id, so it runs once.
+ */
+export class Restore extends pulumi.ComponentResource {
+    public readonly run: command.local.Command;
+
+    constructor(name: string, args: RestoreArgs, opts: pulumi.ComponentResourceOptions = {}) {
+        super("safe-release:data:Restore", name, {}, opts);
+        this.run = new command.local.Command(`${name}-run`, {
+            create: commandLine([...OPS, "restore", "--id", args.backupId, "--log", args.log]),
+            update: NO_RERUN,
+            ...(args.databaseUrl !== undefined ? { environment: { DATABASE_URL: args.databaseUrl } } : {}),
+        }, { parent: this, ...(args.databaseUrl !== undefined ? { additionalSecretOutputs: ["environment"] } : {}) });
+        this.registerOutputs({ backupId: args.backupId });
+    }
+}

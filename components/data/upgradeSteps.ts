@@ -1,0 +1,107 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ReleaseConfig } from "../../settings/release";
+import { PinnedImage } from "../pinnedImage";
+import { ReleasePlan } from "../plan";
+import { PlatformAdapter } from "../platform";
+import { Migration } from "./migration";
+import { Preflight } from "./preflight";
+import { BackupRecord, PreUpgradeBackup } from "./preUpgradeBackup";
+import { Quiesce } from "./quiesce";
+import { Restore } from "./restore";
+
+export interface DataStepsArgs {
+    readonly config: ReleaseConfig;
+    readonly plan: ReleasePlan;
+    readonly platform: PlatformAdapter;
+    /** Version → component → pinned image. */
+    readonly images: Record<string, Record<string, PinnedImage>>;
+    readonly databaseUrl?: pulumi.Output<string>;
+    /** Versions running before this update: their writers are the ones to stop. */
+    readonly running: string[];
+}
+
+export interface DataSteps {
+    /** The services of this update start after these. */
+    readonly ready: pulumi.Resource[];
+    /** Records of the backup this update keeps (the schema head's). */
+    readonly backups: pulumi.Output<BackupRecord[]>;
+}
+
+/**
+ * The data side of an update, in the runbooks' mandatory order. A forward
+ * upgrade: preflight → quiesce writers → back up → migrate once → resume
+ * writers. A restore: quiesce writers → restore and verify → resume. Everything
+ * here is keyed by the schema head (or the backup id), so later updates —
+ * traffic shifts, rollbacks, retirements — leave it untouched.
+ */
+export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Resource): DataSteps {
+    const { config, plan } = args;
+    const { data } = config;
+    const writers = data.migrate?.quiesce ?? [];
+    const running = args.running.filter((v) => plan.live.some((l) => l.version === v));
+    const quiesce = (key: string, dependsOn: pulumi.Resource[]) =>
+        writers.length > 0 && running.length > 0
+            ? new Quiesce(`${name}-quiesce-${key}`, { components: writers, control: args.platform.writerControl(running, writers) }, { parent, dependsOn })
+            : undefined;
+
+    if (data.restoreFrom !== undefined) {
+        const stop = quiesce(data.restoreFrom, []);
+        const restore = new Restore(`${name}-restore-${data.restoreFrom}`, {
+            backupId: data.restoreFrom, log: data.backup.log, ...(args.databaseUrl !== undefined ? { databaseUrl: args.databaseUrl } : {}),
+        }, { parent, dependsOn: stop !== undefined ? [stop.stopped] : [] });
+        return { ready: [stop?.resumeAfter([restore]) ?? restore], backups: pulumi.output([]) };
+    }
+    if (!plan.migrates || !hasDataWork(config, args.databaseUrl)) return { ready: [], backups: pulumi.output([]) };
+
+    const head = plan.schemaHead.after;
+    const preflight = new Preflight(`${name}-preflight-${head}`, {
+        app: config.app,
+        version: head,
+        ...(data.database !== undefined ? { database: data.database } : {}),
+        ...(args.databaseUrl !== undefined ? { databaseUrl: args.databaseUrl } : {}),
+        allowDestructive: data.migrate?.allowDestructive.includes(head) ?? false,
+        ...(data.backup.kmsKeyId !== undefined ? { kmsKeyId: data.backup.kmsKeyId } : {}),
+    }, { parent });
+
+    // Backing up after the writers stop is what makes a restore lose nothing; `beforeQuiesce` trades that for a shorter pause.
+    const beforeQuiesce = data.backup.beforeQuiesce && writers.length > 0;
+    if (beforeQuiesce) {
+        pulumi.log.warn(
+            `\`release:backup.beforeQuiesce\` is true: the backup of ${head} is taken before ${writers.join(", ")} stop, ` +
+                "so writes between the backup and the migration would be lost on a restore",
+            parent,
+        );
+    }
+    const early = beforeQuiesce ? undefined : quiesce(head, [preflight]);
+    const backup = new PreUpgradeBackup(`${name}-backup-${head}`, {
+        app: config.app,
+        version: head,
+        ...(plan.schemaHead.before !== undefined ? { schemaHead: plan.schemaHead.before } : {}),
+        backup: data.backup,
+        ...(data.database !== undefined ? { database: data.database } : {}),
+        ...(args.databaseUrl !== undefined ? { databaseUrl: args.databaseUrl } : {}),
+        quiesced: early !== undefined,
+    }, { parent, dependsOn: [early?.stopped ?? preflight] });
+    const stop = early ?? (beforeQuiesce ? quiesce(head, [backup]) : undefined);
+
+    let last: pulumi.Resource = backup;
+    if (data.migrate !== undefined && args.databaseUrl !== undefined) {
+        const image = args.images[head][data.migrate.component];
+        const task = args.platform.oneOffTask(head, data.migrate.component, image.ref, data.migrate.command);
+        last = new Migration(`${name}-migrate-${head}`, {
+            app: config.app,
+            version: head,
+            digest: image.digest,
+            runner: task.argv,
+            databaseUrl: args.databaseUrl,
+            lockTimeout: data.migrate.lockTimeout,
+        }, { parent, dependsOn: [backup, ...(stop !== undefined ? [stop.stopped] : []), ...task.needs] });
+    }
+    return { ready: [stop?.resumeAfter([last]) ?? last], backups: backup.records };
+}
+
+function hasDataWork(config: ReleaseConfig, databaseUrl: pulumi.Output<string> | undefined): boolean {
+    const { backup, database, migrate } = config.data;
+    return databaseUrl !== undefined || migrate !== undefined || database?.rdsInstance !== undefined || database?.auroraCluster !== undefined ||
+        backup.directory !== undefined || backup.bucket !== undefined || backup.kmsKeyId !== undefined;
+}
