@@ -8,11 +8,12 @@ import { assertTablesExist, Facts, readFacts } from "./facts";
 /**
  * No compression by default. The backup runs inside the write pause, so its speed
  * is downtime, and with -Fc the zlib work runs on one core inside pg_dump.
- * Measured on a 1.03 GiB generated database (bench/backup.bench.ts, 2 cores):
- * level 0 took 11 s for 962 MiB, level 1 ~25 s for 395 MiB, the default (6)
- * 47–66 s for 367 MiB. Level 0 is faster whenever the backup disk writes more
- * than ~40 MB/s (any SSD or cloud volume); it costs 2.5× the storage for the
- * retention period. `--compress 1` trades that back for a slow disk or tight space.
+ * Measured on a 1.03 GiB generated database (bench/backup.bench.ts, 2 cores, median
+ * of plain `pg_dump -Fc -Z<n>`): level 0 5.2 s for 962 MiB, level 1 10.3 s for
+ * 395 MiB, level 3 13.5 s for 379 MiB, pg_dump's default (6) 26 s for 367 MiB.
+ * Level 0 stays faster as long as the backup disk takes ~95 MiB/s or more (962 MiB
+ * in under 10.3 s: local SSDs, gp3's 125 MiB/s baseline); it costs 2.5× the space
+ * for the retention period. `--compress 1` is the choice for a slower disk.
  */
 export const DEFAULT_COMPRESS_LEVEL = 0;
 
