@@ -34,7 +34,7 @@ export class Migration extends pulumi.ComponentResource {
             update: NO_RERUN,
             environment: { DATABASE_URL: args.databaseUrl },
             triggers: [args.version, args.digest],
-        }, { parent: this, additionalSecretOutputs: ["environment"] });
+        }, { parent: this, dependsOn: opts.dependsOn, additionalSecretOutputs: ["environment"] });
         this.registerOutputs({ version: args.version, digest: args.digest });
     }
 }

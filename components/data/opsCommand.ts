@@ -16,6 +16,12 @@ export const OPS = ["node", "ops/bin/safe-release-ops.js"];
  */
 export const NO_RERUN = "true";
 
+/*
+ * Each data component passes its own `dependsOn` to its commands as well: a
+ * child does not inherit its parent's `dependsOn`, and the order of data steps
+ * must be stated, not left to when a parent happens to register.
+ */
+
 /** Single-quotes each word for `/bin/sh`; only non-secret words (names, paths, ids) ever go on a command line. */
 export function shellQuote(argv: string[]): string {
     return argv.map((word) => (/^[A-Za-z0-9_@%+=:,.\/-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`)).join(" ");
@@ -26,8 +32,8 @@ export function commandLine(argv: pulumi.Input<pulumi.Input<string>[]>): pulumi.
 }
 
 /** The one JSON document an ops program prints on stdout. */
-export function parseOpsResult(stdout: string): Record<string, unknown> {
-    const text = stdout.trim();
+export function parseOpsResult(stdout: string | undefined): Record<string, unknown> {
+    const text = (stdout ?? "").trim();
     if (text === "") return {};
     try {
         return JSON.parse(text);

@@ -43,7 +43,7 @@ export class PreUpgradeBackup extends pulumi.ComponentResource {
                 create: commandLine([...OPS, ...argv]),
                 update: NO_RERUN,
                 ...(environment !== undefined ? { environment } : {}),
-            }, { parent: this, ...(environment !== undefined ? { additionalSecretOutputs: ["environment"] } : {}) });
+            }, { parent: this, dependsOn: opts.dependsOn, ...(environment !== undefined ? { additionalSecretOutputs: ["environment"] } : {}) });
             this.steps.push(run);
             records.push(run.stdout.apply((stdout) => ({ ...parseOpsResult(stdout), schemaHead: args.schemaHead }) as BackupRecord));
         };
@@ -63,16 +63,16 @@ export class PreUpgradeBackup extends pulumi.ComponentResource {
         if (backup.kmsKeyId !== undefined) {
             opsStep("kms", ["kms-record", "--key", backup.kmsKeyId, ...common]);
         }
-        this.snapshot(name, args, records);
+        this.snapshot(name, args, records, opts.dependsOn);
         this.records = pulumi.all(records) as unknown as pulumi.Output<BackupRecord[]>;
         this.registerOutputs({ version, records: this.records });
     }
 
     /** RDS and Aurora snapshots: named per app and version, and kept when they leave the program. */
-    private snapshot(name: string, args: PreUpgradeBackupArgs, records: pulumi.Output<BackupRecord>[]): void {
+    private snapshot(name: string, args: PreUpgradeBackupArgs, records: pulumi.Output<BackupRecord>[], dependsOn: pulumi.ResourceOptions["dependsOn"]): void {
         const identifier = `${args.app}-${tagSlug(args.version)}-pre-upgrade`;
         const tags = { "safe-release:app": args.app, "safe-release:version": args.version, "safe-release:purpose": "pre-upgrade" };
-        const options = { parent: this, retainOnDelete: true };
+        const options = { parent: this, dependsOn, retainOnDelete: true };
         if (args.database?.rdsInstance !== undefined) {
             const snapshot = new aws.rds.Snapshot(`${name}-rds`, { dbInstanceIdentifier: args.database.rdsInstance, dbSnapshotIdentifier: identifier, tags }, options);
             this.steps.push(snapshot);

@@ -56,7 +56,7 @@ export class Preflight extends pulumi.ComponentResource {
                 environment: { DATABASE_URL: args.databaseUrl },
                 // The key state is an input so a refused key stops this step too.
                 ...(kmsKeyState !== undefined ? { triggers: [kmsKeyState] } : {}),
-            }, { parent: this, additionalSecretOutputs: ["environment"] }));
+            }, { parent: this, dependsOn: opts.dependsOn, additionalSecretOutputs: ["environment"] }));
         }
         this.registerOutputs({ version: args.version, ...(kmsKeyState !== undefined ? { kmsKeyState } : {}) });
     }

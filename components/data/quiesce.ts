@@ -24,7 +24,10 @@ export class Quiesce extends pulumi.ComponentResource {
         super("safe-release:data:Quiesce", name, {}, opts);
         this.name = name;
         this.control = args.control;
-        this.stopped = new command.local.Command(`${name}-stop`, { create: commandLine(args.control.stop), update: NO_RERUN }, { parent: this });
+        this.stopped = new command.local.Command(`${name}-stop`, { create: commandLine(args.control.stop), update: NO_RERUN }, {
+            parent: this,
+            dependsOn: opts.dependsOn,
+        });
         this.registerOutputs({ components: args.components });
     }
 

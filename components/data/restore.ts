@@ -25,7 +25,7 @@ export class Restore extends pulumi.ComponentResource {
             create: commandLine([...OPS, "restore", "--id", args.backupId, "--log", args.log]),
             update: NO_RERUN,
             ...(args.databaseUrl !== undefined ? { environment: { DATABASE_URL: args.databaseUrl } } : {}),
-        }, { parent: this, ...(args.databaseUrl !== undefined ? { additionalSecretOutputs: ["environment"] } : {}) });
+        }, { parent: this, dependsOn: opts.dependsOn, ...(args.databaseUrl !== undefined ? { additionalSecretOutputs: ["environment"] } : {}) });
         this.registerOutputs({ backupId: args.backupId });
     }
 }

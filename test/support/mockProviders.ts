@@ -23,9 +23,25 @@ export function mockState(args: MockResourceArgs, lastOutputs: Record<string, un
         case "aws:ecs/cluster:Cluster":
         case "aws:iam/role:Role":
             return { id, state: { name: args.inputs.name ?? args.name, ...args.inputs, arn } };
+        case "aws:rds/snapshot:Snapshot":
+            return { id, state: { ...args.inputs, dbSnapshotArn: arn } };
+        case "aws:rds/clusterSnapshot:ClusterSnapshot":
+            return { id, state: { ...args.inputs, dbClusterSnapshotArn: arn } };
+        case "command:local:Command":
+            return { id, state: { ...args.inputs, stdout: mockOpsStdout(String(args.inputs.create ?? "")), stderr: "" } };
         default:
             return { id, state: { ...args.inputs, arn } };
     }
+}
+
+/** The JSON an ops command prints; a backup answers with a log record whose id derives from its arguments. */
+function mockOpsStdout(create: string): string {
+    const word = (flag: string) => new RegExp(`${flag} (\\S+)`).exec(create)?.[1];
+    const kind = / backup --kind (\S+)/.exec(create)?.[1] ?? (create.includes(" bucket-backup ") ? "bucket" : create.includes(" kms-record ") ? "kms" : undefined);
+    if (kind === undefined) return "{}";
+    const [app, version] = [word("--app"), word("--version")];
+    const millis = String(["postgres", "directory", "bucket", "kms"].indexOf(kind)).padStart(3, "0");
+    return JSON.stringify({ id: `${app}-${version}-20261122T101500.${millis}Z`, kind, app, version, time: `2026-11-22T10:15:00.${millis}Z`, verified: true });
 }
 
 export function mockCall(args: MockCallArgs, registry: Record<string, string>): Record<string, unknown> {
