@@ -36,7 +36,7 @@ export function parseIdList(text: string, option: string, pattern: RegExp, examp
 }
 
 export function validateNameOrArn(value: string, option: string, what: string): string {
-    if (!NAME_OR_ARN.test(value)) throw new UsageError(`\`--${option}\` must be ${what} (a name or an ARN); got \`${value}\``);
+    if (!NAME_OR_ARN.test(value)) throw new UsageError(`\`--${option}\` must be ${what}; got \`${value}\``);
     return value;
 }
 
@@ -53,9 +53,9 @@ export function parseEcsTaskArgs(args: readonly string[]): EcsTaskRequest {
         throw new UsageError("a command is required after `--`, e.g. `-- python manage.py migrate --noinput`");
     }
     return {
-        cluster: validateNameOrArn(requireValue(flags, "cluster", "the ECS cluster to run in"), "cluster", "an ECS cluster"),
+        cluster: validateNameOrArn(requireValue(flags, "cluster", "the ECS cluster to run in"), "cluster", "an ECS cluster name or ARN"),
         taskDefinition: validateNameOrArn(
-            requireValue(flags, "task-definition", "the task definition to run"), "task-definition", "a task definition (family[:revision])",
+            requireValue(flags, "task-definition", "the task definition to run"), "task-definition", "a task definition family[:revision] or ARN",
         ),
         container,
         subnets: parseIdList(requireValue(flags, "subnets", "the task's subnets"), "subnets", SUBNET, "subnet-0123abcd"),
