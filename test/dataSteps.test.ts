@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { digestOf, ecsConfig } from "./support/fixtures";
-import { isSecret, plainTextPaths, resource, resourcesOfType, urnOf } from "./support/inspect";
+import { isSecret, plainTextPaths, resource, resourcesOfType } from "./support/inspect";
 import { ProgramRun, runProgram } from "./support/mockEngine";
 import { StackConfig } from "./support/mockProviders";
 import { planDiff } from "./support/planDiff";
