@@ -46,6 +46,8 @@ export interface PlatformAdapter {
 export interface OneOffTask {
     readonly argv: pulumi.Output<string[]>;
     readonly needs: pulumi.Resource[];
+    /** Secret variables the runner must have in its environment (it hands them to the task by name, never on its command line). */
+    readonly environment?: Record<string, pulumi.Output<string>>;
 }
 
 export interface WriterControl {

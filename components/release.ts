@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ReleaseConfig } from "../settings/release";
 import { EcsPlatform } from "./awsEcs/ecsPlatform";
+import { DockerPlatform } from "./dockerHost/dockerPlatform";
 import { BackupRecord } from "./data/preUpgradeBackup";
 import { dataSteps } from "./data/upgradeSteps";
 import { PinnedImage } from "./pinnedImage";
@@ -109,6 +110,8 @@ function choosePlatform(name: string, args: PlatformArgs, parent: pulumi.Resourc
     switch (args.config.platform) {
         case "aws-ecs":
             return new EcsPlatform(`${name}-ecs`, args, { parent });
+        case "docker-host":
+            return new DockerPlatform(`${name}-docker`, args, { parent });
         default:
             throw new Error(`\`release:platform\` "${args.config.platform}" has no adapter`);
     }

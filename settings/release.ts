@@ -2,11 +2,12 @@ import { AwsSettings, parseAwsSettings } from "./aws";
 import { ConfigError, fail, isObject, optionalBoolean, optionalInteger, optionalString, requireObject, requireString } from "./checks";
 import { ComponentSpec, parseComponents } from "./components";
 import { DATA_KEYS, DataSettings, parseDataSettings } from "./data";
+import { DockerSettings, parseDockerSettings } from "./docker";
 import { isReleaseTag, tagSlug } from "./semver";
 
 export type Platform = "aws-ecs" | "docker-host";
-/** Platforms with an adapter; `docker-host` joins when its adapter lands. */
-export const PLATFORMS: readonly Platform[] = ["aws-ecs"];
+/** Platforms with an adapter. */
+export const PLATFORMS: readonly Platform[] = ["aws-ecs", "docker-host"];
 
 /** Version → component → `sha256:<64 hex>`. */
 export type DigestTable = Record<string, Record<string, string>>;
@@ -30,12 +31,13 @@ export interface ReleaseConfig {
     /** Backups, migrations and restores. */
     readonly data: DataSettings;
     readonly aws?: AwsSettings;
+    readonly docker?: DockerSettings;
 }
 
 /** Keys of the `release:` namespace this program reads; anything else is a typo and refused. */
 export const RELEASE_KEYS = [
     "app", "platform", "version", "previous", "canaryWeight", "components", "digests", "requirePinnedDigests",
-    "acceptSchemaHead", "aws", ...DATA_KEYS,
+    "acceptSchemaHead", "aws", "dockerHost", ...DATA_KEYS,
 ] as const;
 
 const APP_NAME = /^[a-z][a-z0-9-]{0,19}$/;
@@ -90,6 +92,7 @@ export function parseReleaseConfig(raw: Record<string, unknown>): ReleaseConfig 
         ...(acceptSchemaHead !== undefined ? { acceptSchemaHead } : {}),
         data: parseDataSettings(raw, components),
         ...(platform === "aws-ecs" ? { aws: parseAwsSettings(raw.aws) } : {}),
+        ...(platform === "docker-host" ? { docker: parseDockerSettings(raw.dockerHost, app, components) } : {}),
     };
 }
 

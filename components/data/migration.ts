@@ -12,6 +12,8 @@ export interface MigrationArgs {
     readonly runner: pulumi.Output<string[]>;
     readonly databaseUrl: pulumi.Output<string>;
     readonly lockTimeout: string;
+    /** Secret variables the runner passes to the task by name (`OneOffTask.environment`). */
+    readonly environment?: Record<string, pulumi.Output<string>>;
 }
 
 /**
@@ -32,7 +34,7 @@ export class Migration extends pulumi.ComponentResource {
         this.run = new command.local.Command(`${name}-run`, {
             create: commandLine(argv),
             update: NO_RERUN,
-            environment: { DATABASE_URL: args.databaseUrl },
+            environment: { ...args.environment, DATABASE_URL: args.databaseUrl },
             triggers: [args.version, args.digest],
         }, { parent: this, dependsOn: opts.dependsOn, additionalSecretOutputs: ["environment"] });
         this.registerOutputs({ version: args.version, digest: args.digest });

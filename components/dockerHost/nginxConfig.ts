@@ -74,7 +74,8 @@ export const TARGET_HEADER = "X-Release-Target";
 /** Response header naming the version that served. */
 export const VERSION_HEADER = "X-Release-Version";
 
-const SEMVER_TAG = /^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/;
+// Pre-release suffixes (`v1.5.0-rc.1`) are release tags too; `ident` folds their `.` and `-` like the others.
+const SEMVER_TAG = /^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?$/;
 const COMPONENT_NAME = /^[a-z][a-z0-9-]*$/;
 const URL_PATH = /^\/[A-Za-z0-9._~\/-]*$/;
 const BACKEND = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:(\d{1,5})$/;
