@@ -22,7 +22,7 @@ const AWS_KEYS = "`vpcId`, `subnetIds`, `loadBalancerSubnetIds`, `internal`, `ce
     "`logRetentionDays`, `healthCheckIntervalSeconds`, `healthyThreshold`, `deregistrationDelaySeconds`";
 const RETENTION = "1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653";
 const RELEASE_KEYS = "`release:app`, `release:platform`, `release:version`, `release:previous`, `release:canaryWeight`, `release:components`, " +
-    "`release:digests`, `release:requirePinnedDigests`, `release:acceptSchemaHead`, `release:aws`, `release:database`, `release:databaseUrl`, " +
+    "`release:digests`, `release:requirePinnedDigests`, `release:acceptSchemaHead`, `release:aws`, `release:dockerHost`, `release:database`, `release:databaseUrl`, " +
     "`release:backup`, `release:migrate`, `release:restoreFrom`";
 const ONE_WEB_DEFAULT = "`release:components` must have exactly one web component without `pathPrefix` (it takes the default route); found ";
 const SECRET_RULE = "a secret reference: an `arn:aws:secretsmanager:…` or `arn:aws:ssm:…` ARN, or `config:<key>` naming a secret in `release:`";
@@ -51,7 +51,7 @@ const BAD: Array<[string, Raw, string]> = [
     ["app upper-case", { app: "Shop" }, `\`release:app\` must be ${NAME_RULE}; got "Shop"`],
     ["app of 21 characters", { app: "a".repeat(21) }, `\`release:app\` must be ${NAME_RULE}; got "${"a".repeat(21)}"`],
     ["app not a string", { app: 7 }, "`release:app` must be a non-empty string; got 7"],
-    ["unknown platform", { platform: "kubernetes" }, "`release:platform` must be one of \"aws-ecs\"; got \"kubernetes\""],
+    ["unknown platform", { platform: "kubernetes" }, "`release:platform` must be one of \"aws-ecs\", \"docker-host\"; got \"kubernetes\""],
     ["version missing", { version: undefined }, "`release:version` must be a non-empty string; got nothing"],
     ["version without v", { version: "1.5.0" }, `\`release:version\` must be ${TAG_RULE}; got "1.5.0"`],
     ["version latest", { version: "latest" }, `\`release:version\` must be ${TAG_RULE}; got "latest"`],
