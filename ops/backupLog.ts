@@ -2,35 +2,76 @@ import * as fs from "fs";
 import * as path from "path";
 import { UsageError } from "./command";
 
-/**
- * One line of the operator's backup log (the runbook's `ops/backups.log`):
- * timestamp, version and checksum of every backup, and where it is.
- */
-export interface BackupRecord {
+/** What a KMS key looked like when it was recorded. */
+export interface KmsKeyFacts {
+    readonly keyId: string;
+    readonly arn: string;
+    readonly state: string;
+    readonly keyManager: string;
+    readonly creationDate: string;
+    /** The `default` key policy, as the text KMS returned. */
+    readonly policy: string;
+}
+
+/** Fields every line of the backup log has, whatever was backed up. */
+interface RecordCommon {
     readonly id: string;
-    readonly kind: "postgres" | "directory";
     readonly app: string;
     readonly version: string;
     /** ISO-8601 UTC. */
     readonly time: string;
-    /** Bytes of the backup file. */
+    /** Bytes of the backup (a bucket's: the source's total object bytes; a key's: its canonical JSON). */
     readonly size: number;
     readonly sha256: string;
-    /** The backup file. */
+    /** Where the backup is: a local file, an `s3://` prefix, or a KMS key ARN. */
     readonly location: string;
-    /** postgres: the facts (ledgers, row counts) read in the dump's snapshot. */
-    readonly factsLocation?: string;
     readonly verified: boolean;
-    /** postgres: the database that was dumped. */
-    readonly database?: string;
-    /** directory: the directory that was archived, where restore puts it back. */
-    readonly source?: string;
-    /** directory: regular files and their total bytes, checked again after extraction. */
-    readonly files?: number;
-    readonly contentBytes?: number;
-    /** directory: `quiesced` when writers were stopped, else `crash-consistent-at-best`. */
-    readonly consistency?: "quiesced" | "crash-consistent-at-best";
 }
+
+/** `pg_dump -Fc` archive plus the facts (ledgers, row counts) read in the dump's snapshot. */
+export interface PostgresBackupRecord extends RecordCommon {
+    readonly kind: "postgres";
+    readonly factsLocation: string;
+    /** The database that was dumped. */
+    readonly database: string;
+}
+
+/** A tar archive of a data directory. */
+export interface DirectoryBackupRecord extends RecordCommon {
+    readonly kind: "directory";
+    /** The directory that was archived, where restore puts it back. */
+    readonly source: string;
+    /** Regular files and their total bytes, checked again after extraction. */
+    readonly files: number;
+    readonly contentBytes: number;
+    /** `quiesced` when writers were stopped, else `crash-consistent-at-best`. */
+    readonly consistency: "quiesced" | "crash-consistent-at-best";
+}
+
+/** A copy of an S3 prefix under another prefix; `sha256` names the source listing. */
+export interface BucketBackupRecord extends RecordCommon {
+    readonly kind: "bucket";
+    /** The `s3://` prefix that was copied. */
+    readonly source: string;
+    /** Objects copied. */
+    readonly files: number;
+}
+
+/** A KMS key's metadata and policy: nothing is copied, `sha256` names the canonical JSON of `key`. */
+export interface KmsBackupRecord extends RecordCommon {
+    readonly kind: "kms";
+    readonly key: KmsKeyFacts;
+}
+
+/**
+ * One line of the operator's backup log (the runbook's `ops/backups.log`):
+ * timestamp, version and checksum of every backup, and where it is.
+ */
+export type BackupRecord = PostgresBackupRecord | DirectoryBackupRecord | BucketBackupRecord | KmsBackupRecord;
+
+export type BackupKind = BackupRecord["kind"];
+
+export const BACKUP_KINDS: readonly BackupKind[] = ["postgres", "directory", "bucket", "kms"];
 
 const APP = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const VERSION = /^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
@@ -78,6 +119,13 @@ export function parseLog(text: string, log: string): BackupRecord[] {
         }
         if (typeof record.id !== "string" || typeof record.location !== "string" || typeof record.sha256 !== "string") {
             throw new Error(`\`${log}\` line ${index + 1} must be a backup record with \`id\`, \`location\` and \`sha256\``);
+        }
+        if (!BACKUP_KINDS.includes(record.kind)) {
+            // An unknown kind would be pruned or restored as if it were a local file.
+            const kind = (record as { kind?: unknown }).kind;
+            throw new Error(
+                `\`${log}\` line ${index + 1} \`kind\` must be one of ${BACKUP_KINDS.join(", ")}; got ${kind === undefined ? "nothing" : JSON.stringify(kind)}`,
+            );
         }
         records.push(record);
     });

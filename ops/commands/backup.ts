@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
 import { ARCHIVE_EXTENSIONS, archiveDirectory, Compression, inspectArchive } from "../archive";
-import { appendRecord, BackupRecord, backupId, validateApp, validateVersion } from "../backupLog";
+import { appendRecord, BackupRecord, backupId, DirectoryBackupRecord, PostgresBackupRecord, validateApp, validateVersion } from "../backupLog";
 import { fsyncPath } from "../checksum";
 import { OpsCommand, OpsIO, UsageError } from "../command";
 import { describeTarget, parseDatabaseUrl, redactor } from "../pg/connection";
@@ -103,7 +103,7 @@ export const command: OpsCommand = {
             const log = path.resolve(typeof values.log === "string" ? values.log : path.join(dir, "backups.log"));
             const now = new Date();
             const id = backupId(app, version, now);
-            const base = { id, kind, app, version, time: now.toISOString() } as const;
+            const base = { id, app, version, time: now.toISOString() };
             const record =
                 kind === "postgres"
                     ? await backupPostgres(values, dir, base, io)
@@ -115,14 +115,14 @@ export const command: OpsCommand = {
         }),
 };
 
-type RecordBase = Pick<BackupRecord, "id" | "kind" | "app" | "version" | "time">;
+type RecordBase = Pick<BackupRecord, "id" | "app" | "version" | "time">;
 
 async function backupPostgres(
     values: Record<string, string | boolean | undefined>,
     dir: string,
     base: RecordBase,
     io: OpsIO,
-): Promise<BackupRecord | undefined> {
+): Promise<PostgresBackupRecord | undefined> {
     const criticalTables = parseCriticalTables(values["critical-tables"] as string | undefined);
     const compressLevel = values.compress === undefined ? DEFAULT_COMPRESS_LEVEL : Number(values.compress);
     if (!Number.isInteger(compressLevel) || compressLevel < 0 || compressLevel > 9) {
@@ -145,7 +145,8 @@ async function backupPostgres(
     fsyncPath(factsLocation);
     fsyncPath(dir);
     const verified = await verifiedAgainst(dump.sha256, () => checkDumpFile(file, io.env), io);
-    return { ...base, size: dump.size, sha256: dump.sha256, location: file, factsLocation, verified, database: target.database };
+    const { id, app, version, time } = base;
+    return { id, kind: "postgres", app, version, time, size: dump.size, sha256: dump.sha256, location: file, factsLocation, verified, database: target.database };
 }
 
 async function backupDirectory(
@@ -153,7 +154,7 @@ async function backupDirectory(
     dir: string,
     base: RecordBase,
     io: OpsIO,
-): Promise<BackupRecord | undefined> {
+): Promise<DirectoryBackupRecord | undefined> {
     const source = path.resolve(required(values, "path", "the data directory to archive"));
     const inside = path.relative(source, dir);
     if (inside === "" || (!inside.startsWith("..") && !path.isAbsolute(inside))) {
@@ -183,8 +184,13 @@ async function backupDirectory(
         }
         return check;
     }, io);
+    const { id, app, version, time } = base;
     return {
-        ...base,
+        id,
+        kind: "directory",
+        app,
+        version,
+        time,
         size: archive.size,
         sha256: archive.sha256,
         location: file,

@@ -1,5 +1,5 @@
 import * as path from "path";
-import { backupId } from "../backupLog";
+import { appendRecord, backupId, BucketBackupRecord } from "../backupLog";
 import { OpsCommand, OpsIO } from "../command";
 import { parseFlags, requireValue, validateApp, validateVersion } from "../migrate/flags";
 import { callAws, progress, reportedAws } from "../aws/awsCli";
@@ -7,7 +7,7 @@ import {
     checkSeparate, compareListings, ListedObject, listingChecksum, listObjectsArgs, parseS3Location, readListingPage,
     S3Location, s3Url, totals,
 } from "../aws/bucketListing";
-import { appendAwsRecord, AwsBackupRecord, DEFAULT_BACKUP_LOG } from "../aws/records";
+import { DEFAULT_BACKUP_LOG } from "../aws/records";
 
 /** A listing that keeps handing out tokens past this many pages is a loop, not a bucket. */
 export const MAX_LISTING_PAGES = 100_000;
@@ -47,7 +47,7 @@ async function runBucketBackup(args: string[], io: OpsIO): Promise<number> {
     const comparison = compareListings(sourceObjects, targetObjects, { compareEtags: !flags.switches.has("sizes-only") });
     const verified = comparison.differenceCount === 0;
     const sourceTotals = totals(sourceObjects);
-    const record: AwsBackupRecord = {
+    const record: BucketBackupRecord = {
         id: backupId(app, version, now),
         kind: "bucket",
         app,
@@ -60,7 +60,7 @@ async function runBucketBackup(args: string[], io: OpsIO): Promise<number> {
         source: s3Url(source),
         files: sourceTotals.objects,
     };
-    appendAwsRecord(log, record);
+    appendRecord(log, record);
     io.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
     if (verified) {
         say(`verified: ${sourceTotals.objects} objects, ${sourceTotals.bytes} bytes on both sides; recorded in ${log}`);

@@ -1,10 +1,10 @@
 import * as path from "path";
-import { backupId } from "../backupLog";
+import { appendRecord, backupId, KmsBackupRecord } from "../backupLog";
 import { OpsCommand, OpsIO } from "../command";
 import { parseFlags, requireValue, validateApp, validateVersion } from "../migrate/flags";
 import { callAws, progress, reportedAws } from "../aws/awsCli";
 import { judgeKeyState, keyFacts, readKeyMetadata, readPolicy, validateKeyReference } from "../aws/kmsKey";
-import { appendAwsRecord, AwsBackupRecord, canonicalJson, DEFAULT_BACKUP_LOG, sha256Hex } from "../aws/records";
+import { canonicalJson, DEFAULT_BACKUP_LOG, sha256Hex } from "../aws/records";
 
 const USAGE = `usage: safe-release-ops kms-record --key <key id|key ARN|alias/name> --app <app> --version <vX.Y.Z> [--log <backup log>]
 
@@ -43,7 +43,7 @@ async function runKmsRecord(args: string[], io: OpsIO): Promise<number> {
     );
     const facts = keyFacts(metadata, policy);
     const canonical = canonicalJson(facts);
-    const record: AwsBackupRecord = {
+    const record: KmsBackupRecord = {
         id: backupId(app, version, now),
         kind: "kms",
         app,
@@ -55,7 +55,7 @@ async function runKmsRecord(args: string[], io: OpsIO): Promise<number> {
         verified: true,
         key: facts,
     };
-    appendAwsRecord(log, record);
+    appendRecord(log, record);
     io.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
     say(`recorded ${metadata.arn} (${metadata.state}, ${metadata.keyManager}-managed) in ${log}`);
     return 0;

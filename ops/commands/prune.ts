@@ -54,7 +54,7 @@ export const command: OpsCommand = {
                 writeLogAtomically(log, records.filter((r) => !doomed.includes(r)));
                 for (const record of doomed) {
                     fs.rmSync(record.location, { force: true });
-                    if (record.factsLocation !== undefined) fs.rmSync(record.factsLocation, { force: true });
+                    if (record.kind === "postgres") fs.rmSync(record.factsLocation, { force: true });
                     io.stderr.write(`deleted ${record.id}\n`);
                 }
             }

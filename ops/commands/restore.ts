@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { countTree, extractArchive } from "../archive";
-import { BackupRecord, backupStamp, findRecord, readLog } from "../backupLog";
+import { BackupRecord, backupStamp, DirectoryBackupRecord, findRecord, PostgresBackupRecord, readLog } from "../backupLog";
 import { checksumMismatch } from "../checksum";
 import { OpsCommand, OpsIO, UsageError } from "../command";
 import { describeTarget, parseDatabaseUrl } from "../pg/connection";
@@ -45,6 +45,7 @@ export const command: OpsCommand = {
             const id = required(values, "id", "the id of a backup in the log");
             const log = required(values, "log", "the backup log that records `--id`");
             const record = findRecord(readLog(log), id, log);
+            if (record.kind === "bucket" || record.kind === "kms") throw new UsageError(notRestorable(record));
             const drill = values.drill === true;
             const started = Date.now();
             const result =
@@ -59,6 +60,13 @@ export const command: OpsCommand = {
         }),
 };
 
+/** Bucket copies and key records are put back with the aws CLI, not by this program. */
+export function notRestorable(record: BackupRecord & { kind: "bucket" | "kms" }): string {
+    const must = `\`--id\` must name a postgres or directory backup; \`${record.id}\``;
+    if (record.kind === "bucket") return `${must} is a bucket copy: restore it with \`aws s3 sync ${record.location} ${record.source}\``;
+    return `${must} is a KMS key record (metadata only): compare it with \`aws kms describe-key --key-id ${record.location}\``;
+}
+
 interface RestoreResult {
     readonly ok: boolean;
     readonly differences: string[];
@@ -66,7 +74,7 @@ interface RestoreResult {
     readonly [detail: string]: unknown;
 }
 
-async function restoreDatabase(record: BackupRecord, drill: boolean, io: OpsIO): Promise<RestoreResult> {
+async function restoreDatabase(record: PostgresBackupRecord, drill: boolean, io: OpsIO): Promise<RestoreResult> {
     const live = parseDatabaseUrl(io.env.DATABASE_URL);
     if (record.factsLocation === undefined) {
         throw new UsageError(`\`--id\` must name a backup with facts to verify against; \`${record.id}\` has no \`factsLocation\``);
@@ -98,7 +106,7 @@ export function directoryRestoreNames(target: string, stamp: string): { scratch:
 }
 
 async function restoreDirectory(
-    record: BackupRecord,
+    record: DirectoryBackupRecord,
     override: string | undefined,
     drill: boolean,
     io: OpsIO,

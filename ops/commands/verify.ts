@@ -77,7 +77,8 @@ function expectationFrom(values: Record<string, string | boolean | undefined>): 
             throw new UsageError("`--id` takes its file and checksum from the log: give either `--id` and `--log`, or `--file` [--sha256]");
         }
         const record = findRecord(readLog(values.log), values.id, values.log);
-        return { file: record.location, sha256: record.sha256, files: record.files, contentBytes: record.contentBytes };
+        const counts = record.kind === "directory" ? { files: record.files, contentBytes: record.contentBytes } : {};
+        return { file: record.location, sha256: record.sha256, ...counts };
     }
     if (typeof values.file !== "string") throw new UsageError("`--file` (or `--id` with `--log`) must name the backup to verify; got nothing");
     const sha256 = values.sha256 as string | undefined;

@@ -4,7 +4,7 @@ import * as path from "path";
 import { Readable, Writable } from "stream";
 import { pipeline } from "stream/promises";
 import { compressionOf, countTree, inspectArchive, TarCounter } from "../../ops/archive";
-import { BackupRecord, readLog } from "../../ops/backupLog";
+import { DirectoryBackupRecord, readLog } from "../../ops/backupLog";
 import { directoryRestoreNames } from "../../ops/commands/restore";
 import { run } from "../support/processes";
 import { backupDir, removeDir, runOps } from "./backupTestSupport";
@@ -97,7 +97,7 @@ describe("directory archives", function () {
                 process.env,
             );
             assert.equal(backup.code, 0, backup.stderr);
-            const record: BackupRecord = JSON.parse(backup.stdout);
+            const record: DirectoryBackupRecord = JSON.parse(backup.stdout);
             assert.equal(record.location, path.join(work, "bk", `${record.id}${compression === "gzip" ? ".tar.gz" : ".tar"}`));
             assert.deepEqual(
                 [record.kind, record.source, record.files, record.contentBytes, record.consistency, record.verified],
@@ -134,7 +134,7 @@ describe("directory archives", function () {
             ["backup", "--kind", "directory", "--path", data, "--app", "pebble", "--version", "v0.9.0", "--dir", path.join(work, "bk"), "--log", log],
             process.env,
         );
-        const record: BackupRecord = JSON.parse(backup.stdout);
+        const record: DirectoryBackupRecord = JSON.parse(backup.stdout);
         assert.equal(record.consistency, "crash-consistent-at-best");
         assert.match(backup.stderr, /\(live: crash-consistent at best\)\n/);
         fs.writeFileSync(path.join(data, "000099.sst"), "written after the backup");
@@ -156,7 +156,7 @@ describe("directory archives", function () {
             ["backup", "--kind", "directory", "--path", data, "--app", "pebble", "--version", "v0.9.0", "--dir", path.join(work, "bk"), "--log", log],
             process.env,
         );
-        const record: BackupRecord = JSON.parse(backup.stdout);
+        const record: DirectoryBackupRecord = JSON.parse(backup.stdout);
         const bytes = fs.readFileSync(record.location);
         // Inside the 100 000-byte file's data: the tar structure stays valid, only the checksum can tell.
         const offset = bytes.indexOf(Buffer.alloc(1000, 6));

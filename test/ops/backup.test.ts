@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { BackupRecord, readLog } from "../../ops/backupLog";
+import { PostgresBackupRecord, readLog } from "../../ops/backupLog";
 import { parseFacts } from "../../ops/pg/facts";
 import { testPostgres, TestPostgres } from "../support/postgres";
 import { backupDir, opsEnv, removeDir, runOps, runOpsBinary, SECRET, seedAppDatabase } from "./backupTestSupport";
@@ -16,7 +16,7 @@ describe("backup --kind postgres (real PostgreSQL)", function () {
     let pg: TestPostgres;
     let db: string;
     let dir: string;
-    let record: BackupRecord;
+    let record: PostgresBackupRecord;
     let backupRun: { code: number; stdout: string; stderr: string };
 
     before(async () => {
@@ -131,7 +131,7 @@ describe("backup --kind postgres (real PostgreSQL)", function () {
             opsEnv(pg, db),
         );
         assert.equal(result.code, 0, result.stderr);
-        const printed: BackupRecord = JSON.parse(result.stdout);
+        const printed: PostgresBackupRecord = JSON.parse(result.stdout);
         assert.equal(printed.sha256, sha256(printed.location));
         assert.deepEqual(readLog(path.join(out, "ops", "backups.log")), [printed]);
         assert.ok(!result.stderr.includes(SECRET) && !result.stdout.includes(SECRET));

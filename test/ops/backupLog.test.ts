@@ -5,19 +5,25 @@ import {
     appendRecord,
     BackupRecord,
     backupId,
+    BucketBackupRecord,
+    KmsBackupRecord,
+    KmsKeyFacts,
+    DirectoryBackupRecord,
     backupStamp,
     parseLog,
     planPruning,
+    PostgresBackupRecord,
     readLog,
     validateVersion,
     writeLogAtomically,
 } from "../../ops/backupLog";
+import { canonicalJson, sha256Hex } from "../../ops/aws/records";
 import { backupDir, removeDir, runOps } from "./backupTestSupport";
 
 const NOW = new Date("2026-11-22T12:00:00.000Z");
 const DAY = 24 * 60 * 60 * 1000;
 
-function record(id: string, ageDays: number, extra: Partial<BackupRecord> = {}): BackupRecord {
+function record(id: string, ageDays: number, extra: Partial<PostgresBackupRecord> = {}): PostgresBackupRecord {
     return {
         id,
         kind: "postgres",
@@ -29,8 +35,34 @@ function record(id: string, ageDays: number, extra: Partial<BackupRecord> = {}):
         location: `/backups/${id}.dump`,
         factsLocation: `/backups/${id}.dump.facts.json`,
         verified: true,
+        database: "shop",
         ...extra,
     };
+}
+
+function directoryRecord(id: string, ageDays: number): DirectoryBackupRecord {
+    const { factsLocation: _facts, database: _database, ...common } = record(id, ageDays, { location: `/backups/${id}.tar` });
+    return { ...common, kind: "directory", source: "/var/lib/pebble", files: 3, contentBytes: 30, consistency: "quiesced" };
+}
+
+function bucketRecord(id: string, ageDays: number): BucketBackupRecord {
+    const { factsLocation: _facts, database: _database, ...common } = record(id, ageDays, { location: `s3://shop-backups/uploads/${id}/` });
+    return { ...common, kind: "bucket", source: "s3://shop-uploads/media/", files: 2 };
+}
+
+const KEY: KmsKeyFacts = {
+    keyId: "1234abcd-12ab-34cd-56ef-1234567890ab",
+    arn: "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    state: "Enabled",
+    keyManager: "CUSTOMER",
+    creationDate: "2024-03-01T10:20:30.123000+00:00",
+    policy: '{"Version":"2012-10-17","Statement":[]}',
+};
+
+function kmsRecord(id: string, ageDays: number, key: KmsKeyFacts = KEY): KmsBackupRecord {
+    const { factsLocation: _facts, database: _database, ...common } = record(id, ageDays, { location: KEY.arn });
+    const canonical = canonicalJson(key);
+    return { ...common, kind: "kms", size: Buffer.byteLength(canonical), sha256: sha256Hex(canonical), key };
 }
 
 const ids = (records: BackupRecord[]) => records.map((r) => r.id);
@@ -56,6 +88,24 @@ describe("backup log", () => {
         assert.throws(() => parseLog(`${JSON.stringify(a)}\n{"id":"x"}\n`, "ops/backups.log"), {
             message: "`ops/backups.log` line 2 must be a backup record with `id`, `location` and `sha256`",
         });
+    });
+
+    it("refuses a line whose `kind` is not one the log holds", () => {
+        const tape = JSON.stringify({ ...record("t", 1), kind: "tape" });
+        assert.throws(() => parseLog(`${JSON.stringify(record("a", 1))}\n${tape}\n`, "ops/backups.log"), {
+            message: '`ops/backups.log` line 2 `kind` must be one of postgres, directory, bucket, kms; got "tape"',
+        });
+        const { kind: _kind, ...kindless } = record("k", 1);
+        assert.throws(() => parseLog(`${JSON.stringify(kindless)}\n`, "ops/backups.log"), {
+            message: "`ops/backups.log` line 1 `kind` must be one of postgres, directory, bucket, kms; got nothing",
+        });
+    });
+
+    it("reads every kind back with its own fields", () => {
+        const all: BackupRecord[] = [record("p", 1), directoryRecord("d", 1), bucketRecord("b", 1), kmsRecord("k", 1)];
+        const parsed = parseLog(all.map((r) => `${JSON.stringify(r)}\n`).join(""), "ops/backups.log");
+        assert.deepEqual(parsed, all);
+        assert.deepEqual(parsed.map((r) => r.kind), ["postgres", "directory", "bucket", "kms"]);
     });
 
     it("appends on a new line after a partial one and rewrites atomically", async () => {
@@ -98,7 +148,7 @@ describe("planPruning", () => {
             record("shop-bad", 20, { verified: false }),
             record("shop-good", 30),
             record("shop-older", 40),
-            record("pebble-dir", 50, { kind: "directory", app: "shop" }),
+            directoryRecord("pebble-dir", 50),
             record("billing", 60, { app: "billing" }),
         ];
         assert.deepEqual(ids(planPruning(records, { keep: 1, retentionDays: 7, now: NOW })), ["shop-bad", "shop-older"]);
@@ -124,7 +174,7 @@ describe("prune command", () => {
         const records = [30, 20, 10, 0.5].map((age, i) => {
             const r = record(`shop-v1.0.${i}`, 0, { time: new Date(now - age * DAY).toISOString(), location: path.join(dir, `b${i}.dump`), factsLocation: path.join(dir, `b${i}.dump.facts.json`) });
             fs.writeFileSync(r.location, `dump ${i}`);
-            fs.writeFileSync(r.factsLocation!, "{}");
+            fs.writeFileSync(r.factsLocation, "{}");
             appendRecord(log, r);
             return r;
         });
@@ -161,6 +211,34 @@ describe("prune command", () => {
         assert.deepEqual([run.code, run.stderr], [2, `prune: \`--protect\` must name backups recorded in \`${log}\`; unknown: shop-v1.0.9\n`]);
         const bad = await runOps(["prune", "--log", log, "--keep", "many"], process.env);
         assert.deepEqual([bad.code, bad.stderr], [2, "prune: `--keep` must be a number; got `many`\n"]);
+        removeDir(dir);
+    });
+});
+
+describe("restore of records it does not restore", () => {
+    it("refuses a bucket copy and a key record with how to put them back, touching nothing", async () => {
+        const dir = await backupDir();
+        const log = path.join(dir, "backups.log");
+        const bucket = bucketRecord("shop-v1.0.0-bucket", 1);
+        const kms = kmsRecord("shop-v1.0.0-kms", 1);
+        appendRecord(log, bucket);
+        appendRecord(log, kms);
+        const before = fs.readFileSync(log, "utf8");
+        const byBucket = await runOps(["restore", "--id", bucket.id, "--log", log], { PATH: process.env.PATH });
+        assert.deepEqual([byBucket.code, byBucket.stdout, byBucket.stderr], [
+            2,
+            "",
+            "restore: `--id` must name a postgres or directory backup; `shop-v1.0.0-bucket` is a bucket copy: " +
+                "restore it with `aws s3 sync s3://shop-backups/uploads/shop-v1.0.0-bucket/ s3://shop-uploads/media/`\n",
+        ]);
+        const byKey = await runOps(["restore", "--id", kms.id, "--log", log], { PATH: process.env.PATH });
+        assert.deepEqual([byKey.code, byKey.stdout, byKey.stderr], [
+            2,
+            "",
+            "restore: `--id` must name a postgres or directory backup; `shop-v1.0.0-kms` is a KMS key record (metadata only): " +
+                `compare it with \`aws kms describe-key --key-id ${KEY.arn}\`\n`,
+        ]);
+        assert.equal(fs.readFileSync(log, "utf8"), before);
         removeDir(dir);
     });
 });

@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { Client } from "pg";
-import { BackupRecord, readLog, writeLogAtomically } from "../../ops/backupLog";
+import { PostgresBackupRecord, readLog, writeLogAtomically } from "../../ops/backupLog";
 import { testPostgres, TestPostgres } from "../support/postgres";
 import { backupDir, opsEnv, OpsRun, removeDir, runOps, SECRET, seedAppDatabase } from "./backupTestSupport";
 
@@ -48,7 +48,7 @@ describe("restore --kind postgres (real PostgreSQL)", function () {
     after(() => removeDir(dir));
 
     /** A seeded database, its backup record, its log, and its contents at backup time. */
-    async function backedUp(prefix: string): Promise<{ db: string; record: BackupRecord; log: string; before: string }> {
+    async function backedUp(prefix: string): Promise<{ db: string; record: PostgresBackupRecord; log: string; before: string }> {
         const db = await seedAppDatabase(pg, prefix);
         const log = path.join(dir, `${db}.log`);
         const run = await runOps(
