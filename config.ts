@@ -10,7 +10,7 @@ const NAMESPACE = "release:";
 /** The validated release config, and the secrets it refers to as Pulumi secrets. */
 export interface LoadedConfig {
     readonly release: ReleaseConfig;
-    /** `release:<key>` secrets: those named by `secretEnv` `config:<key>` references, and `databaseUrl`. */
+    /** `release:<key>` secrets: those named by `secretEnv` `config:<key>` references, `databaseUrl`, `smokeOperatorToken`. */
     readonly secrets: Record<string, pulumi.Output<string>>;
 }
 
@@ -32,7 +32,10 @@ export function readReleaseConfig(): LoadedConfig {
     const release = parseReleaseConfig(raw);
     const config = new pulumi.Config("release");
     const secrets: Record<string, pulumi.Output<string>> = {};
-    const secretKeys = [...referencedSecretKeys(raw.components), ...(raw.databaseUrl !== undefined ? ["databaseUrl"] : [])];
+    const secretKeys = [
+        ...referencedSecretKeys(raw.components),
+        ...(["databaseUrl", "smokeOperatorToken"] as const).filter((key) => raw[key] !== undefined),
+    ];
     for (const key of secretKeys) secrets[key] = config.requireSecret(key);
     return { release, secrets };
 }
@@ -51,15 +54,20 @@ export function rawReleaseValues(all: Record<string, string>): Record<string, un
         // Only the program's own keys hold objects; the secrets `secretEnv` refers to stay text, because a
         // parse error quotes the text it failed on.
         const structured = (RELEASE_KEYS as readonly string[]).includes(key) && /^\s*[[{]/.test(text);
-        raw[key] = structured ? parseStructured(fullKey, text) : text;
+        raw[key] = structured ? parseStructured(fullKey, text, !SECRET_OBJECTS.includes(key)) : text;
     }
     return raw;
 }
 
-function parseStructured(fullKey: string, text: string): unknown {
+/** Object keys whose whole value is a secret (`pulumi config set --secret --path release:notify.webhookUrl …`). */
+const SECRET_OBJECTS = ["notify", "databaseUrl", "smokeOperatorToken"];
+
+function parseStructured(fullKey: string, text: string, quoteParseError: boolean): unknown {
     try {
         return JSON.parse(text);
     } catch (err) {
-        throw new ConfigError(`\`${fullKey}\` is not a valid object or list: ${(err as Error).message}`);
+        // A parse error quotes the text around the mistake: never for a secret.
+        const detail = quoteParseError ? `: ${(err as Error).message}` : " (details withheld: the value is a secret)";
+        throw new ConfigError(`\`${fullKey}\` is not a valid object or list${detail}`);
     }
 }

@@ -11,6 +11,16 @@ export interface DeployedVersion {
     readonly targets: Record<string, pulumi.Output<string>>;
     /** Resources that are up and healthy once created; traffic may shift to the version only after them. */
     readonly ready: pulumi.Resource[];
+    /** Where smoke tests reach this version alone, before it takes any weight. */
+    readonly testEndpoint?: TestEndpoint;
+    /** Names of the alarms watching this version (the promote driver's signal on aws-ecs). */
+    readonly alarmNames?: string[];
+}
+
+export interface TestEndpoint {
+    readonly baseUrl: pulumi.Output<string>;
+    /** Headers that pin a request to the version. */
+    readonly headers: Record<string, string>;
 }
 
 export interface WeightedVersion {

@@ -6,7 +6,8 @@ import { BackupRecord } from "./data/preUpgradeBackup";
 import { dataSteps } from "./data/upgradeSteps";
 import { PinnedImage } from "./pinnedImage";
 import { LastRelease, ReleasePlan, planRelease } from "./plan";
-import { PlatformAdapter, PlatformArgs, VersionImages } from "./platform";
+import { DeployedVersion, PlatformAdapter, PlatformArgs, VersionImages } from "./platform";
+import { SmokeTest } from "./smokeTest";
 
 export interface ReleaseArgs extends PlatformArgs {
     /** What the last successful update exported; empty before the first deploy. */
@@ -31,6 +32,8 @@ export interface ReleaseOutputs {
     /** Pre-upgrade backups, newest last: the ids `release:restoreFrom` accepts. */
     readonly backups: pulumi.Output<BackupRecord[]>;
     readonly restoredFrom?: string;
+    /** Version → names of the alarms watching it (aws-ecs with `release:analysis`). */
+    readonly alarms: Record<string, string[]>;
     readonly transition: string;
     readonly summary: string;
     readonly url: pulumi.Output<string>;
@@ -58,8 +61,9 @@ export class Release extends pulumi.ComponentResource {
             ...(args.secrets.databaseUrl !== undefined ? { databaseUrl: args.secrets.databaseUrl } : {}),
             running: [last.version, last.previous].filter((v): v is string => v !== undefined),
         }, this);
+        const deployed = plan.live.map((live) => platform.deployVersion(live.version, refs(images[live.version]), data.ready));
         const routing = platform.routeTraffic(
-            plan.live.map((live) => ({ deployed: platform.deployVersion(live.version, refs(images[live.version]), data.ready), weight: live.weight })),
+            deployed.map((version, i) => ({ deployed: this.gated(name, config, args, version), weight: plan.live[i].weight })),
         );
         const restoredFrom = config.data.restoreFrom;
         this.outputs = {
@@ -75,11 +79,28 @@ export class Release extends pulumi.ComponentResource {
             schemaHead: plan.schemaHead.after,
             backups: data.backups.apply((fresh) => mergeBackups((last.backups ?? []).map((b) => ({ ...b, kind: String(b.kind) })), fresh)),
             ...(restoredFrom !== undefined ? { restoredFrom } : {}),
+            alarms: Object.fromEntries(deployed.filter((d) => (d.alarmNames ?? []).length > 0).map((d) => [d.version, d.alarmNames!])),
             transition: plan.transition,
             summary: plan.summary,
             url: routing.url,
         };
         this.registerOutputs({ ...this.outputs });
+    }
+
+    /**
+     * A version whose smoke tests must pass before the routing may change: the
+     * tests run once its services are healthy, and the routing waits for them.
+     */
+    private gated(name: string, config: ReleaseConfig, args: ReleaseArgs, deployed: DeployedVersion): DeployedVersion {
+        if (config.gates.smoke.length === 0 || deployed.testEndpoint === undefined) return deployed;
+        const smoke = new SmokeTest(`${name}-smoke-${deployed.version}`, {
+            version: deployed.version,
+            baseUrl: deployed.testEndpoint.baseUrl,
+            headers: deployed.testEndpoint.headers,
+            checks: config.gates.smokeSource,
+            ...(args.secrets.smokeOperatorToken !== undefined ? { operatorToken: args.secrets.smokeOperatorToken } : {}),
+        }, { parent: this, dependsOn: deployed.ready });
+        return { version: deployed.version, targets: deployed.targets, ready: [...deployed.ready, smoke.run] };
     }
 
     private pinImages(name: string, config: ReleaseConfig, version: string): Record<string, PinnedImage> {

@@ -1,3 +1,4 @@
+import { compareTags, isReleaseTag } from "../settings/semver";
 /** Parsers for the drivers' stack config and arguments; each throws an `Error` naming the key or flag. */
 import { fromJsonConfig } from "../ops/smoke/config";
 
@@ -84,10 +85,9 @@ export function parseDuration(raw: string, flag = "--bake"): number {
     return Math.round(ms);
 }
 
-const SEMVER_TAG = /^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/;
-
+/** The same tags as `release:version`: `vMAJOR.MINOR.PATCH`, optionally with a pre-release suffix. */
 export function isSemVerTag(value: string): boolean {
-    return SEMVER_TAG.test(value);
+    return isReleaseTag(value);
 }
 
 export function parseSemVerTag(raw: string, what = "--to"): string {
@@ -95,15 +95,12 @@ export function parseSemVerTag(raw: string, what = "--to"): string {
     return raw;
 }
 
-/** Negative when `a` is older than `b`; both must be `vX.Y.Z`. */
+/** Negative when `a` is older than `b` (SemVer precedence). */
 export function compareSemVer(a: string, b: string): number {
-    const [pa, pb] = [a, b].map((tag) => {
-        const match = SEMVER_TAG.exec(tag);
-        if (!match) throw new Error(`${JSON.stringify(tag)} is not a SemVer tag vMAJOR.MINOR.PATCH`);
-        return match.slice(1).map(Number);
-    });
-    for (let i = 0; i < 3; i++) if (pa[i] !== pb[i]) return pa[i] - pb[i];
-    return 0;
+    for (const tag of [a, b]) {
+        if (!isReleaseTag(tag)) throw new Error(`${JSON.stringify(tag)} is not a SemVer tag vMAJOR.MINOR.PATCH`);
+    }
+    return compareTags(a, b);
 }
 
 /** `300000` → `5m`, `1500` → `1.5s`: for progress lines. */

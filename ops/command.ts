@@ -4,6 +4,8 @@ import { Writable } from "stream";
 export interface OpsIO {
     /** Connection strings and tokens arrive here (e.g. `DATABASE_URL`), fed by Pulumi secrets. */
     readonly env: NodeJS.ProcessEnv;
+    /** Input a command resource pipes in (e.g. `smoke --checks -`); the process's stdin when absent. */
+    readonly stdin?: NodeJS.ReadableStream;
     /** Machine-readable result only (one JSON document), so a command resource can parse it. */
     readonly stdout: Writable;
     /** Progress and human-readable messages; never secrets. */

@@ -28,11 +28,18 @@ export interface AwsSettings {
     readonly healthyThreshold: number;
     /** Seconds a draining target keeps its connections. @default 30 */
     readonly deregistrationDelaySeconds: number;
+    /**
+     * Who may reach the test listener (port 8443), where smoke tests address one
+     * version by `X-Release-Target`: the machine running `pulumi up` must be in
+     * here. @default the VPC's CIDR
+     */
+    readonly testListenerCidrs: string[];
 }
 
 export const AWS_KEYS = [
     "vpcId", "subnetIds", "loadBalancerSubnetIds", "internal", "certificateArn", "deletionProtection",
     "assignPublicIp", "logRetentionDays", "healthCheckIntervalSeconds", "healthyThreshold", "deregistrationDelaySeconds",
+    "testListenerCidrs",
 ] as const;
 
 /** The retention periods CloudWatch Logs accepts. */
@@ -66,6 +73,7 @@ export function parseAwsSettings(value: unknown): AwsSettings {
         healthCheckIntervalSeconds: optionalInteger(`${key}.healthCheckIntervalSeconds`, raw.healthCheckIntervalSeconds, 5, 300) ?? 10,
         healthyThreshold: optionalInteger(`${key}.healthyThreshold`, raw.healthyThreshold, 2, 10) ?? 2,
         deregistrationDelaySeconds: optionalInteger(`${key}.deregistrationDelaySeconds`, raw.deregistrationDelaySeconds, 0, 3600) ?? 30,
+        testListenerCidrs: cidrList(`${key}.testListenerCidrs`, raw.testListenerCidrs),
     };
 }
 
@@ -76,4 +84,13 @@ function subnetList(key: string, value: unknown): string[] {
         if (!/^subnet-[0-9a-f]{8,17}$/.test(id)) fail(`${key}[${i}]`, "a subnet id such as `subnet-0abc12345def67890`", id);
     });
     return ids;
+}
+
+function cidrList(key: string, value: unknown): string[] {
+    const cidrs = optionalStringList(key, value) ?? [];
+    cidrs.forEach((cidr, i) => {
+        if (!/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/.test(cidr)) fail(`${key}[${i}]`, "an IPv4 CIDR such as `203.0.113.0/24`", cidr);
+        if (cidr.endsWith("/0")) fail(`${key}[${i}]`, "narrower than the whole internet: the test listener reaches versions that take no traffic yet", cidr);
+    });
+    return cidrs;
 }

@@ -2,6 +2,7 @@ import { AwsSettings, parseAwsSettings } from "./aws";
 import { ConfigError, fail, isObject, optionalBoolean, optionalInteger, optionalString, requireObject, requireString } from "./checks";
 import { ComponentSpec, parseComponents } from "./components";
 import { DATA_KEYS, DataSettings, parseDataSettings } from "./data";
+import { GATE_KEYS, GateSettings, parseGateSettings } from "./gates";
 import { DockerSettings, parseDockerSettings } from "./docker";
 import { isReleaseTag, tagSlug } from "./semver";
 
@@ -30,6 +31,8 @@ export interface ReleaseConfig {
     readonly acceptSchemaHead?: string;
     /** Backups, migrations and restores. */
     readonly data: DataSettings;
+    /** Smoke tests, analysis thresholds, notifications. */
+    readonly gates: GateSettings;
     readonly aws?: AwsSettings;
     readonly docker?: DockerSettings;
 }
@@ -37,7 +40,7 @@ export interface ReleaseConfig {
 /** Keys of the `release:` namespace this program reads; anything else is a typo and refused. */
 export const RELEASE_KEYS = [
     "app", "platform", "version", "previous", "canaryWeight", "components", "digests", "requirePinnedDigests",
-    "acceptSchemaHead", "aws", "dockerHost", ...DATA_KEYS,
+    "acceptSchemaHead", "aws", "dockerHost", ...DATA_KEYS, ...GATE_KEYS,
 ] as const;
 
 const APP_NAME = /^[a-z][a-z0-9-]{0,19}$/;
@@ -91,6 +94,7 @@ export function parseReleaseConfig(raw: Record<string, unknown>): ReleaseConfig 
         requirePinnedDigests,
         ...(acceptSchemaHead !== undefined ? { acceptSchemaHead } : {}),
         data: parseDataSettings(raw, components),
+        gates: parseGateSettings(raw),
         ...(platform === "aws-ecs" ? { aws: parseAwsSettings(raw.aws) } : {}),
         ...(platform === "docker-host" ? { docker: parseDockerSettings(raw.dockerHost, app, components) } : {}),
     };

@@ -149,6 +149,7 @@ describe("aws-ecs resources", () => {
             unpinnedDigests: {},
             schemaHead: "v1.5.0",
             backups: [],
+            alarms: {},
             transition: "first-deploy",
             summary: "first-deploy: back up and migrate the database to v1.5.0; traffic v1.5.0 10%, v1.4.2 90%",
             url: "http://shop-ecs-lb.eu-west-1.elb.example",

@@ -19,11 +19,11 @@ const PREFIX_RULE = "a path such as `/api` (starts with `/`, no trailing `/`, no
 const ENV_RULE = "named as an environment variable (letters, digits, `_`)";
 const COMPONENT_KEYS = "`image`, `role`, `port`, `healthPath`, `pathPrefix`, `command`, `cpu`, `memory`, `desiredCount`, `env`, `secretEnv`";
 const AWS_KEYS = "`vpcId`, `subnetIds`, `loadBalancerSubnetIds`, `internal`, `certificateArn`, `deletionProtection`, `assignPublicIp`, " +
-    "`logRetentionDays`, `healthCheckIntervalSeconds`, `healthyThreshold`, `deregistrationDelaySeconds`";
+    "`logRetentionDays`, `healthCheckIntervalSeconds`, `healthyThreshold`, `deregistrationDelaySeconds`, `testListenerCidrs`";
 const RETENTION = "1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653";
 const RELEASE_KEYS = "`release:app`, `release:platform`, `release:version`, `release:previous`, `release:canaryWeight`, `release:components`, " +
     "`release:digests`, `release:requirePinnedDigests`, `release:acceptSchemaHead`, `release:aws`, `release:dockerHost`, `release:database`, `release:databaseUrl`, " +
-    "`release:backup`, `release:migrate`, `release:restoreFrom`";
+    "`release:backup`, `release:migrate`, `release:restoreFrom`, `release:smoke`, `release:smokeOperatorToken`, `release:analysis`, `release:notify`";
 const ONE_WEB_DEFAULT = "`release:components` must have exactly one web component without `pathPrefix` (it takes the default route); found ";
 const SECRET_RULE = "a secret reference: an `arn:aws:secretsmanager:…` or `arn:aws:ssm:…` ARN, or `config:<key>` naming a secret in `release:`";
 
@@ -223,9 +223,10 @@ describe("release config validation (settings/*.ts, config.ts)", () => {
             ],
             aws: {
                 vpcId: VPC, subnetIds: SUBNETS, loadBalancerSubnetIds: SUBNETS, internal: false, deletionProtection: false, assignPublicIp: false,
-                logRetentionDays: 30, healthCheckIntervalSeconds: 10, healthyThreshold: 2, deregistrationDelaySeconds: 30,
+                logRetentionDays: 30, healthCheckIntervalSeconds: 10, healthyThreshold: 2, deregistrationDelaySeconds: 30, testListenerCidrs: [],
             },
             data: { backup: { dir: "backups", log: "backups/backups.log", keep: 5, retentionDays: 7, beforeQuiesce: false } },
+            gates: { smoke: [], smokeSource: [], notify: false },
         });
     });
 

@@ -43,10 +43,14 @@ export class EcsPlatform extends pulumi.ComponentResource implements PlatformAda
         const vpc = aws.ec2.getVpcOutput({ id: settings.vpcId }, { parent: this });
         const lbGroup = new aws.ec2.SecurityGroup(`${name}-lb`, {
             vpcId: settings.vpcId,
-            description: `load balancer of ${config.app}: listener ports from anywhere, the test listener from the VPC only`,
+            description: `load balancer of ${config.app}: listener ports from anywhere, the test listener from the VPC or the configured CIDRs`,
             ingress: [
                 ...listenerPorts.map((port) => ({ protocol: "tcp", fromPort: port, toPort: port, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] })),
-                { protocol: "tcp", fromPort: TEST_LISTENER_PORT, toPort: TEST_LISTENER_PORT, cidrBlocks: [vpc.cidrBlock] },
+                // Smoke tests run from where `pulumi up` runs: the VPC by default, or the CIDRs named in config.
+                {
+                    protocol: "tcp", fromPort: TEST_LISTENER_PORT, toPort: TEST_LISTENER_PORT,
+                    cidrBlocks: settings.testListenerCidrs.length > 0 ? settings.testListenerCidrs : [vpc.cidrBlock],
+                },
             ],
             egress: [{ protocol: "tcp", fromPort: 0, toPort: 65535, cidrBlocks: [vpc.cidrBlock] }],
         }, { parent: this });
@@ -83,6 +87,9 @@ export class EcsPlatform extends pulumi.ComponentResource implements PlatformAda
             logGroupName: logGroup.name,
             region: aws.getRegionOutput({}, { parent: this }).region,
             testListenerArn: testListener.arn,
+            testListenerUrl: pulumi.interpolate`http://${this.loadBalancer.dnsName}:${TEST_LISTENER_PORT}`,
+            loadBalancerArnSuffix: this.loadBalancer.arnSuffix,
+            ...(config.gates.analysis !== undefined ? { analysis: config.gates.analysis } : {}),
             secretArns,
         };
         this.registerOutputs({ loadBalancerDnsName: this.loadBalancer.dnsName });

@@ -3,7 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { AwsSettings } from "../../settings/aws";
 import { ComponentSpec } from "../../settings/components";
 import { targetGroupName, versionedName } from "../naming";
-import { DeployedVersion } from "../platform";
+import { AnalysisConfig } from "../../drivers/config";
+import { DeployedVersion, TestEndpoint } from "../platform";
+import { canaryAlarmNames, canaryAlarms } from "./alarms";
 import { TARGET_HEADER } from "./containerDefinition";
 import { fargateTaskDefinition, releaseTags } from "./taskDefinition";
 
@@ -17,6 +19,11 @@ export interface EcsShared {
     readonly logGroupName: pulumi.Output<string>;
     readonly region: pulumi.Output<string>;
     readonly testListenerArn: pulumi.Output<string>;
+    /** `http://<load balancer>:<test port>`: where `X-Release-Target` reaches one version. */
+    readonly testListenerUrl: pulumi.Output<string>;
+    readonly loadBalancerArnSuffix: pulumi.Output<string>;
+    /** Thresholds for the canary alarms; none without `release:analysis`. */
+    readonly analysis?: AnalysisConfig;
     /** Env var name → secret ARN, per component. */
     readonly secretArns: Record<string, Record<string, pulumi.Output<string>>>;
 }
@@ -45,10 +52,13 @@ export class EcsVersion extends pulumi.ComponentResource implements DeployedVers
     public readonly version: string;
     public readonly targets: Record<string, pulumi.Output<string>> = {};
     public readonly ready: pulumi.Resource[] = [];
+    public readonly testEndpoint: TestEndpoint;
+    public readonly alarmNames: string[] = [];
 
     constructor(name: string, args: EcsVersionArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super("safe-release:aws:EcsVersion", name, {}, opts);
         this.version = args.version;
+        this.testEndpoint = { baseUrl: args.shared.testListenerUrl, headers: { [TARGET_HEADER]: args.version } };
         for (const component of args.components) {
             const attachment = component.role === "web" ? this.targetGroup(name, args, component) : undefined;
             const taskDefinition = fargateTaskDefinition(`${name}-${component.name}-task`, {
@@ -57,7 +67,7 @@ export class EcsVersion extends pulumi.ComponentResource implements DeployedVers
             }, this);
             this.ready.push(this.service(name, args, component, taskDefinition, attachment));
         }
-        this.registerOutputs({ version: args.version, targets: this.targets });
+        this.registerOutputs({ version: args.version, targets: this.targets, alarmNames: this.alarmNames });
     }
 
     private targetGroup(name: string, args: EcsVersionArgs, component: ComponentSpec): { group: aws.lb.TargetGroup; rule: aws.lb.ListenerRule } {
@@ -83,6 +93,13 @@ export class EcsVersion extends pulumi.ComponentResource implements DeployedVers
             { parent: this },
         );
         this.targets[component.name] = group.arn;
+        if (shared.analysis !== undefined) {
+            canaryAlarms(`${name}-${component.name}`, {
+                app: shared.app, component: component.name, version,
+                targetGroupArnSuffix: group.arnSuffix, loadBalancerArnSuffix: shared.loadBalancerArnSuffix, analysis: shared.analysis,
+            }, this);
+            this.alarmNames.push(...canaryAlarmNames(shared.app, component.name, version));
+        }
         const pathConditions = component.pathPrefix === undefined ? [] : [{ pathPattern: { values: [component.pathPrefix, `${component.pathPrefix}/*`] } }];
         const rule = new aws.lb.ListenerRule(
             `${name}-${component.name}-test-route`,

@@ -10,7 +10,7 @@ Runs the checks and flows of \`release:smoke\` (the JSON list in <json file>) ag
 share captured values (\`{{var}}\`); a failed step skips the rest of its flow.
 
   --base-url <url>       where the service answers, e.g. https://canary.example.com
-  --checks <file>        JSON file holding the \`release:smoke\` list
+  --checks <file>        JSON file holding the \`release:smoke\` list (\`-\`: read it from stdin)
   --header Name:Value    extra header on every request, e.g. X-Release-Target:v1.5.0 (repeatable)
 
 environment:
@@ -61,7 +61,8 @@ async function run(args: string[], io: OpsIO): Promise<number> {
     const parsed = parseSmokeArguments(args);
     let text: string;
     try {
-        text = fs.readFileSync(parsed.checksFile, "utf8");
+        // `-` reads the list from stdin, which is how the SmokeTest resource passes it.
+        text = parsed.checksFile === "-" ? await readAll(io.stdin ?? process.stdin) : fs.readFileSync(parsed.checksFile, "utf8");
     } catch (err) {
         throw new UsageError(`\`--checks\` file cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
@@ -93,3 +94,13 @@ export const command: OpsCommand = {
     usage,
     run,
 };
+
+function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+    return new Promise((resolve, reject) => {
+        let text = "";
+        stream.setEncoding("utf8");
+        stream.on("data", (chunk) => (text += chunk));
+        stream.on("end", () => resolve(text));
+        stream.on("error", reject);
+    });
+}

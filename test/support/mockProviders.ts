@@ -18,7 +18,9 @@ export function mockState(args: MockResourceArgs, lastOutputs: Record<string, un
         case "pulumi:pulumi:StackReference":
             return { id: args.inputs.name, state: { ...args.inputs, outputs: lastOutputs, secretOutputNames: [] } };
         case "aws:lb/loadBalancer:LoadBalancer":
-            return { id, state: { ...args.inputs, arn, dnsName: `${args.name}.${MOCK_REGION}.elb.example` } };
+            return { id, state: { ...args.inputs, arn, arnSuffix: `${args.name}-suffix`, dnsName: `${args.name}.${MOCK_REGION}.elb.example` } };
+        case "aws:lb/targetGroup:TargetGroup":
+            return { id, state: { ...args.inputs, arn, arnSuffix: `${args.name}-suffix` } };
         case "aws:cloudwatch/logGroup:LogGroup":
         case "aws:ecs/cluster:Cluster":
         case "aws:iam/role:Role":

@@ -1,0 +1,43 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { NO_RERUN, OPS, commandLine } from "./data/opsCommand";
+
+export interface SmokeTestArgs {
+    readonly version: string;
+    /** Where the version answers on its own, before it takes any weight. */
+    readonly baseUrl: pulumi.Output<string>;
+    /** Headers that pin each request to the version (e.g. `X-Release-Target`). */
+    readonly headers: Record<string, string>;
+    /** The `release:smoke` list, passed on stdin. */
+    readonly checks: unknown;
+    /** `release:smokeOperatorToken`, for checks with `useOperatorToken`. */
+    readonly operatorToken?: pulumi.Output<string>;
+}
+
+/**
+ * The runbooks' smoke tests against one new version, after its services are
+ * healthy and before the listener may give it weight: a failed check fails the
+ * update, naming the check, the request and the start of the response (secrets
+ * masked), and the weights stay as they were. Runs once per version; a change to
+ * the checks runs them again.
+ */
+export class SmokeTest extends pulumi.ComponentResource {
+    public readonly run: command.local.Command;
+
+    constructor(name: string, args: SmokeTestArgs, opts: pulumi.ComponentResourceOptions = {}) {
+        super("safe-release:gates:SmokeTest", name, {}, opts);
+        const checks = JSON.stringify(args.checks);
+        const argv = args.baseUrl.apply((baseUrl) => [
+            ...OPS, "smoke", "--base-url", baseUrl, "--checks", "-",
+            ...Object.entries(args.headers).flatMap(([header, value]) => ["--header", `${header}:${value}`]),
+        ]);
+        this.run = new command.local.Command(`${name}-run`, {
+            create: commandLine(argv),
+            update: NO_RERUN,
+            stdin: checks,
+            triggers: [checks],
+            ...(args.operatorToken !== undefined ? { environment: { SMOKE_OPERATOR_TOKEN: args.operatorToken } } : {}),
+        }, { parent: this, dependsOn: opts.dependsOn, ...(args.operatorToken !== undefined ? { additionalSecretOutputs: ["environment"] } : {}) });
+        this.registerOutputs({ version: args.version });
+    }
+}
