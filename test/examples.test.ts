@@ -53,6 +53,14 @@ describe("examples/ (the seeds' services on docker-host)", () => {
         });
     }
 
+    it("Pulumi.dev.yaml runs on the local daemon, digests looked up, the router on loopback", async () => {
+        const config = { ...(yaml.load(fs.readFileSync("Pulumi.dev.yaml", "utf8")) as { config: StackConfig }).config, "release:kmsMasterKey": SECRETS["release:kmsMasterKey"] };
+        const run = await runProgram({ config, secretKeys: ["release:kmsMasterKey"], stack: "dev", registry: { "ghcr.io/progressdb/progressdb:v0.5.0": digestOf("dev") } });
+        assert.equal(resource(run, "pulumi:providers:docker", "progressdb-docker-engine").inputs.host, undefined);
+        assert.deepEqual(run.outputs.unpinnedDigests, { "v0.5.0": { progressdb: digestOf("dev") } });
+        assert.equal(run.outputs.url, "http://127.0.0.1:8080");
+    });
+
     it("progressdb: one container per version with /healthz, the data directory archived, no migration", async () => {
         const run = await releaseOf("progressdb.yaml", "v0.6.0");
         assert.deepEqual(names(run, "docker:index/container:Container"), ["progressdb-docker-router", "progressdb-docker-v0.5.0-progressdb", "progressdb-docker-v0.6.0-progressdb"]);
