@@ -1,0 +1,20 @@
+# Sourced by scripts/pulumi.sh and scripts/driver.sh: the stack, its local file
+# state and its passphrase, the same for the CLI and the drivers.
+# STACK defaults to `dev`, the local docker-host stack, whose secrets are
+# encrypted with a passphrase that is not secret (`dev-only-not-secret`) so a
+# newcomer needs nothing to start. Every other stack needs a real passphrase.
+stack=${STACK:-dev}
+if [ ! -f "Pulumi.$stack.yaml" ]; then
+    echo "no Pulumi.$stack.yaml: STACK must name one of: $(ls Pulumi.*.yaml | sed -n 's/^Pulumi\.\(.*\)\.yaml$/\1/p' | tr '\n' ' ')" >&2
+    exit 2
+fi
+if [ "$stack" = dev ] && [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
+    export PULUMI_CONFIG_PASSPHRASE=dev-only-not-secret
+fi
+if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
+    echo "set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE: it encrypts this stack's secrets in local state" >&2
+    exit 2
+fi
+export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$PWD/.pulumi-state}
+mkdir -p .pulumi-state
+npm run --silent build
