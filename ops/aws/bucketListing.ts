@@ -1,6 +1,6 @@
 import { createHash } from "crypto";
 import { UsageError } from "../command";
-import { asArray, asString, field } from "./awsCli";
+import { asArray, asString, callAws, field } from "./awsCli";
 
 /** A bucket and a key prefix without leading or trailing `/` ("" for the whole bucket). */
 export interface S3Location {
@@ -145,4 +145,24 @@ export function compareListings(
         differences: found.slice(0, limit).map((d) => d.text),
         differenceCount: found.length,
     };
+}
+
+/** A listing that keeps handing out tokens past this many pages is a loop, not a bucket. */
+export const MAX_LISTING_PAGES = 100_000;
+
+/** Every object under `location`, page by page; says the totals through `say` when done. */
+export async function listAllObjects(location: S3Location, env: NodeJS.ProcessEnv, say: (line: string) => void): Promise<ListedObject[]> {
+    const objects: ListedObject[] = [];
+    let token: string | undefined;
+    for (let page = 1; ; page++) {
+        if (page > MAX_LISTING_PAGES) throw new Error(`${s3Url(location)} listing did not end after ${MAX_LISTING_PAGES} pages`);
+        const result = readListingPage(await callAws(listObjectsArgs(location, token), env), location);
+        objects.push(...result.objects);
+        if (result.next === undefined) break;
+        if (result.next === token) throw new Error(`${s3Url(location)} listing returned the same \`NextContinuationToken\` twice`);
+        token = result.next;
+    }
+    const { objects: count, bytes } = totals(objects);
+    say(`${s3Url(location)}: ${count} objects, ${bytes} bytes`);
+    return objects;
 }

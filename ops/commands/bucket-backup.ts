@@ -3,14 +3,8 @@ import { appendRecord, backupId, BucketBackupRecord } from "../backupLog";
 import { OpsCommand, OpsIO } from "../command";
 import { parseFlags, requireValue, validateApp, validateVersion } from "../migrate/flags";
 import { callAws, progress, reportedAws } from "../aws/awsCli";
-import {
-    checkSeparate, compareListings, ListedObject, listingChecksum, listObjectsArgs, parseS3Location, readListingPage,
-    S3Location, s3Url, totals,
-} from "../aws/bucketListing";
+import { checkSeparate, compareListings, listAllObjects, listingChecksum, parseS3Location, s3Url, totals } from "../aws/bucketListing";
 import { DEFAULT_BACKUP_LOG } from "../aws/records";
-
-/** A listing that keeps handing out tokens past this many pages is a loop, not a bucket. */
-export const MAX_LISTING_PAGES = 100_000;
 
 const USAGE = `usage: safe-release-ops bucket-backup --source <bucket>[/<prefix>] --target <bucket>/<prefix>
                                       --app <app> --version <vX.Y.Z> [--log <backup log>] [--sizes-only]
@@ -42,8 +36,8 @@ async function runBucketBackup(args: string[], io: OpsIO): Promise<number> {
 
     say(`copying ${s3Url(source)} to ${s3Url(target)}`);
     await callAws(["s3", "sync", s3Url(source), s3Url(target), "--only-show-errors"], io.env, { text: true });
-    const sourceObjects = await listAll(source, io, say);
-    const targetObjects = await listAll(target, io, say);
+    const sourceObjects = await listAllObjects(source, io.env, say);
+    const targetObjects = await listAllObjects(target, io.env, say);
     const comparison = compareListings(sourceObjects, targetObjects, { compareEtags: !flags.switches.has("sizes-only") });
     const verified = comparison.differenceCount === 0;
     const sourceTotals = totals(sourceObjects);
@@ -72,22 +66,6 @@ async function runBucketBackup(args: string[], io: OpsIO): Promise<number> {
         `(${b.bytes} bytes); ${comparison.differenceCount} differences, the first: ${comparison.differences.join("; ")}`,
     );
     return 1;
-}
-
-async function listAll(location: S3Location, io: OpsIO, say: (line: string) => void): Promise<ListedObject[]> {
-    const objects: ListedObject[] = [];
-    let token: string | undefined;
-    for (let page = 1; ; page++) {
-        if (page > MAX_LISTING_PAGES) throw new Error(`${s3Url(location)} listing did not end after ${MAX_LISTING_PAGES} pages`);
-        const result = readListingPage(await callAws(listObjectsArgs(location, token), io.env), location);
-        objects.push(...result.objects);
-        if (result.next === undefined) break;
-        if (result.next === token) throw new Error(`${s3Url(location)} listing returned the same \`NextContinuationToken\` twice`);
-        token = result.next;
-    }
-    const { objects: count, bytes } = totals(objects);
-    say(`${s3Url(location)}: ${count} objects, ${bytes} bytes`);
-    return objects;
 }
 
 export const command: OpsCommand = {

@@ -1,16 +1,55 @@
 import * as fs from "fs";
-import { planPruning, readLog, writeLogAtomically } from "../backupLog";
+import { BackupRecord, planPruning, readLog, writeLogAtomically } from "../backupLog";
 import { OpsCommand, OpsIO, UsageError } from "../command";
 import { parseOptions, reported, required } from "./backup";
 
 const usage = `usage: safe-release-ops prune --log <backup log> [--keep N] [--retention-days D] [--protect id,id] [--dry-run]
 
-Deletes old backups (file and facts) and their log lines. Kept: the newest N verified
-backups of each app and kind (default 5), every backup younger than D days (default 7),
-and every --protect id (pass the schema head's backup so a restore stays possible).
+Prunes old backups. Kept: the newest N verified backups of each app and kind (default 5),
+every backup younger than D days (default 7), and every --protect id (pass the schema head's
+backup so a restore stays possible). What pruning does depends on the kind:
+  postgres, directory: the local files (dump and facts, archive) are deleted with their log lines;
+  kms: the record is metadata only, so its log line is dropped;
+  bucket: the remote copy is not deleted and its line stays in the log; it is listed with the
+    \`aws s3 rm --recursive\` command that deletes it (expire such copies with an S3 lifecycle rule).
 The log is rewritten at once (temporary file + rename) before any file is deleted, so it
 never names a deleted backup. --dry-run only reports. Prints the plan as JSON on stdout.
 `;
+
+/**
+ * What pruning one record means. A bucket copy is kept on purpose: prune runs
+ * unattended with the release's credentials, a recursive S3 delete cannot be undone,
+ * and a backup prefix is best guarded against deletion by exactly those credentials
+ * (bucket policy, Object Lock) and expired by a lifecycle rule. So prune never needs
+ * delete rights on a remote copy: it keeps the copy findable in the log and names the
+ * command for an operator who decides it may go.
+ */
+export type PruneAction =
+    /** The log line goes, and these local files with it (none for a key record: it is metadata only). */
+    | { readonly action: "remove"; readonly files: string[] }
+    | { readonly action: "keep-remote"; readonly command: string };
+
+export function pruneAction(record: BackupRecord): PruneAction {
+    switch (record.kind) {
+        case "postgres":
+            return { action: "remove", files: [record.location, record.factsLocation] };
+        case "directory":
+            return { action: "remove", files: [record.location] };
+        case "kms":
+            return { action: "remove", files: [] };
+        case "bucket":
+            return { action: "keep-remote", command: `aws s3 rm --recursive ${record.location}` };
+    }
+}
+
+/** The stderr line for one expired record. */
+export function pruneLine(record: BackupRecord, action: PruneAction, dryRun: boolean): string {
+    if (action.action === "keep-remote") {
+        return `kept ${record.id}: remote copy, delete with \`${action.command}\` when no longer needed`;
+    }
+    if (action.files.length === 0) return `${dryRun ? "would drop" : "dropped"} ${record.id}: key record, metadata only (no file to delete)`;
+    return `${dryRun ? "would delete" : "deleted"} ${record.id}`;
+}
 
 function numberOption(value: string | boolean | undefined, name: string, fallback: number): number {
     if (value === undefined) return fallback;
@@ -43,25 +82,34 @@ export const command: OpsCommand = {
                 // A typo here would silently let the schema head's backup be deleted.
                 throw new UsageError(`\`--protect\` must name backups recorded in \`${log}\`; unknown: ${unknown.join(", ")}`);
             }
-            const doomed = planPruning(records, {
+            const expired = planPruning(records, {
                 keep: numberOption(values.keep, "keep", 5),
                 retentionDays: numberOption(values["retention-days"], "retention-days", 7),
                 now: new Date(),
                 protectedIds,
             });
             const dryRun = values["dry-run"] === true;
-            if (!dryRun && doomed.length > 0) {
-                writeLogAtomically(log, records.filter((r) => !doomed.includes(r)));
-                for (const record of doomed) {
-                    fs.rmSync(record.location, { force: true });
-                    if (record.kind === "postgres") fs.rmSync(record.factsLocation, { force: true });
-                    io.stderr.write(`deleted ${record.id}\n`);
-                }
+            const removed: Array<{ record: BackupRecord; files: string[] }> = [];
+            const remote: Array<{ record: BackupRecord; command: string }> = [];
+            const lines: string[] = [];
+            for (const record of expired) {
+                const action = pruneAction(record);
+                if (action.action === "keep-remote") remote.push({ record, command: action.command });
+                else removed.push({ record, files: action.files });
+                lines.push(pruneLine(record, action, dryRun));
             }
+            const gone = new Set(removed.map((r) => r.record));
+            if (!dryRun && removed.length > 0) {
+                writeLogAtomically(log, records.filter((r) => !gone.has(r)));
+                for (const { files } of removed) for (const file of files) fs.rmSync(file, { force: true });
+            }
+            // After the deletions: a line says "deleted" only once it is true.
+            for (const line of lines) io.stderr.write(`${line}\n`);
             const result = {
                 dryRun,
-                deleted: doomed.map((r) => ({ id: r.id, location: r.location, time: r.time })),
-                kept: records.filter((r) => !doomed.includes(r)).map((r) => r.id),
+                deleted: removed.map(({ record, files }) => ({ id: record.id, kind: record.kind, location: record.location, time: record.time, files })),
+                remoteKept: remote.map(({ record, command }) => ({ id: record.id, location: record.location, time: record.time, command })),
+                kept: records.filter((r) => !gone.has(r)).map((r) => r.id),
             };
             io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
             return 0;

@@ -139,4 +139,59 @@ describe("bucket-backup against a fake aws CLI", () => {
         }
         assert.deepEqual(fake.calls(), []);
     });
+
+    describe("verify --id of a bucket record", () => {
+        async function recorded(): Promise<{ log: string; record: { id: string; sha256: string } }> {
+            const fake = await fakeAws(scenario([page("uploads/v1.6.0/", [["a.jpg", 10, MD5_A], ["b/c.txt", 20000000, MD5_C]])]));
+            const log = await logFile();
+            const run = await runOps(fake, [...ARGS, "--log", log]);
+            assert.equal(run.code, 0, run.stderr);
+            return { log, record: JSON.parse(run.stdout) };
+        }
+
+        const COPY_LISTING = ["s3api", "list-objects-v2", "--bucket", "shop-backups", "--prefix", "uploads/v1.6.0/", "--no-paginate"];
+
+        it("lists the copy again, page by page, and passes when its objects and bytes match the record", async () => {
+            const { log, record } = await recorded();
+            const fake = await fakeAws([
+                { command: "s3api list-objects-v2", when: { "--continuation-token": "c-1" }, responses: [page("uploads/v1.6.0/", [["b/c.txt", 20000000, MD5_C]])] },
+                { command: "s3api list-objects-v2", absent: ["--continuation-token"], responses: [page("uploads/v1.6.0/", [["a.jpg", 10, MD5_A]], "c-1")] },
+            ]);
+            const run = await runOps(fake, ["verify", "--id", record.id, "--log", log]);
+            assert.equal(run.code, 0, run.stderr);
+            assert.deepEqual(fake.argvs(), [COPY_LISTING, [...COPY_LISTING, "--continuation-token", "c-1"]]);
+            const result = JSON.parse(run.stdout);
+            assert.ok(Number.isInteger(result.durationMs));
+            assert.deepEqual({ ...result, durationMs: 0 }, {
+                ok: true, id: record.id, kind: "bucket", location: "s3://shop-backups/uploads/v1.6.0/", objects: 2, bytes: 20000010,
+                // The copy's multipart object got a plain ETag: its listing hashes differently from the source's.
+                sha256: createHash("sha256").update(`a.jpg\t10\t${MD5_A}\nb/c.txt\t20000000\t${MD5_C}\n`).digest("hex"),
+                expectedSha256: CHECKSUM, problems: [], durationMs: 0,
+            });
+            assert.equal(run.stderr, "verify: s3://shop-backups/uploads/v1.6.0/: 2 objects, 20000010 bytes\n");
+            assert.deepEqual(secretsLeaked(fake, run), []);
+        });
+
+        it("fails naming both counts when the copy lost an object", async () => {
+            const { log, record } = await recorded();
+            const fake = await fakeAws([{ command: "s3api list-objects-v2", responses: [page("uploads/v1.6.0/", [["a.jpg", 10, MD5_A]])] }]);
+            const run = await runOps(fake, ["verify", "--id", record.id, "--log", log]);
+            assert.equal(run.code, 1);
+            assert.equal(JSON.parse(run.stdout).ok, false);
+            assert.equal(run.stderr, [
+                "verify: s3://shop-backups/uploads/v1.6.0/: 1 objects, 10 bytes",
+                "verify: contents of `s3://shop-backups/uploads/v1.6.0/`: expected 2 objects (20000010 bytes), got 1 objects (10 bytes)",
+                "",
+            ].join("\n"));
+        });
+
+        it("reports a listing the CLI refuses in one line", async () => {
+            const { log, record } = await recorded();
+            const fake = await fakeAws([{ command: "s3api list-objects-v2", responses: [{ exit: 254, stderr: "An error occurred (AccessDenied) when calling the ListObjectsV2 operation: Access Denied\n" }] }]);
+            const run = await runOps(fake, ["verify", "--id", record.id, "--log", log]);
+            assert.deepEqual([run.code, run.stdout, run.stderr], [
+                1, "", "verify: aws s3api list-objects-v2 failed (exit 254): An error occurred (AccessDenied) when calling the ListObjectsV2 operation: Access Denied\n",
+            ]);
+        });
+    });
 });

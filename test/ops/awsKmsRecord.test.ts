@@ -2,6 +2,7 @@ import { strict as assert } from "assert";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { canonicalJson } from "../../ops/aws/records";
 import { fakeAws, FakeResponse, FakeRule, runOps, secretsLeaked } from "../support/fakeAws";
 import { tempDir } from "../support/processes";
 
@@ -112,5 +113,27 @@ describe("kms-record against a fake aws CLI", () => {
             assert.equal(run.stderr, `kms-record: ${message}\n`);
         }
         assert.deepEqual(fake.calls(), []);
+    });
+
+    it("verify --id recomputes the checksum of the recorded key without calling aws, and names a tampered record", async () => {
+        const log = await logFile();
+        const recordRun = await runOps(await fakeAws(scenario(describeKey("Enabled"))), [...ARGS, "--log", log]);
+        const record = JSON.parse(recordRun.stdout);
+        const noAws = await fakeAws([]);
+        const run = await runOps(noAws, ["verify", "--id", record.id, "--log", log]);
+        assert.equal(run.code, 0, run.stderr);
+        assert.deepEqual(noAws.calls(), []);
+        assert.deepEqual({ ...JSON.parse(run.stdout), durationMs: 0 }, {
+            ok: true, id: record.id, kind: "kms", location: ARN, expectedSha256: record.sha256, sha256: record.sha256, size: record.size, problems: [], durationMs: 0,
+        });
+        assert.equal(run.stderr, "");
+
+        const tampered = { ...record, key: { ...record.key, policy: POLICY.replace("key-default-1", "key-default-2") } };
+        fs.writeFileSync(log, `${JSON.stringify(tampered)}\n`);
+        const actual = createHash("sha256").update(canonicalJson(tampered.key)).digest("hex");
+        const bad = await runOps(noAws, ["verify", "--id", record.id, "--log", log]);
+        assert.deepEqual([bad.code, bad.stderr], [1, `verify: checksum mismatch for \`${ARN}\`: expected sha256 ${record.sha256}, got ${actual}\n`]);
+        assert.equal(JSON.parse(bad.stdout).sha256, actual);
+        assert.deepEqual(noAws.calls(), []);
     });
 });
