@@ -14,7 +14,7 @@ async function evaluate(components: number): Promise<number> {
     return run.resources.size;
 }
 
-(async () => {
+void (async () => {
     const resources = mode === "sdk" ? 0 : await evaluate(Number(process.argv[3]));
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     console.log(JSON.stringify({ seconds, maxRssMiB: process.resourceUsage().maxRSS / 1024, resources, sdk: typeof pulumi.Config }));

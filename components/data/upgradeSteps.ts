@@ -66,7 +66,7 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
     // Backing up after the writers stop is what makes a restore lose nothing; `beforeQuiesce` trades that for a shorter pause.
     const beforeQuiesce = data.backup.beforeQuiesce && writers.length > 0;
     if (beforeQuiesce) {
-        pulumi.log.warn(
+        void pulumi.log.warn(
             `\`release:backup.beforeQuiesce\` is true: the backup of ${head} is taken before ${writers.join(", ")} stop, ` +
                 "so writes between the backup and the migration would be lost on a restore",
             parent,

@@ -95,6 +95,7 @@ export async function runDriver(stack: FakeStack, argv: string[]) {
 
 /** Events without the fields that vary from run to run. */
 export function stable(events: Array<Record<string, unknown>>): Array<Record<string, unknown>> {
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars -- these fields are dropped on purpose
     return events.map(({ ts, durationMs, sample, reason, ...rest }) => {
         if (durationMs !== undefined) assert.ok(typeof durationMs === "number" && durationMs >= 0);
         return rest;

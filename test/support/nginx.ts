@@ -206,7 +206,7 @@ function getOnce(options: LoadOptions, retried = false): Promise<Outcome> {
         request.on("error", (err: NodeJS.ErrnoException) => {
             const closedUnanswered = !answered && (err.code === "ECONNRESET" || err.message === "socket hang up");
             // A short pause lets the retiring worker finish closing its listeners before the resend.
-            if (closedUnanswered && !retried) setTimeout(() => getOnce(options, true).then(resolve), RESEND_DELAY_MS);
+            if (closedUnanswered && !retried) setTimeout(() => void getOnce(options, true).then(resolve), RESEND_DELAY_MS);
             else resolve({ error: err.message });
         });
         request.setTimeout(5000, () => request.destroy(new Error("request timed out after 5000 ms")));
