@@ -111,6 +111,14 @@ describe("data steps of a forward upgrade (aws-ecs)", () => {
         ]);
     });
 
+    it("prunes old backups once the upgrade succeeded, protecting this update's (the schema head's)", async () => {
+        const run = await deployThenStart({ ...startRelease, "release:backup": { keep: 3, retentionDays: 14 } });
+        const prune = command(run, "shop-prune-v1.5.0");
+        assert.equal(prune.inputs.create,
+            "node ops/bin/safe-release-ops.js prune --log backups/backups.log --keep 3 --retention-days 14 --protect shop-v1.5.0-20261122T101500.000Z");
+        assert.ok(prune.dependencies.includes(command(run, "shop-quiesce-v1.5.0-resume").urn));
+    });
+
     it("with `backup.beforeQuiesce`, backs up first and stops writers after", async () => {
         const run = await deployThenStart({ ...startRelease, "release:backup": { beforeQuiesce: true } });
         const dump = command(run, "shop-backup-v1.5.0-pg-dump");

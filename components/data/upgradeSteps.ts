@@ -1,9 +1,12 @@
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { BackupSettings } from "../../settings/data";
 import { ReleaseConfig } from "../../settings/release";
 import { PinnedImage } from "../pinnedImage";
 import { ReleasePlan } from "../plan";
 import { PlatformAdapter } from "../platform";
 import { Migration } from "./migration";
+import { NO_RERUN, OPS, commandLine } from "./opsCommand";
 import { Preflight } from "./preflight";
 import { BackupRecord, PreUpgradeBackup } from "./preUpgradeBackup";
 import { Quiesce } from "./quiesce";
@@ -97,7 +100,29 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
             lockTimeout: data.migrate.lockTimeout,
         }, { parent, dependsOn: [backup, ...(stop !== undefined ? [stop.stopped] : []), ...task.needs] });
     }
-    return { ready: [stop?.resumeAfter([last]) ?? last], backups: backup.records };
+    const ready = stop?.resumeAfter([last]) ?? last;
+    pruneBackups(`${name}-prune-${head}`, data.backup, backup.records, ready, parent);
+    return { ready: [ready], backups: backup.records };
+}
+
+/** Snapshots live in RDS, not in the backup log; everything else the log records. */
+const LOGGED_KINDS = ["postgres", "directory", "bucket", "kms"];
+
+/**
+ * Retention, once the upgrade has succeeded: the newest `keep` backups and all
+ * younger than `retentionDays` stay, and so does this update's backup, which is
+ * the schema head's and what a restore needs.
+ */
+function pruneBackups(name: string, settings: BackupSettings, records: pulumi.Output<BackupRecord[]>, after: pulumi.Resource, parent: pulumi.Resource): void {
+    const argv = records.apply((fresh) => [
+        ...OPS, "prune", "--log", settings.log, "--keep", String(settings.keep), "--retention-days", String(settings.retentionDays),
+        ...protectArgs(fresh.filter((r) => LOGGED_KINDS.includes(r.kind)).map((r) => r.id)),
+    ]);
+    new command.local.Command(name, { create: commandLine(argv), update: NO_RERUN }, { parent, dependsOn: [after] });
+}
+
+function protectArgs(ids: string[]): string[] {
+    return ids.length > 0 ? ["--protect", ids.join(",")] : [];
 }
 
 function hasDataWork(config: ReleaseConfig, databaseUrl: pulumi.Output<string> | undefined): boolean {
