@@ -9,6 +9,9 @@ import { canaryAlarmNames, canaryAlarms } from "./alarms";
 import { TARGET_HEADER } from "./containerDefinition";
 import { fargateTaskDefinition, releaseTags } from "./taskDefinition";
 
+/** How long a version's tasks may take to become healthy before the update fails. */
+export const SERVICE_HEALTHY_WITHIN = "15m";
+
 /** What every version shares, made once by `EcsPlatform`. */
 export interface EcsShared {
     readonly app: string;
@@ -153,7 +156,12 @@ export class EcsVersion extends pulumi.ComponentResource implements DeployedVers
                 tags: releaseTags(shared.app, component.name, version),
             },
             // ECS accepts a target group only once a listener uses it: the test-route rule attaches it.
-            { parent: this, dependsOn: [...(attachment !== undefined ? [attachment.rule] : []), ...args.after] },
+            {
+                parent: this,
+                dependsOn: [...(attachment !== undefined ? [attachment.rule] : []), ...args.after],
+                // The health gate is bounded: tasks that are not healthy by then fail the update.
+                customTimeouts: { create: SERVICE_HEALTHY_WITHIN, update: SERVICE_HEALTHY_WITHIN },
+            },
         );
     }
 
