@@ -24,9 +24,13 @@ export function readReleaseConfig(): LoadedConfig {
     const allowed = [...RELEASE_KEYS, ...referencedSecretKeys(raw.components)];
     const unknown = Object.keys(raw).filter((key) => !(allowed as string[]).includes(key)).sort();
     if (unknown.length > 0) {
+        const named = unknown.map((key) => {
+            const near = closestKey(key, allowed);
+            return `\`${NAMESPACE}${key}\`${near !== undefined ? ` (did you mean \`${NAMESPACE}${near}\`?)` : ""}`;
+        });
         throw new ConfigError(
-            `unknown config ${unknown.map((k) => `\`${NAMESPACE}${k}\``).join(", ")}; ` +
-                `valid keys are ${RELEASE_KEYS.map((k) => `\`${NAMESPACE}${k}\``).join(", ")} and the secrets that \`secretEnv\` refers to`,
+            `unknown config ${named.join(", ")}; Pulumi.yaml lists the valid keys, ` +
+                "and a secret a component's `secretEnv` names as `config:<key>` is valid too",
         );
     }
     const release = parseReleaseConfig(raw);
@@ -38,6 +42,28 @@ export function readReleaseConfig(): LoadedConfig {
     ];
     for (const key of secretKeys) secrets[key] = config.requireSecret(key);
     return { release, secrets };
+}
+
+/** The known key a typo most likely meant: at most two edits away, ignoring case. */
+export function closestKey(key: string, known: readonly string[]): string | undefined {
+    let best: { key: string; distance: number } | undefined;
+    for (const candidate of known) {
+        const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
+        if (distance <= 2 && (best === undefined || distance < best.distance)) best = { key: candidate, distance };
+    }
+    return best?.key;
+}
+
+/** Levenshtein distance, with a transposition counted as one edit (`Wieght` → `Weight`). */
+function editDistance(a: string, b: string): number {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+    for (let i = 1; i <= a.length; i++) {
+        for (let j = 1; j <= b.length; j++) {
+            d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+            if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+    }
+    return d[a.length][b.length];
 }
 
 /**
