@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
+import { Writable } from "stream";
 import { UsageError } from "./command";
 
 /** What a KMS key looked like when it was recorded. */
@@ -73,23 +74,6 @@ export type BackupKind = BackupRecord["kind"];
 
 export const BACKUP_KINDS: readonly BackupKind[] = ["postgres", "directory", "bucket", "kms"];
 
-const APP = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-const VERSION = /^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
-
-export function validateApp(app: string | undefined): string {
-    if (app === undefined || !APP.test(app)) {
-        throw new UsageError(`\`--app\` must be lowercase letters, digits, - or _ (at most 63); got ${app === undefined ? "nothing" : `\`${app}\``}`);
-    }
-    return app;
-}
-
-export function validateVersion(version: string | undefined): string {
-    if (version === undefined || !VERSION.test(version)) {
-        throw new UsageError(`\`--version\` must be a SemVer tag vX.Y.Z; got ${version === undefined ? "nothing" : `\`${version}\``}`);
-    }
-    return version;
-}
-
 /**
  * `20261122T041059.123Z` (ISO 8601 basic format): sortable, free of characters that
  * need quoting in a file name, and fine enough that two backups never share an id.
@@ -101,6 +85,20 @@ export function backupStamp(date: Date): string {
 /** `shop-v1.4.2-20261122T041059.123Z`: the record's id and its file's base name. */
 export function backupId(app: string, version: string, date: Date): string {
     return `${app}-${version}-${backupStamp(date)}`;
+}
+
+/** The fields every kind's record starts with. */
+export type RecordHead<K extends BackupKind> = Pick<Extract<BackupRecord, { kind: K }>, "id" | "kind" | "app" | "version" | "time">;
+
+/** A new record's head, its fields in the order every log line shows them. */
+export function recordHead<K extends BackupKind>(kind: K, app: string, version: string, date: Date): RecordHead<K> {
+    return { id: backupId(app, version, date), kind, app, version, time: date.toISOString() } as RecordHead<K>;
+}
+
+/** Appends the record to the log, then prints it as the command's one JSON result. */
+export function logAndPrint(log: string, record: BackupRecord, stdout: Writable): void {
+    appendRecord(log, record);
+    stdout.write(`${JSON.stringify(record, null, 2)}\n`);
 }
 
 /** Records in file order. A trailing line cut short by a crash is ignored; damage elsewhere is an error. */

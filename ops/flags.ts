@@ -1,4 +1,4 @@
-import { UsageError } from "../command";
+import { UsageError } from "./command";
 
 /** Option name (without `--`) → whether it takes a value. */
 export type FlagSpec = Readonly<Record<string, "value" | "switch">>;
@@ -46,29 +46,6 @@ export function requireValue(flags: ParsedFlags, name: string, what: string): st
     const value = flags.values.get(name);
     if (value === undefined) throw new UsageError(`\`--${name}\` is required: ${what}`);
     return value;
-}
-
-const APP = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-const VERSION = /^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?$/;
-const DIGEST = /^sha256:[0-9a-f]{64}$/;
-
-export function validateApp(app: string): string {
-    if (!APP.test(app)) {
-        throw new UsageError(`\`--app\` must be 1–63 lower-case letters, digits, \`-\` or \`_\`, starting with a letter or digit; got \`${app}\``);
-    }
-    return app;
-}
-
-export function validateVersion(version: string, option = "version"): string {
-    if (!VERSION.test(version)) throw new UsageError(`\`--${option}\` must be a SemVer tag like v1.5.0; got \`${version}\``);
-    return version;
-}
-
-export function validateDigest(digest: string): string {
-    if (!DIGEST.test(digest)) {
-        throw new UsageError(`\`--digest\` must be sha256: followed by 64 lower-case hex digits; got \`${digest}\``);
-    }
-    return digest;
 }
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

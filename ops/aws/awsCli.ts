@@ -1,6 +1,6 @@
 import { spawn } from "child_process";
 import { Writable } from "stream";
-import { UsageError } from "../command";
+import { envRedactor } from "../report";
 
 /**
  * The AWS CLI v2, driven as a child process: the ops programs carry no SDK, and the
@@ -28,20 +28,6 @@ export function awsArgv(args: readonly string[]): string[] {
  */
 export function awsEnv(env: NodeJS.ProcessEnv, region?: string): NodeJS.ProcessEnv {
     return { ...env, AWS_PAGER: "", ...(region !== undefined ? { AWS_REGION: region } : {}) };
-}
-
-const SECRET_NAME = /SECRET|TOKEN|PASSWORD|PASSPHRASE|PRIVATE|CREDENTIAL|DATABASE_URL|_DSN$/i;
-
-/**
- * Replaces the value of every secret-looking environment variable with `***`, so an
- * echo of one in the CLI's error text or in a task's log never reaches our output.
- */
-export function envRedactor(env: NodeJS.ProcessEnv): (text: string) => string {
-    const secrets = Object.entries(env)
-        .filter(([name, value]) => SECRET_NAME.test(name) && value !== undefined && value.length >= 6)
-        .map(([, value]) => value as string)
-        .sort((a, b) => b.length - a.length);
-    return (text) => secrets.reduce((result, secret) => result.split(secret).join("***"), text);
 }
 
 /** A call that ran and failed (the CLI's own exit status and its last error line), or could not start. */
@@ -137,18 +123,4 @@ export function asArray(value: unknown): unknown[] {
 
 export function asString(value: unknown): string | undefined {
     return typeof value === "string" ? value : undefined;
-}
-
-/**
- * Runs a command's body: bad input stays a UsageError (exit 2 from the CLI); any other
- * failure (a refused AWS call, a missing CLI) is one scrubbed line on stderr and exit 1.
- */
-export async function reportedAws(name: string, io: { env: NodeJS.ProcessEnv; stderr: Writable }, work: () => Promise<number>): Promise<number> {
-    try {
-        return await work();
-    } catch (err) {
-        if (err instanceof UsageError) throw err;
-        io.stderr.write(`${envRedactor(io.env)(`${name}: ${err instanceof Error ? err.message : String(err)}`)}\n`);
-        return 1;
-    }
 }

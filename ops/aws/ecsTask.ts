@@ -1,5 +1,5 @@
 import { UsageError } from "../command";
-import { parseDuration, parseFlags, requireValue } from "../migrate/flags";
+import { parseDuration, parseFlags, requireValue } from "../flags";
 import { asArray, asString, field } from "./awsCli";
 
 export const DEFAULT_TASK_TIMEOUT = "30m";

@@ -1,54 +1,15 @@
 import * as fs from "fs";
 import * as path from "path";
-import { parseArgs } from "util";
 import { ARCHIVE_EXTENSIONS, archiveDirectory, Compression, inspectArchive } from "../archive";
-import { appendRecord, BackupRecord, backupId, DirectoryBackupRecord, PostgresBackupRecord, validateApp, validateVersion } from "../backupLog";
+import { DirectoryBackupRecord, logAndPrint, PostgresBackupRecord, RecordHead, recordHead } from "../backupLog";
 import { fsyncPath } from "../checksum";
 import { OpsCommand, OpsIO, UsageError } from "../command";
+import { FlagSpec, ParsedFlags, parseFlags, requireValue } from "../flags";
 import { describeTarget, parseDatabaseUrl, redactor } from "../pg/connection";
 import { checkDumpFile, DEFAULT_COMPRESS_LEVEL, dumpWithFacts } from "../pg/dump";
 import { parseCriticalTables } from "../pg/facts";
-
-type OptionSpec = Record<string, { type: "string" | "boolean" }>;
-
-/** Parses `--name value` options strictly; unknown or malformed ones are usage errors (exit 2). */
-export function parseOptions(args: string[], options: OptionSpec): Record<string, string | boolean | undefined> {
-    try {
-        return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
-    } catch (err) {
-        throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ""));
-    }
-}
-
-/** A required string option, or a usage error naming it. */
-export function required(values: Record<string, string | boolean | undefined>, name: string, what: string): string {
-    const value = values[name];
-    if (typeof value !== "string" || value === "") throw new UsageError(`\`--${name}\` must be ${what}; got nothing`);
-    return value;
-}
-
-/** Scrubs the password of `DATABASE_URL` (when it parses) from a message. */
-function scrubber(env: NodeJS.ProcessEnv): (text: string) => string {
-    try {
-        return redactor(parseDatabaseUrl(env.DATABASE_URL));
-    } catch {
-        return (text) => text;
-    }
-}
-
-/**
- * Runs a command's body: bad input stays a UsageError (exit 2 from the CLI); any
- * other failure (a missing file, a refused connection) is one line on stderr and exit 1.
- */
-export async function reported(name: string, io: OpsIO, work: () => Promise<number>): Promise<number> {
-    try {
-        return await work();
-    } catch (err) {
-        if (err instanceof UsageError) throw err;
-        io.stderr.write(`${name}: ${scrubber(io.env)(err instanceof Error ? err.message : String(err))}\n`);
-        return 1;
-    }
-}
+import { reported } from "../report";
+import { validateApp, validateVersion } from "../validate";
 
 const usage = `usage: safe-release-ops backup --kind postgres --app <app> --version <vX.Y.Z> --dir <backup dir>
                         [--critical-tables a,b,c] [--compress 0-9] [--log <path>]
@@ -73,17 +34,17 @@ directory: archives --path (e.g. a Pebble --db directory) to <dir>/<app>-<versio
   compressed already; gzip costs time inside the write pause).
 `;
 
-const options: OptionSpec = {
-    kind: { type: "string" },
-    app: { type: "string" },
-    version: { type: "string" },
-    dir: { type: "string" },
-    log: { type: "string" },
-    "critical-tables": { type: "string" },
-    compress: { type: "string" },
-    path: { type: "string" },
-    compression: { type: "string" },
-    quiesced: { type: "boolean" },
+const FLAGS: FlagSpec = {
+    kind: "value",
+    app: "value",
+    version: "value",
+    dir: "value",
+    log: "value",
+    "critical-tables": "value",
+    compress: "value",
+    path: "value",
+    compression: "value",
+    quiesced: "switch",
 };
 
 export const command: OpsCommand = {
@@ -92,45 +53,42 @@ export const command: OpsCommand = {
     usage,
     run: (args: string[], io: OpsIO): Promise<number> =>
         reported("backup", io, async () => {
-            const values = parseOptions(args, options);
-            const kind = values.kind;
+            const flags = parseFlags(args, FLAGS);
+            const kind = flags.values.get("kind");
             if (kind !== "postgres" && kind !== "directory") {
                 throw new UsageError(`\`--kind\` must be postgres or directory; got ${kind === undefined ? "nothing" : `\`${kind}\``}`);
             }
-            const app = validateApp(values.app as string | undefined);
-            const version = validateVersion(values.version as string | undefined);
-            const dir = path.resolve(required(values, "dir", "the directory that receives backups"));
-            const log = path.resolve(typeof values.log === "string" ? values.log : path.join(dir, "backups.log"));
+            const app = validateApp(requireValue(flags, "app", "the application being backed up"));
+            const version = validateVersion(requireValue(flags, "version", "the release version being backed up for, e.g. v1.5.0"));
+            const dir = path.resolve(requireValue(flags, "dir", "the directory that receives backups"));
+            const log = path.resolve(flags.values.get("log") ?? path.join(dir, "backups.log"));
             const now = new Date();
-            const id = backupId(app, version, now);
-            const base = { id, app, version, time: now.toISOString() };
             const record =
                 kind === "postgres"
-                    ? await backupPostgres(values, dir, base, io)
-                    : await backupDirectory(values, dir, base, io);
+                    ? await backupPostgres(flags, dir, recordHead(kind, app, version, now), io)
+                    : await backupDirectory(flags, dir, recordHead(kind, app, version, now), io);
             if (!record) return 1;
-            appendRecord(log, record);
-            io.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+            logAndPrint(log, record, io.stdout);
             return record.verified ? 0 : 1;
         }),
 };
 
-type RecordBase = Pick<BackupRecord, "id" | "app" | "version" | "time">;
 
 async function backupPostgres(
-    values: Record<string, string | boolean | undefined>,
+    flags: ParsedFlags,
     dir: string,
-    base: RecordBase,
+    head: RecordHead<"postgres">,
     io: OpsIO,
 ): Promise<PostgresBackupRecord | undefined> {
-    const criticalTables = parseCriticalTables(values["critical-tables"] as string | undefined);
-    const compressLevel = values.compress === undefined ? DEFAULT_COMPRESS_LEVEL : Number(values.compress);
+    const criticalTables = parseCriticalTables(flags.values.get("critical-tables"));
+    const compress = flags.values.get("compress");
+    const compressLevel = compress === undefined ? DEFAULT_COMPRESS_LEVEL : Number(compress);
     if (!Number.isInteger(compressLevel) || compressLevel < 0 || compressLevel > 9) {
-        throw new UsageError(`\`--compress\` must be an integer from 0 to 9; got ${values.compress}`);
+        throw new UsageError(`\`--compress\` must be an integer from 0 to 9; got ${compress}`);
     }
     const target = parseDatabaseUrl(io.env.DATABASE_URL);
     fs.mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, `${base.id}.dump`);
+    const file = path.join(dir, `${head.id}.dump`);
     io.stderr.write(`backing up ${describeTarget(target)} to ${file}\n`);
     let dump;
     try {
@@ -145,29 +103,28 @@ async function backupPostgres(
     fsyncPath(factsLocation);
     fsyncPath(dir);
     const verified = await verifiedAgainst(dump.sha256, () => checkDumpFile(file, io.env), io);
-    const { id, app, version, time } = base;
-    return { id, kind: "postgres", app, version, time, size: dump.size, sha256: dump.sha256, location: file, factsLocation, verified, database: target.database };
+    return { ...head, size: dump.size, sha256: dump.sha256, location: file, factsLocation, verified, database: target.database };
 }
 
 async function backupDirectory(
-    values: Record<string, string | boolean | undefined>,
+    flags: ParsedFlags,
     dir: string,
-    base: RecordBase,
+    head: RecordHead<"directory">,
     io: OpsIO,
 ): Promise<DirectoryBackupRecord | undefined> {
-    const source = path.resolve(required(values, "path", "the data directory to archive"));
+    const source = path.resolve(requireValue(flags, "path", "the data directory to archive"));
     const inside = path.relative(source, dir);
     if (inside === "" || (!inside.startsWith("..") && !path.isAbsolute(inside))) {
         // tar would archive the archive it is writing.
         throw new UsageError(`\`--dir\` must be outside \`--path\` (${source}); got \`${dir}\``);
     }
-    const compression = (values.compression ?? "none") as Compression;
+    const compression = (flags.values.get("compression") ?? "none") as Compression;
     if (!(compression in ARCHIVE_EXTENSIONS)) {
         throw new UsageError(`\`--compression\` must be none or gzip; got \`${compression}\``);
     }
-    const quiesced = values.quiesced === true;
+    const quiesced = flags.switches.has("quiesced");
     fs.mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, `${base.id}${ARCHIVE_EXTENSIONS[compression]}`);
+    const file = path.join(dir, `${head.id}${ARCHIVE_EXTENSIONS[compression]}`);
     io.stderr.write(`archiving ${source} to ${file}${quiesced ? " (writers stopped)" : " (live: crash-consistent at best)"}\n`);
     let archive;
     try {
@@ -184,13 +141,8 @@ async function backupDirectory(
         }
         return check;
     }, io);
-    const { id, app, version, time } = base;
     return {
-        id,
-        kind: "directory",
-        app,
-        version,
-        time,
+        ...head,
         size: archive.size,
         sha256: archive.sha256,
         location: file,

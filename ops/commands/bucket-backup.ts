@@ -1,8 +1,10 @@
 import * as path from "path";
-import { appendRecord, backupId, BucketBackupRecord } from "../backupLog";
+import { BucketBackupRecord, logAndPrint, recordHead } from "../backupLog";
 import { OpsCommand, OpsIO } from "../command";
-import { parseFlags, requireValue, validateApp, validateVersion } from "../migrate/flags";
-import { callAws, progress, reportedAws } from "../aws/awsCli";
+import { parseFlags, requireValue } from "../flags";
+import { validateApp, validateVersion } from "../validate";
+import { callAws, progress } from "../aws/awsCli";
+import { reported } from "../report";
 import { checkSeparate, compareListings, listAllObjects, listingChecksum, parseS3Location, s3Url, totals } from "../aws/bucketListing";
 import { DEFAULT_BACKUP_LOG } from "../aws/records";
 
@@ -42,11 +44,7 @@ async function runBucketBackup(args: string[], io: OpsIO): Promise<number> {
     const verified = comparison.differenceCount === 0;
     const sourceTotals = totals(sourceObjects);
     const record: BucketBackupRecord = {
-        id: backupId(app, version, now),
-        kind: "bucket",
-        app,
-        version,
-        time: now.toISOString(),
+        ...recordHead("bucket", app, version, now),
         size: sourceTotals.bytes,
         sha256: listingChecksum(sourceObjects),
         location: s3Url(target),
@@ -54,8 +52,7 @@ async function runBucketBackup(args: string[], io: OpsIO): Promise<number> {
         source: s3Url(source),
         files: sourceTotals.objects,
     };
-    appendRecord(log, record);
-    io.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+    logAndPrint(log, record, io.stdout);
     if (verified) {
         say(`verified: ${sourceTotals.objects} objects, ${sourceTotals.bytes} bytes on both sides; recorded in ${log}`);
         return 0;
@@ -72,5 +69,5 @@ export const command: OpsCommand = {
     name: "bucket-backup",
     summary: "copy an S3 bucket (prefix) to a backup prefix, verify both listings, log its checksum",
     usage: USAGE,
-    run: (args, io) => reportedAws("bucket-backup", io, () => runBucketBackup(args, io)),
+    run: (args, io) => reported("bucket-backup", io, () => runBucketBackup(args, io)),
 };

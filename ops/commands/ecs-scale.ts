@@ -1,6 +1,7 @@
 import { OpsCommand, OpsIO } from "../command";
-import { formatDuration } from "../migrate/flags";
-import { callAws, formatElapsed, progress, reportedAws, sleep } from "../aws/awsCli";
+import { formatDuration } from "../flags";
+import { callAws, formatElapsed, progress, sleep } from "../aws/awsCli";
+import { reported } from "../report";
 import {
     DEFAULT_SCALE_TIMEOUT, describeCounts, EcsScaleRequest, parseEcsScaleArgs, readServices, ServiceCounts, unsettled,
 } from "../aws/ecsScale";
@@ -75,5 +76,5 @@ export const command: OpsCommand = {
     name: "ecs-scale",
     summary: "set ECS services' desired counts (quiesce writers, resume them) and wait until they run that many",
     usage: USAGE,
-    run: (args, io) => reportedAws("ecs-scale", io, () => runEcsScale(args, io)),
+    run: (args, io) => reported("ecs-scale", io, () => runEcsScale(args, io)),
 };

@@ -1,6 +1,7 @@
 import { OpsCommand, OpsIO } from "../command";
-import { formatDuration } from "../migrate/flags";
-import { asString, callAws, field, formatElapsed, progress, reportedAws, sleep } from "../aws/awsCli";
+import { formatDuration } from "../flags";
+import { asString, callAws, field, formatElapsed, progress, sleep } from "../aws/awsCli";
+import { reported } from "../report";
 import {
     containerNames, DEFAULT_POLL, DEFAULT_TASK_TIMEOUT, EcsTaskRequest, failureMessage, LOG_TAIL_LIMIT, logLines, logLocation,
     logStreamName, parseEcsTaskArgs, readTaskState, runTaskArgs, startedTask, TaskState, taskId,
@@ -161,5 +162,5 @@ export const command: OpsCommand = {
     name: "ecs-task",
     summary: "run one one-off Fargate task with a command override, wait for it, exit with its outcome",
     usage: USAGE,
-    run: (args, io) => reportedAws("ecs-task", io, () => runEcsTask(args, io)),
+    run: (args, io) => reported("ecs-task", io, () => runEcsTask(args, io)),
 };

@@ -1,8 +1,10 @@
 import * as path from "path";
-import { appendRecord, backupId, KmsBackupRecord } from "../backupLog";
+import { KmsBackupRecord, logAndPrint, recordHead } from "../backupLog";
 import { OpsCommand, OpsIO } from "../command";
-import { parseFlags, requireValue, validateApp, validateVersion } from "../migrate/flags";
-import { callAws, progress, reportedAws } from "../aws/awsCli";
+import { parseFlags, requireValue } from "../flags";
+import { validateApp, validateVersion } from "../validate";
+import { callAws, progress } from "../aws/awsCli";
+import { reported } from "../report";
 import { judgeKeyState, keyFacts, readKeyMetadata, readPolicy, validateKeyReference } from "../aws/kmsKey";
 import { canonicalJson, DEFAULT_BACKUP_LOG, sha256Hex } from "../aws/records";
 
@@ -44,19 +46,14 @@ async function runKmsRecord(args: string[], io: OpsIO): Promise<number> {
     const facts = keyFacts(metadata, policy);
     const canonical = canonicalJson(facts);
     const record: KmsBackupRecord = {
-        id: backupId(app, version, now),
-        kind: "kms",
-        app,
-        version,
-        time: now.toISOString(),
+        ...recordHead("kms", app, version, now),
         size: Buffer.byteLength(canonical),
         sha256: sha256Hex(canonical),
         location: metadata.arn,
         verified: true,
         key: facts,
     };
-    appendRecord(log, record);
-    io.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+    logAndPrint(log, record, io.stdout);
     say(`recorded ${metadata.arn} (${metadata.state}, ${metadata.keyManager}-managed) in ${log}`);
     return 0;
 }
@@ -65,5 +62,5 @@ export const command: OpsCommand = {
     name: "kms-record",
     summary: "record a KMS key's metadata and policy in the backup log; refuse a key pending deletion or disabled",
     usage: USAGE,
-    run: (args, io) => reportedAws("kms-record", io, () => runKmsRecord(args, io)),
+    run: (args, io) => reported("kms-record", io, () => runKmsRecord(args, io)),
 };

@@ -1,6 +1,7 @@
 import { Client } from "pg";
 import { OpsCommand, OpsIO, UsageError } from "../command";
-import { formatDuration, parseDuration, parseFlags, requireValue, validateApp, validateDigest, validateVersion } from "../migrate/flags";
+import { formatDuration, parseDuration, parseFlags, requireValue } from "../flags";
+import { validateApp, validateDigest, validateVersion } from "../validate";
 import { decideMigration, failureMessage, waysForward } from "../migrate/plan";
 import { LineTail, runProgram } from "../migrate/runner";
 import { connect, describeTarget, parseDatabaseUrl, redactor } from "../pg/connection";

@@ -1,6 +1,7 @@
 import { ClientBase } from "pg";
 import { OpsCommand, OpsIO, UsageError } from "../command";
-import { parseCount, parseFlags, requireValue, validateApp, validateVersion } from "../migrate/flags";
+import { parseCount, parseFlags, requireValue } from "../flags";
+import { validateApp, validateVersion } from "../validate";
 import {
     CheckResult, djangoAppliedCheck, freeDiskCheck, pendingPrismaMigrations, pendingSqlCheck, prismaAppliedCheck,
     prismaLedgerCheck, skippedCheck, okCheck, SqlSource, toolLedgerCheck, unreadableDiskCheck,

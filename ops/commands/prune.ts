@@ -1,7 +1,8 @@
 import * as fs from "fs";
 import { BackupRecord, planPruning, readLog, writeLogAtomically } from "../backupLog";
 import { OpsCommand, OpsIO, UsageError } from "../command";
-import { parseOptions, reported, required } from "./backup";
+import { parseFlags, requireValue } from "../flags";
+import { reported } from "../report";
 
 const usage = `usage: safe-release-ops prune --log <backup log> [--keep N] [--retention-days D] [--protect id,id] [--dry-run]
 
@@ -51,11 +52,11 @@ export function pruneLine(record: BackupRecord, action: PruneAction, dryRun: boo
     return `${dryRun ? "would delete" : "deleted"} ${record.id}`;
 }
 
-function numberOption(value: string | boolean | undefined, name: string, fallback: number): number {
+function numberOption(value: string | undefined, name: string, fallback: number): number {
     if (value === undefined) return fallback;
     const parsed = Number(value);
-    if (typeof value !== "string" || value.trim() === "" || !Number.isFinite(parsed)) {
-        throw new UsageError(`\`--${name}\` must be a number; got \`${String(value)}\``);
+    if (value.trim() === "" || !Number.isFinite(parsed)) {
+        throw new UsageError(`\`--${name}\` must be a number; got \`${value}\``);
     }
     return parsed;
 }
@@ -66,15 +67,9 @@ export const command: OpsCommand = {
     usage,
     run: (args: string[], io: OpsIO): Promise<number> =>
         reported("prune", io, async () => {
-            const values = parseOptions(args, {
-                log: { type: "string" },
-                keep: { type: "string" },
-                "retention-days": { type: "string" },
-                protect: { type: "string" },
-                "dry-run": { type: "boolean" },
-            });
-            const log = required(values, "log", "the backup log to prune");
-            const protectedIds = typeof values.protect === "string" ? values.protect.split(",").map((id) => id.trim()).filter(Boolean) : [];
+            const flags = parseFlags(args, { log: "value", keep: "value", "retention-days": "value", protect: "value", "dry-run": "switch" });
+            const log = requireValue(flags, "log", "the backup log to prune");
+            const protectedIds = (flags.values.get("protect") ?? "").split(",").map((id) => id.trim()).filter(Boolean);
             const records = readLog(log);
             const known = new Set(records.map((r) => r.id));
             const unknown = protectedIds.filter((id) => !known.has(id));
@@ -83,12 +78,12 @@ export const command: OpsCommand = {
                 throw new UsageError(`\`--protect\` must name backups recorded in \`${log}\`; unknown: ${unknown.join(", ")}`);
             }
             const expired = planPruning(records, {
-                keep: numberOption(values.keep, "keep", 5),
-                retentionDays: numberOption(values["retention-days"], "retention-days", 7),
+                keep: numberOption(flags.values.get("keep"), "keep", 5),
+                retentionDays: numberOption(flags.values.get("retention-days"), "retention-days", 7),
                 now: new Date(),
                 protectedIds,
             });
-            const dryRun = values["dry-run"] === true;
+            const dryRun = flags.switches.has("dry-run");
             const removed: Array<{ record: BackupRecord; files: string[] }> = [];
             const remote: Array<{ record: BackupRecord; command: string }> = [];
             const lines: string[] = [];

@@ -7,7 +7,8 @@ import { OpsCommand, OpsIO, UsageError } from "../command";
 import { describeTarget, parseDatabaseUrl } from "../pg/connection";
 import { parseFacts } from "../pg/facts";
 import { restorePostgres } from "../pg/restore";
-import { parseOptions, reported, required } from "./backup";
+import { parseFlags, requireValue } from "../flags";
+import { reported } from "../report";
 
 const usage = `usage: safe-release-ops restore --id <backup id> --log <backup log> [--drill] [--path <dir>]
 
@@ -36,21 +37,16 @@ export const command: OpsCommand = {
     usage,
     run: (args: string[], io: OpsIO): Promise<number> =>
         reported("restore", io, async () => {
-            const values = parseOptions(args, {
-                id: { type: "string" },
-                log: { type: "string" },
-                drill: { type: "boolean" },
-                path: { type: "string" },
-            });
-            const id = required(values, "id", "the id of a backup in the log");
-            const log = required(values, "log", "the backup log that records `--id`");
+            const flags = parseFlags(args, { id: "value", log: "value", drill: "switch", path: "value" });
+            const id = requireValue(flags, "id", "the id of a backup in the log");
+            const log = requireValue(flags, "log", "the backup log that records `--id`");
             const record = findRecord(readLog(log), id, log);
             if (record.kind === "bucket" || record.kind === "kms") throw new UsageError(notRestorable(record));
-            const drill = values.drill === true;
+            const drill = flags.switches.has("drill");
             const started = Date.now();
             const result =
                 record.kind === "directory"
-                    ? await restoreDirectory(record, values.path as string | undefined, drill, io)
+                    ? await restoreDirectory(record, flags.values.get("path"), drill, io)
                     : await restoreDatabase(record, drill, io);
             for (const difference of result.differences) io.stderr.write(`restore: difference: ${difference}\n`);
             if (typeof result.error === "string") io.stderr.write(`restore: ${result.error}\n`);

@@ -6,7 +6,8 @@ import { BucketBackupRecord, findRecord, KmsBackupRecord, readLog } from "../bac
 import { checksumMismatch, sha256OfFile } from "../checksum";
 import { OpsCommand, OpsIO, UsageError } from "../command";
 import { checkDumpFile } from "../pg/dump";
-import { parseOptions, reported } from "./backup";
+import { ParsedFlags, parseFlags } from "../flags";
+import { reported } from "../report";
 
 const usage = `usage: safe-release-ops verify --file <backup file> [--sha256 <hex>]
        safe-release-ops verify --id <backup id> --log <backup log>
@@ -39,13 +40,7 @@ export const command: OpsCommand = {
     usage,
     run: (args: string[], io: OpsIO): Promise<number> =>
         reported("verify", io, async () => {
-            const values = parseOptions(args, {
-                file: { type: "string" },
-                sha256: { type: "string" },
-                id: { type: "string" },
-                log: { type: "string" },
-            });
-            const expectation = expectationFrom(values);
+            const expectation = expectationFrom(parseFlags(args, { file: "value", sha256: "value", id: "value", log: "value" }));
             const started = Date.now();
             let verdict: Verdict;
             try {
@@ -67,13 +62,14 @@ type Expectation =
     | { readonly kind: "bucket"; readonly record: BucketBackupRecord }
     | { readonly kind: "kms"; readonly record: KmsBackupRecord };
 
-function expectationFrom(values: Record<string, string | boolean | undefined>): Expectation {
-    if (typeof values.id === "string") {
-        if (typeof values.log !== "string") throw new UsageError("`--log` must name the backup log that records `--id`; got nothing");
-        if (values.file !== undefined || values.sha256 !== undefined) {
+function expectationFrom(flags: ParsedFlags): Expectation {
+    const [id, log, file, sha256] = ["id", "log", "file", "sha256"].map((name) => flags.values.get(name));
+    if (id !== undefined) {
+        if (log === undefined) throw new UsageError("`--log` must name the backup log that records `--id`; got nothing");
+        if (file !== undefined || sha256 !== undefined) {
             throw new UsageError("`--id` takes its file and checksum from the log: give either `--id` and `--log`, or `--file` [--sha256]");
         }
-        const record = findRecord(readLog(values.log), values.id, values.log);
+        const record = findRecord(readLog(log), id, log);
         switch (record.kind) {
             case "bucket":
                 return { kind: "bucket", record };
@@ -85,12 +81,11 @@ function expectationFrom(values: Record<string, string | boolean | undefined>): 
                 return { kind: "file", file: record.location, sha256: record.sha256 };
         }
     }
-    if (typeof values.file !== "string") throw new UsageError("`--file` (or `--id` with `--log`) must name the backup to verify; got nothing");
-    const sha256 = values.sha256 as string | undefined;
+    if (file === undefined) throw new UsageError("`--file` (or `--id` with `--log`) must name the backup to verify; got nothing");
     if (sha256 !== undefined && !HEX64.test(sha256)) {
         throw new UsageError(`\`--sha256\` must be 64 lowercase hexadecimal digits; got \`${sha256}\``);
     }
-    return { kind: "file", file: path.resolve(values.file), sha256 };
+    return { kind: "file", file: path.resolve(file), sha256 };
 }
 
 function check(expectation: Expectation, io: OpsIO): Promise<Verdict> {

@@ -5,6 +5,7 @@ import * as path from "path";
 import { readLog } from "../../ops/backupLog";
 import { fakeAws, FakeResponse, FakeRule, runOps, secretsLeaked } from "../support/fakeAws";
 import { tempDir } from "../support/processes";
+import { versionRule } from "./backupTestSupport";
 
 const MD5_A = "0cc175b9c0f1b6a831c399e269772661";
 const MD5_C = "4a8a08f09d37b73795649038408b5f33";
@@ -130,7 +131,7 @@ describe("bucket-backup against a fake aws CLI", () => {
             [["--source", "shop-uploads", "--target", "shop-backups", ...base], "`--target` must be <bucket>/<prefix>: a backup gets a prefix of its own; got `shop-backups`"],
             [["--source", "Shop_Uploads", "--target", "shop-backups/x", ...base], "`--source` must be <bucket>[/<prefix>] with a valid bucket name; got `Shop_Uploads`"],
             [["--source", "shop-uploads", "--target", "shop-uploads/backup", ...base], "`--target` must not overlap `--source` (s3://shop-uploads/); got `s3://shop-uploads/backup/`"],
-            [["--source", "shop-uploads/a", "--target", "shop-backups/x", "--app", "shop", "--version", "1.6"], "`--version` must be a SemVer tag like v1.5.0; got `1.6`"],
+            [["--source", "shop-uploads/a", "--target", "shop-backups/x", "--app", "shop", "--version", "1.6"], versionRule("1.6")],
         ];
         for (const [args, message] of cases) {
             const run = await runOps(fake, ["bucket-backup", ...args]);

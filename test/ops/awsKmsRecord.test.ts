@@ -5,6 +5,7 @@ import * as path from "path";
 import { canonicalJson } from "../../ops/aws/records";
 import { fakeAws, FakeResponse, FakeRule, runOps, secretsLeaked } from "../support/fakeAws";
 import { tempDir } from "../support/processes";
+import { appRule } from "./backupTestSupport";
 
 const KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab";
 const ARN = `arn:aws:kms:eu-west-1:123456789012:key/${KEY_ID}`;
@@ -105,7 +106,7 @@ describe("kms-record against a fake aws CLI", () => {
         const cases: Array<[string[], string]> = [
             [["--app", "shop", "--version", "v1.6.0"], "`--key` is required: the KMS key to record"],
             [["--key", "my key", "--app", "shop", "--version", "v1.6.0"], "`--key` must be a KMS key id, key ARN, alias/<name> or alias ARN; got `my key`"],
-            [["--key", KEY_ID, "--app", "Shop", "--version", "v1.6.0"], "`--app` must be 1–63 lower-case letters, digits, `-` or `_`, starting with a letter or digit; got `Shop`"],
+            [["--key", KEY_ID, "--app", "Shop", "--version", "v1.6.0"], appRule("Shop")],
         ];
         for (const [args, message] of cases) {
             const run = await runOps(fake, ["kms-record", ...args]);

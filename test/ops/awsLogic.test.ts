@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
-import { awsArgv, awsEnv, awsProgram, envRedactor, formatElapsed, lastErrorLine } from "../../ops/aws/awsCli";
+import { awsArgv, awsEnv, awsProgram, formatElapsed, lastErrorLine } from "../../ops/aws/awsCli";
+import { envRedactor } from "../../ops/report";
 import {
     checkSeparate, compareListings, isPlainMd5Etag, ListedObject, listingChecksum, listObjectsArgs, parseS3Location, readListingPage, sortByKey,
 } from "../../ops/aws/bucketListing";

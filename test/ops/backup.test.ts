@@ -5,7 +5,7 @@ import * as path from "path";
 import { PostgresBackupRecord, readLog } from "../../ops/backupLog";
 import { parseFacts } from "../../ops/pg/facts";
 import { testPostgres, TestPostgres } from "../support/postgres";
-import { backupDir, opsEnv, removeDir, runOps, runOpsBinary, SECRET, seedAppDatabase } from "./backupTestSupport";
+import { appRule, backupDir, opsEnv, removeDir, runOps, runOpsBinary, SECRET, seedAppDatabase, versionRule } from "./backupTestSupport";
 
 function sha256(file: string): string {
     return createHash("sha256").update(fs.readFileSync(file)).digest("hex");
@@ -141,11 +141,16 @@ describe("backup --kind postgres (real PostgreSQL)", function () {
     it("rejects bad arguments with exit 2 and a message naming the option", async () => {
         const cases: Array<[string[], string]> = [
             [["backup", "--kind", "mysql"], "backup: `--kind` must be postgres or directory; got `mysql`\n"],
-            [["backup", "--kind", "postgres", "--app", "Shop"], "backup: `--app` must be lowercase letters, digits, - or _ (at most 63); got `Shop`\n"],
-            [["backup", "--kind", "postgres", "--app", "shop", "--version", "1.4"], "backup: `--version` must be a SemVer tag vX.Y.Z; got `1.4`\n"],
-            [["backup", "--kind", "postgres", "--app", "shop", "--version", "v1.4.0"], "backup: `--dir` must be the directory that receives backups; got nothing\n"],
+            [["backup", "--kind", "postgres"], "backup: `--app` is required: the application being backed up\n"],
+            [["backup", "--kind", "postgres", "--app", "Shop"], `backup: ${appRule("Shop")}\n`],
+            [["backup", "--kind", "postgres", "--app", "shop", "--version", "v1.4.0+build.1"], `backup: ${versionRule("v1.4.0+build.1")}\n`],
+            [["backup", "--kind", "postgres", "--app", "shop", "--version", "1.4"], `backup: ${versionRule("1.4")}\n`],
+            [["backup", "--kind", "postgres", "--app", "shop", "--version", "v1.4.0"], "backup: `--dir` is required: the directory that receives backups\n"],
             [["verify", "--sha256", "abc"], "verify: `--file` (or `--id` with `--log`) must name the backup to verify; got nothing\n"],
             [["verify", "--file", "x.dump", "--sha256", "abc"], "verify: `--sha256` must be 64 lowercase hexadecimal digits; got `abc`\n"],
+            [["verify", "--file", "x.dump", "--force"], "verify: unknown argument `--force`; valid options: --file, --sha256, --id, --log\n"],
+            [["prune", "--log"], "prune: `--log` needs a value\n"],
+            [["restore", "--log", "x.log"], "restore: `--id` is required: the id of a backup in the log\n"],
         ];
         for (const [argv, message] of cases) {
             const result = await runOps(argv, opsEnv(pg, db));

@@ -1,8 +1,9 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { appendRecord, BackupRecord, backupId, backupStamp, parseLog, readLog, validateVersion, writeLogAtomically } from "../../ops/backupLog";
-import { backupDir, removeDir, runOps } from "./backupTestSupport";
+import { appendRecord, BackupRecord, backupId, backupStamp, parseLog, readLog, writeLogAtomically } from "../../ops/backupLog";
+import { validateVersion } from "../../ops/validate";
+import { backupDir, removeDir, runOps, versionRule } from "./backupTestSupport";
 import { bucketRecord, directoryRecord, KEY, kmsRecord, record } from "./recordFixtures";
 
 describe("backup log", () => {
@@ -11,7 +12,10 @@ describe("backup log", () => {
         assert.equal(backupStamp(at), "20261122T041059.123Z");
         assert.equal(backupId("shop", "v1.4.2", at), "shop-v1.4.2-20261122T041059.123Z");
         assert.equal(validateVersion("v1.5.0-rc.1"), "v1.5.0-rc.1");
-        assert.throws(() => validateVersion("latest"), { message: "`--version` must be a SemVer tag vX.Y.Z; got `latest`" });
+        assert.throws(() => validateVersion("latest"), { message: versionRule("latest") });
+        // The stack's own tag rule: no build metadata, no leading zeros.
+        assert.throws(() => validateVersion("v1.5.0+build.7"), { message: versionRule("v1.5.0+build.7") });
+        assert.throws(() => validateVersion("v01.5.0", "fix-forward-from"), { message: versionRule("v01.5.0", "fix-forward-from") });
     });
 
     it("ignores a trailing line cut short by a crash, but not damage in the middle", () => {

@@ -1,9 +1,11 @@
 import { strict as assert } from "assert";
 import { Readable, Writable } from "stream";
 import { formatProgress, HashingCounter, ProgressMeter, runChild } from "../../ops/checksum";
+import { UsageError } from "../../ops/command";
 import { describeTarget, maskUrl, parseDatabaseUrl, pgEnv, redactor } from "../../ops/pg/connection";
 import { compareFacts, Facts, parseCriticalTables } from "../../ops/pg/facts";
 import { databaseStamp, derivedDatabaseName } from "../../ops/pg/restore";
+import { reported } from "../../ops/report";
 
 function facts(ledgers: Record<string, string[]>, rowCounts: Record<string, number>): Facts {
     return { database: "shop", takenAt: "2026-11-22T00:00:00.000Z", ledgers, rowCounts };
@@ -160,5 +162,30 @@ describe("progress and streams", () => {
         );
         const tolerated = await runChild({ command: "/bin/sh", args: ["-c", "echo out; exit 1"], tolerated: [1] });
         assert.deepEqual([tolerated.code, tolerated.stdout], [1, "out\n"]);
+    });
+});
+
+describe("reported", () => {
+    const env = {
+        DATABASE_URL: "postgresql://shop:pa55-w0rd-x@db.internal/shop",
+        AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG",
+    };
+
+    it("turns a failure into one line on stderr, scrubbed of the database password and secret variables, and exit 1", async () => {
+        let text = "";
+        const stderr = new Writable({ write: (chunk, _e, cb) => ((text += chunk), cb()) });
+        const code = await reported("backup", { env, stderr }, async () => {
+            throw new Error("password pa55-w0rd-x refused; key wJalrXUtnFEMI/K7MDENG; url postgresql://shop:pa55-w0rd-x@db.internal/shop");
+        });
+        assert.equal(code, 1);
+        assert.equal(text, "backup: password *** refused; key ***; url ***\n");
+    });
+
+    it("passes the body's exit code through and lets a usage error reach the CLI (exit 2)", async () => {
+        const stderr = new Writable({ write: (_c, _e, cb) => cb() });
+        assert.equal(await reported("verify", { env, stderr }, async () => 0), 0);
+        await assert.rejects(reported("verify", { env, stderr }, async () => {
+            throw new UsageError("`--id` is required: the id of a backup in the log");
+        }), { message: "`--id` is required: the id of a backup in the log" });
     });
 });

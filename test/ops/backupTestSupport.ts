@@ -1,36 +1,19 @@
 import * as fs from "fs";
 import * as path from "path";
-import { Writable } from "stream";
 import { main } from "../../ops/cli";
+import { Capture, OpsRun } from "../support/fakeAws";
 import { run, tempDir } from "../support/processes";
 import { TestPostgres } from "../support/postgres";
 
 /** A password that trust auth ignores: it must never show up in any output. */
 export const SECRET = "S3cret-Passw0rd-do-not-print";
 
-export interface OpsRun {
-    readonly code: number;
-    readonly stdout: string;
-    readonly stderr: string;
-}
-
-function collector(): { stream: Writable; text: () => string } {
-    const chunks: Buffer[] = [];
-    const stream = new Writable({
-        write(chunk, _encoding, callback) {
-            chunks.push(Buffer.from(chunk));
-            callback();
-        },
-    });
-    return { stream, text: () => Buffer.concat(chunks).toString("utf8") };
-}
-
 /** Runs `safe-release-ops <argv>` in-process with captured streams. */
 export async function runOps(argv: string[], env: NodeJS.ProcessEnv): Promise<OpsRun> {
-    const out = collector();
-    const err = collector();
-    const code = await main(argv, { env, stdout: out.stream, stderr: err.stream });
-    return { code, stdout: out.text(), stderr: err.text() };
+    const stdout = new Capture();
+    const stderr = new Capture();
+    const code = await main(argv, { env, stdout, stderr });
+    return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
 /** The real executable, as an operator or a command resource runs it. */
@@ -80,4 +63,14 @@ export async function seedAppDatabase(pg: TestPostgres, prefix: string): Promise
          INSERT INTO projects SELECT g, 1 + g % 500, 'project ' || g FROM generate_series(1, 120) g;`,
     );
     return db;
+}
+
+/** The one message every ops program gives for a version that is not a release tag, written out by hand. */
+export function versionRule(got: string, option = "version"): string {
+    return `\`--${option}\` must be a release tag \`vMAJOR.MINOR.PATCH\`, optionally with a pre-release suffix such as \`v1.5.0-rc.1\`; got \`${got}\``;
+}
+
+/** The one message for an app name that is not valid. */
+export function appRule(got: string): string {
+    return `\`--app\` must be 1–63 lower-case letters, digits, \`-\` or \`_\`, starting with a letter or digit; got \`${got}\``;
 }

@@ -2,12 +2,13 @@ import { strict as assert } from "assert";
 import { Writable } from "stream";
 import { main } from "../../ops/cli";
 import { parseMigrateArgs } from "../../ops/commands/migrate";
-import { formatDuration, parseCount, parseDuration, parseFlags } from "../../ops/migrate/flags";
+import { formatDuration, parseCount, parseDuration, parseFlags } from "../../ops/flags";
 import { decideMigration, failureMessage, refusalMessage } from "../../ops/migrate/plan";
 import { LineSplitter, LineTail, runProgram } from "../../ops/migrate/runner";
 import { ToolLedgerRow } from "../../ops/pg/ledgers";
 import { advisoryLockKey } from "../../ops/pg/lock";
 import { freePort } from "../support/processes";
+import { appRule, versionRule } from "./backupTestSupport";
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
 const KEY = { app: "shop", version: "v1.6.0", digest: DIGEST };
@@ -43,14 +44,14 @@ describe("migrate: arguments", () => {
     const errors: Array<[string[], string]> = [
         [["--version", "v1.6.0", "--digest", DIGEST, "--", "x"], "`--app` is required: the application whose database is migrated"],
         [[...base], "a runner is required after `--`, e.g. `-- docker run --rm <image> python manage.py migrate --noinput`"],
-        [["--app", "Shop!", "--version", "v1", "--digest", DIGEST, "--", "x"], "`--app` must be 1–63 lower-case letters, digits, `-` or `_`, starting with a letter or digit; got `Shop!`"],
-        [["--app", "shop", "--version", "1.6.0", "--digest", DIGEST, "--", "x"], "`--version` must be a SemVer tag like v1.5.0; got `1.6.0`"],
+        [["--app", "Shop!", "--version", "v1", "--digest", DIGEST, "--", "x"], appRule("Shop!")],
+        [["--app", "shop", "--version", "1.6.0", "--digest", DIGEST, "--", "x"], versionRule("1.6.0")],
         [["--app", "shop", "--version", "v1.6.0", "--digest", "sha256:abc", "--", "x"], "`--digest` must be sha256: followed by 64 lower-case hex digits; got `sha256:abc`"],
         [[...base, "--lock-timeout", "10", "--", "x"], "`--lock-timeout` must be a duration from 1ms to 24h such as 30s or 10m; got `10`"],
         [[...base, "--database-url", "x", "--", "x"], "unknown argument `--database-url`; valid options: --app, --version, --digest, --lock-timeout, --fix-forward-from"],
         [[...base, "--app", "other", "--", "x"], "`--app` is given twice; give it once"],
         [[...base, "--lock-timeout"], "`--lock-timeout` needs a value"],
-        [[...base, "--fix-forward-from", "latest", "--", "x"], "`--fix-forward-from` must be a SemVer tag like v1.5.0; got `latest`"],
+        [[...base, "--fix-forward-from", "latest", "--", "x"], versionRule("latest", "fix-forward-from")],
     ];
     for (const [args, message] of errors) {
         it(`refuses ${args.join(" ").replace(DIGEST, "<digest>")}`, () => assert.throws(() => parseMigrateArgs(args), { message }));

@@ -4,7 +4,8 @@ import * as path from "path";
 import { Client } from "pg";
 import { PostgresBackupRecord, readLog, writeLogAtomically } from "../../ops/backupLog";
 import { testPostgres, TestPostgres } from "../support/postgres";
-import { backupDir, opsEnv, OpsRun, removeDir, runOps, SECRET, seedAppDatabase } from "./backupTestSupport";
+import { OpsRun } from "../support/fakeAws";
+import { backupDir, opsEnv, removeDir, runOps, SECRET, seedAppDatabase } from "./backupTestSupport";
 
 /** Everything a restore must bring back, as text: both critical tables row by row, and the ledger. */
 async function contents(pg: TestPostgres, db: string): Promise<string> {
