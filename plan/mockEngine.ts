@@ -83,14 +83,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     // `setMocks` turns on the engine features a real CLI has; the recording monitor then takes its place.
     await pulumi.runtime.setMocks(monitor.mocks, project, stack, preview, "organization");
     pulumi.runtime.setMockOptions(monitor, project, stack, preview, "organization");
-    pulumi.runtime.setAllConfig(
-        Object.fromEntries(
-            Object.entries(options.config)
-                .filter(([, v]) => v !== undefined)
-                .map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
-        ),
-        options.secretKeys ?? [],
-    );
+    pulumi.runtime.setAllConfig(configStrings(options.config), options.secretKeys ?? []);
     // index.ts exports the program as a function, so every run evaluates it anew.
     const program: () => Promise<Record<string, unknown>> = require("../index");
     const settle = () => (require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> }).waitForRPCs();
@@ -105,6 +98,15 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     await settle();
     const resources = registered();
     return { resources, outputs: await resolveOutputs(outputs ?? {}) };
+}
+
+/** Config as the CLI hands it to a program: text, with numbers, booleans, objects and lists as JSON; unset keys left out. */
+export function configStrings(config: StackConfig): Record<string, string> {
+    return Object.fromEntries(
+        Object.entries(config)
+            .filter(([, v]) => v !== undefined)
+            .map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
+    );
 }
 
 async function resolveOutputs(outputs: Record<string, unknown>): Promise<Record<string, any>> {

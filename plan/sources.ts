@@ -1,0 +1,75 @@
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { Transition } from "./evaluate";
+import { evaluatedConfig, projectDefaults } from "./stackConfig";
+
+/** The command line asked for something that cannot be: exit 2, with the usage. */
+export class UsageError extends Error {}
+
+const PROJECT_FILE = "Pulumi.yaml";
+
+export interface StackSources {
+    readonly transition: Transition;
+    /** What the update is compared with, in words. */
+    readonly comparedWith: string;
+}
+
+/**
+ * The stack's config now (the working copy) and what it is compared with:
+ * the stack file at `against`, or without it the committed HEAD version when
+ * the working copy differs. Anything else — no git history (a fork's
+ * checkout without it), a file not committed, a working copy that matches HEAD —
+ * plans a first deploy.
+ */
+export function readStackSources(dir: string, stack: string, against?: string): StackSources {
+    const stackFile = `Pulumi.${stack}.yaml`;
+    const now = readWorkingFile(dir, stackFile, `\`--stack ${stack}\` needs ${stackFile}`);
+    const project = readWorkingFile(dir, PROJECT_FILE, "run the plan in the project directory: it needs");
+    const after = evaluatedConfig(now, projectDefaults(project), stackFile);
+    const compareWith = (ref: string, text: string, comparedWith: string): StackSources => {
+        const projectThen = gitShow(dir, ref, PROJECT_FILE) ?? project;
+        const config = evaluatedConfig(text, projectDefaults(projectThen, `${PROJECT_FILE} at ${ref}`), `${stackFile} at ${ref}`);
+        return { transition: { stack, before: { config, label: `${stackFile} at ${ref}` }, after }, comparedWith };
+    };
+    const firstDeploy = (why: string): StackSources => ({ transition: { stack, after }, comparedWith: `nothing, planned as a first deploy: ${why}` });
+
+    if (against !== undefined) {
+        if (against.startsWith("-") || against.trim() === "") throw new UsageError(`\`--against\` must name a git commit, branch or tag; got ${JSON.stringify(against)}`);
+        if (!insideGitRepository(dir)) throw new UsageError(`\`--against ${against}\` needs git history, and this directory is not in a git repository`);
+        if (git(dir, ["rev-parse", "--verify", "--quiet", `${against}^{commit}`]) === undefined) {
+            throw new UsageError(`\`--against ${against}\` does not name a commit of this repository (is it fetched? a shallow clone lacks it)`);
+        }
+        const then = gitShow(dir, against, stackFile);
+        return then === undefined ? firstDeploy(`${stackFile} does not exist at ${against}`) : compareWith(against, then, `${stackFile} at ${against}`);
+    }
+    if (!insideGitRepository(dir)) return firstDeploy("no git history here");
+    const committed = gitShow(dir, "HEAD", stackFile);
+    if (committed === undefined) return firstDeploy(`${stackFile} is not committed`);
+    if (committed === now) return firstDeploy(`the working copy of ${stackFile} matches HEAD; pass \`--against <ref>\` to compare with a commit`);
+    return compareWith("HEAD", committed, `${stackFile} at HEAD (the working copy differs)`);
+}
+
+function readWorkingFile(dir: string, file: string, why: string): string {
+    const full = path.join(dir, file);
+    if (!fs.existsSync(full)) throw new UsageError(`${why} ${file}, which is not in the working directory`);
+    return fs.readFileSync(full, "utf8");
+}
+
+function insideGitRepository(dir: string): boolean {
+    return git(dir, ["rev-parse", "--is-inside-work-tree"])?.trim() === "true";
+}
+
+/** A file's text at a commit, relative to `dir`; undefined when the commit does not have it. */
+function gitShow(dir: string, ref: string, file: string): string | undefined {
+    return git(dir, ["show", `${ref}:./${file}`]);
+}
+
+/** Git's stdout, or undefined when git fails; git's arguments are never a shell line. */
+function git(dir: string, args: string[]): string | undefined {
+    try {
+        return execFileSync("git", args, { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    } catch {
+        return undefined;
+    }
+}
