@@ -24,7 +24,7 @@ export interface StackSources {
  */
 export function readStackSources(dir: string, stack: string, against?: string): StackSources {
     const stackFile = `Pulumi.${stack}.yaml`;
-    const now = readWorkingFile(dir, stackFile, `\`--stack ${stack}\` needs ${stackFile}`);
+    const now = readWorkingFile(dir, stackFile, `\`--stack ${stack}\` needs`);
     const project = readWorkingFile(dir, PROJECT_FILE, "run the plan in the project directory: it needs");
     const after = evaluatedConfig(now, projectDefaults(project), stackFile);
     const compareWith = (ref: string, text: string, comparedWith: string): StackSources => {
