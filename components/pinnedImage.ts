@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 export interface PinnedImageArgs {
     /** Repository without tag or digest, e.g. `ghcr.io/acme/api`. */
     readonly repository: string;
-    /** Release tag the image was published under. */
+    /** Tag the image was published under: the release tag for the service's images. */
     readonly version: string;
     /**
      * Digest from `release:digests`. When absent, the registry is asked for the

@@ -21,6 +21,12 @@ export interface TestEndpoint {
     readonly baseUrl: pulumi.Output<string>;
     /** Headers that pin a request to the version. */
     readonly headers: Record<string, string>;
+    /**
+     * The version is reachable only once the routing is applied (the single-host
+     * router). A new version enters at weight 0, so smoke tests still run before
+     * it takes user traffic; they then follow the routing instead of gating it.
+     */
+    readonly viaRouting?: boolean;
 }
 
 export interface WeightedVersion {
@@ -32,6 +38,8 @@ export interface WeightedVersion {
 export interface Routing {
     /** Where users reach the service. */
     readonly url: pulumi.Output<string>;
+    /** The resources that carry the weights. */
+    readonly applied: pulumi.Resource[];
 }
 
 /**

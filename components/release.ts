@@ -62,9 +62,11 @@ export class Release extends pulumi.ComponentResource {
             running: [last.version, last.previous].filter((v): v is string => v !== undefined),
         }, this);
         const deployed = plan.live.map((live) => platform.deployVersion(live.version, refs(images[live.version]), data.ready));
-        const routing = platform.routeTraffic(
-            deployed.map((version, i) => ({ deployed: this.gated(name, config, args, version), weight: plan.live[i].weight })),
-        );
+        // Smoke tests gate the routing where a version is reachable before it (aws-ecs's test listener) and
+        // follow it where the router itself reaches the version (docker-host), the version entering at weight 0.
+        const gated = deployed.map((version) => (version.testEndpoint?.viaRouting ? version : this.smokeTested(name, config, args, version)));
+        const routing = platform.routeTraffic(gated.map((version, i) => ({ deployed: version, weight: plan.live[i].weight })));
+        deployed.filter((version) => version.testEndpoint?.viaRouting).forEach((version) => this.smokeTested(name, config, args, version, routing.applied));
         const restoredFrom = config.data.restoreFrom;
         this.outputs = {
             version: config.version,
@@ -88,10 +90,11 @@ export class Release extends pulumi.ComponentResource {
     }
 
     /**
-     * A version whose smoke tests must pass before the routing may change: the
-     * tests run once its services are healthy, and the routing waits for them.
+     * Runs the smoke tests of a version once its services are healthy (and, with
+     * `after`, once the routing reaches it); the returned version is ready only
+     * when they have passed.
      */
-    private gated(name: string, config: ReleaseConfig, args: ReleaseArgs, deployed: DeployedVersion): DeployedVersion {
+    private smokeTested(name: string, config: ReleaseConfig, args: ReleaseArgs, deployed: DeployedVersion, after: pulumi.Resource[] = []): DeployedVersion {
         if (config.gates.smoke.length === 0 || deployed.testEndpoint === undefined) return deployed;
         const smoke = new SmokeTest(`${name}-smoke-${deployed.version}`, {
             version: deployed.version,
@@ -99,7 +102,7 @@ export class Release extends pulumi.ComponentResource {
             headers: deployed.testEndpoint.headers,
             checks: config.gates.smokeSource,
             ...(args.secrets.smokeOperatorToken !== undefined ? { operatorToken: args.secrets.smokeOperatorToken } : {}),
-        }, { parent: this, dependsOn: deployed.ready });
+        }, { parent: this, dependsOn: [...deployed.ready, ...after] });
         return { version: deployed.version, targets: deployed.targets, ready: [...deployed.ready, smoke.run] };
     }
 

@@ -94,11 +94,11 @@ function backupStep(facts: StepFacts): RunbookStep {
 function migrateStep(facts: StepFacts): RunbookStep {
     const migrate = facts.config.data.migrate;
     const head = facts.after.schemaHead!;
-    if (migrate !== undefined && stepResources(facts.diff, "safe-release:data:Migration", "-run").length > 0) {
+    if (migrate?.command !== undefined && stepResources(facts.diff, "safe-release:data:Migration", "-run").length > 0) {
         const digest = facts.digests[head]?.[migrate.component] ?? "(no image)";
         return { step: "migrate", runs: true, detail: `${migrate.command.join(" ")} as a one-off task of ${migrate.component}@${digest}` };
     }
-    if (dataStepsRun(facts) && migrate === undefined) return notRun("migrate", "no `release:migrate` command is configured");
+    if (dataStepsRun(facts) && migrate?.command === undefined) return notRun("migrate", "no `release:migrate` command is configured");
     return notRun("migrate", noDataWork(facts));
 }
 

@@ -40,8 +40,12 @@ export interface BackupSettings {
 }
 
 export interface MigrateSettings {
-    /** The migration command, run once per schema head as a one-off task of the new image. */
-    readonly command: string[];
+    /**
+     * The migration command, run once per schema head as a one-off task of the new
+     * image. Absent for a service without migrations that still stops its writers
+     * for a consistent backup (a Pebble store).
+     */
+    readonly command?: string[];
     /** Component whose image and environment run the migration. @default the default web component */
     readonly component: string;
     /** Components stopped while the migration runs (workers, frontends): the writers. */
@@ -76,7 +80,7 @@ export function parseDataSettings(raw: Record<string, unknown>, components: Comp
     const database = hasDatabase ? parseDatabase(raw.database) : undefined;
     const backup = parseBackup(raw.backup);
     const migrate = raw.migrate === undefined ? undefined : parseMigrate(raw.migrate, components);
-    if (migrate !== undefined && !hasDatabase) {
+    if (migrate?.command !== undefined && !hasDatabase) {
         throw new ConfigError(
             "`release:migrate` needs `release:databaseUrl` (a secret): migrations run under a PostgreSQL advisory lock " +
                 "and are recorded in its ledger, so they run exactly once",
@@ -158,8 +162,11 @@ function parseMigrate(value: unknown, components: ComponentSpec[]): MigrateSetti
     const raw = requireObject(key, value);
     rejectUnknownKeys(key, raw, MIGRATE_KEYS);
     const command = typeof raw.command === "string" ? raw.command.trim().split(/\s+/).filter((w) => w !== "") : optionalStringList(`${key}.command`, raw.command);
-    if (command === undefined || command.length === 0) {
+    if (command !== undefined && command.length === 0) {
         fail(`${key}.command`, "the migration command, e.g. `npx prisma migrate deploy` or [\"python\", \"manage.py\", \"migrate\", \"--noinput\"]", raw.command);
+    }
+    if (command === undefined && raw.quiesce === undefined) {
+        fail(key, "an object with `command` (the migration), `quiesce` (writers to stop for the backup), or both", raw);
     }
     const names = components.map((c) => c.name);
     const known = (field: string, name: string) => {
@@ -176,5 +183,5 @@ function parseMigrate(value: unknown, components: ComponentSpec[]): MigrateSetti
     });
     const lockTimeout = optionalString(`${key}.lockTimeout`, raw.lockTimeout) ?? "10m";
     if (!/^\d+(ms|s|m|h)$/.test(lockTimeout)) fail(`${key}.lockTimeout`, "a duration such as `30s`, `10m` or `1h`", lockTimeout);
-    return { command, component, quiesce, allowDestructive, lockTimeout };
+    return { ...(command !== undefined ? { command } : {}), component, quiesce, allowDestructive, lockTimeout };
 }

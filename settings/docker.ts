@@ -57,7 +57,8 @@ const HOST = /^(ssh:\/\/([A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+(:\d{1,5})?|tcp:\/\/[A-
 const ABSOLUTE_PATH = /^\/[^\s:]*$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const ROUTER_IMAGE_RULE =
-    "an nginx image pinned by digest such as `nginx@sha256:<64 hex>` (find the digest with `docker buildx imagetools inspect nginx:1.27-alpine`)";
+    "an nginx image pinned by digest such as `nginx@sha256:<64 hex>` (find the digest with `docker buildx imagetools inspect nginx:1.27-alpine`), " +
+    "or by tag such as `nginx:1.27-alpine` where `release:requirePinnedDigests` is false (the digest is then looked up at preview)";
 
 export function parseDockerSettings(value: unknown, app: string, components: ComponentSpec[]): DockerSettings {
     const key = "release:dockerHost";
@@ -95,10 +96,12 @@ export function parseDockerSettings(value: unknown, app: string, components: Com
 function parseRouterImage(key: string, value: unknown): string {
     if (value === undefined) fail(key, ROUTER_IMAGE_RULE, value);
     const image = requireString(key, value);
-    const at = image.indexOf("@");
-    if (at <= 0 || !/^sha256:[0-9a-f]{64}$/.test(image.slice(at + 1))) fail(key, ROUTER_IMAGE_RULE, image);
+    const { repository, tag, digest } = splitImageReference(image);
+    if (digest !== undefined ? !/^sha256:[0-9a-f]{64}$/.test(digest) || tag !== undefined : tag === undefined || !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) {
+        fail(key, ROUTER_IMAGE_RULE, image);
+    }
     try {
-        parseImageRepository(key, image.slice(0, at));
+        parseImageRepository(key, repository);
     } catch {
         fail(key, ROUTER_IMAGE_RULE, image);
     }
@@ -157,4 +160,12 @@ function parseEnvFilePath(key: string, value: unknown): string {
     const path = requireString(key, value);
     if (/[\s]/.test(path)) fail(key, "a path without whitespace to an env file on the machine running Pulumi", path);
     return path;
+}
+
+/** `repo:tag` or `repo@sha256:…` into its parts; a registry port (`localhost:5000/x`) is not a tag. */
+export function splitImageReference(image: string): { repository: string; tag?: string; digest?: string } {
+    const at = image.indexOf("@");
+    if (at >= 0) return { repository: image.slice(0, at), digest: image.slice(at + 1) };
+    const colon = image.lastIndexOf(":");
+    return colon > image.lastIndexOf("/") ? { repository: image.slice(0, colon), tag: image.slice(colon + 1) } : { repository: image };
 }

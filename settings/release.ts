@@ -3,7 +3,7 @@ import { ConfigError, fail, isObject, optionalBoolean, optionalInteger, optional
 import { ComponentSpec, parseComponents } from "./components";
 import { DATA_KEYS, DataSettings, parseDataSettings } from "./data";
 import { GATE_KEYS, GateSettings, parseGateSettings } from "./gates";
-import { DockerSettings, parseDockerSettings } from "./docker";
+import { DockerSettings, parseDockerSettings, splitImageReference } from "./docker";
 import { isReleaseTag, tagSlug } from "./semver";
 
 export type Platform = "aws-ecs" | "docker-host";
@@ -96,8 +96,19 @@ export function parseReleaseConfig(raw: Record<string, unknown>): ReleaseConfig 
         data: parseDataSettings(raw, components),
         gates: parseGateSettings(raw),
         ...(platform === "aws-ecs" ? { aws: parseAwsSettings(raw.aws) } : {}),
-        ...(platform === "docker-host" ? { docker: parseDockerSettings(raw.dockerHost, app, components) } : {}),
+        ...(platform === "docker-host" ? { docker: dockerSettings(raw.dockerHost, app, components, requirePinnedDigests) } : {}),
     };
+}
+
+function dockerSettings(value: unknown, app: string, components: ComponentSpec[], requirePinnedDigests: boolean): DockerSettings {
+    const docker = parseDockerSettings(value, app, components);
+    if (requirePinnedDigests && splitImageReference(docker.routerImage).digest === undefined) {
+        throw new ConfigError(
+            "`release:dockerHost.routerImage` must be pinned by digest (`nginx@sha256:…`) because `release:requirePinnedDigests` is true; " +
+                `find it with \`docker buildx imagetools inspect ${docker.routerImage}\``,
+        );
+    }
+    return docker;
 }
 
 function releaseTag(key: string, value: string): string {

@@ -28,6 +28,13 @@ async function deployThenStart(config: StackConfig): Promise<ProgramRun> {
 }
 
 describe("docker-host resources", () => {
+    it("runs a router image given by tag by the digest the registry answers at preview", async () => {
+        const config = { ...canary, "release:dockerHost": { routerImage: "nginx:1.27-alpine" } };
+        const run = await runProgram({ config, registry: { "nginx:1.27-alpine": digestOf("nginx") } });
+        assert.equal(resource(run, CONTAINER, "shop-docker-router").inputs.image, `nginx@${digestOf("nginx")}`);
+        assert.equal(resource(run, "docker:index/remoteImage:RemoteImage", "shop-docker-router-image").inputs.name, `nginx@${digestOf("nginx")}`);
+    });
+
     it("pulls every image by digest and runs each component's container by digest, named after the version", async () => {
         const run = await runProgram({ config: canary });
         assert.deepEqual(resourcesOfType(run, "docker:index/remoteImage:RemoteImage").map((i) => [i.name, i.inputs.name, i.inputs.keepLocally]), [

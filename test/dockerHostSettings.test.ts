@@ -7,7 +7,8 @@ type Raw = Record<string, unknown>;
 
 const KEYS = "`host`, `network`, `routerImage`, `routerPort`, `routerAddress`, `restart`, `volumes`, `envFile`, " +
     "`healthIntervalSeconds`, `healthRetries`, `startPeriodSeconds`, `healthyWaitSeconds`";
-const ROUTER_RULE = "an nginx image pinned by digest such as `nginx@sha256:<64 hex>` (find the digest with `docker buildx imagetools inspect nginx:1.27-alpine`)";
+const ROUTER_RULE = "an nginx image pinned by digest such as `nginx@sha256:<64 hex>` (find the digest with `docker buildx imagetools inspect nginx:1.27-alpine`), " +
+    "or by tag such as `nginx:1.27-alpine` where `release:requirePinnedDigests` is false (the digest is then looked up at preview)";
 const MOUNT_RULE = "a mount `source:target[:ro]`: an absolute host path or a volume name, then an absolute container path";
 
 /** Raw `release:` values of a valid docker-host stack; `dockerHost` entries merge into the fixture's. */
@@ -64,7 +65,11 @@ describe("`release:dockerHost` settings", () => {
         ["not an object", null, { dockerHost: "local" }, "`release:dockerHost` must be an object; got \"local\""],
         ["unknown key", { port: 80 }, {}, `\`release:dockerHost\` has unknown key \`port\`; valid keys are ${KEYS}`],
         ["router image missing", { routerImage: undefined }, {}, `\`release:dockerHost.routerImage\` must be ${ROUTER_RULE}; got nothing`],
-        ["router image by tag", { routerImage: "nginx:1.27-alpine" }, {}, `\`release:dockerHost.routerImage\` must be ${ROUTER_RULE}; got "nginx:1.27-alpine"`],
+        ["router image by tag where pinning is required", { routerImage: "nginx:1.27-alpine" }, { requirePinnedDigests: true, digests: { "v1.5.0": { api: digestOf("a"), worker: digestOf("w") } } },
+            "`release:dockerHost.routerImage` must be pinned by digest (`nginx@sha256:…`) because `release:requirePinnedDigests` is true; " +
+            "find it with `docker buildx imagetools inspect nginx:1.27-alpine`"],
+        ["router image with tag and digest", { routerImage: `nginx:1.27@${digestOf("n")}` }, {}, `\`release:dockerHost.routerImage\` must be ${ROUTER_RULE}; got ${JSON.stringify(`nginx:1.27@${digestOf("n")}`).slice(0, 77)}...`],
+        ["router image bare", { routerImage: "nginx" }, {}, `\`release:dockerHost.routerImage\` must be ${ROUTER_RULE}; got "nginx"`],
         ["router image with tag and digest", { routerImage: `nginx:1.27@${digestOf("x")}` }, {},
             `\`release:dockerHost.routerImage\` must be ${ROUTER_RULE}; got "nginx:1.27@sha256:7878787878787878787878787878787878787878787878787878787878...`],
         ["short digest", { routerImage: "nginx@sha256:abc" }, {}, `\`release:dockerHost.routerImage\` must be ${ROUTER_RULE}; got "nginx@sha256:abc"`],

@@ -53,15 +53,18 @@ describe("examples/ (the seeds' services on docker-host)", () => {
         });
     }
 
-    it("Pulumi.dev.yaml runs on the local daemon, digests looked up, the router on loopback", async () => {
-        const config = { ...(yaml.load(fs.readFileSync("Pulumi.dev.yaml", "utf8")) as { config: StackConfig }).config, "release:kmsMasterKey": SECRETS["release:kmsMasterKey"] };
-        const run = await runProgram({ config, secretKeys: ["release:kmsMasterKey"], stack: "dev", registry: { "ghcr.io/progressdb/progressdb:v0.5.0": digestOf("dev") } });
-        assert.equal(resource(run, "pulumi:providers:docker", "progressdb-docker-engine").inputs.host, undefined);
-        assert.deepEqual(run.outputs.unpinnedDigests, { "v0.5.0": { progressdb: digestOf("dev") } });
+    it("Pulumi.dev.yaml needs no secret: the local daemon, digests looked up (the router's too), smoke-tested, on loopback", async () => {
+        const config = (yaml.load(fs.readFileSync("Pulumi.dev.yaml", "utf8")) as { config: StackConfig }).config;
+        const registry = { "traefik:v3.1.2": digestOf("dev"), "nginx:1.27-alpine": digestOf("nginx") };
+        const run = await runProgram({ config, stack: "dev", registry });
+        assert.equal(resource(run, "pulumi:providers:docker", "demo-docker-engine").inputs.host, undefined);
+        assert.deepEqual(run.outputs.unpinnedDigests, { "v3.1.2": { web: digestOf("dev") } });
+        assert.equal(resource(run, "docker:index/container:Container", "demo-docker-router").inputs.image, `nginx@${digestOf("nginx")}`);
+        assert.equal(create(run, "demo-smoke-v3.1.2-run"), `${OPS} smoke --base-url http://127.0.0.1:8080 --checks - --header X-Release-Target:v3.1.2`);
         assert.equal(run.outputs.url, "http://127.0.0.1:8080");
     });
 
-    it("progressdb: one container per version with /healthz, the data directory archived, no migration", async () => {
+    it("progressdb: one container per version with /healthz, the data directory archived with writers stopped, no migration", async () => {
         const run = await releaseOf("progressdb.yaml", "v0.6.0");
         assert.deepEqual(names(run, "docker:index/container:Container"), ["progressdb-docker-router", "progressdb-docker-v0.5.0-progressdb", "progressdb-docker-v0.6.0-progressdb"]);
         const container = resource(run, "docker:index/container:Container", "progressdb-docker-v0.6.0-progressdb");
@@ -69,8 +72,12 @@ describe("examples/ (the seeds' services on docker-host)", () => {
         assert.deepEqual(container.inputs.volumes, [{ hostPath: "/srv/progressdb", containerPath: "/var/lib/progressdb", readOnly: false }]);
         assert.deepEqual(container.inputs.command, ["progressdb", "--db", "/var/lib/progressdb/db", "--addr", ":8080"]);
         assert.equal(create(run, "progressdb-backup-v0.6.0-directory"),
-            `${OPS} backup --kind directory --path /srv/progressdb --dir backups/progressdb --app progressdb --version v0.6.0 --log backups/progressdb/backups.log`);
-        assert.deepEqual([...names(run, "safe-release:data:Migration"), ...names(run, "safe-release:data:Quiesce")], []);
+            `${OPS} backup --kind directory --path /srv/progressdb --dir backups/progressdb --app progressdb --version v0.6.0 --log backups/progressdb/backups.log --quiesced`);
+        assert.deepEqual(names(run, "safe-release:data:Migration"), []);
+        assert.equal(create(run, "progressdb-quiesce-v0.6.0-stop"), "docker stop --time 30 progressdb-progressdb-v0-5-0");
+        assert.ok(resource(run, "command:local:Command", "progressdb-quiesce-v0.6.0-resume").dependencies.includes(
+            resource(run, "command:local:Command", "progressdb-backup-v0.6.0-directory").urn,
+        ), "the old version starts again once the archive is taken");
         assert.deepEqual(run.outputs.weights, { "v0.6.0": 0, "v0.5.0": 100 });
         assert.equal(run.outputs.url, "http://localhost:8080");
     });

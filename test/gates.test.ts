@@ -81,3 +81,21 @@ describe("gates on aws-ecs: smoke tests and canary alarms", () => {
         assert.deepEqual(diff.names("updated"), ["command:local:Command::shop-smoke-v1.4.2-run", "command:local:Command::shop-smoke-v1.5.0-run"]);
     });
 });
+
+describe("gates on docker-host: smoke tests through the router", () => {
+    it("smoke-tests the new version with X-Release-Target on the router once the router carries it, at weight 0", async () => {
+        const { dockerConfig } = await import("./support/dockerFixtures");
+        const config = dockerConfig({
+            "release:version": "v1.5.0", "release:previous": "v1.4.2", "release:canaryWeight": 0,
+            "release:smoke": SMOKE, "release:smokeOperatorToken": TOKEN,
+        });
+        const result = await run(config);
+        const smoke = resource(result, "command:local:Command", "shop-smoke-v1.5.0-run");
+        const router = resource(result, "command:local:Command", "shop-docker-router-config");
+        assert.equal(smoke.inputs.create,
+            "node ops/bin/safe-release-ops.js smoke --base-url http://localhost:8080 --checks - --header X-Release-Target:v1.5.0");
+        assert.ok(smoke.dependencies.includes(router.urn), "the router reaches the version before its smoke test");
+        assert.ok(!router.dependencies.includes(smoke.urn));
+        assert.deepEqual(result.outputs.weights, { "v1.5.0": 0, "v1.4.2": 100 });
+    });
+});

@@ -153,7 +153,7 @@ export class EcsPlatform extends pulumi.ComponentResource implements PlatformAda
                 ? [{ type: "fixed-response", fixedResponse: { contentType: "text/plain", statusCode: "404" } }]
                 : [forwardAction(defaultComponent.name, versions)],
         }, { parent: this, dependsOn: ready });
-        routeRules(this.components, versions).forEach((rule) =>
+        const rules = routeRules(this.components, versions).map((rule) =>
             new aws.lb.ListenerRule(`${this.name}-${rule.component}-route`, {
                 listenerArn: listener.arn,
                 priority: rule.priority,
@@ -169,6 +169,6 @@ export class EcsPlatform extends pulumi.ComponentResource implements PlatformAda
                 defaultActions: [{ type: "redirect", redirect: { protocol: "HTTPS", port: "443", statusCode: "HTTP_301" } }],
             }, { parent: this });
         }
-        return { url: pulumi.interpolate`${https ? "https" : "http"}://${this.loadBalancer.dnsName}` };
+        return { url: pulumi.interpolate`${https ? "https" : "http"}://${this.loadBalancer.dnsName}`, applied: [listener, ...rules] };
     }
 }

@@ -88,7 +88,7 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
     const stop = early ?? (beforeQuiesce ? quiesce(head, [backup]) : undefined);
 
     let last: pulumi.Resource = backup;
-    if (data.migrate !== undefined && args.databaseUrl !== undefined) {
+    if (data.migrate?.command !== undefined && args.databaseUrl !== undefined) {
         const image = args.images[head][data.migrate.component];
         const task = args.platform.oneOffTask(head, data.migrate.component, image.ref, data.migrate.command);
         last = new Migration(`${name}-migrate-${head}`, {
@@ -98,6 +98,7 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
             runner: task.argv,
             databaseUrl: args.databaseUrl,
             lockTimeout: data.migrate.lockTimeout,
+            ...(task.environment !== undefined ? { environment: task.environment } : {}),
         }, { parent, dependsOn: [backup, ...(stop !== undefined ? [stop.stopped] : []), ...task.needs] });
     }
     const ready = stop?.resumeAfter([last]) ?? last;

@@ -4,7 +4,8 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../../settings/checks";
 import { ComponentSpec } from "../../settings/components";
-import { DockerSettings } from "../../settings/docker";
+import { DockerSettings, splitImageReference } from "../../settings/docker";
+import { PinnedImage } from "../pinnedImage";
 import { OneOffTask, PlatformAdapter, PlatformArgs, Routing, VersionImages, WeightedVersion, WriterControl } from "../platform";
 import { checkDistinctNames, oneOffArgv, parseEnvFile, routerContainerName, writerArgv } from "./containers";
 import { DockerShared, DockerVersion } from "./dockerVersion";
@@ -94,14 +95,14 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
      * the point: `create` and `update` both apply.
      */
     routeTraffic(versions: WeightedVersion[]): Routing {
-        if (this.router === undefined) return { url: pulumi.output("") };
+        if (this.router === undefined) return { url: pulumi.output(""), applied: [] };
         const ready = versions.flatMap((v) => v.deployed.ready);
         const spec = routerSpec(this.components, versions.map((v) => ({
             version: v.deployed.version, weight: v.weight, backends: this.deployed.get(v.deployed.version)!.backends,
         })));
         const config = renderNginxConfig(spec);
         const apply = applyConfigCommand(routerContainerName(this.shared.app), config);
-        new command.local.Command(`${this.name}-router-config`, {
+        const applied = new command.local.Command(`${this.name}-router-config`, {
             create: apply,
             update: apply,
             stdin: config,
@@ -109,15 +110,16 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
             // A new router container starts from the image's config: load ours into it again.
             triggers: [this.router.id],
         }, { parent: this, dependsOn: [this.router, ...ready] });
-        return { url: pulumi.output(routerUrl(this.settings)) };
+        return { url: pulumi.output(routerUrl(this.settings)), applied: [applied] };
     }
 
     private routerContainer(name: string, app: string, provider: docker.Provider): docker.Container {
         const { settings } = this;
-        const image = new docker.RemoteImage(`${name}-router-image`, { name: settings.routerImage, keepLocally: true }, { parent: this, provider });
+        const pinned = routerImageRef(`${name}-router`, settings.routerImage, this);
+        const image = new docker.RemoteImage(`${name}-router-image`, { name: pinned, keepLocally: true }, { parent: this, provider });
         return new docker.Container(`${name}-router`, {
             name: routerContainerName(app),
-            image: settings.routerImage,
+            image: pinned,
             ports: [{ internal: ROUTER_LISTEN_PORT, external: settings.routerPort, ip: settings.routerAddress }],
             networksAdvanced: [{ name: this.network.name }],
             restart: settings.restart,
@@ -132,6 +134,13 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
             },
         }, { parent: this, provider, dependsOn: [image] });
     }
+}
+
+/** The router runs by digest too: a tag (allowed where pinning is not required) is looked up at preview. */
+function routerImageRef(name: string, image: string, parent: pulumi.Resource): pulumi.Output<string> {
+    const { repository, tag, digest } = splitImageReference(image);
+    if (digest !== undefined) return pulumi.output(image);
+    return new PinnedImage(name, { repository, version: tag! }, { parent }).ref;
 }
 
 /** Env files are read where Pulumi runs; a missing or malformed one stops the update before anything changes. */

@@ -2,8 +2,10 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ComponentSpec } from "../../settings/components";
 import { DockerSettings } from "../../settings/docker";
-import { DeployedVersion } from "../platform";
+import { DeployedVersion, TestEndpoint } from "../platform";
 import { plainEnv, replicaNames, volumeInputs, webHealthcheck } from "./containers";
+import { TARGET_HEADER } from "./nginxConfig";
+import { routerUrl } from "./router";
 
 /** What every version shares, made once by `DockerPlatform`. */
 export interface DockerShared {
@@ -40,11 +42,14 @@ export class DockerVersion extends pulumi.ComponentResource implements DeployedV
     /** Web component → `container:port` of each replica, for the router. */
     public readonly backends: Record<string, string[]> = {};
     public readonly ready: pulumi.Resource[] = [];
+    /** The router's `X-Release-Target` route reaches this version alone, once the router config carries it. */
+    public readonly testEndpoint: TestEndpoint;
 
     constructor(name: string, args: DockerVersionArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super("safe-release:docker:DockerVersion", name, {}, opts);
         const { shared, version } = args;
         this.version = version;
+        this.testEndpoint = { baseUrl: pulumi.output(routerUrl(shared.settings)), headers: { [TARGET_HEADER]: version }, viaRouting: true };
         for (const component of args.components) {
             const image = new docker.RemoteImage(`${name}-${component.name}-image`, {
                 name: args.images[component.name],
