@@ -16,7 +16,7 @@ export class ProgramRefusal extends Error {
     }
 }
 
-export interface Transition {
+export interface PlannedUpdate {
     readonly stack: string;
     /** The deployed config; absent for a first deploy. */
     readonly before?: { readonly config: EvaluatedConfig; readonly label: string };
@@ -28,7 +28,7 @@ export interface Transition {
  * evaluated twice (the second run reads its own outputs back, like a stack at
  * rest), then the new config against those outputs.
  */
-export async function evaluateTransition({ stack, before, after }: Transition): Promise<PlanDiff> {
+export async function evaluateTransition({ stack, before, after }: PlannedUpdate): Promise<PlanDiff> {
     let deployed: ProgramRun = { resources: new Map(), outputs: {} };
     if (before !== undefined) {
         const options = runOptions(stack, before.config);

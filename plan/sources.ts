@@ -1,7 +1,7 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { Transition } from "./evaluate";
+import { PlannedUpdate } from "./evaluate";
 import { evaluatedConfig, projectDefaults } from "./stackConfig";
 
 /** The command line asked for something that cannot be: exit 2, with the usage. */
@@ -10,7 +10,7 @@ export class UsageError extends Error {}
 const PROJECT_FILE = "Pulumi.yaml";
 
 export interface StackSources {
-    readonly transition: Transition;
+    readonly update: PlannedUpdate;
     /** What the update is compared with, in words. */
     readonly comparedWith: string;
 }
@@ -30,9 +30,9 @@ export function readStackSources(dir: string, stack: string, against?: string): 
     const compareWith = (ref: string, text: string, comparedWith: string): StackSources => {
         const projectThen = gitShow(dir, ref, PROJECT_FILE) ?? project;
         const config = evaluatedConfig(text, projectDefaults(projectThen, `${PROJECT_FILE} at ${ref}`), `${stackFile} at ${ref}`);
-        return { transition: { stack, before: { config, label: `${stackFile} at ${ref}` }, after }, comparedWith };
+        return { update: { stack, before: { config, label: `${stackFile} at ${ref}` }, after }, comparedWith };
     };
-    const firstDeploy = (why: string): StackSources => ({ transition: { stack, after }, comparedWith: `nothing, planned as a first deploy: ${why}` });
+    const firstDeploy = (why: string): StackSources => ({ update: { stack, after }, comparedWith: `nothing, planned as a first deploy: ${why}` });
 
     if (against !== undefined) {
         if (against.startsWith("-") || against.trim() === "") throw new UsageError(`\`--against\` must name a git commit, branch or tag; got ${JSON.stringify(against)}`);

@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { ProgramRefusal, evaluateTransition } from "../../plan/evaluate";
+import { evaluateTransition } from "../../plan/evaluate";
 import { ReleaseReport, buildReport } from "../../plan/report";
 import { evaluatedConfig, projectDefaults } from "../../plan/stackConfig";
 
@@ -78,5 +78,3 @@ export async function planOf(after: string, before?: string, comparedWith = befo
     });
     return buildReport({ stack: "staging", comparedWith, config: afterConfig.config, diff });
 }
-
-export { ProgramRefusal };
