@@ -117,6 +117,8 @@ export interface ChildRun {
     readonly input?: [Readable, ...Transform[]];
     /** The child's stdout flows through these (transforms, then a sink); collected as text when absent. */
     readonly output?: [...Transform[], Writable];
+    /** The child's stdout is this file descriptor itself (a pipe another thread reads), instead of `output`. */
+    readonly stdoutFd?: number;
     /** Exit codes besides 0 that are not failures (tar's 1 = "file changed as we read it"). */
     readonly tolerated?: number[];
     /** Applied to stderr before it goes into an error message (removes secrets). */
@@ -127,7 +129,7 @@ export interface ChildRun {
 export async function runChild(run: ChildRun): Promise<{ code: number; stdout: string; stderr: string }> {
     const child = spawn(run.command, run.args, {
         env: run.env ?? process.env,
-        stdio: [run.input ? "pipe" : "ignore", "pipe", "pipe"],
+        stdio: [run.input ? "pipe" : "ignore", run.stdoutFd ?? "pipe", "pipe"],
     });
     let stderr = "";
     let stdout = "";
@@ -151,7 +153,7 @@ export async function runChild(run: ChildRun): Promise<{ code: number; stdout: s
         );
     }
     if (run.output) flows.push(pipeline([child.stdout!, ...run.output]));
-    else child.stdout!.on("data", (chunk) => (stdout += chunk));
+    else child.stdout?.on("data", (chunk) => (stdout += chunk));
     let code: number;
     try {
         [code] = await Promise.all([exited, ...flows]);

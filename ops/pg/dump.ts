@@ -1,7 +1,8 @@
 import * as fs from "fs";
 import { Writable } from "stream";
 import { UsageError } from "../command";
-import { fsyncPath, HashingCounter, ProgressMeter, runChild, sha256OfFile } from "../checksum";
+import { ProgressMeter, runChild, sha256OfFile } from "../checksum";
+import { FifoCopy } from "../fifoCopy";
 import { connect, pgBinary, pgEnv, PgTarget, redactor } from "./connection";
 import { assertTablesExist, Facts, readFacts } from "./facts";
 
@@ -39,13 +40,16 @@ export interface DumpResult {
  * transaction exports its snapshot and stays open while `pg_dump --snapshot`
  * dumps exactly what it saw. The facts are read in that transaction while the
  * dump runs (exact counts of big tables would otherwise add to the write pause).
- * The checksum is computed as the bytes go to disk, so the dump is read once.
+ * pg_dump writes to a named pipe; a worker thread copies it to the file in large
+ * blocks and hashes the same bytes, so the dump is read once and the checksum
+ * comes from the bytes that were written.
  */
 export async function dumpWithFacts(request: DumpRequest): Promise<DumpResult> {
     const started = Date.now();
     const client = await connect(request.target);
     const redact = redactor(request.target);
-    let written = false;
+    let fd: number | undefined;
+    let copy: FifoCopy | undefined;
     try {
         await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
         const { rows } = await client.query("SELECT pg_export_snapshot() AS snapshot");
@@ -54,30 +58,34 @@ export async function dumpWithFacts(request: DumpRequest): Promise<DumpResult> {
         await assertTablesExist(client, request.target.database, request.criticalTables);
 
         const meter = new ProgressMeter("dumped", request.stderr);
-        const counter = new HashingCounter((bytes) => meter.update(bytes), 1024 * 1024);
         // Opened synchronously so an existing file fails here, before cleanup could remove it.
-        const fd = fs.openSync(request.file, "wx");
-        written = true;
+        fd = fs.openSync(request.file, "wx");
+        const output = copy = new FifoCopy(fd, (bytes) => meter.update(bytes));
         const dumping = runChild({
             command: pgBinary("pg_dump", request.env),
             args: ["--format=custom", `--compress=${request.compressLevel ?? DEFAULT_COMPRESS_LEVEL}`, `--snapshot=${snapshot}`],
             env: pgEnv(request.target, request.env),
-            output: [counter, fs.createWriteStream(request.file, { fd, highWaterMark: 4 * 1024 * 1024 })],
+            stdoutFd: output.writerFd,
             redact,
         });
+        // pg_dump holds the write end now: when it exits, the copy sees end-of-file.
+        output.closeWriter();
         const reading = readFacts(client, request.target.database, request.criticalTables, snapshot);
-        const [dumped, read] = await Promise.allSettled([dumping, reading]);
+        const [dumped, copied, read] = await Promise.allSettled([dumping, output.done, reading]);
         if (dumped.status === "rejected") throw dumped.reason;
+        if (copied.status === "rejected") throw copied.reason;
         if (read.status === "rejected") throw read.reason;
-        meter.finish(counter.bytes);
+        meter.finish(copied.value.bytes);
         await client.query("COMMIT");
-        fsyncPath(request.file);
-        return { sha256: counter.digest(), size: counter.bytes, facts: read.value, durationMs: Date.now() - started };
+        fs.fsyncSync(fd);
+        return { sha256: copied.value.sha256, size: copied.value.bytes, facts: read.value, durationMs: Date.now() - started };
     } catch (err) {
-        if (written) fs.rmSync(request.file, { force: true });
+        if (fd !== undefined) fs.rmSync(request.file, { force: true });
         if (err instanceof UsageError || !(err instanceof Error)) throw err;
         throw new Error(redact(err.message));
     } finally {
+        if (fd !== undefined) fs.closeSync(fd);
+        copy?.remove();
         await client.end().catch(() => undefined);
     }
 }

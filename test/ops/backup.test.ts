@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import { createHash } from "crypto";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { PostgresBackupRecord, readLog } from "../../ops/backupLog";
 import { parseFacts } from "../../ops/pg/facts";
@@ -65,7 +66,7 @@ describe("backup --kind postgres (real PostgreSQL)", function () {
 
     it("reports progress on stderr and never the password", () => {
         assert.match(backupRun.stderr, new RegExp(`^backing up postgresql://postgres:\\*\\*\\*@127\\.0\\.0\\.1:${pg.port}/${db} to `));
-        assert.match(backupRun.stderr, /\ndumped \d+ MiB \(\d+ MiB\/s\)\nverified \(checksum read back, archive readable\) in \d+\.\d s\n$/);
+        assert.match(backupRun.stderr, /\ndumped \d+ MiB \(\d+ MiB\/s\)\nverified \(archive readable: \d+ entries; checksum taken as written\) in \d+\.\d s\n$/);
         assert.ok(!backupRun.stderr.includes(SECRET) && !backupRun.stdout.includes(SECRET));
     });
 
@@ -122,6 +123,53 @@ describe("backup --kind postgres (real PostgreSQL)", function () {
         assert.ok(!result.stderr.includes(SECRET));
         assert.deepEqual(fs.readdirSync(empty), []);
         removeDir(empty);
+    });
+
+    /** A SAFE_RELEASE_PG_BIN whose `name` is a script and whose other programs are the real ones. */
+    async function binWith(name: "pg_dump" | "pg_restore", script: string): Promise<string> {
+        const bin = await backupDir();
+        for (const program of ["pg_dump", "pg_restore"]) {
+            if (program === name) fs.writeFileSync(path.join(bin, program), `#!/bin/sh\n${script}\n`, { mode: 0o755 });
+            else fs.symlinkSync(path.join(pg.binDir, program), path.join(bin, program));
+        }
+        return bin;
+    }
+
+    it("fails with pg_dump's reason, leaving no file and no pipe behind, when pg_dump exits before writing", async () => {
+        const out = await backupDir();
+        const bin = await binWith("pg_dump", 'echo "pg_dump: error: server version mismatch" >&2; exit 1');
+        const before = fs.readdirSync(os.tmpdir()).filter((name: string) => name.startsWith("safe-release-copy-"));
+        const result = await runOps(["backup", "--kind", "postgres", "--app", "shop", "--version", "v1.0.0", "--dir", out], {
+            ...opsEnv(pg, db),
+            SAFE_RELEASE_PG_BIN: bin,
+        });
+        assert.deepEqual([result.code, result.stdout], [1, ""]);
+        assert.ok(result.stderr.endsWith("backup: pg_dump exited 1: pg_dump: error: server version mismatch\n"), result.stderr);
+        assert.deepEqual(fs.readdirSync(out), []);
+        const after = fs.readdirSync(os.tmpdir()).filter((name: string) => name.startsWith("safe-release-copy-"));
+        assert.deepEqual(after, before);
+        removeDir(out);
+        removeDir(bin);
+    });
+
+    it("records an unverified backup and exits 1 when pg_restore cannot read the written archive", async () => {
+        const out = await backupDir();
+        const bin = await binWith("pg_restore", 'echo "pg_restore: error: could not read TOC" >&2; exit 1');
+        const result = await runOps(["backup", "--kind", "postgres", "--app", "shop", "--version", "v1.0.0", "--dir", out], {
+            ...opsEnv(pg, db),
+            SAFE_RELEASE_PG_BIN: bin,
+        });
+        assert.equal(result.code, 1);
+        const printed: PostgresBackupRecord = JSON.parse(result.stdout);
+        assert.equal(printed.verified, false);
+        assert.equal(printed.sha256, sha256(printed.location));
+        assert.deepEqual(readLog(path.join(out, "backups.log")), [printed]);
+        assert.ok(result.stderr.endsWith(
+            `backup: verification failed: \`${printed.location}\` must be a pg_dump custom-format archive that pg_restore can read: ` +
+            "pg_restore exited 1: pg_restore: error: could not read TOC\n",
+        ), result.stderr);
+        removeDir(out);
+        removeDir(bin);
     });
 
     it("works through the real safe-release-ops executable", async () => {
