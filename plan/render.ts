@@ -21,6 +21,9 @@ export function renderReport(report: ReleaseReport): string {
             ...(report.lookedUpDigests.length > 0
                 ? [["digests", `looked up at preview for ${report.lookedUpDigests.join(", ")} (pin them in \`release:digests\`)`]]
                 : []),
+            ...(report.assumedSecrets.length > 0
+                ? [["secrets", `assumed set: ${report.assumedSecrets.map((k) => `\`${k}\``).join(", ")} (not in the stack file; \`pulumi config set --secret\` them before \`up\`)`]]
+                : []),
         ]),
         "",
         "Runbook steps, in order ([x] this update runs it, [ ] it does not):",

@@ -25,6 +25,8 @@ export interface ReleaseReport {
     readonly transition: string;
     /** `repository:tag` of the images whose digest is not pinned in `release:digests`. */
     readonly lookedUpDigests: string[];
+    /** Secrets the stack file does not hold, planned with placeholders: they must be set before `pulumi up`. */
+    readonly assumedSecrets: string[];
     readonly steps: RunbookStep[];
     readonly resources: {
         readonly created: ResourceChange[];
@@ -41,10 +43,12 @@ export interface ReportInput {
     readonly comparedWith: string;
     /** The config the "after" run was evaluated with (already accepted by the program). */
     readonly config: StackConfig;
+    /** Secrets planned with placeholders because the stack file does not hold them. */
+    readonly assumedSecrets?: string[];
     readonly diff: PlanDiff;
 }
 
-export function buildReport({ stack, comparedWith, config: stackConfig, diff }: ReportInput): ReleaseReport {
+export function buildReport({ stack, comparedWith, config: stackConfig, diff, assumedSecrets = [] }: ReportInput): ReleaseReport {
     const config = parseReleaseConfig(rawReleaseValues(configStrings(stackConfig)));
     const [before, after] = [releaseState(diff.before), releaseState(diff.after)];
     const transition = String(diff.after.outputs.transition);
@@ -74,6 +78,7 @@ export function buildReport({ stack, comparedWith, config: stackConfig, diff }: 
         after,
         transition,
         lookedUpDigests,
+        assumedSecrets,
         steps,
         resources,
         summary: `${transition}: ${does}; traffic ${formatWeights(after)}; ${counts}`,

@@ -24,6 +24,12 @@ const SECRET_OBJECT_PLACEHOLDERS: Record<string, unknown> = {
 export interface EvaluatedConfig {
     readonly config: StackConfig;
     readonly secretKeys: string[];
+    /**
+     * Secrets the config needs that the stack file does not hold: set once per
+     * stack with `pulumi config set --secret`, often not committed. Offline they
+     * are placeholders too, and the plan names them.
+     */
+    readonly assumedSecrets: string[];
 }
 
 /** A config file could not be read as YAML of the expected shape. */
@@ -72,7 +78,28 @@ export function evaluatedConfig(stackText: string, defaults: StackConfig, file: 
         config[key] = plain;
         if (secret) secretKeys.push(key);
     }
-    return { config, secretKeys: secretKeys.sort() };
+    const assumedSecrets = neededSecrets(config).filter((key) => config[key] === undefined);
+    for (const key of assumedSecrets) {
+        config[key] = SECRET_PLACEHOLDER;
+        secretKeys.push(key);
+    }
+    return { config, secretKeys: secretKeys.sort(), assumedSecrets };
+}
+
+/** The secret keys the program will read for this config. */
+export function neededSecrets(config: StackConfig): string[] {
+    const needed = new Set<string>();
+    const migrate = config["release:migrate"];
+    if (config["release:database"] !== undefined || (isPlainObject(migrate) && migrate.command !== undefined)) needed.add("release:databaseUrl");
+    const smoke = config["release:smoke"];
+    const checks = Array.isArray(smoke) ? smoke.flatMap((item) => (isPlainObject(item) && Array.isArray(item.steps) ? item.steps : [item])) : [];
+    if (checks.some((check) => isPlainObject(check) && check.useOperatorToken === true)) needed.add("release:smokeOperatorToken");
+    const components = config["release:components"];
+    for (const component of isPlainObject(components) ? Object.values(components) : []) {
+        const refs = isPlainObject(component) && isPlainObject(component.secretEnv) ? Object.values(component.secretEnv) : [];
+        for (const ref of refs) if (typeof ref === "string" && ref.startsWith("config:")) needed.add(`release:${ref.slice("config:".length)}`);
+    }
+    return [...needed].sort();
 }
 
 function withPlaceholders(value: unknown): { plain: unknown; secret: boolean } {

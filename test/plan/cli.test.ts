@@ -155,6 +155,7 @@ describe("plan: what the update is compared with", () => {
                 { step: "weights", runs: true, detail: "v1.5.0 50% / v1.4.2 50%" },
             ],
             resources: { created: [], updated: [{ type: "aws:lb/listener:Listener", name: "shop-ecs-listener" }], deleted: [], unchanged: 32 },
+            assumedSecrets: [],
             summary: "traffic-shift: runs weights; traffic v1.5.0 50% / v1.4.2 50%; 0 to create, 1 to update, 0 to delete, 32 unchanged",
         });
     });

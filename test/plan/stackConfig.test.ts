@@ -33,6 +33,7 @@ describe("plan: stack files as the Pulumi CLI reads them", () => {
         assert.deepEqual(evaluatedConfig(stack, { "release:canaryWeight": 0, "release:previous": "" }, "Pulumi.staging.yaml"), {
             config: { "release:canaryWeight": 10, "release:previous": "", "release:version": "v1.5.0", "release:note": "2026-11-22" },
             secretKeys: [],
+            assumedSecrets: [],
         });
     });
 
@@ -56,6 +57,7 @@ describe("plan: stack files as the Pulumi CLI reads them", () => {
                 "release:app": "shop",
             },
             secretKeys: ["release:databaseUrl", "release:notify", "release:tokens"],
+            assumedSecrets: [],
         });
     });
 
@@ -81,6 +83,19 @@ describe("plan: stack files as the Pulumi CLI reads them", () => {
     }
 
     it("an empty stack file is a stack with only the defaults", () => {
-        assert.deepEqual(evaluatedConfig("", { "release:previous": "" }, "Pulumi.dev.yaml"), { config: { "release:previous": "" }, secretKeys: [] });
+        assert.deepEqual(evaluatedConfig("", { "release:previous": "" }, "Pulumi.dev.yaml"), { config: { "release:previous": "" }, secretKeys: [], assumedSecrets: [] });
+    });
+
+    it("plans with placeholders for the secrets the config needs but the stack file does not hold, and names them", () => {
+        const text = [
+            "config:",
+            "  release:database: { criticalTables: [users] }",
+            "  release:smoke: [{ name: internal, path: /health/internal, useOperatorToken: true }]",
+            "  release:components: { api: { image: ghcr.io/acme/api, port: 8080, secretEnv: { STRIPE_KEY: \"config:stripeKey\" } } }",
+        ].join("\n");
+        const evaluated = evaluatedConfig(text, {}, "Pulumi.staging.yaml");
+        assert.deepEqual(evaluated.assumedSecrets, ["release:databaseUrl", "release:smokeOperatorToken", "release:stripeKey"]);
+        assert.deepEqual(evaluated.secretKeys, ["release:databaseUrl", "release:smokeOperatorToken", "release:stripeKey"]);
+        for (const key of evaluated.assumedSecrets) assert.equal(evaluated.config[key], SECRET_PLACEHOLDER);
     });
 });
