@@ -100,6 +100,12 @@ function planRestore(config: PlanInput, last: LastRelease, live: LiveVersion[], 
                 (known.length > 0 ? `recorded backups: ${known.join(", ")}` : "it has recorded no backup (see the `backups` stack output)"),
         );
     }
+    if (!RESTORABLE_KINDS.includes(String(backup.kind ?? "postgres"))) {
+        throw new ConfigError(
+            `\`release:restoreFrom\` names ${id}, a ${String(backup.kind)} backup, which this program does not restore: ` +
+                `name the pg_dump or directory backup taken with it (the \`backups\` stack output lists them), or restore the snapshot by hand`,
+        );
+    }
     const head = backup.schemaHead ?? newestLive;
     if (compareTags(newestLive, head) > 0) {
         throw new ConfigError(
@@ -112,6 +118,9 @@ function planRestore(config: PlanInput, last: LastRelease, live: LiveVersion[], 
     const summary = `${transition}: restore backup ${id} (schema head ${head}); traffic ${live.map((l) => `${l.version} ${l.weight}%`).join(", ")}`;
     return { live, weights, transition, schemaHead, migrates: false, summary };
 }
+
+/** Kinds `safe-release-ops restore` puts back; snapshots, bucket copies and key records are restored by hand. */
+const RESTORABLE_KINDS = ["postgres", "directory"];
 
 function refuseTrafficJumps(config: PlanInput, last: LastRelease): void {
     if (last.version === undefined) return;
@@ -152,7 +161,7 @@ function sameWeights(a: Record<string, number>, b: Record<string, number> | unde
 
 function summarize(transition: Transition, live: LiveVersion[], head: string, migrates: boolean): string {
     const traffic = live.map((l) => `${l.version} ${l.weight}%`).join(", ");
-    const data = migrates ? `back up and migrate the database to ${head}` : `no migration (schema head ${head})`;
+    const data = migrates ? `schema head moves to ${head} (the data steps run)` : `schema head stays ${head}`;
     return `${transition}: ${data}; traffic ${traffic}`;
 }
 

@@ -54,6 +54,11 @@ export interface MigrateSettings {
     readonly allowDestructive: string[];
     /** How long a second `pulumi up` waits for the migration lock. @default "10m" */
     readonly lockTimeout: string;
+    /**
+     * The version whose migration failed and that this release fixes forward:
+     * the ledger's failed row of that version no longer blocks the new migration.
+     */
+    readonly fixForwardFrom?: string;
 }
 
 export interface DataSettings {
@@ -68,7 +73,7 @@ export interface DataSettings {
 export const DATA_KEYS = ["database", "databaseUrl", "backup", "migrate", "restoreFrom"] as const;
 const DATABASE_KEYS = ["ledger", "migrationsDir", "criticalTables", "rdsInstance", "auroraCluster"] as const;
 const BACKUP_KEYS = ["dir", "log", "keep", "retentionDays", "beforeQuiesce", "directory", "bucket", "bucketTarget", "kmsKeyId"] as const;
-const MIGRATE_KEYS = ["command", "component", "quiesce", "allowDestructive", "lockTimeout"] as const;
+const MIGRATE_KEYS = ["command", "component", "quiesce", "allowDestructive", "lockTimeout", "fixForwardFrom"] as const;
 const TABLE = /^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/;
 const RELATIVE_PATH = /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9._\/-]+$/;
 
@@ -87,7 +92,7 @@ export function parseDataSettings(raw: Record<string, unknown>, components: Comp
         );
     }
     const restoreFrom = optionalString("release:restoreFrom", raw.restoreFrom);
-    if (restoreFrom !== undefined && !/^[a-z0-9][a-z0-9_-]*-v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?-\d{8}T\d{6}(\.\d{3})?Z$/.test(restoreFrom)) {
+    if (restoreFrom !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(restoreFrom)) {
         fail("release:restoreFrom", "a backup id from the `backups` stack output or the backup log, such as `shop-v1.4.2-20261122T041059.123Z`", restoreFrom);
     }
     return {
@@ -183,5 +188,12 @@ function parseMigrate(value: unknown, components: ComponentSpec[]): MigrateSetti
     });
     const lockTimeout = optionalString(`${key}.lockTimeout`, raw.lockTimeout) ?? "10m";
     if (!/^\d+(ms|s|m|h)$/.test(lockTimeout)) fail(`${key}.lockTimeout`, "a duration such as `30s`, `10m` or `1h`", lockTimeout);
-    return { ...(command !== undefined ? { command } : {}), component, quiesce, allowDestructive, lockTimeout };
+    const fixForwardFrom = optionalString(`${key}.fixForwardFrom`, raw.fixForwardFrom);
+    if (fixForwardFrom !== undefined && !isReleaseTag(fixForwardFrom)) {
+        fail(`${key}.fixForwardFrom`, "the release tag whose migration failed, such as `v1.5.0`", fixForwardFrom);
+    }
+    return {
+        ...(command !== undefined ? { command } : {}), component, quiesce, allowDestructive, lockTimeout,
+        ...(fixForwardFrom !== undefined ? { fixForwardFrom } : {}),
+    };
 }

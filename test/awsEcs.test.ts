@@ -151,7 +151,7 @@ describe("aws-ecs resources", () => {
             backups: [],
             alarms: {},
             transition: "first-deploy",
-            summary: "first-deploy: back up and migrate the database to v1.5.0; traffic v1.5.0 10%, v1.4.2 90%",
+            summary: "first-deploy: schema head moves to v1.5.0 (the data steps run); traffic v1.5.0 10%, v1.4.2 90%",
             url: "http://shop-ecs-lb.eu-west-1.elb.example",
         });
     });

@@ -168,6 +168,6 @@ export const BAD: Array<[string, Raw, string]> = [
         "`release:backup.bucket` and `release:backup.bucketTarget` go together: the bucket to copy and where its copy goes (`backup-bucket/prefix`)"],
     ["backup dir escaping the project", { backup: { dir: "../elsewhere" } },
         "`release:backup.dir` must be a path relative to the project, without `..`; got \"../elsewhere\""],
-    ["restoreFrom not a backup id", { restoreFrom: "last-night" },
-        "`release:restoreFrom` must be a backup id from the `backups` stack output or the backup log, such as `shop-v1.4.2-20261122T041059.123Z`; got \"last-night\""],
+    ["restoreFrom not a backup id", { restoreFrom: "last night" },
+        "`release:restoreFrom` must be a backup id from the `backups` stack output or the backup log, such as `shop-v1.4.2-20261122T041059.123Z`; got \"last night\""],
 ];

@@ -93,6 +93,15 @@ describe("data steps of a forward upgrade (aws-ecs)", () => {
         assert.ok(resource(run, "safe-release:data:Migration", "shop-migrate-v1.5.0").dependencies.includes(task.urn));
     });
 
+    it("fixes forward from a failed version when told to", async () => {
+        const run = await deployThenStart(withData({
+            "release:version": "v1.5.1", "release:previous": "v1.4.2",
+            "release:migrate": { command: "npx prisma migrate deploy", component: "api", quiesce: ["worker"], fixForwardFrom: "v1.5.0" },
+            "release:digests": { "v1.4.2": { api: digestOf("apiv1.4.2"), worker: digestOf("workerv1.4.2") }, "v1.5.1": { api: digestOf("api151"), worker: digestOf("worker151") } },
+        }));
+        assert.match(command(run, "shop-migrate-v1.5.1-run").inputs.create, / --lock-timeout 10m --fix-forward-from v1\.5\.0 -- /);
+    });
+
     it("keeps the database URL a secret everywhere", async () => {
         const run = await deployThenStart();
         for (const r of run.resources.values()) {
@@ -154,6 +163,12 @@ describe("restore after a bad migration (release:restoreFrom)", () => {
         const stop = command(run, `shop-quiesce-${backupId}-stop`);
         assert.ok(restore.dependencies.includes(stop.urn));
         assert.ok(command(run, `shop-quiesce-${backupId}-resume`).dependencies.includes(restore.urn));
+        // v1.5.0 is retired by this update, but its worker must not write while the backup is restored.
+        const cluster = "arn:aws:mock:eu-west-1:123456789012:shop-ecs";
+        assert.equal(stop.inputs.create,
+            `node ops/bin/safe-release-ops.js ecs-scale --cluster ${cluster} --service shop-worker-v1-5-0=0 --service shop-worker-v1-4-2=0 --wait`);
+        assert.equal(command(run, `shop-quiesce-${backupId}-resume`).inputs.create,
+            `node ops/bin/safe-release-ops.js ecs-scale --cluster ${cluster} --service shop-worker-v1-4-2=1 --wait`);
         assert.equal(run.outputs.transition, "restore");
         assert.equal(run.outputs.schemaHead, "v1.4.2");
         assert.equal(run.outputs.restoredFrom, backupId);
@@ -170,6 +185,18 @@ describe("restore after a bad migration (release:restoreFrom)", () => {
             message: "`release:restoreFrom` names shop-v1.5.0-20991231T000000.000Z, which this stack has not recorded; recorded backups: " +
                 "shop-v1.4.2-20261122T101500.000Z, shop-v1-4-2-pre-upgrade, shop-v1.5.0-20261122T101500.000Z, shop-v1-5-0-pre-upgrade",
             registered: [],
+        });
+    });
+
+    it("refuses to restore a snapshot id, naming what it can restore", async () => {
+        const started = await deployThenStart();
+        await assert.rejects(runProgram({
+            config: withData({ "release:version": "v1.4.2", "release:restoreFrom": "shop-v1-5-0-pre-upgrade" }),
+            secretKeys: ["release:databaseUrl"],
+            lastOutputs: started.outputs,
+        }), {
+            message: "`release:restoreFrom` names shop-v1-5-0-pre-upgrade, a rds-snapshot backup, which this program does not restore: " +
+                "name the pg_dump or directory backup taken with it (the `backups` stack output lists them), or restore the snapshot by hand",
         });
     });
 

@@ -48,7 +48,7 @@ describe("release planner (components/plan.ts)", () => {
             transition: "first-deploy",
             schemaHead: { after: "v1.4.2" },
             migrates: true,
-            summary: "first-deploy: back up and migrate the database to v1.4.2; traffic v1.4.2 100%",
+            summary: "first-deploy: schema head moves to v1.4.2 (the data steps run); traffic v1.4.2 100%",
         });
     });
 
@@ -73,7 +73,7 @@ describe("release planner (components/plan.ts)", () => {
             transition: "release",
             schemaHead: { before: "v1.4.2", after: "v1.5.0" },
             migrates: true,
-            summary: "release: back up and migrate the database to v1.5.0; traffic v1.5.0 0%, v1.4.2 100%",
+            summary: "release: schema head moves to v1.5.0 (the data steps run); traffic v1.5.0 0%, v1.4.2 100%",
         });
     });
 
@@ -92,9 +92,9 @@ describe("release planner (components/plan.ts)", () => {
             last = outputsOf(input, plan);
         }
         assert.deepEqual(seen, [
-            ["traffic-shift", false, { "v1.5.0": 10, "v1.4.2": 90 }, "traffic-shift: no migration (schema head v1.5.0); traffic v1.5.0 10%, v1.4.2 90%"],
-            ["traffic-shift", false, { "v1.5.0": 50, "v1.4.2": 50 }, "traffic-shift: no migration (schema head v1.5.0); traffic v1.5.0 50%, v1.4.2 50%"],
-            ["traffic-shift", false, { "v1.5.0": 100, "v1.4.2": 0 }, "traffic-shift: no migration (schema head v1.5.0); traffic v1.5.0 100%, v1.4.2 0%"],
+            ["traffic-shift", false, { "v1.5.0": 10, "v1.4.2": 90 }, "traffic-shift: schema head stays v1.5.0; traffic v1.5.0 10%, v1.4.2 90%"],
+            ["traffic-shift", false, { "v1.5.0": 50, "v1.4.2": 50 }, "traffic-shift: schema head stays v1.5.0; traffic v1.5.0 50%, v1.4.2 50%"],
+            ["traffic-shift", false, { "v1.5.0": 100, "v1.4.2": 0 }, "traffic-shift: schema head stays v1.5.0; traffic v1.5.0 100%, v1.4.2 0%"],
         ]);
     });
 
@@ -105,7 +105,7 @@ describe("release planner (components/plan.ts)", () => {
             transition: "retire",
             schemaHead: { before: "v1.5.0", after: "v1.5.0" },
             migrates: false,
-            summary: "retire: no migration (schema head v1.5.0); traffic v1.5.0 100%",
+            summary: "retire: schema head stays v1.5.0; traffic v1.5.0 100%",
         });
     });
 
@@ -127,7 +127,7 @@ describe("release planner (components/plan.ts)", () => {
             transition: "rollback",
             schemaHead: { before: "v1.5.0", after: "v1.5.0" },
             migrates: false,
-            summary: "rollback: no migration (schema head v1.5.0); traffic v1.4.2 100%, v1.5.0 0%",
+            summary: "rollback: schema head stays v1.5.0; traffic v1.4.2 100%, v1.5.0 0%",
         });
     });
 
@@ -160,7 +160,7 @@ describe("release planner (components/plan.ts)", () => {
             transition: "rollback",
             schemaHead: { before: "v1.5.0", after: "v1.5.0" },
             migrates: false,
-            summary: "rollback: no migration (schema head v1.5.0); traffic v1.4.2 100%",
+            summary: "rollback: schema head stays v1.5.0; traffic v1.4.2 100%",
         });
     });
 
@@ -179,7 +179,7 @@ describe("release planner (components/plan.ts)", () => {
         const plan = planRelease(config("v1.5.0", "v1.4.2", 10), CANARY_10);
         assert.equal(plan.transition, "unchanged");
         assert.equal(plan.migrates, false);
-        assert.equal(plan.summary, "unchanged: no migration (schema head v1.5.0); traffic v1.5.0 10%, v1.4.2 90%");
+        assert.equal(plan.summary, "unchanged: schema head stays v1.5.0; traffic v1.5.0 10%, v1.4.2 90%");
     });
 
     it("the same versions with no recorded weights count as a traffic shift, not as unchanged", () => {

@@ -12,6 +12,8 @@ export interface MigrationArgs {
     readonly runner: pulumi.Output<string[]>;
     readonly databaseUrl: pulumi.Output<string>;
     readonly lockTimeout: string;
+    /** The failed version this migration fixes forward (`release:migrate.fixForwardFrom`). */
+    readonly fixForwardFrom?: string;
     /** Secret variables the runner passes to the task by name (`OneOffTask.environment`). */
     readonly environment?: Record<string, pulumi.Output<string>>;
 }
@@ -29,7 +31,8 @@ export class Migration extends pulumi.ComponentResource {
     constructor(name: string, args: MigrationArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super("safe-release:data:Migration", name, {}, opts);
         const argv = pulumi.all([args.digest, args.runner]).apply(([digest, runner]) => [
-            ...OPS, "migrate", "--app", args.app, "--version", args.version, "--digest", digest, "--lock-timeout", args.lockTimeout, "--", ...runner,
+            ...OPS, "migrate", "--app", args.app, "--version", args.version, "--digest", digest, "--lock-timeout", args.lockTimeout,
+            ...(args.fixForwardFrom !== undefined ? ["--fix-forward-from", args.fixForwardFrom] : []), "--", ...runner,
         ]);
         this.run = new command.local.Command(`${name}-run`, {
             create: commandLine(argv),

@@ -1,12 +1,14 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { WriterControl } from "../platform";
 import { NO_RERUN, commandLine } from "./opsCommand";
 
 export interface QuiesceArgs {
     /** The components stopped, for the record (`release:migrate.quiesce`). */
     readonly components: string[];
-    readonly control: WriterControl;
+    /** Argv that stops the writers of every running version. */
+    readonly stop: pulumi.Output<string[]>;
+    /** Argv that starts them again in the versions that stay live; none when no such version remains. */
+    readonly start?: pulumi.Output<string[]>;
 }
 
 /**
@@ -18,22 +20,23 @@ export class Quiesce extends pulumi.ComponentResource {
     /** Writers are stopped once this exists. */
     public readonly stopped: command.local.Command;
     private readonly name: string;
-    private readonly control: WriterControl;
+    private readonly start?: pulumi.Output<string[]>;
 
     constructor(name: string, args: QuiesceArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super("safe-release:data:Quiesce", name, {}, opts);
         this.name = name;
-        this.control = args.control;
-        this.stopped = new command.local.Command(`${name}-stop`, { create: commandLine(args.control.stop), update: NO_RERUN }, {
+        this.start = args.start;
+        this.stopped = new command.local.Command(`${name}-stop`, { create: commandLine(args.stop), update: NO_RERUN }, {
             parent: this,
             dependsOn: opts.dependsOn,
         });
         this.registerOutputs({ components: args.components });
     }
 
-    /** Starts the writers again once `after` (the migration) has succeeded. */
-    resumeAfter(after: pulumi.Resource[]): command.local.Command {
-        return new command.local.Command(`${this.name}-resume`, { create: commandLine(this.control.start), update: NO_RERUN }, {
+    /** Starts the writers again once `after` (the migration) has succeeded; nothing when no version stays to start. */
+    resumeAfter(after: pulumi.Resource[]): command.local.Command | undefined {
+        if (this.start === undefined) return undefined;
+        return new command.local.Command(`${this.name}-resume`, { create: commandLine(this.start), update: NO_RERUN }, {
             parent: this,
             dependsOn: after,
         });

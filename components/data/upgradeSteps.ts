@@ -41,10 +41,16 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
     const { config, plan } = args;
     const { data } = config;
     const writers = data.migrate?.quiesce ?? [];
-    const running = args.running.filter((v) => plan.live.some((l) => l.version === v));
+    // Every running version's writers stop, even one this update retires (its services go only at the end of
+    // the update); only the versions that stay live start again, so none writes to a schema it does not know.
+    const staying = args.running.filter((v) => plan.live.some((l) => l.version === v));
     const quiesce = (key: string, dependsOn: pulumi.Resource[]) =>
-        writers.length > 0 && running.length > 0
-            ? new Quiesce(`${name}-quiesce-${key}`, { components: writers, control: args.platform.writerControl(running, writers) }, { parent, dependsOn })
+        writers.length > 0 && args.running.length > 0
+            ? new Quiesce(`${name}-quiesce-${key}`, {
+                  components: writers,
+                  stop: args.platform.writerControl(args.running, writers).stop,
+                  ...(staying.length > 0 ? { start: args.platform.writerControl(staying, writers).start } : {}),
+              }, { parent, dependsOn })
             : undefined;
 
     if (data.restoreFrom !== undefined) {
@@ -98,6 +104,7 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
             runner: task.argv,
             databaseUrl: args.databaseUrl,
             lockTimeout: data.migrate.lockTimeout,
+            ...(data.migrate.fixForwardFrom !== undefined ? { fixForwardFrom: data.migrate.fixForwardFrom } : {}),
             ...(task.environment !== undefined ? { environment: task.environment } : {}),
         }, { parent, dependsOn: [backup, ...(stop !== undefined ? [stop.stopped] : []), ...task.needs] });
     }
