@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { isReleaseTag } from "../settings/semver";
+import { readLog } from "../ops/backupLog";
+import { compareTags, isReleaseTag } from "../settings/semver";
 import { LastRelease } from "./plan";
 
 /**
@@ -7,13 +8,30 @@ import { LastRelease } from "./plan";
  * schema head in particular must survive the retirement of the version that
  * migrated, and the stack's own outputs are where it is kept.
  */
-export async function readLastRelease(app: string): Promise<LastRelease> {
+export async function readLastRelease(app: string, backupLog?: string): Promise<LastRelease> {
     const self = new pulumi.StackReference(`${app}-last-release`, {
         name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
     });
     const names = ["version", "previous", "weights", "schemaHead", "backups", "restoredFrom"];
     const values = await Promise.all(names.map(async (name) => (await self.getOutputDetails(name)).value));
-    return lastReleaseFromOutputs(Object.fromEntries(names.map((name, i) => [name, values[i]])));
+    const last = lastReleaseFromOutputs(Object.fromEntries(names.map((name, i) => [name, values[i]])));
+    return backupLog === undefined ? last : withLoggedBackups(last, app, readLog(backupLog));
+}
+
+/**
+ * Adds the backups the log holds but the stack outputs never recorded. A failed
+ * update — its migration failed — records no outputs, yet its pre-upgrade
+ * backup is exactly the one to restore: it was taken before migrating to a
+ * version newer than the recorded schema head, so it holds that head's schema.
+ */
+export function withLoggedBackups(last: LastRelease, app: string, logged: ReadonlyArray<{ id: string; app: string; version: string }>): LastRelease {
+    const head = last.schemaHead;
+    if (head === undefined) return last;
+    const known = new Set((last.backups ?? []).map((b) => b.id));
+    const unrecorded = logged
+        .filter((r) => r.app === app && !known.has(r.id) && isReleaseTag(r.version) && compareTags(r.version, head) > 0)
+        .map((r) => ({ ...r, schemaHead: head }));
+    return unrecorded.length === 0 ? last : { ...last, backups: [...(last.backups ?? []), ...unrecorded] };
 }
 
 /** Checks the recorded outputs: a hand-edited or foreign state must stop the update, not steer it. */

@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { lastReleaseFromOutputs } from "../components/lastRelease";
+import { lastReleaseFromOutputs, withLoggedBackups } from "../components/lastRelease";
 import { planRelease } from "../components/plan";
 
 function notATag(name: string, shown: string): { message: string } {
@@ -66,3 +66,31 @@ describe("last release from the stack's own outputs (lastReleaseFromOutputs)", (
         assert.equal(planRelease({ version: "v1.5.0", canaryWeight: 100 }, last).transition, "unchanged");
     });
 });
+
+describe("withLoggedBackups: the backup of a failed update, from the backup log", () => {
+    const last = { version: "v1.4.2", schemaHead: "v1.4.2", backups: [{ id: "shop-v1.4.2-20261101T000000.000Z", kind: "postgres" }] };
+    const logged = [
+        { id: "shop-v1.4.2-20261101T000000.000Z", kind: "postgres", app: "shop", version: "v1.4.2" },
+        { id: "shop-v1.5.0-20261122T101500.000Z", kind: "postgres", app: "shop", version: "v1.5.0" },
+        { id: "shop-v1.3.0-20261001T000000.000Z", kind: "postgres", app: "shop", version: "v1.3.0" },
+        { id: "blog-v2.0.0-20261122T101500.000Z", kind: "postgres", app: "blog", version: "v2.0.0" },
+    ];
+
+    it("adds an unrecorded backup taken before migrating past the schema head, holding the head's schema", () => {
+        const merged = withLoggedBackups(last, "shop", logged);
+        assert.deepEqual(merged.backups!.map((b) => [b.id, b.schemaHead]), [
+            ["shop-v1.4.2-20261101T000000.000Z", undefined],
+            ["shop-v1.5.0-20261122T101500.000Z", "v1.4.2"],
+        ]);
+    });
+
+    it("lets the restore of a failed migration plan, though the failed update recorded nothing", () => {
+        const plan = planRelease({ version: "v1.4.2", canaryWeight: 100, restoreFrom: "shop-v1.5.0-20261122T101500.000Z" }, withLoggedBackups(last, "shop", logged));
+        assert.deepEqual([plan.transition, plan.schemaHead.after], ["restore", "v1.4.2"]);
+    });
+
+    it("adds nothing before the first deploy recorded a schema head", () => {
+        assert.deepEqual(withLoggedBackups({}, "shop", logged), {});
+    });
+});
+
