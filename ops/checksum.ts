@@ -1,6 +1,7 @@
 import { spawn } from "child_process";
 import { createHash, Hash } from "crypto";
 import * as fs from "fs";
+import * as path from "path";
 import { Readable, Transform, TransformCallback, Writable } from "stream";
 import { pipeline } from "stream/promises";
 
@@ -41,45 +42,21 @@ export class ProgressMeter {
 
 /**
  * Passes bytes through unchanged while hashing and counting them, so a backup's
- * checksum comes from the same pass that writes it (no second read of the file).
- * With `batchBytes`, pipe-sized chunks (64 KiB) are passed on in larger batches:
- * one file write per MiB instead of per 64 KiB keeps the copy close to the speed
- * of the program writing its own file.
+ * checksum comes from the same pass that writes or reads it (no second read of the file).
  */
 export class HashingCounter extends Transform {
     private readonly hash: Hash = createHash("sha256");
-    private batch: Buffer[] = [];
-    private batched = 0;
     bytes = 0;
 
-    constructor(
-        private readonly onBytes?: (total: number) => void,
-        private readonly batchBytes = 0,
-    ) {
-        super({ highWaterMark: Math.max(batchBytes, 16 * 1024) });
+    constructor(private readonly onBytes?: (total: number) => void) {
+        super();
     }
 
     _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
         this.hash.update(chunk);
         this.bytes += chunk.length;
         this.onBytes?.(this.bytes);
-        if (this.batchBytes === 0) return callback(null, chunk);
-        this.batch.push(chunk);
-        this.batched += chunk.length;
-        if (this.batched >= this.batchBytes) this.release();
-        callback();
-    }
-
-    _flush(callback: TransformCallback): void {
-        this.release();
-        callback();
-    }
-
-    private release(): void {
-        if (this.batched === 0) return;
-        this.push(this.batch.length === 1 ? this.batch[0] : Buffer.concat(this.batch, this.batched));
-        this.batch = [];
-        this.batched = 0;
+        callback(null, chunk);
     }
 
     /** Only valid once the stream has ended. */
@@ -111,6 +88,8 @@ export function fsyncPath(target: string): void {
 
 export interface ChildRun {
     readonly command: string;
+    /** The program named in a failure ("pg_dump exited 1: …"); the command's base name when absent. */
+    readonly label?: string;
     readonly args: string[];
     readonly env?: NodeJS.ProcessEnv;
     /** Streamed into the child's stdin: a source, then any transforms (hashing, counting). */
@@ -162,7 +141,22 @@ export async function runChild(run: ChildRun): Promise<{ code: number; stdout: s
         throw err;
     }
     if (code !== 0 && !(run.tolerated ?? []).includes(code)) {
-        throw new Error(`${run.command.split("/").pop()} exited ${code}: ${redact(stderr.trim())}`);
+        throw new Error(`${run.label ?? path.basename(run.command)} exited ${code}: ${redact(stderr.trim())}`);
     }
     return { code, stdout, stderr: redact(stderr) };
+}
+
+/** The first executable `name` in the environment's PATH, or undefined. */
+export function findOnPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
+    for (const dir of (env.PATH ?? "").split(path.delimiter)) {
+        if (dir === "") continue;
+        const candidate = path.join(dir, name);
+        try {
+            fs.accessSync(candidate, fs.constants.X_OK);
+            return candidate;
+        } catch {
+            // Not here.
+        }
+    }
+    return undefined;
 }

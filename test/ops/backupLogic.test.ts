@@ -1,11 +1,15 @@
 import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
 import { Readable, Writable } from "stream";
 import { formatProgress, HashingCounter, ProgressMeter, runChild } from "../../ops/checksum";
 import { UsageError } from "../../ops/command";
 import { describeTarget, maskUrl, parseDatabaseUrl, pgEnv, redactor } from "../../ops/pg/connection";
 import { compareFacts, Facts, parseCriticalTables } from "../../ops/pg/facts";
+import { largeStdoutBuffer } from "../../ops/pg/dump";
 import { databaseStamp, derivedDatabaseName } from "../../ops/pg/restore";
 import { reported } from "../../ops/report";
+import { tempDir } from "../support/processes";
 
 function facts(ledgers: Record<string, string[]>, rowCounts: Record<string, number>): Facts {
     return { database: "shop", takenAt: "2026-11-22T00:00:00.000Z", ledgers, rowCounts };
@@ -187,5 +191,26 @@ describe("reported", () => {
         await assert.rejects(reported("verify", { env, stderr }, async () => {
             throw new UsageError("`--id` is required: the id of a backup in the log");
         }), { message: "`--id` is required: the id of a backup in the log" });
+    });
+});
+
+describe("pg_dump's output buffer", () => {
+    it("runs pg_dump under `stdbuf -o 1M` when PATH has an executable stdbuf, else as it is", async () => {
+        const dir = await tempDir("safe-release-path-");
+        const withStdbuf = path.join(dir, "with");
+        const withoutStdbuf = path.join(dir, "without");
+        fs.mkdirSync(withStdbuf);
+        fs.mkdirSync(withoutStdbuf);
+        fs.writeFileSync(path.join(withStdbuf, "stdbuf"), "#!/bin/sh\n", { mode: 0o755 });
+        // Not executable: skipped, as a shell would.
+        fs.writeFileSync(path.join(withoutStdbuf, "stdbuf"), "#!/bin/sh\n", { mode: 0o644 });
+        const args = ["--format=custom", "--compress=0"];
+        assert.deepEqual(largeStdoutBuffer("/usr/lib/postgresql/15/bin/pg_dump", args, { PATH: `${withoutStdbuf}:${withStdbuf}` }), {
+            command: path.join(withStdbuf, "stdbuf"),
+            args: ["-o", "1M", "/usr/lib/postgresql/15/bin/pg_dump", "--format=custom", "--compress=0"],
+        });
+        assert.deepEqual(largeStdoutBuffer("pg_dump", args, { PATH: withoutStdbuf }), { command: "pg_dump", args });
+        assert.deepEqual(largeStdoutBuffer("pg_dump", args, {}), { command: "pg_dump", args });
+        fs.rmSync(dir, { recursive: true, force: true });
     });
 });
