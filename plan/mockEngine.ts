@@ -14,6 +14,8 @@ export interface RecordedResource {
     readonly dependencies: string[];
     readonly protect: boolean;
     readonly retainOnDelete: boolean;
+    /** Inputs the resource marks secret (`additionalSecretOutputs`): what the policy pack reads as secret. */
+    readonly additionalSecretOutputs: string[];
 }
 
 export interface ProgramRun {
@@ -61,6 +63,7 @@ class RecordingMonitor extends MockMonitor {
                     dependencies: [...req.getDependenciesList()].sort(),
                     protect: req.getProtect() === true,
                     retainOnDelete: req.getRetainondelete() === true,
+                    additionalSecretOutputs: [...req.getAdditionalsecretoutputsList()],
                 });
             }
             callback(err, response);

@@ -29,7 +29,8 @@ export class Migration extends pulumi.ComponentResource {
     public readonly run: command.local.Command;
 
     constructor(name: string, args: MigrationArgs, opts: pulumi.ComponentResourceOptions = {}) {
-        super("safe-release:data:Migration", name, {}, opts);
+        // The version is a registered property too, so the policy pack sees it at preview (`migration-after-backup`).
+        super("safe-release:data:Migration", name, { version: args.version }, opts);
         const argv = pulumi.all([args.digest, args.runner]).apply(([digest, runner]) => [
             ...OPS, "migrate", "--app", args.app, "--version", args.version, "--digest", digest, "--lock-timeout", args.lockTimeout,
             ...(args.fixForwardFrom !== undefined ? ["--fix-forward-from", args.fixForwardFrom] : []), "--", ...runner,

@@ -34,7 +34,8 @@ export class PreUpgradeBackup extends pulumi.ComponentResource {
     public readonly records: pulumi.Output<BackupRecord[]>;
 
     constructor(name: string, args: PreUpgradeBackupArgs, opts: pulumi.ComponentResourceOptions = {}) {
-        super("safe-release:data:PreUpgradeBackup", name, {}, opts);
+        // The version is a registered property too, so the policy pack sees it at preview (`migration-after-backup`).
+        super("safe-release:data:PreUpgradeBackup", name, { version: args.version }, opts);
         const { app, version, backup } = args;
         const common = ["--app", app, "--version", version, "--log", backup.log];
         const records: pulumi.Output<BackupRecord>[] = [];

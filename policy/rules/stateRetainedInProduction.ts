@@ -39,7 +39,7 @@ export function isProduction(config: ProductionConfig, stack: string): boolean {
  * not pass `retainOnDelete` to policies, so a rule cannot see it.
  */
 export function retentionViolation(type: string, name: string, props: Record<string, unknown>,
-    opts: Pick<PolicyResourceOptions, "protect">, stack: string): string | undefined {
+    opts: Pick<PolicyResourceOptions, "protect" | "parent">, stack: string): string | undefined {
     const field = DELETION_PROTECTION_FIELDS[type];
     if (field !== undefined) {
         const value = readKnown(props, field);
@@ -49,11 +49,30 @@ export function retentionViolation(type: string, name: string, props: Record<str
         return `\`${field}\` of ${describeResource(type, name)} must be \`true\` in production (stack \`${stack}\`) `
             + `so that deleting it needs a deliberate change first; got ${quote(value)}`;
     }
+    if (SNAPSHOT_TYPES.includes(type) && parentType(opts.parent) === PRE_UPGRADE_BACKUP) {
+        return undefined;
+    }
     if (PROTECTED_TYPES.includes(type) && opts.protect !== true) {
         return `${describeResource(type, name)} holds state and must have the resource option \`protect: true\` `
             + `in production (stack \`${stack}\`); got \`protect: ${String(opts.protect)}\``;
     }
     return undefined;
+}
+
+/*
+ * A pre-upgrade snapshot leaves the program with every later release, so it
+ * cannot be `protect`ed (deleting a protected resource fails the update); the
+ * program gives it `retainOnDelete` instead, which policies cannot see. The
+ * snapshots a PreUpgradeBackup component owns are therefore accepted: the
+ * program's own tests assert their `retainOnDelete`.
+ */
+const SNAPSHOT_TYPES = ["aws:rds/snapshot:Snapshot", "aws:rds/clusterSnapshot:ClusterSnapshot"];
+const PRE_UPGRADE_BACKUP = "safe-release:data:PreUpgradeBackup";
+
+/** The type of the resource a URN names: the last `$`-separated type of its type chain. */
+export function parentType(urn: string | undefined): string | undefined {
+    const chain = urn?.split("::")[2];
+    return chain?.split("$").pop();
 }
 
 /** Builds the policy around a stack-name source, so tests can choose the stack. */

@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import {
-    PROTECTED_TYPES, isProduction, isProductionStackName, makeStateRetainedInProduction, stateRetainedInProduction,
+    PROTECTED_TYPES, isProduction, isProductionStackName, makeStateRetainedInProduction, parentType, retentionViolation, stateRetainedInProduction,
 } from "../../policy/rules/stateRetainedInProduction";
 import { UNKNOWN_STRING, resourceViolations } from "./policyArgs";
 
@@ -106,5 +106,20 @@ describe("policy state-retained-in-production", () => {
         assert.strictEqual(stateRetainedInProduction.enforcementLevel, "mandatory");
         assert.deepStrictEqual(Object.keys(stateRetainedInProduction.configSchema!.properties), ["production"]);
         assert.strictEqual(stateRetainedInProduction.configSchema!.properties.production.type, "boolean");
+    });
+});
+
+describe("state-retained-in-production: pre-upgrade snapshots", () => {
+    const backup = "urn:pulumi:prod::release::safe-release:index:Release$safe-release:data:PreUpgradeBackup::shop-backup-v1.5.0";
+    it("accepts a snapshot a PreUpgradeBackup owns (the program retains it on delete)", () => {
+        assert.equal(retentionViolation("aws:rds/snapshot:Snapshot", "shop-backup-v1.5.0-rds", {}, { protect: false, parent: backup }, "prod"), undefined);
+        assert.equal(parentType(backup), "safe-release:data:PreUpgradeBackup");
+    });
+    it("still refuses any other unprotected snapshot", () => {
+        const other = "urn:pulumi:prod::release::aws:rds/instance:Instance::db";
+        assert.equal(
+            retentionViolation("aws:rds/snapshot:Snapshot", "manual", {}, { protect: false, parent: other }, "prod"),
+            "aws:rds/snapshot:Snapshot `manual` holds state and must have the resource option `protect: true` in production (stack `prod`); got `protect: false`",
+        );
     });
 });
