@@ -22,7 +22,9 @@ export interface LoadedConfig {
 export function readReleaseConfig(): LoadedConfig {
     const raw = rawReleaseValues(pulumi.runtime.allConfig());
     const allowed = [...RELEASE_KEYS, ...referencedSecretKeys(raw.components)];
-    const unknown = Object.keys(raw).filter((key) => !(allowed as string[]).includes(key)).sort();
+    const unknown = Object.keys(raw)
+        .filter((key) => !(allowed as string[]).includes(key))
+        .sort();
     if (unknown.length > 0) {
         const named = unknown.map((key) => {
             const near = closestKey(key, allowed);
@@ -56,7 +58,9 @@ export function closestKey(key: string, known: readonly string[]): string | unde
 
 /** Levenshtein distance, with a transposition counted as one edit (`Wieght` → `Weight`). */
 function editDistance(a: string, b: string): number {
-    const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+    const d = Array.from({ length: a.length + 1 }, (_, i) =>
+        Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+    );
     for (let i = 1; i <= a.length; i++) {
         for (let j = 1; j <= b.length; j++) {
             d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));

@@ -6,7 +6,8 @@ import * as path from "path";
  * contains one of the arguments) in turn, each printing its own figures.
  */
 async function main(filters: string[]): Promise<void> {
-    const files = fs.readdirSync(__dirname)
+    const files = fs
+        .readdirSync(__dirname)
         .filter((f) => f.endsWith(".bench.ts"))
         .filter((f) => filters.length === 0 || filters.some((filter) => f.includes(filter)))
         .sort();

@@ -16,8 +16,9 @@ const WEIGHT_CHANGES = 10;
  */
 function withSplitClients(config: string, newWeight: number, newUpstream: string, oldUpstream: string): string {
     const split = `    split_clients "\${request_id}" $web__split {\n        ${newWeight}% ${newUpstream};\n        * ${oldUpstream};\n    }\n\n`;
-    return config.replace("    map $http_x_release_target $web__upstream {", `${split}    map $http_x_release_target $web__upstream {`)
-        .replace("\"\" web__weighted;", "\"\" $web__split;");
+    return config
+        .replace("    map $http_x_release_target $web__upstream {", `${split}    map $http_x_release_target $web__upstream {`)
+        .replace('"" web__weighted;', '"" $web__split;');
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -55,7 +56,10 @@ export async function run(): Promise<void> {
         listenPort,
         listenAddress: "127.0.0.1",
         statusPort,
-        versions: [{ name: "v1.5.0", weight: newWeight, directPort: newPort }, { name: "v1.4.2", weight: 100 - newWeight, directPort: oldPort }],
+        versions: [
+            { name: "v1.5.0", weight: newWeight, directPort: newPort },
+            { name: "v1.4.2", weight: 100 - newWeight, directPort: oldPort },
+        ],
         components: [{ name: "web", pathPrefix: "/", backends: { "v1.5.0": [fresh.address], "v1.4.2": [previous.address] } }],
         workerProcesses: 2,
         accessLogPath: "/dev/null",
@@ -70,8 +74,12 @@ export async function run(): Promise<void> {
         for (const weight of WEIGHTS) {
             const config = renderNginxConfig(spec(weight));
             roundRobin.push(await splitDeviation(nginx, listenPort, config, weight));
-            hashed.push(await splitDeviation(nginx, listenPort, withSplitClients(config, weight, "release__v1_5_0", "release__v1_4_2"), weight));
-            console.log(`${String(weight).padStart(5)}%  ${roundRobin.at(-1)!.toFixed(2).padStart(10)} pts  ${hashed.at(-1)!.toFixed(2).padStart(22)} pts`);
+            hashed.push(
+                await splitDeviation(nginx, listenPort, withSplitClients(config, weight, "release__v1_5_0", "release__v1_4_2"), weight),
+            );
+            console.log(
+                `${String(weight).padStart(5)}%  ${roundRobin.at(-1)!.toFixed(2).padStart(10)} pts  ${hashed.at(-1)!.toFixed(2).padStart(22)} pts`,
+            );
         }
         const worstRoundRobin = Math.max(...roundRobin);
         const worstHashed = Math.max(...hashed);
@@ -87,7 +95,9 @@ export async function run(): Promise<void> {
         agent.destroy();
         const failed = outcomes.filter((outcome) => outcome.error !== undefined || outcome.status !== 200).length;
         const resent = outcomes.filter((outcome) => outcome.error === undefined && outcome.retried).length;
-        console.log(`under load during the changes: ${outcomes.length} GETs, ${failed} failed, ${resent} resent once after nginx closed the connection unread`);
+        console.log(
+            `under load during the changes: ${outcomes.length} GETs, ${failed} failed, ${resent} resent once after nginx closed the connection unread`,
+        );
         console.log(
             `weight change (config written → new config answering, old workers no longer accepting), ${WEIGHT_CHANGES} changes: ` +
                 `median ${median(reloads).toFixed(0)} ms, min ${Math.min(...reloads).toFixed(0)} ms, max ${Math.max(...reloads).toFixed(0)} ms`,
@@ -100,8 +110,12 @@ export async function run(): Promise<void> {
             rounds.push([await requestsPerSecond(listenPort), await requestsPerSecond(newPort), await requestsPerSecond(fresh.port)]);
         }
         const [viaRouter, viaHop, direct] = [0, 1, 2].map((i) => Math.max(...rounds.map((round) => round[i])));
-        console.log(`throughput, best of 3 × ${REQUESTS} GETs: front+hop ${viaRouter.toFixed(0)}/s, hop only ${viaHop.toFixed(0)}/s, backend direct ${direct.toFixed(0)}/s`);
-        console.log(`ratio front+hop / backend direct: ${(viaRouter / direct).toFixed(2)}; front+hop / hop only: ${(viaRouter / viaHop).toFixed(2)}`);
+        console.log(
+            `throughput, best of 3 × ${REQUESTS} GETs: front+hop ${viaRouter.toFixed(0)}/s, hop only ${viaHop.toFixed(0)}/s, backend direct ${direct.toFixed(0)}/s`,
+        );
+        console.log(
+            `ratio front+hop / backend direct: ${(viaRouter / direct).toFixed(2)}; front+hop / hop only: ${(viaRouter / viaHop).toFixed(2)}`,
+        );
     } finally {
         await nginx.stop();
         await Promise.all(backends.map((backend) => backend.close()));

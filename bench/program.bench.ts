@@ -20,10 +20,14 @@ interface Sample {
  */
 function compile(): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "safe-release-bench-"));
-    const tsc = spawnSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", "tsconfig.json", "--noEmit", "false", "--outDir", dir], {
-        cwd: ROOT,
-        encoding: "utf8",
-    });
+    const tsc = spawnSync(
+        process.execPath,
+        [require.resolve("typescript/bin/tsc"), "-p", "tsconfig.json", "--noEmit", "false", "--outDir", dir],
+        {
+            cwd: ROOT,
+            encoding: "utf8",
+        },
+    );
     if (tsc.status !== 0) throw new Error(`compiling for the benchmark failed: ${tsc.stdout}${tsc.stderr}`);
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
     return dir;
@@ -31,7 +35,10 @@ function compile(): string {
 
 /** A fresh node process per sample. */
 function sample(compiled: string, args: string[]): Sample {
-    const child = spawnSync(process.execPath, [path.join(compiled, "bench", "programChild.js"), ...args], { cwd: compiled, encoding: "utf8" });
+    const child = spawnSync(process.execPath, [path.join(compiled, "bench", "programChild.js"), ...args], {
+        cwd: compiled,
+        encoding: "utf8",
+    });
     if (child.status !== 0) throw new Error(`bench child ${args.join(" ")} failed: ${child.stderr}`);
     return JSON.parse(child.stdout.trim().split("\n").pop()!);
 }
@@ -60,7 +67,9 @@ export async function run(): Promise<void> {
     fs.rmSync(compiled, { recursive: true, force: true });
     console.log(`median of ${RUNS} fresh node processes each, program compiled to JavaScript (live set: 2 versions)`);
     console.log("components  resources  seconds  over SDK floor  peak RSS MiB  over floor");
-    console.log(`SDK only    ${"-".padStart(9)}  ${floorSeconds.toFixed(3).padStart(7)}  ${"-".padStart(14)}  ${floorRss.toFixed(0).padStart(12)}  ${"-".padStart(10)}`);
+    console.log(
+        `SDK only    ${"-".padStart(9)}  ${floorSeconds.toFixed(3).padStart(7)}  ${"-".padStart(14)}  ${floorRss.toFixed(0).padStart(12)}  ${"-".padStart(10)}`,
+    );
     const overs: number[] = [];
     for (const n of sizes) {
         const samples = program.get(n)!;
@@ -82,5 +91,7 @@ export async function run(): Promise<void> {
 
     const rollback = await planDiff(benchConfig(10, "v1.5.0", "v1.4.2", 100), benchConfig(10, "v1.4.2", "v1.5.0", 100));
     const changed = [...rollback.changes.values()].filter((c) => c !== "unchanged").length;
-    console.log(`rollback after promotion (10 components): ${changed} resource(s) changed: ${[...rollback.names("created"), ...rollback.names("updated"), ...rollback.names("deleted")].join(", ")} (goal: 1)`);
+    console.log(
+        `rollback after promotion (10 components): ${changed} resource(s) changed: ${[...rollback.names("created"), ...rollback.names("updated"), ...rollback.names("deleted")].join(", ")} (goal: 1)`,
+    );
 }

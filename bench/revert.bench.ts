@@ -64,15 +64,24 @@ export async function run(): Promise<void> {
         Promise.all(Array.from({ length: RUNS }, () => timeToRevert("cumulative"))),
     ]);
     const intervalMs = INTERVAL_SECONDS * 1000;
-    console.log(`revert: time from the canary turning bad (50% 5xx, p95 > 1 s) to the revert \`up\` starting; ` +
-        `${RUNS} runs each, analysis interval ${intervalMs} ms, ${((performance.now() - started) / 1000).toFixed(1)} s in all`);
-    for (const [name, values] of [["windowed samples (the driver)", windowed], ["cumulative since bake start", cumulative]] as const) {
+    console.log(
+        `revert: time from the canary turning bad (50% 5xx, p95 > 1 s) to the revert \`up\` starting; ` +
+            `${RUNS} runs each, analysis interval ${intervalMs} ms, ${((performance.now() - started) / 1000).toFixed(1)} s in all`,
+    );
+    for (const [name, values] of [
+        ["windowed samples (the driver)", windowed],
+        ["cumulative since bake start", cumulative],
+    ] as const) {
         const median = quantile(values, 0.5);
-        console.log(`  ${name.padEnd(30)} median ${median.toFixed(0)} ms (${(median / intervalMs).toFixed(2)} intervals), ` +
-            `p95 ${quantile(values, 0.95).toFixed(0)} ms, max ${Math.max(...values).toFixed(0)} ms`);
+        console.log(
+            `  ${name.padEnd(30)} median ${median.toFixed(0)} ms (${(median / intervalMs).toFixed(2)} intervals), ` +
+                `p95 ${quantile(values, 0.95).toFixed(0)} ms, max ${Math.max(...values).toFixed(0)} ms`,
+        );
     }
     const ratio = quantile(cumulative, 0.5) / quantile(windowed, 0.5);
-    console.log(`  cumulative / windowed median: ${ratio.toFixed(2)}x; goal median < 2 intervals: ${quantile(windowed, 0.5) < 2 * intervalMs ? "met" : "MISSED"}`);
+    console.log(
+        `  cumulative / windowed median: ${ratio.toFixed(2)}x; goal median < 2 intervals: ${quantile(windowed, 0.5) < 2 * intervalMs ? "met" : "MISSED"}`,
+    );
 }
 
 if (require.main === module) {

@@ -24,7 +24,11 @@ export async function readLastRelease(app: string, backupLog?: string): Promise<
  * backup is exactly the one to restore: it was taken before migrating to a
  * version newer than the recorded schema head, so it holds that head's schema.
  */
-export function withLoggedBackups(last: LastRelease, app: string, logged: ReadonlyArray<{ id: string; app: string; version: string }>): LastRelease {
+export function withLoggedBackups(
+    last: LastRelease,
+    app: string,
+    logged: ReadonlyArray<{ id: string; app: string; version: string }>,
+): LastRelease {
     const head = last.schemaHead;
     if (head === undefined) return last;
     const known = new Set((last.backups ?? []).map((b) => b.id));
@@ -40,13 +44,14 @@ export function lastReleaseFromOutputs(outputs: Record<string, unknown>): LastRe
         const value = outputs[name];
         if (value === undefined || value === null) return undefined;
         if (typeof value !== "string" || !isReleaseTag(value)) {
-            throw new Error(`the last update's stack output \`${name}\` is ${JSON.stringify(value)}, not a release tag; check \`pulumi stack output\``);
+            throw new Error(
+                `the last update's stack output \`${name}\` is ${JSON.stringify(value)}, not a release tag; check \`pulumi stack output\``,
+            );
         }
         return value;
     };
     const weights = outputs.weights;
-    const validWeights =
-        typeof weights === "object" && weights !== null && Object.values(weights).every((w) => typeof w === "number");
+    const validWeights = typeof weights === "object" && weights !== null && Object.values(weights).every((w) => typeof w === "number");
     const backups = Array.isArray(outputs.backups)
         ? outputs.backups
               .filter((b): b is Record<string, unknown> => typeof b === "object" && b !== null && typeof b.id === "string")

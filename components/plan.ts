@@ -28,15 +28,7 @@ export interface RecordedBackup {
     readonly schemaHead?: string;
 }
 
-export type Transition =
-    | "first-deploy"
-    | "release"
-    | "traffic-shift"
-    | "rollback"
-    | "roll-forward"
-    | "retire"
-    | "restore"
-    | "unchanged";
+export type Transition = "first-deploy" | "release" | "traffic-shift" | "rollback" | "roll-forward" | "retire" | "restore" | "unchanged";
 
 export interface LiveVersion {
     readonly version: string;
@@ -62,7 +54,9 @@ export interface ReleasePlan {
 type PlanInput = Pick<ReleaseConfig, "version" | "previous" | "canaryWeight" | "acceptSchemaHead"> & { readonly restoreFrom?: string };
 
 export function planRelease(config: PlanInput, last: LastRelease = {}): ReleasePlan {
-    const live: LiveVersion[] = [{ version: config.version, weight: config.previous === undefined ? 100 : config.canaryWeight, slot: "current" }];
+    const live: LiveVersion[] = [
+        { version: config.version, weight: config.previous === undefined ? 100 : config.canaryWeight, slot: "current" },
+    ];
     if (config.previous !== undefined) live.push({ version: config.previous, weight: 100 - config.canaryWeight, slot: "previous" });
     const weights = Object.fromEntries(live.map((l) => [l.version, l.weight]));
 
@@ -76,7 +70,14 @@ export function planRelease(config: PlanInput, last: LastRelease = {}): ReleaseP
     }
     refuseTrafficJumps(config, last);
     const transition = classify(config, last, weights, migrates);
-    return { live, weights, transition, schemaHead: { ...(before !== undefined ? { before } : {}), after }, migrates, summary: summarize(transition, live, after, migrates) };
+    return {
+        live,
+        weights,
+        transition,
+        schemaHead: { ...(before !== undefined ? { before } : {}), after },
+        migrates,
+        summary: summarize(transition, live, after, migrates),
+    };
 }
 
 /**
@@ -90,7 +91,13 @@ export function planRelease(config: PlanInput, last: LastRelease = {}): ReleaseP
  * may be newer than that; the restore itself runs once, in the update that first
  * names the backup.
  */
-function planRestore(config: PlanInput, last: LastRelease, live: LiveVersion[], weights: Record<string, number>, newestLive: string): ReleasePlan {
+function planRestore(
+    config: PlanInput,
+    last: LastRelease,
+    live: LiveVersion[],
+    weights: Record<string, number>,
+    newestLive: string,
+): ReleasePlan {
     const id = config.restoreFrom!;
     const backup = last.backups?.find((b) => b.id === id);
     if (backup === undefined) {
@@ -133,7 +140,13 @@ function refuseTrafficJumps(config: PlanInput, last: LastRelease): void {
         );
     }
     const lastWeight = last.weights?.[config.version];
-    if (config.version === last.version && last.previous !== undefined && config.previous === undefined && lastWeight !== undefined && lastWeight < 100) {
+    if (
+        config.version === last.version &&
+        last.previous !== undefined &&
+        config.previous === undefined &&
+        lastWeight !== undefined &&
+        lastWeight < 100
+    ) {
         throw new ConfigError(
             `removing \`release:previous\` would move ${config.version} from ${lastWeight}% to 100% of traffic at once; ` +
                 `shift traffic first with \`release:canaryWeight: 100\`, then remove \`release:previous\``,

@@ -56,30 +56,58 @@ export class Release extends pulumi.ComponentResource {
         this.plan = plan;
         const platform = choosePlatform(name, args, this);
         const images = Object.fromEntries(plan.live.map((live) => [live.version, this.pinImages(name, config, live.version)]));
-        const data = dataSteps(name, {
-            config, plan, platform, images,
-            ...(args.secrets.databaseUrl !== undefined ? { databaseUrl: args.secrets.databaseUrl } : {}),
-            running: [last.version, last.previous].filter((v): v is string => v !== undefined),
-        }, this);
+        const data = dataSteps(
+            name,
+            {
+                config,
+                plan,
+                platform,
+                images,
+                ...(args.secrets.databaseUrl !== undefined ? { databaseUrl: args.secrets.databaseUrl } : {}),
+                running: [last.version, last.previous].filter((v): v is string => v !== undefined),
+            },
+            this,
+        );
         const deployed = plan.live.map((live) => platform.deployVersion(live.version, refs(images[live.version]), data.ready));
         // Smoke tests gate the routing where a version is reachable before it (aws-ecs's test listener) and
         // follow it where the router itself reaches the version (docker-host), the version entering at weight 0.
-        const gated = deployed.map((version) => (version.testEndpoint?.viaRouting ? version : this.smokeTested(name, config, args, version)));
+        const gated = deployed.map((version) =>
+            version.testEndpoint?.viaRouting ? version : this.smokeTested(name, config, args, version),
+        );
         const routing = platform.routeTraffic(gated.map((version, i) => ({ deployed: version, weight: plan.live[i].weight })));
-        deployed.filter((version) => version.testEndpoint?.viaRouting).forEach((version) => this.smokeTested(name, config, args, version, routing.applied));
+        deployed
+            .filter((version) => version.testEndpoint?.viaRouting)
+            .forEach((version) => this.smokeTested(name, config, args, version, routing.applied));
         const restoredFrom = config.data.restoreFrom;
         this.outputs = {
             version: config.version,
             ...(config.previous !== undefined ? { previous: config.previous } : {}),
             weights: plan.weights,
             images: pulumi.output(Object.fromEntries(Object.entries(images).map(([version, pinned]) => [version, refs(pinned)]))),
-            unpinnedDigests: pulumi.output(Object.fromEntries(
-                Object.entries(images)
-                    .map(([version, pinned]) => [version, Object.fromEntries(Object.entries(pinned).filter(([, i]) => i.source === "registry").map(([c, i]) => [c, i.digest]))] as const)
-                    .filter(([, digests]) => Object.keys(digests).length > 0),
-            )),
+            unpinnedDigests: pulumi.output(
+                Object.fromEntries(
+                    Object.entries(images)
+                        .map(
+                            ([version, pinned]) =>
+                                [
+                                    version,
+                                    Object.fromEntries(
+                                        Object.entries(pinned)
+                                            .filter(([, i]) => i.source === "registry")
+                                            .map(([c, i]) => [c, i.digest]),
+                                    ),
+                                ] as const,
+                        )
+                        .filter(([, digests]) => Object.keys(digests).length > 0),
+                ),
+            ),
             schemaHead: plan.schemaHead.after,
-            backups: data.backups.apply((fresh) => mergeBackups((last.backups ?? []).map((b) => ({ ...b, kind: String(b.kind) })), fresh)),
+            backups: data.backups.apply((fresh) =>
+                mergeBackups(
+                    (last.backups ?? []).map((b) => ({ ...b, kind: String(b.kind) })),
+                    fresh,
+                ),
+            ),
             ...(restoredFrom !== undefined ? { restoredFrom } : {}),
             alarms: Object.fromEntries(deployed.filter((d) => (d.alarmNames ?? []).length > 0).map((d) => [d.version, d.alarmNames!])),
             transition: plan.transition,
@@ -94,15 +122,25 @@ export class Release extends pulumi.ComponentResource {
      * `after`, once the routing reaches it); the returned version is ready only
      * when they have passed.
      */
-    private smokeTested(name: string, config: ReleaseConfig, args: ReleaseArgs, deployed: DeployedVersion, after: pulumi.Resource[] = []): DeployedVersion {
+    private smokeTested(
+        name: string,
+        config: ReleaseConfig,
+        args: ReleaseArgs,
+        deployed: DeployedVersion,
+        after: pulumi.Resource[] = [],
+    ): DeployedVersion {
         if (config.gates.smoke.length === 0 || deployed.testEndpoint === undefined) return deployed;
-        const smoke = new SmokeTest(`${name}-smoke-${deployed.version}`, {
-            version: deployed.version,
-            baseUrl: deployed.testEndpoint.baseUrl,
-            headers: deployed.testEndpoint.headers,
-            checks: config.gates.smokeSource,
-            ...(args.secrets.smokeOperatorToken !== undefined ? { operatorToken: args.secrets.smokeOperatorToken } : {}),
-        }, { parent: this, dependsOn: [...deployed.ready, ...after] });
+        const smoke = new SmokeTest(
+            `${name}-smoke-${deployed.version}`,
+            {
+                version: deployed.version,
+                baseUrl: deployed.testEndpoint.baseUrl,
+                headers: deployed.testEndpoint.headers,
+                checks: config.gates.smokeSource,
+                ...(args.secrets.smokeOperatorToken !== undefined ? { operatorToken: args.secrets.smokeOperatorToken } : {}),
+            },
+            { parent: this, dependsOn: [...deployed.ready, ...after] },
+        );
         return { version: deployed.version, targets: deployed.targets, ready: [...deployed.ready, smoke.run] };
     }
 
@@ -110,11 +148,15 @@ export class Release extends pulumi.ComponentResource {
         return Object.fromEntries(
             config.components.map((component) => [
                 component.name,
-                new PinnedImage(`${name}-${version}-${component.name}`, {
-                    repository: component.image,
-                    version,
-                    digest: config.digests[version]?.[component.name],
-                }, { parent: this }),
+                new PinnedImage(
+                    `${name}-${version}-${component.name}`,
+                    {
+                        repository: component.image,
+                        version,
+                        digest: config.digests[version]?.[component.name],
+                    },
+                    { parent: this },
+                ),
             ]),
         );
     }

@@ -28,16 +28,29 @@ export class SmokeTest extends pulumi.ComponentResource {
         super("safe-release:gates:SmokeTest", name, {}, opts);
         const checks = JSON.stringify(args.checks);
         const argv = args.baseUrl.apply((baseUrl) => [
-            ...OPS, "smoke", "--base-url", baseUrl, "--checks", "-",
+            ...OPS,
+            "smoke",
+            "--base-url",
+            baseUrl,
+            "--checks",
+            "-",
             ...Object.entries(args.headers).flatMap(([header, value]) => ["--header", `${header}:${value}`]),
         ]);
-        this.run = new command.local.Command(`${name}-run`, {
-            create: commandLine(argv),
-            update: NO_RERUN,
-            stdin: checks,
-            triggers: [checks],
-            ...(args.operatorToken !== undefined ? { environment: { SMOKE_OPERATOR_TOKEN: args.operatorToken } } : {}),
-        }, { parent: this, dependsOn: opts.dependsOn, ...(args.operatorToken !== undefined ? { additionalSecretOutputs: ["environment"] } : {}) });
+        this.run = new command.local.Command(
+            `${name}-run`,
+            {
+                create: commandLine(argv),
+                update: NO_RERUN,
+                stdin: checks,
+                triggers: [checks],
+                ...(args.operatorToken !== undefined ? { environment: { SMOKE_OPERATOR_TOKEN: args.operatorToken } } : {}),
+            },
+            {
+                parent: this,
+                dependsOn: opts.dependsOn,
+                ...(args.operatorToken !== undefined ? { additionalSecretOutputs: ["environment"] } : {}),
+            },
+        );
         this.registerOutputs({ version: args.version });
     }
 }

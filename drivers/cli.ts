@@ -69,17 +69,37 @@ const defaultDeps: CliDeps = {
 };
 
 /** Credentials that may surface in update output; masked in every line the drivers write. */
-const SECRET_ENV = ["SMOKE_OPERATOR_TOKEN", "PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "DATABASE_URL"];
+const SECRET_ENV = [
+    "SMOKE_OPERATOR_TOKEN",
+    "PULUMI_ACCESS_TOKEN",
+    "PULUMI_CONFIG_PASSPHRASE",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "DATABASE_URL",
+];
 
 class ArgumentError extends Error {}
 
 const VALUE_FLAGS = {
-    promote: ["--steps", "--bake", "--metrics-url", "--access-log", "--requests-metric", "--status-label", "--duration-metric", "--version-label", "--cwd"],
+    promote: [
+        "--steps",
+        "--bake",
+        "--metrics-url",
+        "--access-log",
+        "--requests-metric",
+        "--status-label",
+        "--duration-metric",
+        "--version-label",
+        "--cwd",
+    ],
     rollback: ["--to", "--cwd"],
 };
 const SWITCHES = { promote: ["--retire", "--dry-run"], rollback: ["--dry-run"] };
 
-export function parseArguments(command: "promote" | "rollback", args: readonly string[]): { stack: string; flags: Map<string, string | true> } {
+export function parseArguments(
+    command: "promote" | "rollback",
+    args: readonly string[],
+): { stack: string; flags: Map<string, string | true> } {
     const flags = new Map<string, string | true>();
     let stack: string | undefined;
     for (let i = 0; i < args.length; i++) {
@@ -91,7 +111,9 @@ export function parseArguments(command: "promote" | "rollback", args: readonly s
         } else if (SWITCHES[command].includes(arg)) {
             flags.set(arg, true);
         } else if (arg.startsWith("-") || stack !== undefined) {
-            throw new ArgumentError(`unknown argument \`${arg}\`; valid: <stack>, ${[...VALUE_FLAGS[command], ...SWITCHES[command]].join(", ")}`);
+            throw new ArgumentError(
+                `unknown argument \`${arg}\`; valid: <stack>, ${[...VALUE_FLAGS[command], ...SWITCHES[command]].join(", ")}`,
+            );
         } else {
             stack = arg;
         }
@@ -110,10 +132,15 @@ function buildMetrics(flags: Map<string, string | true>, version: string | undef
     const log = flagText(flags, "--access-log");
     if (url !== undefined && log !== undefined) throw new ArgumentError("give one of `--metrics-url` and `--access-log`, not both");
     if (url !== undefined) {
-        if (!/^https?:\/\/[^/\s]+/.test(url)) throw new ArgumentError(`\`--metrics-url\` must be an http:// or https:// URL; got ${JSON.stringify(url)}`);
+        if (!/^https?:\/\/[^/\s]+/.test(url))
+            throw new ArgumentError(`\`--metrics-url\` must be an http:// or https:// URL; got ${JSON.stringify(url)}`);
         return new PrometheusSource({
-            url, version, versionLabel: flagText(flags, "--version-label"), requestsMetric: flagText(flags, "--requests-metric"),
-            statusLabel: flagText(flags, "--status-label"), durationMetric: flagText(flags, "--duration-metric"),
+            url,
+            version,
+            versionLabel: flagText(flags, "--version-label"),
+            requestsMetric: flagText(flags, "--requests-metric"),
+            statusLabel: flagText(flags, "--status-label"),
+            durationMetric: flagText(flags, "--duration-metric"),
         });
     }
     if (log !== undefined) return version === undefined ? undefined : new NginxAccessLogSource(log, version);
@@ -148,13 +175,16 @@ export async function main(argv: readonly string[], io: CliIO, deps: CliDeps = d
         const driverIO = {
             progress: (line: string) => io.stderr.write(`${line}\n`),
             events: (line: string) => io.stdout.write(`${line}\n`),
-            now: io.now, sleep: io.sleep,
+            now: io.now,
+            sleep: io.sleep,
         };
         log = new EventLog({ io: driverIO, stack: stackName, webhookUrl, secrets });
         if (command === "rollback") return await rollback({ stack, log, io: driverIO }, { to, dryRun });
         const analysisRaw = await stack.getConfig(CONFIG_KEYS.analysis);
         if (analysisRaw === undefined) {
-            throw new Error(`\`${CONFIG_KEYS.analysis}\` is not set on stack \`${stackName}\`; promote needs thresholds such as {"intervalSeconds":30,"maxErrorRate":0.01,"maxP95LatencyMs":800,"minRequests":50}`);
+            throw new Error(
+                `\`${CONFIG_KEYS.analysis}\` is not set on stack \`${stackName}\`; promote needs thresholds such as {"intervalSeconds":30,"maxErrorRate":0.01,"maxP95LatencyMs":800,"minRequests":50}`,
+            );
         }
         const analysis = parseAnalysisConfig(analysisRaw);
         const metrics = dryRun ? undefined : buildMetrics(flags, await stack.getConfig(CONFIG_KEYS.version));

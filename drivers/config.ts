@@ -22,7 +22,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 function rejectUnknown(key: string, raw: Record<string, unknown>, fields: string[]): void {
     for (const field of Object.keys(raw)) {
-        if (!fields.includes(field)) throw new Error(`\`${key}.${field}\` is not a field of \`${key}\`; valid fields: ${fields.join(", ")}`);
+        if (!fields.includes(field))
+            throw new Error(`\`${key}.${field}\` is not a field of \`${key}\`; valid fields: ${fields.join(", ")}`);
     }
 }
 
@@ -33,7 +34,9 @@ function got(value: unknown): string {
 export function parseAnalysisConfig(raw: unknown, key = "release:analysis"): AnalysisConfig {
     const value = fromJsonConfig(key, raw);
     if (!isPlainObject(value)) {
-        throw new Error(`\`${key}\` must be an object such as {"intervalSeconds":30,"maxErrorRate":0.01,"maxP95LatencyMs":800}; got ${got(value)}`);
+        throw new Error(
+            `\`${key}\` must be an object such as {"intervalSeconds":30,"maxErrorRate":0.01,"maxP95LatencyMs":800}; got ${got(value)}`,
+        );
     }
     rejectUnknown(key, value, ["intervalSeconds", "maxErrorRate", "maxP95LatencyMs", "minRequests"]);
     const { intervalSeconds, maxErrorRate, maxP95LatencyMs } = value;
@@ -55,7 +58,8 @@ export function parseAnalysisConfig(raw: unknown, key = "release:analysis"): Ana
 
 export function parseNotifyConfig(raw: unknown, key = "release:notify"): NotifyConfig {
     const value = fromJsonConfig(key, raw);
-    if (!isPlainObject(value)) throw new Error(`\`${key}\` must be an object such as {"webhookUrl":"https://hooks.example.com/…"}; got ${typeof value}`);
+    if (!isPlainObject(value))
+        throw new Error(`\`${key}\` must be an object such as {"webhookUrl":"https://hooks.example.com/…"}; got ${typeof value}`);
     rejectUnknown(key, value, ["webhookUrl"]);
     // The URL is the credential (chat webhooks carry their token in the path), so no message ever quotes it.
     if (typeof value.webhookUrl !== "string" || !/^https?:\/\/[^/\s]+/.test(value.webhookUrl) || !URL.canParse(value.webhookUrl)) {
@@ -65,7 +69,10 @@ export function parseNotifyConfig(raw: unknown, key = "release:notify"): NotifyC
 }
 
 export function parseSteps(raw: string, flag = "--steps"): number[] {
-    const fail = () => new Error(`\`${flag}\` must be a comma-separated list of increasing integers from 1 to 100, such as 10,50,100; got ${JSON.stringify(raw)}`);
+    const fail = () =>
+        new Error(
+            `\`${flag}\` must be a comma-separated list of increasing integers from 1 to 100, such as 10,50,100; got ${JSON.stringify(raw)}`,
+        );
     const parts = raw.split(",").map((p) => p.trim());
     if (parts.some((p) => !/^\d+$/.test(p))) throw fail();
     const steps = parts.map(Number);
@@ -91,7 +98,8 @@ export function isSemVerTag(value: string): boolean {
 }
 
 export function parseSemVerTag(raw: string, what = "--to"): string {
-    if (!isSemVerTag(raw)) throw new Error(`\`${what}\` must be a SemVer tag vMAJOR.MINOR.PATCH, such as v1.4.2; got ${JSON.stringify(raw)}`);
+    if (!isSemVerTag(raw))
+        throw new Error(`\`${what}\` must be a SemVer tag vMAJOR.MINOR.PATCH, such as v1.4.2; got ${JSON.stringify(raw)}`);
     return raw;
 }
 

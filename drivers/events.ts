@@ -53,13 +53,16 @@ export class EventLog {
         const timer = setTimeout(() => controller.abort(), this.options.webhookTimeoutMs ?? 5000);
         try {
             const response = await fetch(this.options.webhookUrl, {
-                method: "POST", headers: { "Content-Type": "application/json" }, body: line, signal: controller.signal,
+                method: "POST",
+                headers: { "Content-Type": "application/json" },
+                body: line,
+                signal: controller.signal,
             });
             await response.arrayBuffer();
             if (!response.ok) this.progress(`notification of \`${name}\` failed: the webhook answered HTTP ${response.status}`);
         } catch (err) {
             const code = (err as { cause?: { code?: string } }).cause?.code;
-            const why = controller.signal.aborted ? "no answer in time" : code ?? "connection error";
+            const why = controller.signal.aborted ? "no answer in time" : (code ?? "connection error");
             // Neither the URL nor the error text (which may quote it) is printed.
             this.progress(`notification of \`${name}\` failed: ${why}`);
         } finally {

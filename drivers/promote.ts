@@ -19,31 +19,37 @@ export interface ReleaseState {
     readonly canaryWeight?: string;
 }
 
-export type PlannedStep =
-    | { readonly kind: "weight"; readonly weight: number }
-    | { readonly kind: "retire" };
+export type PlannedStep = { readonly kind: "weight"; readonly weight: number } | { readonly kind: "retire" };
 
 /** The ordered changes a promotion makes; throws when the stack is not in a canary. */
 export function planPromotion(stack: string, state: ReleaseState, options: Pick<PromoteOptions, "steps" | "retire">): PlannedStep[] {
-    if (!state.version) throw new Error(`\`${CONFIG_KEYS.version}\` is not set on stack \`${stack}\`; deploy a version before promoting it`);
+    if (!state.version)
+        throw new Error(`\`${CONFIG_KEYS.version}\` is not set on stack \`${stack}\`; deploy a version before promoting it`);
     if (!state.previous) {
-        throw new Error(`\`${CONFIG_KEYS.previous}\` is not set on stack \`${stack}\`, so there is no canary to promote; ` +
-            `start a release first: \`${CONFIG_KEYS.version}\` = the new tag, \`${CONFIG_KEYS.previous}\` = the running tag, \`${CONFIG_KEYS.canaryWeight}\` = 0`);
+        throw new Error(
+            `\`${CONFIG_KEYS.previous}\` is not set on stack \`${stack}\`, so there is no canary to promote; ` +
+                `start a release first: \`${CONFIG_KEYS.version}\` = the new tag, \`${CONFIG_KEYS.previous}\` = the running tag, \`${CONFIG_KEYS.canaryWeight}\` = 0`,
+        );
     }
     const last = options.steps[options.steps.length - 1];
     if (options.retire && last !== 100) throw new Error(`\`--retire\` needs the last of \`--steps\` to be 100; got ${last}`);
     // Re-running after an interruption resumes: weights below the current one were already baked.
     const current = Number(state.canaryWeight ?? 0);
     const steps: PlannedStep[] = options.steps.filter((weight) => weight >= current).map((weight) => ({ kind: "weight", weight }));
-    if (steps.length === 0) throw new Error(`\`${CONFIG_KEYS.canaryWeight}\` is already ${current} on stack \`${stack}\`, above every step of \`--steps\` (${options.steps.join(",")})`);
+    if (steps.length === 0)
+        throw new Error(
+            `\`${CONFIG_KEYS.canaryWeight}\` is already ${current} on stack \`${stack}\`, above every step of \`--steps\` (${options.steps.join(",")})`,
+        );
     return options.retire ? [...steps, { kind: "retire" }] : steps;
 }
 
 export function describePlan(plan: readonly PlannedStep[], state: ReleaseState, bakeMs: number, analysis: AnalysisConfig): string[] {
     const gate = `sample every ${analysis.intervalSeconds}s; revert if error rate > ${analysis.maxErrorRate} or p95 > ${analysis.maxP95LatencyMs} ms with at least ${analysis.minRequests} requests`;
-    return plan.map((step, i) => step.kind === "weight"
-        ? `${i + 1}. set ${CONFIG_KEYS.canaryWeight} = ${step.weight} (${state.version} ${step.weight}%, ${state.previous} ${100 - step.weight}%); pulumi up; bake ${formatDuration(bakeMs)} (${gate})`
-        : `${i + 1}. remove ${CONFIG_KEYS.previous} (retires ${state.previous}); pulumi up`);
+    return plan.map((step, i) =>
+        step.kind === "weight"
+            ? `${i + 1}. set ${CONFIG_KEYS.canaryWeight} = ${step.weight} (${state.version} ${step.weight}%, ${state.previous} ${100 - step.weight}%); pulumi up; bake ${formatDuration(bakeMs)} (${gate})`
+            : `${i + 1}. remove ${CONFIG_KEYS.previous} (retires ${state.previous}); pulumi up`,
+    );
 }
 
 export interface PromoteContext {
@@ -66,7 +72,9 @@ export async function promote(context: PromoteContext, options: PromoteOptions):
     };
     const plan = planPromotion(stack.name, state, options);
     if (options.dryRun) {
-        log.progress(`dry run: promote ${state.version} on stack \`${stack.name}\` (now ${state.canaryWeight ?? "unset"}%, previous ${state.previous}); nothing will change`);
+        log.progress(
+            `dry run: promote ${state.version} on stack \`${stack.name}\` (now ${state.canaryWeight ?? "unset"}%, previous ${state.previous}); nothing will change`,
+        );
         for (const line of describePlan(plan, state, options.bakeMs, context.analysis)) log.progress(line);
         const changes = await stack.preview();
         log.progress(`preview of the stack as configured now: ${formatChanges(changes)}`);
@@ -75,7 +83,14 @@ export async function promote(context: PromoteContext, options: PromoteOptions):
     if (!context.metrics) throw new Error("promote needs a metric source: `--metrics-url` or `--access-log`");
     log.progress(`metrics: ${context.metrics.description}`);
     const started = (context.io.now ?? Date.now)();
-    await log.emit({ event: "promote_start", version: state.version, previous: state.previous, steps: options.steps, bakeSeconds: options.bakeMs / 1000, retire: options.retire });
+    await log.emit({
+        event: "promote_start",
+        version: state.version,
+        previous: state.previous,
+        steps: options.steps,
+        bakeSeconds: options.bakeMs / 1000,
+        retire: options.retire,
+    });
     let weight = Number(state.canaryWeight ?? 0);
     let retiring = false;
     const total = plan.filter((step) => step.kind === "weight").length;
@@ -101,12 +116,27 @@ export async function promote(context: PromoteContext, options: PromoteOptions):
         log.progress(`promotion failed at weight ${weight}: ${message}`);
         if (retiring) {
             // The new version already baked healthy at 100%; a failed retirement is no reason to take its traffic away.
-            await log.emit({ event: "promote_complete", success: false, version: state.version, weight, reverted: false, error: `retiring ${state.previous} failed: ${message}`, durationMs: elapsed(context, started) });
+            await log.emit({
+                event: "promote_complete",
+                success: false,
+                version: state.version,
+                weight,
+                reverted: false,
+                error: `retiring ${state.previous} failed: ${message}`,
+                durationMs: elapsed(context, started),
+            });
             return 1;
         }
         return await revert(context, state, weight, { reasons: [`update failed: ${message}`] }, started);
     }
-    await log.emit({ event: "promote_complete", success: true, version: state.version, weight, retired: options.retire, durationMs: elapsed(context, started) });
+    await log.emit({
+        event: "promote_complete",
+        success: true,
+        version: state.version,
+        weight,
+        retired: options.retire,
+        durationMs: elapsed(context, started),
+    });
     return 0;
 }
 
@@ -115,7 +145,9 @@ function elapsed(context: PromoteContext, started: number): number {
 }
 
 function formatChanges(changes: Readonly<Record<string, number>>): string {
-    const parts = Object.entries(changes).filter(([, n]) => n > 0).map(([op, n]) => `${n} ${op}`);
+    const parts = Object.entries(changes)
+        .filter(([, n]) => n > 0)
+        .map(([op, n]) => `${n} ${op}`);
     return parts.length > 0 ? parts.join(", ") : "no changes";
 }
 
@@ -156,11 +188,22 @@ async function bake(context: PromoteContext, metrics: MetricSource, label: strin
 }
 
 async function revert(
-    context: PromoteContext, state: ReleaseState, weight: number, breach: NonNullable<BakeOutcome["breach"]>, started: number,
+    context: PromoteContext,
+    state: ReleaseState,
+    weight: number,
+    breach: NonNullable<BakeOutcome["breach"]>,
+    started: number,
 ): Promise<number> {
     const { stack, log } = context;
     const reason = breach.reasons.join("; ");
-    const notified = log.emit({ event: "promote_revert", version: state.version, previous: state.previous, fromWeight: weight, reason, ...(breach.sample ? { sample: breach.sample } : {}) });
+    const notified = log.emit({
+        event: "promote_revert",
+        version: state.version,
+        previous: state.previous,
+        fromWeight: weight,
+        reason,
+        ...(breach.sample ? { sample: breach.sample } : {}),
+    });
     log.progress(`reverting: ${CONFIG_KEYS.canaryWeight} = 0 (all traffic to ${state.previous})`);
     let reverted = true;
     let error: string | undefined;
@@ -174,8 +217,14 @@ async function revert(
     }
     await notified;
     await log.emit({
-        event: "promote_complete", success: false, version: state.version, weight: reverted ? 0 : weight, reverted, reason,
-        ...(error ? { error } : {}), durationMs: elapsed(context, started),
+        event: "promote_complete",
+        success: false,
+        version: state.version,
+        weight: reverted ? 0 : weight,
+        reverted,
+        reason,
+        ...(error ? { error } : {}),
+        durationMs: elapsed(context, started),
     });
     return 1;
 }

@@ -31,10 +31,12 @@ export function pickPriorVersion(history: readonly ReleaseUpdate[], current: str
 }
 
 export function schemaHeadRefusal(state: RollbackState, from: string, to: string): string {
-    return `refusing to roll back stack \`${state.stack}\` from ${from} to ${to}: the database schema head is ${state.schemaHead} ` +
+    return (
+        `refusing to roll back stack \`${state.stack}\` from ${from} to ${to}: the database schema head is ${state.schemaHead} ` +
         `(stack output \`schemaHead\`), newer than ${to}, and no warm version at or above ${state.schemaHead} would serve it after the rollback. ` +
         `Set \`${CONFIG_KEYS.restoreFrom}\` to the id of the backup taken before the ${state.schemaHead} migration, so the update stops writers, ` +
-        `restores and verifies it before ${to} takes traffic, then run this rollback again.`;
+        `restores and verifies it before ${to} takes traffic, then run this rollback again.`
+    );
 }
 
 /**
@@ -48,9 +50,12 @@ export function planRollback(state: RollbackState, history: readonly ReleaseUpda
     if (!from) throw new Error(`\`${CONFIG_KEYS.version}\` is not set on stack \`${state.stack}\`; there is nothing to roll back`);
     const target = to ?? pickPriorVersion(history, from);
     if (target === undefined) {
-        throw new Error(`no successful update in the history of stack \`${state.stack}\` ran a version other than ${from}; pass \`--to vX.Y.Z\``);
+        throw new Error(
+            `no successful update in the history of stack \`${state.stack}\` ran a version other than ${from}; pass \`--to vX.Y.Z\``,
+        );
     }
-    if (target === from) throw new Error(`\`--to ${target}\` is already \`${CONFIG_KEYS.version}\` on stack \`${state.stack}\`; nothing to roll back`);
+    if (target === from)
+        throw new Error(`\`--to ${target}\` is already \`${CONFIG_KEYS.version}\` on stack \`${state.stack}\`; nothing to roll back`);
     const head = state.schemaHead;
     if (head !== undefined && isSemVerTag(head) && compareSemVer(head, target) > 0 && !state.restoreFrom) {
         const warmServesHead = isSemVerTag(from) && compareSemVer(from, head) >= 0;
@@ -97,14 +102,27 @@ export async function rollback(context: RollbackContext, options: { readonly to?
     if (options.dryRun) {
         log.progress(`dry run: roll back stack \`${stack.name}\` from ${plan.from} to ${plan.to} (${warmth}); nothing will change`);
         plan.changes.forEach((c, i) => log.progress(`${i + 1}. set ${c.key} = ${c.value}`));
-        log.progress(`${plan.changes.length + 1}. pulumi up${state.restoreFrom ? ` (restores \`${CONFIG_KEYS.restoreFrom}\` ${state.restoreFrom} first)` : ""}`);
+        log.progress(
+            `${plan.changes.length + 1}. pulumi up${state.restoreFrom ? ` (restores \`${CONFIG_KEYS.restoreFrom}\` ${state.restoreFrom} first)` : ""}`,
+        );
         const changes = await stack.preview();
-        const summary = Object.entries(changes).filter(([, n]) => n > 0).map(([op, n]) => `${n} ${op}`).join(", ") || "no changes";
+        const summary =
+            Object.entries(changes)
+                .filter(([, n]) => n > 0)
+                .map(([op, n]) => `${n} ${op}`)
+                .join(", ") || "no changes";
         log.progress(`preview of the stack as configured now: ${summary}`);
         return 0;
     }
     const started = now();
-    await log.emit({ event: "rollback_start", from: plan.from, to: plan.to, previous: plan.from, targetWarm: plan.targetWarm, ...(state.restoreFrom ? { restoreFrom: state.restoreFrom } : {}) });
+    await log.emit({
+        event: "rollback_start",
+        from: plan.from,
+        to: plan.to,
+        previous: plan.from,
+        targetWarm: plan.targetWarm,
+        ...(state.restoreFrom ? { restoreFrom: state.restoreFrom } : {}),
+    });
     log.progress(`rolling back from ${plan.from} to ${plan.to} (${warmth})`);
     try {
         for (const change of plan.changes) await stack.setConfig(change.key, change.value);
@@ -112,7 +130,14 @@ export async function rollback(context: RollbackContext, options: { readonly to?
     } catch (err) {
         const error = log.mask((err as Error).message);
         log.progress(`rollback failed: ${error}`);
-        await log.emit({ event: "rollback_complete", success: false, from: plan.from, to: plan.to, error, durationMs: Math.round(now() - started) });
+        await log.emit({
+            event: "rollback_complete",
+            success: false,
+            from: plan.from,
+            to: plan.to,
+            error,
+            durationMs: Math.round(now() - started),
+        });
         return 1;
     }
     await log.emit({ event: "rollback_complete", success: true, from: plan.from, to: plan.to, durationMs: Math.round(now() - started) });

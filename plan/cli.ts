@@ -60,7 +60,13 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         const sources = readStackSources(io.cwd, args.stack, args.against);
         const diff = await evaluateTransition(sources.update);
         const { after } = sources.update;
-        const report = buildReport({ stack: args.stack, comparedWith: sources.comparedWith, config: after.config, assumedSecrets: after.assumedSecrets, diff });
+        const report = buildReport({
+            stack: args.stack,
+            comparedWith: sources.comparedWith,
+            config: after.config,
+            assumedSecrets: after.assumedSecrets,
+            diff,
+        });
         io.out(args.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
         return 0;
     } catch (err) {

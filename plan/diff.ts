@@ -21,7 +21,11 @@ export interface PlanDiff {
  * is then created, deleted, updated (same URN, other inputs or lifecycle
  * options) or unchanged.
  */
-export async function planDiff(oldConfig: StackConfig, newConfig: StackConfig, options: Omit<RunOptions, "config" | "lastOutputs"> = {}): Promise<PlanDiff> {
+export async function planDiff(
+    oldConfig: StackConfig,
+    newConfig: StackConfig,
+    options: Omit<RunOptions, "config" | "lastOutputs"> = {},
+): Promise<PlanDiff> {
     const deployed = await runProgram({ ...options, config: oldConfig });
     const before = await runProgram({ ...options, config: oldConfig, lastOutputs: deployed.outputs });
     const after = await runProgram({ ...options, config: newConfig, lastOutputs: before.outputs });
@@ -37,28 +41,34 @@ export function diffRuns(before: ProgramRun, after: ProgramRun): PlanDiff {
     for (const urn of before.resources.keys()) {
         if (!after.resources.has(urn)) changes.set(urn, "deleted");
     }
-    const urns = (change: Change) => [...changes].filter(([, c]) => c === change).map(([urn]) => urn).sort();
+    const urns = (change: Change) =>
+        [...changes]
+            .filter(([, c]) => c === change)
+            .map(([urn]) => urn)
+            .sort();
     const names = (change: Change) =>
-        urns(change).map((urn) => {
-            const resource = after.resources.get(urn) ?? before.resources.get(urn)!;
-            return `${resource.type}::${resource.name}`;
-        }).sort();
+        urns(change)
+            .map((urn) => {
+                const resource = after.resources.get(urn) ?? before.resources.get(urn)!;
+                return `${resource.type}::${resource.name}`;
+            })
+            .sort();
     return { before, after, changes, urns, names };
 }
 
 function sameDesiredState(a: RecordedResource, b: RecordedResource): boolean {
-    return (
-        canonical(a.inputs) === canonical(b.inputs) &&
-        a.protect === b.protect &&
-        a.retainOnDelete === b.retainOnDelete
-    );
+    return canonical(a.inputs) === canonical(b.inputs) && a.protect === b.protect && a.retainOnDelete === b.retainOnDelete;
 }
 
 /** JSON with sorted keys, so key order never reads as a change. */
 export function canonical(value: unknown): string {
     return JSON.stringify(value, (_key, v) =>
         v !== null && typeof v === "object" && !Array.isArray(v)
-            ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]]))
+            ? Object.fromEntries(
+                  Object.keys(v)
+                      .sort()
+                      .map((k) => [k, v[k]]),
+              )
             : v,
     );
 }

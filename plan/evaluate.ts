@@ -11,7 +11,10 @@ export const PLACEHOLDER_DIGEST = `sha256:${"0".repeat(64)}`;
 
 /** A config the program refused; `message` is the program's own. */
 export class ProgramRefusal extends Error {
-    constructor(message: string, public readonly original: unknown) {
+    constructor(
+        message: string,
+        public readonly original: unknown,
+    ) {
         super(message);
     }
 }

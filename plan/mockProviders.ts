@@ -18,7 +18,10 @@ export function mockState(args: MockResourceArgs, lastOutputs: Record<string, un
         case "pulumi:pulumi:StackReference":
             return { id: args.inputs.name, state: { ...args.inputs, outputs: lastOutputs, secretOutputNames: [] } };
         case "aws:lb/loadBalancer:LoadBalancer":
-            return { id, state: { ...args.inputs, arn, arnSuffix: `${args.name}-suffix`, dnsName: `${args.name}.${MOCK_REGION}.elb.example` } };
+            return {
+                id,
+                state: { ...args.inputs, arn, arnSuffix: `${args.name}-suffix`, dnsName: `${args.name}.${MOCK_REGION}.elb.example` },
+            };
         case "aws:lb/targetGroup:TargetGroup":
             return { id, state: { ...args.inputs, arn, arnSuffix: `${args.name}-suffix` } };
         case "aws:cloudwatch/logGroup:LogGroup":
@@ -39,11 +42,20 @@ export function mockState(args: MockResourceArgs, lastOutputs: Record<string, un
 /** The JSON an ops command prints; a backup answers with a log record whose id derives from its arguments. */
 function mockOpsStdout(create: string): string {
     const word = (flag: string) => new RegExp(`${flag} (\\S+)`).exec(create)?.[1];
-    const kind = / backup --kind (\S+)/.exec(create)?.[1] ?? (create.includes(" bucket-backup ") ? "bucket" : create.includes(" kms-record ") ? "kms" : undefined);
+    const kind =
+        / backup --kind (\S+)/.exec(create)?.[1] ??
+        (create.includes(" bucket-backup ") ? "bucket" : create.includes(" kms-record ") ? "kms" : undefined);
     if (kind === undefined) return "{}";
     const [app, version] = [word("--app"), word("--version")];
     const millis = String(["postgres", "directory", "bucket", "kms"].indexOf(kind)).padStart(3, "0");
-    return JSON.stringify({ id: `${app}-${version}-20261122T101500.${millis}Z`, kind, app, version, time: `2026-11-22T10:15:00.${millis}Z`, verified: true });
+    return JSON.stringify({
+        id: `${app}-${version}-20261122T101500.${millis}Z`,
+        kind,
+        app,
+        version,
+        time: `2026-11-22T10:15:00.${millis}Z`,
+        verified: true,
+    });
 }
 
 /**
@@ -51,7 +63,11 @@ function mockOpsStdout(create: string): string {
  * `registry`; an image missing there gets `unlisted(image)` when given, and
  * fails otherwise, as a registry without the tag would.
  */
-export function mockCall(args: MockCallArgs, registry: Record<string, string>, unlisted?: (image: string) => string): Record<string, unknown> {
+export function mockCall(
+    args: MockCallArgs,
+    registry: Record<string, string>,
+    unlisted?: (image: string) => string,
+): Record<string, unknown> {
     switch (args.token) {
         case "aws:index/getRegion:getRegion":
             return { region: MOCK_REGION, name: MOCK_REGION, id: MOCK_REGION };

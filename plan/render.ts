@@ -22,7 +22,12 @@ export function renderReport(report: ReleaseReport): string {
                 ? [["digests", `looked up at preview for ${report.lookedUpDigests.join(", ")} (pin them in \`release:digests\`)`]]
                 : []),
             ...(report.assumedSecrets.length > 0
-                ? [["secrets", `assumed set: ${report.assumedSecrets.map((k) => `\`${k}\``).join(", ")} (not in the stack file; \`pulumi config set --secret\` them before \`up\`)`]]
+                ? [
+                      [
+                          "secrets",
+                          `assumed set: ${report.assumedSecrets.map((k) => `\`${k}\``).join(", ")} (not in the stack file; \`pulumi config set --secret\` them before \`up\`)`,
+                      ],
+                  ]
                 : []),
         ]),
         "",

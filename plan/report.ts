@@ -55,16 +55,21 @@ export function buildReport({ stack, comparedWith, config: stackConfig, diff, as
     const unpinned: Record<string, Record<string, string>> = diff.after.outputs.unpinnedDigests ?? {};
     const digests = shownDigests(diff.after.outputs.images ?? {}, unpinned);
     // Components may share an image, which is looked up once.
-    const lookedUpDigests = [...new Set(Object.entries(unpinned).flatMap(([version, components]) =>
-        Object.keys(components).map((name) => `${config.components.find((c) => c.name === name)?.image ?? name}:${version}`),
-    ))].sort();
+    const lookedUpDigests = [
+        ...new Set(
+            Object.entries(unpinned).flatMap(([version, components]) =>
+                Object.keys(components).map((name) => `${config.components.find((c) => c.name === name)?.image ?? name}:${version}`),
+            ),
+        ),
+    ].sort();
     const resources = {
         created: changed(diff, "created"),
         updated: changed(diff, "updated"),
         deleted: changed(diff, "deleted"),
         unchanged: diff.urns("unchanged").length,
     };
-    const counts = `${resources.created.length} to create, ${resources.updated.length} to update, ` +
+    const counts =
+        `${resources.created.length} to create, ${resources.updated.length} to update, ` +
         `${resources.deleted.length} to delete, ${resources.unchanged} unchanged`;
     const steps = runbookSteps({ config, diff, before, after, digests });
     const running = steps.filter((s) => s.runs).map((s) => s.step);
@@ -101,17 +106,22 @@ function shownDigests(
     images: Record<string, Record<string, string>>,
     unpinned: Record<string, Record<string, string>>,
 ): Record<string, Record<string, string>> {
-    return Object.fromEntries(Object.entries(images).map(([version, refs]) => [
-        version,
-        Object.fromEntries(Object.entries(refs).map(([component, ref]) => [
-            component,
-            unpinned[version]?.[component] !== undefined ? LOOKED_UP_DIGEST : ref.slice(ref.indexOf("@") + 1),
-        ])),
-    ]));
+    return Object.fromEntries(
+        Object.entries(images).map(([version, refs]) => [
+            version,
+            Object.fromEntries(
+                Object.entries(refs).map(([component, ref]) => [
+                    component,
+                    unpinned[version]?.[component] !== undefined ? LOOKED_UP_DIGEST : ref.slice(ref.indexOf("@") + 1),
+                ]),
+            ),
+        ]),
+    );
 }
 
 function changed(diff: PlanDiff, change: Change): ResourceChange[] {
-    return diff.urns(change)
+    return diff
+        .urns(change)
         .map((urn) => diff.after.resources.get(urn) ?? diff.before.resources.get(urn)!)
         .map((r) => ({ type: r.type, name: r.name }))
         .sort((a, b) => compare(a.type, b.type) || compare(a.name, b.name));

@@ -32,21 +32,31 @@ export function readStackSources(dir: string, stack: string, against?: string): 
         const config = evaluatedConfig(text, projectDefaults(projectThen, `${PROJECT_FILE} at ${ref}`), `${stackFile} at ${ref}`);
         return { update: { stack, before: { config, label: `${stackFile} at ${ref}` }, after }, comparedWith };
     };
-    const firstDeploy = (why: string): StackSources => ({ update: { stack, after }, comparedWith: `nothing, planned as a first deploy: ${why}` });
+    const firstDeploy = (why: string): StackSources => ({
+        update: { stack, after },
+        comparedWith: `nothing, planned as a first deploy: ${why}`,
+    });
 
     if (against !== undefined) {
-        if (against.startsWith("-") || against.trim() === "") throw new UsageError(`\`--against\` must name a git commit, branch or tag; got ${JSON.stringify(against)}`);
-        if (!insideGitRepository(dir)) throw new UsageError(`\`--against ${against}\` needs git history, and this directory is not in a git repository`);
+        if (against.startsWith("-") || against.trim() === "")
+            throw new UsageError(`\`--against\` must name a git commit, branch or tag; got ${JSON.stringify(against)}`);
+        if (!insideGitRepository(dir))
+            throw new UsageError(`\`--against ${against}\` needs git history, and this directory is not in a git repository`);
         if (git(dir, ["rev-parse", "--verify", "--quiet", `${against}^{commit}`]) === undefined) {
-            throw new UsageError(`\`--against ${against}\` does not name a commit of this repository (is it fetched? a shallow clone lacks it)`);
+            throw new UsageError(
+                `\`--against ${against}\` does not name a commit of this repository (is it fetched? a shallow clone lacks it)`,
+            );
         }
         const then = gitShow(dir, against, stackFile);
-        return then === undefined ? firstDeploy(`${stackFile} does not exist at ${against}`) : compareWith(against, then, `${stackFile} at ${against}`);
+        return then === undefined
+            ? firstDeploy(`${stackFile} does not exist at ${against}`)
+            : compareWith(against, then, `${stackFile} at ${against}`);
     }
     if (!insideGitRepository(dir)) return firstDeploy("no git history here");
     const committed = gitShow(dir, "HEAD", stackFile);
     if (committed === undefined) return firstDeploy(`${stackFile} is not committed`);
-    if (committed === now) return firstDeploy(`the working copy of ${stackFile} matches HEAD; pass \`--against <ref>\` to compare with a commit`);
+    if (committed === now)
+        return firstDeploy(`the working copy of ${stackFile} matches HEAD; pass \`--against <ref>\` to compare with a commit`);
     return compareWith("HEAD", committed, `${stackFile} at HEAD (the working copy differs)`);
 }
 

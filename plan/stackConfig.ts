@@ -42,7 +42,8 @@ export class StackFileError extends Error {}
 export function projectDefaults(projectText: string, file = "Pulumi.yaml"): StackConfig {
     const project = yamlObject(projectText, file);
     const name = project.name;
-    if (typeof name !== "string" || name === "") throw new StackFileError(`\`name\` in ${file} must be the project name; got ${JSON.stringify(name)}`);
+    if (typeof name !== "string" || name === "")
+        throw new StackFileError(`\`name\` in ${file} must be the project name; got ${JSON.stringify(name)}`);
     const declared = optionalObject(project.config, `\`config\` in ${file}`);
     const defaults: StackConfig = {};
     for (const [key, declaration] of Object.entries(declared)) {
@@ -90,14 +91,18 @@ export function evaluatedConfig(stackText: string, defaults: StackConfig, file: 
 export function neededSecrets(config: StackConfig): string[] {
     const needed = new Set<string>();
     const migrate = config["release:migrate"];
-    if (config["release:database"] !== undefined || (isPlainObject(migrate) && migrate.command !== undefined)) needed.add("release:databaseUrl");
+    if (config["release:database"] !== undefined || (isPlainObject(migrate) && migrate.command !== undefined))
+        needed.add("release:databaseUrl");
     const smoke = config["release:smoke"];
-    const checks = Array.isArray(smoke) ? smoke.flatMap((item) => (isPlainObject(item) && Array.isArray(item.steps) ? item.steps : [item])) : [];
+    const checks = Array.isArray(smoke)
+        ? smoke.flatMap((item) => (isPlainObject(item) && Array.isArray(item.steps) ? item.steps : [item]))
+        : [];
     if (checks.some((check) => isPlainObject(check) && check.useOperatorToken === true)) needed.add("release:smokeOperatorToken");
     const components = config["release:components"];
     for (const component of isPlainObject(components) ? Object.values(components) : []) {
         const refs = isPlainObject(component) && isPlainObject(component.secretEnv) ? Object.values(component.secretEnv) : [];
-        for (const ref of refs) if (typeof ref === "string" && ref.startsWith("config:")) needed.add(`release:${ref.slice("config:".length)}`);
+        for (const ref of refs)
+            if (typeof ref === "string" && ref.startsWith("config:")) needed.add(`release:${ref.slice("config:".length)}`);
     }
     return [...needed].sort();
 }
@@ -128,13 +133,15 @@ function yamlObject(text: string, file: string): Record<string, unknown> {
         throw new StackFileError(`${file} is not valid YAML: ${(err as Error).message.split("\n")[0]}`);
     }
     if (parsed === undefined || parsed === null) return {};
-    if (!isPlainObject(parsed)) throw new StackFileError(`${file} must hold a YAML mapping; got ${Array.isArray(parsed) ? "a list" : typeof parsed}`);
+    if (!isPlainObject(parsed))
+        throw new StackFileError(`${file} must hold a YAML mapping; got ${Array.isArray(parsed) ? "a list" : typeof parsed}`);
     return parsed;
 }
 
 function optionalObject(value: unknown, what: string): Record<string, unknown> {
     if (value === undefined || value === null) return {};
-    if (!isPlainObject(value)) throw new StackFileError(`${what} must be a mapping of key → value; got ${Array.isArray(value) ? "a list" : typeof value}`);
+    if (!isPlainObject(value))
+        throw new StackFileError(`${what} must be a mapping of key → value; got ${Array.isArray(value) ? "a list" : typeof value}`);
     return value;
 }
 

@@ -57,10 +57,15 @@ export function runbookSteps(facts: StepFacts): RunbookStep[] {
 function recordVersion({ before, after }: StepFacts): RunbookStep {
     const changes = [
         ...(before.version !== after.version ? [`${before.version ?? "none"} → ${after.version} (stack output \`version\`)`] : []),
-        ...(before.previous !== after.previous ? [`previous ${before.previous ?? "none"} → ${after.previous ?? "none"} (stack output \`previous\`)`] : []),
+        ...(before.previous !== after.previous
+            ? [`previous ${before.previous ?? "none"} → ${after.previous ?? "none"} (stack output \`previous\`)`]
+            : []),
     ];
     if (changes.length > 0) return { step: "record version", runs: true, detail: changes.join("; ") };
-    return notRun("record version", `${liveVersions(after).join(" and ")} ${liveVersions(after).length > 1 ? "are" : "is"} already recorded`);
+    return notRun(
+        "record version",
+        `${liveVersions(after).join(" and ")} ${liveVersions(after).length > 1 ? "are" : "is"} already recorded`,
+    );
 }
 
 function quiesceStep(facts: StepFacts, step: StepName, suffix: string, verb: string): RunbookStep {
@@ -113,13 +118,17 @@ function restoreStep(facts: StepFacts): RunbookStep {
 function deployStep({ config, before, after }: StepFacts): RunbookStep {
     const entering = liveVersions(after).filter((v) => !(v in before.weights));
     const retiring = liveVersions(before).filter((v) => !(v in after.weights));
-    const retired = retiring.length > 0 ? `${retiring.join(" and ")} ${retiring.length > 1 ? "are" : "is"} retired (its resources are deleted)` : "";
+    const retired =
+        retiring.length > 0 ? `${retiring.join(" and ")} ${retiring.length > 1 ? "are" : "is"} retired (its resources are deleted)` : "";
     if (entering.length > 0) {
         const services = config.components.map((c) => c.name).join(", ");
         const detail = entering.map((v) => `${v} services ${services}`).join("; ");
         return { step: "deploy", runs: true, detail: retired === "" ? detail : `${detail}; ${retired}` };
     }
-    return notRun("deploy", retired === "" ? `no version enters: ${liveVersions(after).join(" and ")} already run` : `no version enters; ${retired}`);
+    return notRun(
+        "deploy",
+        retired === "" ? `no version enters: ${liveVersions(after).join(" and ")} already run` : `no version enters; ${retired}`,
+    );
 }
 
 function smokeStep(facts: StepFacts): RunbookStep {
@@ -132,7 +141,10 @@ function smokeStep(facts: StepFacts): RunbookStep {
     if (count === 0) return notRun("smoke", "no `release:smoke` checks are configured");
     const entering = liveVersions(facts.after).filter((v) => !(v in facts.before.weights));
     if (entering.length === 0) return notRun("smoke", "no version enters, and the checks are unchanged");
-    return notRun("smoke", `${facts.config.platform} gives ${entering.join(" and ")} no endpoint of its own to test before it takes traffic`);
+    return notRun(
+        "smoke",
+        `${facts.config.platform} gives ${entering.join(" and ")} no endpoint of its own to test before it takes traffic`,
+    );
 }
 
 function weightsStep({ before, after }: StepFacts): RunbookStep {
@@ -152,13 +164,16 @@ export function liveVersions(state: ReleaseState): string[] {
 
 /** True when this update backs up or restores: the data steps around a migration run. */
 function dataStepsRun(facts: StepFacts): boolean {
-    return stepResources(facts.diff, "safe-release:data:PreUpgradeBackup", "").length > 0 ||
-        stepResources(facts.diff, "safe-release:data:Restore", "-run").length > 0;
+    return (
+        stepResources(facts.diff, "safe-release:data:PreUpgradeBackup", "").length > 0 ||
+        stepResources(facts.diff, "safe-release:data:Restore", "-run").length > 0
+    );
 }
 
 function noDataWork({ config, before, after }: StepFacts): string {
     if (config.data.restoreFrom !== undefined) return `this update restores backup ${config.data.restoreFrom} instead`;
-    if (before.schemaHead !== undefined && before.schemaHead === after.schemaHead) return `the schema head stays ${after.schemaHead}, so nothing migrates`;
+    if (before.schemaHead !== undefined && before.schemaHead === after.schemaHead)
+        return `the schema head stays ${after.schemaHead}, so nothing migrates`;
     return "no data is configured (`release:databaseUrl`, `release:backup`)";
 }
 

@@ -2,7 +2,8 @@ import { PolicyPack } from "@pulumi/policy";
 import { policies } from "./policies";
 
 new PolicyPack("safe-release", {
-    description: "Release guard rails for safe-release: pinned images, backups before migrations, retained state, closed ingress, no plain-text secrets.",
+    description:
+        "Release guard rails for safe-release: pinned images, backups before migrations, retained state, closed ingress, no plain-text secrets.",
     enforcementLevel: "mandatory",
     policies,
 });

@@ -18,8 +18,7 @@ function normalizeKey(key: string): string {
 /** True for keys named like a secret (`password`, `DB_PASSWORD`, `apiKey`, `connection_string`), not like a reference to one. */
 export function isSecretKey(key: string): boolean {
     const normalized = normalizeKey(key);
-    return SECRET_KEY_WORDS.some((word) => normalized.includes(word))
-        && !REFERENCE_SUFFIXES.some((suffix) => normalized.endsWith(suffix));
+    return SECRET_KEY_WORDS.some((word) => normalized.includes(word)) && !REFERENCE_SUFFIXES.some((suffix) => normalized.endsWith(suffix));
 }
 
 /** `$VAR`, `${VAR}`, `***`, `<password>`: a stand-in that a shell or a person fills in later. */

@@ -1,4 +1,13 @@
-import { fail, optionalBoolean, optionalInteger, optionalString, optionalStringList, rejectUnknownKeys, requireObject, requireString } from "./checks";
+import {
+    fail,
+    optionalBoolean,
+    optionalInteger,
+    optionalString,
+    optionalStringList,
+    rejectUnknownKeys,
+    requireObject,
+    requireString,
+} from "./checks";
 
 /**
  * Where the `aws-ecs` platform runs. The VPC and its subnets are taken from
@@ -37,8 +46,17 @@ export interface AwsSettings {
 }
 
 export const AWS_KEYS = [
-    "vpcId", "subnetIds", "loadBalancerSubnetIds", "internal", "certificateArn", "deletionProtection",
-    "assignPublicIp", "logRetentionDays", "healthCheckIntervalSeconds", "healthyThreshold", "deregistrationDelaySeconds",
+    "vpcId",
+    "subnetIds",
+    "loadBalancerSubnetIds",
+    "internal",
+    "certificateArn",
+    "deletionProtection",
+    "assignPublicIp",
+    "logRetentionDays",
+    "healthCheckIntervalSeconds",
+    "healthyThreshold",
+    "deregistrationDelaySeconds",
     "testListenerCidrs",
 ] as const;
 
@@ -47,7 +65,7 @@ const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400,
 
 export function parseAwsSettings(value: unknown): AwsSettings {
     const key = "release:aws";
-    if (value === undefined) fail(key, "set when `release:platform` is \"aws-ecs\" (at least `vpcId` and `subnetIds`)", value);
+    if (value === undefined) fail(key, 'set when `release:platform` is "aws-ecs" (at least `vpcId` and `subnetIds`)', value);
     const raw = requireObject(key, value);
     rejectUnknownKeys(key, raw, AWS_KEYS);
     const vpcId = requireString(`${key}.vpcId`, raw.vpcId);
@@ -64,7 +82,8 @@ export function parseAwsSettings(value: unknown): AwsSettings {
     return {
         vpcId,
         subnetIds,
-        loadBalancerSubnetIds: raw.loadBalancerSubnetIds === undefined ? subnetIds : subnetList(`${key}.loadBalancerSubnetIds`, raw.loadBalancerSubnetIds),
+        loadBalancerSubnetIds:
+            raw.loadBalancerSubnetIds === undefined ? subnetIds : subnetList(`${key}.loadBalancerSubnetIds`, raw.loadBalancerSubnetIds),
         internal: optionalBoolean(`${key}.internal`, raw.internal) ?? false,
         ...(certificateArn !== undefined ? { certificateArn } : {}),
         deletionProtection: optionalBoolean(`${key}.deletionProtection`, raw.deletionProtection) ?? false,
@@ -90,7 +109,8 @@ function cidrList(key: string, value: unknown): string[] {
     const cidrs = optionalStringList(key, value) ?? [];
     cidrs.forEach((cidr, i) => {
         if (!/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/.test(cidr)) fail(`${key}[${i}]`, "an IPv4 CIDR such as `203.0.113.0/24`", cidr);
-        if (cidr.endsWith("/0")) fail(`${key}[${i}]`, "narrower than the whole internet: the test listener reaches versions that take no traffic yet", cidr);
+        if (cidr.endsWith("/0"))
+            fail(`${key}[${i}]`, "narrower than the whole internet: the test listener reaches versions that take no traffic yet", cidr);
     });
     return cidrs;
 }

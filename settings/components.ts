@@ -1,6 +1,13 @@
 import {
-    ConfigError, fail, optionalInteger, optionalString, optionalStringList, optionalStringMap,
-    rejectUnknownKeys, requireObject, requireString,
+    ConfigError,
+    fail,
+    optionalInteger,
+    optionalString,
+    optionalStringList,
+    optionalStringMap,
+    rejectUnknownKeys,
+    requireObject,
+    requireString,
 } from "./checks";
 
 export type ComponentRole = "web" | "worker";
@@ -34,13 +41,24 @@ export interface ComponentSpec {
 }
 
 export const COMPONENT_KEYS = [
-    "image", "role", "port", "healthPath", "pathPrefix", "command", "cpu", "memory", "desiredCount", "env", "secretEnv",
+    "image",
+    "role",
+    "port",
+    "healthPath",
+    "pathPrefix",
+    "command",
+    "cpu",
+    "memory",
+    "desiredCount",
+    "env",
+    "secretEnv",
 ] as const;
 
 const COMPONENT_NAME = /^[a-z][a-z0-9-]{0,19}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** A Docker repository: optional registry host[:port], then lower-case path components. */
-const REPOSITORY = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const REPOSITORY =
+    /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 /** Memory (MiB) that Fargate accepts for each CPU size. */
 const FARGATE_MEMORY: Record<number, { min: number; max: number; step: number }> = {
     256: { min: 512, max: 2048, step: 512 },
@@ -83,9 +101,10 @@ function parseComponent(name: string, value: unknown): ComponentSpec {
     const raw = requireObject(key, value);
     rejectUnknownKeys(key, raw, COMPONENT_KEYS);
     const role = raw.role ?? "web";
-    if (role !== "web" && role !== "worker") fail(`${key}.role`, "\"web\" or \"worker\"", role);
+    if (role !== "web" && role !== "worker") fail(`${key}.role`, '"web" or "worker"', role);
     const port = optionalInteger(`${key}.port`, raw.port, 1, 65535);
-    if (role === "web" && port === undefined) fail(`${key}.port`, "set for a web component (the container port that takes traffic)", undefined);
+    if (role === "web" && port === undefined)
+        fail(`${key}.port`, "set for a web component (the container port that takes traffic)", undefined);
     if (role === "worker") {
         for (const webOnly of ["port", "healthPath", "pathPrefix"] as const) {
             if (raw[webOnly] !== undefined) {
@@ -104,7 +123,11 @@ function parseComponent(name: string, value: unknown): ComponentSpec {
     if (!memoryRule) fail(`${key}.cpu`, `one of the Fargate sizes ${Object.keys(FARGATE_MEMORY).join(", ")}`, raw.cpu);
     const memory = optionalInteger(`${key}.memory`, raw.memory, 512, 122880) ?? memoryRule.min;
     if (memory < memoryRule.min || memory > memoryRule.max || (memory - memoryRule.min) % memoryRule.step !== 0) {
-        fail(`${key}.memory`, `a Fargate memory size for ${cpu} CPU units: ${memoryRule.min} to ${memoryRule.max} MiB in steps of ${memoryRule.step}`, raw.memory);
+        fail(
+            `${key}.memory`,
+            `a Fargate memory size for ${cpu} CPU units: ${memoryRule.min} to ${memoryRule.max} MiB in steps of ${memoryRule.step}`,
+            raw.memory,
+        );
     }
     const command = optionalStringList(`${key}.command`, raw.command);
     return {
@@ -132,7 +155,11 @@ function parseSecretEnv(key: string, value: unknown): Record<string, string> {
     const refs = optionalStringMap(key, value, ENV_NAME, "an environment variable (letters, digits, `_`)");
     for (const [name, ref] of Object.entries(refs)) {
         if (!/^arn:aws[a-z-]*:(secretsmanager|ssm):/.test(ref) && !/^config:[A-Za-z][A-Za-z0-9]*$/.test(ref)) {
-            fail(`${key}.${name}`, "a secret reference: an `arn:aws:secretsmanager:…` or `arn:aws:ssm:…` ARN, or `config:<key>` naming a secret in `release:`", ref);
+            fail(
+                `${key}.${name}`,
+                "a secret reference: an `arn:aws:secretsmanager:…` or `arn:aws:ssm:…` ARN, or `config:<key>` naming a secret in `release:`",
+                ref,
+            );
         }
     }
     return refs;

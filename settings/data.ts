@@ -1,6 +1,13 @@
 import {
-    ConfigError, fail, optionalBoolean, optionalInteger, optionalString, optionalStringList, rejectUnknownKeys,
-    requireObject, requireString,
+    ConfigError,
+    fail,
+    optionalBoolean,
+    optionalInteger,
+    optionalString,
+    optionalStringList,
+    rejectUnknownKeys,
+    requireObject,
+    requireString,
 } from "./checks";
 import { ComponentSpec } from "./components";
 import { isReleaseTag } from "./semver";
@@ -80,7 +87,9 @@ const RELATIVE_PATH = /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9._\/-]+$/;
 export function parseDataSettings(raw: Record<string, unknown>, components: ComponentSpec[]): DataSettings {
     const hasDatabase = raw.databaseUrl !== undefined;
     if (raw.database !== undefined && !hasDatabase) {
-        throw new ConfigError("`release:database` needs `release:databaseUrl`: set it with `pulumi config set --secret release:databaseUrl`");
+        throw new ConfigError(
+            "`release:database` needs `release:databaseUrl`: set it with `pulumi config set --secret release:databaseUrl`",
+        );
     }
     const database = hasDatabase ? parseDatabase(raw.database) : undefined;
     const backup = parseBackup(raw.backup);
@@ -93,7 +102,11 @@ export function parseDataSettings(raw: Record<string, unknown>, components: Comp
     }
     const restoreFrom = optionalString("release:restoreFrom", raw.restoreFrom);
     if (restoreFrom !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(restoreFrom)) {
-        fail("release:restoreFrom", "a backup id from the `backups` stack output or the backup log, such as `shop-v1.4.2-20261122T041059.123Z`", restoreFrom);
+        fail(
+            "release:restoreFrom",
+            "a backup id from the `backups` stack output or the backup log, such as `shop-v1.4.2-20261122T041059.123Z`",
+            restoreFrom,
+        );
     }
     return {
         ...(database !== undefined ? { database } : {}),
@@ -108,7 +121,7 @@ function parseDatabase(value: unknown): DatabaseSettings {
     const raw = value === undefined ? {} : requireObject(key, value);
     rejectUnknownKeys(key, raw, DATABASE_KEYS);
     const ledger = raw.ledger ?? "auto";
-    if (ledger !== "prisma" && ledger !== "django" && ledger !== "auto") fail(`${key}.ledger`, "\"prisma\", \"django\" or \"auto\"", ledger);
+    if (ledger !== "prisma" && ledger !== "django" && ledger !== "auto") fail(`${key}.ledger`, '"prisma", "django" or "auto"', ledger);
     const criticalTables = optionalStringList(`${key}.criticalTables`, raw.criticalTables) ?? [];
     criticalTables.forEach((table, i) => {
         if (!TABLE.test(table)) fail(`${key}.criticalTables[${i}]`, "a table name, optionally schema-qualified (`public.orders`)", table);
@@ -116,13 +129,20 @@ function parseDatabase(value: unknown): DatabaseSettings {
     const rdsInstance = optionalString(`${key}.rdsInstance`, raw.rdsInstance);
     const auroraCluster = optionalString(`${key}.auroraCluster`, raw.auroraCluster);
     if (rdsInstance !== undefined && auroraCluster !== undefined) {
-        throw new ConfigError(`\`${key}\` may name \`rdsInstance\` or \`auroraCluster\`, not both: an Aurora instance is snapshotted through its cluster`);
+        throw new ConfigError(
+            `\`${key}\` may name \`rdsInstance\` or \`auroraCluster\`, not both: an Aurora instance is snapshotted through its cluster`,
+        );
     }
-    for (const [field, id] of [["rdsInstance", rdsInstance], ["auroraCluster", auroraCluster]] as const) {
-        if (id !== undefined && !/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/.test(id)) fail(`${key}.${field}`, "an RDS identifier (a letter, then letters, digits and `-`)", id);
+    for (const [field, id] of [
+        ["rdsInstance", rdsInstance],
+        ["auroraCluster", auroraCluster],
+    ] as const) {
+        if (id !== undefined && !/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/.test(id))
+            fail(`${key}.${field}`, "an RDS identifier (a letter, then letters, digits and `-`)", id);
     }
     const migrationsDir = optionalString(`${key}.migrationsDir`, raw.migrationsDir);
-    if (migrationsDir !== undefined && !RELATIVE_PATH.test(migrationsDir)) fail(`${key}.migrationsDir`, "a path relative to the project, without `..`", migrationsDir);
+    if (migrationsDir !== undefined && !RELATIVE_PATH.test(migrationsDir))
+        fail(`${key}.migrationsDir`, "a path relative to the project, without `..`", migrationsDir);
     return {
         ledger,
         ...(migrationsDir !== undefined ? { migrationsDir } : {}),
@@ -141,14 +161,21 @@ function parseBackup(value: unknown): BackupSettings {
     const log = optionalString(`${key}.log`, raw.log) ?? `${dir}/backups.log`;
     if (!RELATIVE_PATH.test(log)) fail(`${key}.log`, "a path relative to the project, without `..`", log);
     const directory = optionalString(`${key}.directory`, raw.directory);
-    if (directory !== undefined && !directory.startsWith("/")) fail(`${key}.directory`, "an absolute path to the data directory", directory);
+    if (directory !== undefined && !directory.startsWith("/"))
+        fail(`${key}.directory`, "an absolute path to the data directory", directory);
     const bucket = optionalString(`${key}.bucket`, raw.bucket);
     const bucketTarget = optionalString(`${key}.bucketTarget`, raw.bucketTarget);
     if ((bucket === undefined) !== (bucketTarget === undefined)) {
-        throw new ConfigError(`\`${key}.bucket\` and \`${key}.bucketTarget\` go together: the bucket to copy and where its copy goes (\`backup-bucket/prefix\`)`);
+        throw new ConfigError(
+            `\`${key}.bucket\` and \`${key}.bucketTarget\` go together: the bucket to copy and where its copy goes (\`backup-bucket/prefix\`)`,
+        );
     }
-    for (const [field, name] of [["bucket", bucket], ["bucketTarget", bucketTarget]] as const) {
-        if (name !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\s]*)?$/.test(name)) fail(`${key}.${field}`, "an S3 bucket name, optionally with `/prefix`", name);
+    for (const [field, name] of [
+        ["bucket", bucket],
+        ["bucketTarget", bucketTarget],
+    ] as const) {
+        if (name !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\s]*)?$/.test(name))
+            fail(`${key}.${field}`, "an S3 bucket name, optionally with `/prefix`", name);
     }
     return {
         dir,
@@ -166,9 +193,19 @@ function parseMigrate(value: unknown, components: ComponentSpec[]): MigrateSetti
     const key = "release:migrate";
     const raw = requireObject(key, value);
     rejectUnknownKeys(key, raw, MIGRATE_KEYS);
-    const command = typeof raw.command === "string" ? raw.command.trim().split(/\s+/).filter((w) => w !== "") : optionalStringList(`${key}.command`, raw.command);
+    const command =
+        typeof raw.command === "string"
+            ? raw.command
+                  .trim()
+                  .split(/\s+/)
+                  .filter((w) => w !== "")
+            : optionalStringList(`${key}.command`, raw.command);
     if (command !== undefined && command.length === 0) {
-        fail(`${key}.command`, "the migration command, e.g. `npx prisma migrate deploy` or [\"python\", \"manage.py\", \"migrate\", \"--noinput\"]", raw.command);
+        fail(
+            `${key}.command`,
+            'the migration command, e.g. `npx prisma migrate deploy` or ["python", "manage.py", "migrate", "--noinput"]',
+            raw.command,
+        );
     }
     if (command === undefined && raw.quiesce === undefined) {
         fail(key, "an object with `command` (the migration), `quiesce` (writers to stop for the backup), or both", raw);
@@ -184,7 +221,8 @@ function parseMigrate(value: unknown, components: ComponentSpec[]): MigrateSetti
     quiesce.forEach((name, i) => known(`${key}.quiesce[${i}]`, name));
     const allowDestructive = optionalStringList(`${key}.allowDestructive`, raw.allowDestructive) ?? [];
     allowDestructive.forEach((version, i) => {
-        if (!isReleaseTag(version)) fail(`${key}.allowDestructive[${i}]`, "a release tag whose destructive migration you accept, such as `v1.5.0`", version);
+        if (!isReleaseTag(version))
+            fail(`${key}.allowDestructive[${i}]`, "a release tag whose destructive migration you accept, such as `v1.5.0`", version);
     });
     const lockTimeout = optionalString(`${key}.lockTimeout`, raw.lockTimeout) ?? "10m";
     if (!/^\d+(ms|s|m|h)$/.test(lockTimeout)) fail(`${key}.lockTimeout`, "a duration such as `30s`, `10m` or `1h`", lockTimeout);
@@ -193,7 +231,11 @@ function parseMigrate(value: unknown, components: ComponentSpec[]): MigrateSetti
         fail(`${key}.fixForwardFrom`, "the release tag whose migration failed, such as `v1.5.0`", fixForwardFrom);
     }
     return {
-        ...(command !== undefined ? { command } : {}), component, quiesce, allowDestructive, lockTimeout,
+        ...(command !== undefined ? { command } : {}),
+        component,
+        quiesce,
+        allowDestructive,
+        lockTimeout,
         ...(fixForwardFrom !== undefined ? { fixForwardFrom } : {}),
     };
 }

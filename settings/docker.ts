@@ -1,5 +1,12 @@
 import {
-    ConfigError, fail, optionalInteger, optionalString, optionalStringList, rejectUnknownKeys, requireObject, requireString,
+    ConfigError,
+    fail,
+    optionalInteger,
+    optionalString,
+    optionalStringList,
+    rejectUnknownKeys,
+    requireObject,
+    requireString,
 } from "./checks";
 import { ComponentSpec, parseImageRepository } from "./components";
 
@@ -47,8 +54,18 @@ export interface DockerSettings {
 }
 
 export const DOCKER_KEYS = [
-    "host", "network", "routerImage", "routerPort", "routerAddress", "restart", "volumes", "envFile",
-    "healthIntervalSeconds", "healthRetries", "startPeriodSeconds", "healthyWaitSeconds",
+    "host",
+    "network",
+    "routerImage",
+    "routerPort",
+    "routerAddress",
+    "restart",
+    "volumes",
+    "envFile",
+    "healthIntervalSeconds",
+    "healthRetries",
+    "startPeriodSeconds",
+    "healthyWaitSeconds",
 ] as const;
 
 const RESTART_POLICIES: readonly RestartPolicy[] = ["no", "on-failure", "always", "unless-stopped"];
@@ -62,18 +79,23 @@ const ROUTER_IMAGE_RULE =
 
 export function parseDockerSettings(value: unknown, app: string, components: ComponentSpec[]): DockerSettings {
     const key = "release:dockerHost";
-    if (value === undefined) fail(key, "set when `release:platform` is \"docker-host\" (at least `routerImage`)", value);
+    if (value === undefined) fail(key, 'set when `release:platform` is "docker-host" (at least `routerImage`)', value);
     const raw = requireObject(key, value);
     rejectUnknownKeys(key, raw, DOCKER_KEYS);
     rejectArnSecrets(components);
     const host = optionalString(`${key}.host`, raw.host);
     if (host !== undefined && !HOST.test(host)) {
-        fail(`${key}.host`, "a Docker host `ssh://user@host`, `tcp://host:2376` or `unix:///path/docker.sock` (leave it unset for the local daemon)", host);
+        fail(
+            `${key}.host`,
+            "a Docker host `ssh://user@host`, `tcp://host:2376` or `unix:///path/docker.sock` (leave it unset for the local daemon)",
+            host,
+        );
     }
     const network = optionalString(`${key}.network`, raw.network) ?? app;
     if (!DOCKER_NAME.test(network)) fail(`${key}.network`, "a Docker network name (letters, digits, `_`, `.`, `-`)", network);
     const restart = raw.restart ?? "unless-stopped";
-    if (!RESTART_POLICIES.includes(restart as RestartPolicy)) fail(`${key}.restart`, `one of ${RESTART_POLICIES.map((p) => `"${p}"`).join(", ")}`, restart);
+    if (!RESTART_POLICIES.includes(restart as RestartPolicy))
+        fail(`${key}.restart`, `one of ${RESTART_POLICIES.map((p) => `"${p}"`).join(", ")}`, restart);
     const routerAddress = optionalString(`${key}.routerAddress`, raw.routerAddress) ?? "0.0.0.0";
     if (!IPV4.test(routerAddress)) fail(`${key}.routerAddress`, "an IPv4 address such as `127.0.0.1` or `0.0.0.0`", routerAddress);
     return {
@@ -97,7 +119,11 @@ function parseRouterImage(key: string, value: unknown): string {
     if (value === undefined) fail(key, ROUTER_IMAGE_RULE, value);
     const image = requireString(key, value);
     const { repository, tag, digest } = splitImageReference(image);
-    if (digest !== undefined ? !/^sha256:[0-9a-f]{64}$/.test(digest) || tag !== undefined : tag === undefined || !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) {
+    if (
+        digest !== undefined
+            ? !/^sha256:[0-9a-f]{64}$/.test(digest) || tag !== undefined
+            : tag === undefined || !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)
+    ) {
         fail(key, ROUTER_IMAGE_RULE, image);
     }
     try {
@@ -123,16 +149,27 @@ function rejectArnSecrets(components: ComponentSpec[]): void {
     }
 }
 
-function perComponent<T>(key: string, value: unknown, components: ComponentSpec[], parse: (field: string, entry: unknown) => T): Record<string, T> {
+function perComponent<T>(
+    key: string,
+    value: unknown,
+    components: ComponentSpec[],
+    parse: (field: string, entry: unknown) => T,
+): Record<string, T> {
     if (value === undefined) return {};
     const table = requireObject(key, value);
     const names = components.map((c) => c.name);
-    return Object.fromEntries(Object.entries(table).map(([component, entry]) => {
-        if (!names.includes(component)) {
-            fail(`${key}.${component}`, `a component declared in \`release:components\` (${names.map((n) => `\`${n}\``).join(", ")})`, component);
-        }
-        return [component, parse(`${key}.${component}`, entry)];
-    }));
+    return Object.fromEntries(
+        Object.entries(table).map(([component, entry]) => {
+            if (!names.includes(component)) {
+                fail(
+                    `${key}.${component}`,
+                    `a component declared in \`release:components\` (${names.map((n) => `\`${n}\``).join(", ")})`,
+                    component,
+                );
+            }
+            return [component, parse(`${key}.${component}`, entry)];
+        }),
+    );
 }
 
 /** `source:target` or `source:target:ro`, as `docker run -v` writes them. */
@@ -145,8 +182,11 @@ export function parseVolumes(key: string, value: unknown): VolumeMount[] {
         const parts = entry.split(":");
         const mode = parts.length === 3 ? parts[2] : "rw";
         const [source, target] = parts;
-        const valid = (parts.length === 2 || parts.length === 3) && (mode === "ro" || mode === "rw") &&
-            (ABSOLUTE_PATH.test(source) || DOCKER_NAME.test(source)) && ABSOLUTE_PATH.test(target);
+        const valid =
+            (parts.length === 2 || parts.length === 3) &&
+            (mode === "ro" || mode === "rw") &&
+            (ABSOLUTE_PATH.test(source) || DOCKER_NAME.test(source)) &&
+            ABSOLUTE_PATH.test(target);
         if (!valid) {
             fail(field, "a mount `source:target[:ro]`: an absolute host path or a volume name, then an absolute container path", entry);
         }

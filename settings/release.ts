@@ -39,8 +39,19 @@ export interface ReleaseConfig {
 
 /** Keys of the `release:` namespace this program reads; anything else is a typo and refused. */
 export const RELEASE_KEYS = [
-    "app", "platform", "version", "previous", "canaryWeight", "components", "digests", "requirePinnedDigests",
-    "acceptSchemaHead", "aws", "dockerHost", ...DATA_KEYS, ...GATE_KEYS,
+    "app",
+    "platform",
+    "version",
+    "previous",
+    "canaryWeight",
+    "components",
+    "digests",
+    "requirePinnedDigests",
+    "acceptSchemaHead",
+    "aws",
+    "dockerHost",
+    ...DATA_KEYS,
+    ...GATE_KEYS,
 ] as const;
 
 const APP_NAME = /^[a-z][a-z0-9-]{0,19}$/;
@@ -57,7 +68,8 @@ export function parseReleaseConfig(raw: Record<string, unknown>): ReleaseConfig 
         fail("release:app", "lower-case letters, digits and `-`, starting with a letter, at most 20 characters", app);
     }
     const platform = raw.platform ?? "aws-ecs";
-    if (!PLATFORMS.includes(platform as Platform)) fail("release:platform", `one of ${PLATFORMS.map((p) => `"${p}"`).join(", ")}`, platform);
+    if (!PLATFORMS.includes(platform as Platform))
+        fail("release:platform", `one of ${PLATFORMS.map((p) => `"${p}"`).join(", ")}`, platform);
 
     const version = releaseTag("release:version", requireString("release:version", raw.version));
     const previousRaw = optionalString("release:previous", raw.previous);
@@ -112,14 +124,15 @@ function dockerSettings(value: unknown, app: string, components: ComponentSpec[]
 }
 
 function releaseTag(key: string, value: string): string {
-    if (!isReleaseTag(value)) fail(key, "a release tag `vMAJOR.MINOR.PATCH`, optionally with a pre-release suffix such as `v1.5.0-rc.1`", value);
+    if (!isReleaseTag(value))
+        fail(key, "a release tag `vMAJOR.MINOR.PATCH`, optionally with a pre-release suffix such as `v1.5.0-rc.1`", value);
     return value;
 }
 
 /** Without a `previous` there is nothing to split with: `version` takes all traffic, whatever the weight says. */
 function parseCanaryWeight(value: unknown, previous: string | undefined): number {
     const weight = optionalInteger("release:canaryWeight", value, 0, 100);
-    return previous === undefined ? 100 : weight ?? 0;
+    return previous === undefined ? 100 : (weight ?? 0);
 }
 
 function parseDigests(value: unknown, components: ComponentSpec[]): DigestTable {
@@ -132,9 +145,14 @@ function parseDigests(value: unknown, components: ComponentSpec[]): DigestTable 
         if (!isObject(perComponent)) fail(key, "an object of component → `sha256:<64 hex>`", perComponent);
         for (const [component, digest] of Object.entries(perComponent)) {
             if (!names.includes(component)) {
-                fail(`${key}.${component}`, `a component declared in \`release:components\` (${names.map((n) => `\`${n}\``).join(", ")})`, component);
+                fail(
+                    `${key}.${component}`,
+                    `a component declared in \`release:components\` (${names.map((n) => `\`${n}\``).join(", ")})`,
+                    component,
+                );
             }
-            if (typeof digest !== "string" || !DIGEST.test(digest)) fail(`${key}.${component}`, "an image digest `sha256:` followed by 64 lower-case hex digits", digest);
+            if (typeof digest !== "string" || !DIGEST.test(digest))
+                fail(`${key}.${component}`, "an image digest `sha256:` followed by 64 lower-case hex digits", digest);
         }
     }
     return table as DigestTable;
@@ -173,7 +191,9 @@ export function referencedSecretKeys(components: unknown): string[] {
     if (!isObject(components)) return [];
     return Object.values(components).flatMap((component) =>
         isObject(component) && isObject(component.secretEnv)
-            ? Object.values(component.secretEnv).filter((r): r is string => typeof r === "string" && r.startsWith("config:")).map((r) => r.slice(7))
+            ? Object.values(component.secretEnv)
+                  .filter((r): r is string => typeof r === "string" && r.startsWith("config:"))
+                  .map((r) => r.slice(7))
             : [],
     );
 }

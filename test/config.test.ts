@@ -20,7 +20,10 @@ async function registrationsDuring(run: () => Promise<unknown>): Promise<{ error
         return original.read.call(this, req, callback);
     };
     try {
-        const error = await run().then(() => undefined, (err: unknown) => err);
+        const error = await run().then(
+            () => undefined,
+            (err: unknown) => err,
+        );
         return { error, registered };
     } finally {
         MockMonitor.prototype.registerResource = original.register;
@@ -62,14 +65,50 @@ describe("release config validation (settings/*.ts, config.ts)", () => {
     it("parses the fixture with every default spelled out", () => {
         const digests = raw().digests;
         assert.deepEqual(parseReleaseConfig(raw()), {
-            app: "shop", platform: "aws-ecs", version: "v1.5.0", canaryWeight: 100, digests, requirePinnedDigests: false,
+            app: "shop",
+            platform: "aws-ecs",
+            version: "v1.5.0",
+            canaryWeight: 100,
+            digests,
+            requirePinnedDigests: false,
             components: [
-                { name: "api", image: REPO, role: "web", port: 8080, healthPath: "/health", cpu: 256, memory: 512, desiredCount: 1, env: {}, secretEnv: {} },
-                { name: "worker", image: REPO, role: "worker", healthPath: "/healthz", command: ["node", "worker.js"], cpu: 256, memory: 512, desiredCount: 1, env: {}, secretEnv: {} },
+                {
+                    name: "api",
+                    image: REPO,
+                    role: "web",
+                    port: 8080,
+                    healthPath: "/health",
+                    cpu: 256,
+                    memory: 512,
+                    desiredCount: 1,
+                    env: {},
+                    secretEnv: {},
+                },
+                {
+                    name: "worker",
+                    image: REPO,
+                    role: "worker",
+                    healthPath: "/healthz",
+                    command: ["node", "worker.js"],
+                    cpu: 256,
+                    memory: 512,
+                    desiredCount: 1,
+                    env: {},
+                    secretEnv: {},
+                },
             ],
             aws: {
-                vpcId: VPC, subnetIds: SUBNETS, loadBalancerSubnetIds: SUBNETS, internal: false, deletionProtection: false, assignPublicIp: false,
-                logRetentionDays: 30, healthCheckIntervalSeconds: 10, healthyThreshold: 2, deregistrationDelaySeconds: 30, testListenerCidrs: [],
+                vpcId: VPC,
+                subnetIds: SUBNETS,
+                loadBalancerSubnetIds: SUBNETS,
+                internal: false,
+                deletionProtection: false,
+                assignPublicIp: false,
+                logRetentionDays: 30,
+                healthCheckIntervalSeconds: 10,
+                healthyThreshold: 2,
+                deregistrationDelaySeconds: 30,
+                testListenerCidrs: [],
             },
             data: { backup: { dir: "backups", log: "backups/backups.log", keep: 5, retentionDays: 7, beforeQuiesce: false } },
             gates: { smoke: [], smokeSource: [], notify: false },
@@ -77,10 +116,23 @@ describe("release config validation (settings/*.ts, config.ts)", () => {
     });
 
     it("defaults a bare component to web, /healthz, 256 CPU, 512 MiB, one task; platform to aws-ecs", () => {
-        const config = parseReleaseConfig(raw({ platform: undefined, digests: undefined, components: { site: { image: REPO, port: 3000 } } }));
+        const config = parseReleaseConfig(
+            raw({ platform: undefined, digests: undefined, components: { site: { image: REPO, port: 3000 } } }),
+        );
         assert.equal(config.platform, "aws-ecs");
         assert.deepEqual(config.components, [
-            { name: "site", image: REPO, role: "web", port: 3000, healthPath: "/healthz", cpu: 256, memory: 512, desiredCount: 1, env: {}, secretEnv: {} },
+            {
+                name: "site",
+                image: REPO,
+                role: "web",
+                port: 3000,
+                healthPath: "/healthz",
+                cpu: 256,
+                memory: 512,
+                desiredCount: 1,
+                env: {},
+                secretEnv: {},
+            },
         ]);
         assert.deepEqual(config.digests, {});
     });
@@ -95,16 +147,24 @@ describe("release config validation (settings/*.ts, config.ts)", () => {
         assert.equal(parseReleaseConfig(raw(canary({}))).previous, "v1.4.2");
     });
 
-    it("accepts numeric strings for integers and \"true\"/\"false\" for booleans, as stack config stores them", () => {
-        const config = parseReleaseConfig(raw({
-            ...canary({ canaryWeight: "10", requirePinnedDigests: "true" }),
-            ...api({ port: "8080", cpu: "1024", memory: "3072", desiredCount: "3" }),
-            ...aws({ internal: "true", assignPublicIp: "false", logRetentionDays: "90", deregistrationDelaySeconds: "0" }),
-        }));
+    it('accepts numeric strings for integers and "true"/"false" for booleans, as stack config stores them', () => {
+        const config = parseReleaseConfig(
+            raw({
+                ...canary({ canaryWeight: "10", requirePinnedDigests: "true" }),
+                ...api({ port: "8080", cpu: "1024", memory: "3072", desiredCount: "3" }),
+                ...aws({ internal: "true", assignPublicIp: "false", logRetentionDays: "90", deregistrationDelaySeconds: "0" }),
+            }),
+        );
         assert.equal(config.canaryWeight, 10);
         assert.equal(config.requirePinnedDigests, true);
-        assert.deepEqual([config.components[0].port, config.components[0].cpu, config.components[0].memory, config.components[0].desiredCount], [8080, 1024, 3072, 3]);
-        assert.deepEqual([config.aws!.internal, config.aws!.assignPublicIp, config.aws!.logRetentionDays, config.aws!.deregistrationDelaySeconds], [true, false, 90, 0]);
+        assert.deepEqual(
+            [config.components[0].port, config.components[0].cpu, config.components[0].memory, config.components[0].desiredCount],
+            [8080, 1024, 3072, 3],
+        );
+        assert.deepEqual(
+            [config.aws!.internal, config.aws!.assignPublicIp, config.aws!.logRetentionDays, config.aws!.deregistrationDelaySeconds],
+            [true, false, 90, 0],
+        );
     });
 
     it("defaults memory to the smallest Fargate size for the CPU", () => {
@@ -119,8 +179,23 @@ describe("release config validation (settings/*.ts, config.ts)", () => {
     });
 
     it("accepts several web components with distinct prefixes and one default", () => {
-        const config = parseReleaseConfig(raw(components({ admin: { image: REPO, port: 8081, pathPrefix: "/admin" }, docs: { image: REPO, port: 8082, pathPrefix: "/docs/v1" } })));
-        assert.deepEqual(config.components.map((c) => [c.name, c.pathPrefix]), [["admin", "/admin"], ["api", undefined], ["docs", "/docs/v1"], ["worker", undefined]]);
+        const config = parseReleaseConfig(
+            raw(
+                components({
+                    admin: { image: REPO, port: 8081, pathPrefix: "/admin" },
+                    docs: { image: REPO, port: 8082, pathPrefix: "/docs/v1" },
+                }),
+            ),
+        );
+        assert.deepEqual(
+            config.components.map((c) => [c.name, c.pathPrefix]),
+            [
+                ["admin", "/admin"],
+                ["api", undefined],
+                ["docs", "/docs/v1"],
+                ["worker", undefined],
+            ],
+        );
     });
 
     it("accepts a missing digest when pinning is not required", () => {
@@ -132,7 +207,11 @@ describe("release config validation (settings/*.ts, config.ts)", () => {
     });
 
     it("accepts secret references: Secrets Manager and SSM ARNs, and config keys that are set", () => {
-        const secretEnv = { DB_PASSWORD: "config:dbPassword", API_KEY: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:key", TOKEN: "arn:aws:ssm:eu-west-1:123456789012:parameter/t" };
+        const secretEnv = {
+            DB_PASSWORD: "config:dbPassword",
+            API_KEY: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:key",
+            TOKEN: "arn:aws:ssm:eu-west-1:123456789012:parameter/t",
+        };
         const config = parseReleaseConfig(raw({ ...api({ secretEnv }), dbPassword: "s3cret" }));
         assert.deepEqual(config.components[0].secretEnv, secretEnv);
     });
@@ -144,8 +223,15 @@ describe("release config validation (settings/*.ts, config.ts)", () => {
 
     describe("raw values from stack config (rawReleaseValues)", () => {
         it("parses objects and lists, keeps scalars as text, drops other namespaces", () => {
-            assert.deepEqual(rawReleaseValues({ "release:aws": ` {"vpcId":"${VPC}"}`, "release:version": "v1.5.0", "aws:region": "eu-west-1", "release:canaryWeight": "10" }),
-                { aws: { vpcId: VPC }, version: "v1.5.0", canaryWeight: "10" });
+            assert.deepEqual(
+                rawReleaseValues({
+                    "release:aws": ` {"vpcId":"${VPC}"}`,
+                    "release:version": "v1.5.0",
+                    "aws:region": "eu-west-1",
+                    "release:canaryWeight": "10",
+                }),
+                { aws: { vpcId: VPC }, version: "v1.5.0", canaryWeight: "10" },
+            );
         });
 
         it("refuses invalid JSON object text, naming the key", () => {
@@ -157,7 +243,9 @@ describe("release config validation (settings/*.ts, config.ts)", () => {
         });
 
         it("treats an empty value as unset, as Pulumi.yaml's empty defaults for optional keys mean", () => {
-            assert.deepEqual(rawReleaseValues({ "release:previous": "", "release:acceptSchemaHead": "", "release:version": "v1.5.0" }), { version: "v1.5.0" });
+            assert.deepEqual(rawReleaseValues({ "release:previous": "", "release:acceptSchemaHead": "", "release:version": "v1.5.0" }), {
+                version: "v1.5.0",
+            });
         });
 
         it("keeps secrets as text even when they look like JSON, so no parse error can quote them", () => {
@@ -169,27 +257,39 @@ describe("release config validation (settings/*.ts, config.ts)", () => {
         const release = (overrides: StackConfig): StackConfig => ecsConfig({ "release:version": "v1.5.0", ...overrides });
 
         it("refuses an unknown `release:` key (a misspelt canaryWeight)", async () => {
-            await assertRefusedBeforeAnyResource(release({ "release:previous": "v1.4.2", "release:canaryWieght": 10 }),
-                `unknown config \`release:canaryWieght\` (did you mean \`release:canaryWeight\`?); ${UNKNOWN_TAIL}`);
+            await assertRefusedBeforeAnyResource(
+                release({ "release:previous": "v1.4.2", "release:canaryWieght": 10 }),
+                `unknown config \`release:canaryWieght\` (did you mean \`release:canaryWeight\`?); ${UNKNOWN_TAIL}`,
+            );
         });
 
         it("lists several unknown keys in order", async () => {
-            await assertRefusedBeforeAnyResource(release({ "release:zone": "a", "release:Version": "v1.5.0" }),
-                `unknown config \`release:Version\` (did you mean \`release:version\`?), \`release:zone\`; ${UNKNOWN_TAIL}`);
+            await assertRefusedBeforeAnyResource(
+                release({ "release:zone": "a", "release:Version": "v1.5.0" }),
+                `unknown config \`release:Version\` (did you mean \`release:version\`?), \`release:zone\`; ${UNKNOWN_TAIL}`,
+            );
         });
 
         it("refuses invalid JSON in an object key", async () => {
             const text = `{"vpcId": "${VPC}", subnetIds: []}`;
-            await assertRefusedBeforeAnyResource(release({ "release:aws": text }), `\`release:aws\` is not a valid object or list: ${jsonReason(text)}`);
+            await assertRefusedBeforeAnyResource(
+                release({ "release:aws": text }),
+                `\`release:aws\` is not a valid object or list: ${jsonReason(text)}`,
+            );
         });
 
         it("refuses a bad value found by the parser", async () => {
-            await assertRefusedBeforeAnyResource(release({ "release:previous": "v1.4.2", "release:canaryWeight": 101 }),
-                "`release:canaryWeight` must be an integer from 0 to 100; got \"101\"");
+            await assertRefusedBeforeAnyResource(
+                release({ "release:previous": "v1.4.2", "release:canaryWeight": 101 }),
+                '`release:canaryWeight` must be an integer from 0 to 100; got "101"',
+            );
         });
 
         it("registers resources for a valid config through the same monitor (the check above can fail)", async () => {
-            const config = release({ "release:components": { api: { ...API, secretEnv: { DB_PASSWORD: "config:dbPassword" } }, worker: WORKER }, "release:dbPassword": "[s3cret" });
+            const config = release({
+                "release:components": { api: { ...API, secretEnv: { DB_PASSWORD: "config:dbPassword" } }, worker: WORKER },
+                "release:dbPassword": "[s3cret",
+            });
             const { error, registered } = await registrationsDuring(() => runProgram({ config, secretKeys: ["release:dbPassword"] }));
             assert.equal(error, undefined);
             assert.ok(registered.includes("safe-release:index:Release::shop"), registered.join(", "));

@@ -11,7 +11,12 @@ const DATABASE_URL = "postgres://shop:s3cr3t-pw@db.internal:5432/shop";
 function withData(overrides: StackConfig = {}): StackConfig {
     return ecsConfig({
         "release:databaseUrl": DATABASE_URL,
-        "release:database": { ledger: "prisma", migrationsDir: "prisma/migrations", criticalTables: ["users", "projects"], rdsInstance: "shop-db" },
+        "release:database": {
+            ledger: "prisma",
+            migrationsDir: "prisma/migrations",
+            criticalTables: ["users", "projects"],
+            rdsInstance: "shop-db",
+        },
         "release:migrate": { command: "npx prisma migrate deploy", component: "api", quiesce: ["worker"] },
         ...overrides,
     });
@@ -46,7 +51,8 @@ describe("data steps of a forward upgrade (aws-ecs)", () => {
         assert.ok(resume.dependencies.includes(migrate.urn), "writers resume only after the migration");
         const services = resourcesOfType(run, "aws:ecs/service:Service").filter((s) => s.name.includes("v1.5.0"));
         assert.equal(services.length, 2);
-        for (const service of services) assert.ok(service.dependencies.includes(resume.urn), `${service.name} starts after the writers resume`);
+        for (const service of services)
+            assert.ok(service.dependencies.includes(resume.urn), `${service.name} starts after the writers resume`);
         // The policy pack sees the same order on the components: the migration depends on the backup's steps.
         const migration = resource(run, "safe-release:data:Migration", "shop-migrate-v1.5.0");
         assert.ok(migration.dependencies.includes(dump.urn) && migration.dependencies.includes(snapshot.urn));
@@ -55,24 +61,34 @@ describe("data steps of a forward upgrade (aws-ecs)", () => {
     it("stops exactly the quiesced components of the running version and restores their counts", async () => {
         const run = await deployThenStart();
         const cluster = "arn:aws:mock:eu-west-1:123456789012:shop-ecs";
-        assert.equal(command(run, "shop-quiesce-v1.5.0-stop").inputs.create,
-            `node ops/bin/safe-release-ops.js ecs-scale --cluster ${cluster} --service shop-worker-v1-4-2=0 --wait`);
-        assert.equal(command(run, "shop-quiesce-v1.5.0-resume").inputs.create,
-            `node ops/bin/safe-release-ops.js ecs-scale --cluster ${cluster} --service shop-worker-v1-4-2=1 --wait`);
+        assert.equal(
+            command(run, "shop-quiesce-v1.5.0-stop").inputs.create,
+            `node ops/bin/safe-release-ops.js ecs-scale --cluster ${cluster} --service shop-worker-v1-4-2=0 --wait`,
+        );
+        assert.equal(
+            command(run, "shop-quiesce-v1.5.0-resume").inputs.create,
+            `node ops/bin/safe-release-ops.js ecs-scale --cluster ${cluster} --service shop-worker-v1-4-2=1 --wait`,
+        );
     });
 
     it("takes a pg_dump with facts of the critical tables and an RDS snapshot kept when it leaves the program", async () => {
         const run = await deployThenStart();
         const dump = command(run, "shop-backup-v1.5.0-pg-dump");
-        assert.equal(dump.inputs.create,
-            "node ops/bin/safe-release-ops.js backup --kind postgres --dir backups --app shop --version v1.5.0 --log backups/backups.log --critical-tables users,projects");
+        assert.equal(
+            dump.inputs.create,
+            "node ops/bin/safe-release-ops.js backup --kind postgres --dir backups --app shop --version v1.5.0 --log backups/backups.log --critical-tables users,projects",
+        );
         assert.ok(isSecretValue(dump.inputs.environment, "DATABASE_URL"));
         const snapshot = resource(run, "aws:rds/snapshot:Snapshot", "shop-backup-v1.5.0-rds");
         assert.deepEqual(
             { instance: snapshot.inputs.dbInstanceIdentifier, id: snapshot.inputs.dbSnapshotIdentifier, retained: snapshot.retainOnDelete },
             { instance: "shop-db", id: "shop-v1-5-0-pre-upgrade", retained: true },
         );
-        assert.deepEqual(snapshot.inputs.tags, { "safe-release:app": "shop", "safe-release:version": "v1.5.0", "safe-release:purpose": "pre-upgrade" });
+        assert.deepEqual(snapshot.inputs.tags, {
+            "safe-release:app": "shop",
+            "safe-release:version": "v1.5.0",
+            "safe-release:purpose": "pre-upgrade",
+        });
     });
 
     it("migrates once under the lock, keyed by version and digest, as a one-off ECS task of the new image", async () => {
@@ -83,22 +99,35 @@ describe("data steps of a forward upgrade (aws-ecs)", () => {
         assert.equal(definition.image, `ghcr.io/acme/shop-api@${digestOf("apiv1.5.0")}`);
         assert.deepEqual(definition.command, ["npx", "prisma", "migrate", "deploy"]);
         assert.equal(task.inputs.family, "shop-api-oneoff-v1-5-0");
-        assert.equal(migrate.inputs.create,
+        assert.equal(
+            migrate.inputs.create,
             `node ops/bin/safe-release-ops.js migrate --app shop --version v1.5.0 --digest ${digestOf("apiv1.5.0")} --lock-timeout 10m -- ` +
-            "node ops/bin/safe-release-ops.js ecs-task --cluster arn:aws:mock:eu-west-1:123456789012:shop-ecs " +
-            "--task-definition arn:aws:mock:eu-west-1:123456789012:shop-ecs-v1.5.0-api-oneoff --container api " +
-            "--subnets subnet-0aaa1111bbbb2222c,subnet-0ddd3333eeee4444f --security-groups shop-ecs-service-id -- npx prisma migrate deploy");
+                "node ops/bin/safe-release-ops.js ecs-task --cluster arn:aws:mock:eu-west-1:123456789012:shop-ecs " +
+                "--task-definition arn:aws:mock:eu-west-1:123456789012:shop-ecs-v1.5.0-api-oneoff --container api " +
+                "--subnets subnet-0aaa1111bbbb2222c,subnet-0ddd3333eeee4444f --security-groups shop-ecs-service-id -- npx prisma migrate deploy",
+        );
         assert.deepEqual(migrate.inputs.triggers, ["v1.5.0", digestOf("apiv1.5.0")]);
         assert.equal(migrate.inputs.update, "true", "an input change never re-runs a migration");
         assert.ok(resource(run, "safe-release:data:Migration", "shop-migrate-v1.5.0").dependencies.includes(task.urn));
     });
 
     it("fixes forward from a failed version when told to", async () => {
-        const run = await deployThenStart(withData({
-            "release:version": "v1.5.1", "release:previous": "v1.4.2",
-            "release:migrate": { command: "npx prisma migrate deploy", component: "api", quiesce: ["worker"], fixForwardFrom: "v1.5.0" },
-            "release:digests": { "v1.4.2": { api: digestOf("apiv1.4.2"), worker: digestOf("workerv1.4.2") }, "v1.5.1": { api: digestOf("api151"), worker: digestOf("worker151") } },
-        }));
+        const run = await deployThenStart(
+            withData({
+                "release:version": "v1.5.1",
+                "release:previous": "v1.4.2",
+                "release:migrate": {
+                    command: "npx prisma migrate deploy",
+                    component: "api",
+                    quiesce: ["worker"],
+                    fixForwardFrom: "v1.5.0",
+                },
+                "release:digests": {
+                    "v1.4.2": { api: digestOf("apiv1.4.2"), worker: digestOf("workerv1.4.2") },
+                    "v1.5.1": { api: digestOf("api151"), worker: digestOf("worker151") },
+                },
+            }),
+        );
         assert.match(command(run, "shop-migrate-v1.5.1-run").inputs.create, / --lock-timeout 10m --fix-forward-from v1\.5\.0 -- /);
     });
 
@@ -112,19 +141,24 @@ describe("data steps of a forward upgrade (aws-ecs)", () => {
 
     it("records the backups in the stack output with the schema head they restore", async () => {
         const run = await deployThenStart();
-        assert.deepEqual(run.outputs.backups.map((b: any) => [b.id, b.kind, b.schemaHead]), [
-            ["shop-v1.4.2-20261122T101500.000Z", "postgres", undefined],
-            ["shop-v1-4-2-pre-upgrade", "rds-snapshot", undefined],
-            ["shop-v1.5.0-20261122T101500.000Z", "postgres", "v1.4.2"],
-            ["shop-v1-5-0-pre-upgrade", "rds-snapshot", "v1.4.2"],
-        ]);
+        assert.deepEqual(
+            run.outputs.backups.map((b: any) => [b.id, b.kind, b.schemaHead]),
+            [
+                ["shop-v1.4.2-20261122T101500.000Z", "postgres", undefined],
+                ["shop-v1-4-2-pre-upgrade", "rds-snapshot", undefined],
+                ["shop-v1.5.0-20261122T101500.000Z", "postgres", "v1.4.2"],
+                ["shop-v1-5-0-pre-upgrade", "rds-snapshot", "v1.4.2"],
+            ],
+        );
     });
 
     it("prunes old backups once the upgrade succeeded, protecting this update's (the schema head's)", async () => {
         const run = await deployThenStart({ ...startRelease, "release:backup": { keep: 3, retentionDays: 14 } });
         const prune = command(run, "shop-prune-v1.5.0");
-        assert.equal(prune.inputs.create,
-            "node ops/bin/safe-release-ops.js prune --log backups/backups.log --keep 3 --retention-days 14 --protect shop-v1.5.0-20261122T101500.000Z");
+        assert.equal(
+            prune.inputs.create,
+            "node ops/bin/safe-release-ops.js prune --log backups/backups.log --keep 3 --retention-days 14 --protect shop-v1.5.0-20261122T101500.000Z",
+        );
         assert.ok(prune.dependencies.includes(command(run, "shop-quiesce-v1.5.0-resume").urn));
     });
 
@@ -142,7 +176,11 @@ describe("data steps of a forward upgrade (aws-ecs)", () => {
         const shift = await planDiff(canary, { ...canary, "release:canaryWeight": 50 }, { secretKeys: ["release:databaseUrl"] });
         assert.deepEqual(shift.names("updated"), ["aws:lb/listener:Listener::shop-ecs-listener"]);
         const promoted = { ...canary, "release:canaryWeight": 100 };
-        const rollback = await planDiff(promoted, { ...promoted, "release:version": "v1.4.2", "release:previous": "v1.5.0" }, { secretKeys: ["release:databaseUrl"] });
+        const rollback = await planDiff(
+            promoted,
+            { ...promoted, "release:version": "v1.4.2", "release:previous": "v1.5.0" },
+            { secretKeys: ["release:databaseUrl"] },
+        );
         assert.deepEqual([...rollback.names("created"), ...rollback.names("deleted")], []);
         assert.deepEqual(rollback.names("updated"), ["aws:lb/listener:Listener::shop-ecs-listener"]);
     });
@@ -165,10 +203,14 @@ describe("restore after a bad migration (release:restoreFrom)", () => {
         assert.ok(command(run, `shop-quiesce-${backupId}-resume`).dependencies.includes(restore.urn));
         // v1.5.0 is retired by this update, but its worker must not write while the backup is restored.
         const cluster = "arn:aws:mock:eu-west-1:123456789012:shop-ecs";
-        assert.equal(stop.inputs.create,
-            `node ops/bin/safe-release-ops.js ecs-scale --cluster ${cluster} --service shop-worker-v1-5-0=0 --service shop-worker-v1-4-2=0 --wait`);
-        assert.equal(command(run, `shop-quiesce-${backupId}-resume`).inputs.create,
-            `node ops/bin/safe-release-ops.js ecs-scale --cluster ${cluster} --service shop-worker-v1-4-2=1 --wait`);
+        assert.equal(
+            stop.inputs.create,
+            `node ops/bin/safe-release-ops.js ecs-scale --cluster ${cluster} --service shop-worker-v1-5-0=0 --service shop-worker-v1-4-2=0 --wait`,
+        );
+        assert.equal(
+            command(run, `shop-quiesce-${backupId}-resume`).inputs.create,
+            `node ops/bin/safe-release-ops.js ecs-scale --cluster ${cluster} --service shop-worker-v1-4-2=1 --wait`,
+        );
         assert.equal(run.outputs.transition, "restore");
         assert.equal(run.outputs.schemaHead, "v1.4.2");
         assert.equal(run.outputs.restoredFrom, backupId);
@@ -177,38 +219,50 @@ describe("restore after a bad migration (release:restoreFrom)", () => {
 
     it("refuses an unknown backup id, listing the recorded ones", async () => {
         const started = await deployThenStart();
-        await assert.rejects(runProgram({
-            config: withData({ "release:version": "v1.4.2", "release:restoreFrom": "shop-v1.5.0-20991231T000000.000Z" }),
-            secretKeys: ["release:databaseUrl"],
-            lastOutputs: started.outputs,
-        }), {
-            message: "`release:restoreFrom` names shop-v1.5.0-20991231T000000.000Z, which this stack has not recorded; recorded backups: " +
-                "shop-v1.4.2-20261122T101500.000Z, shop-v1-4-2-pre-upgrade, shop-v1.5.0-20261122T101500.000Z, shop-v1-5-0-pre-upgrade",
-            registered: [],
-        });
+        await assert.rejects(
+            runProgram({
+                config: withData({ "release:version": "v1.4.2", "release:restoreFrom": "shop-v1.5.0-20991231T000000.000Z" }),
+                secretKeys: ["release:databaseUrl"],
+                lastOutputs: started.outputs,
+            }),
+            {
+                message:
+                    "`release:restoreFrom` names shop-v1.5.0-20991231T000000.000Z, which this stack has not recorded; recorded backups: " +
+                    "shop-v1.4.2-20261122T101500.000Z, shop-v1-4-2-pre-upgrade, shop-v1.5.0-20261122T101500.000Z, shop-v1-5-0-pre-upgrade",
+                registered: [],
+            },
+        );
     });
 
     it("refuses to restore a snapshot id, naming what it can restore", async () => {
         const started = await deployThenStart();
-        await assert.rejects(runProgram({
-            config: withData({ "release:version": "v1.4.2", "release:restoreFrom": "shop-v1-5-0-pre-upgrade" }),
-            secretKeys: ["release:databaseUrl"],
-            lastOutputs: started.outputs,
-        }), {
-            message: "`release:restoreFrom` names shop-v1-5-0-pre-upgrade, a rds-snapshot backup, which this program does not restore: " +
-                "name the pg_dump or directory backup taken with it (the `backups` stack output lists them), or restore the snapshot by hand",
-        });
+        await assert.rejects(
+            runProgram({
+                config: withData({ "release:version": "v1.4.2", "release:restoreFrom": "shop-v1-5-0-pre-upgrade" }),
+                secretKeys: ["release:databaseUrl"],
+                lastOutputs: started.outputs,
+            }),
+            {
+                message:
+                    "`release:restoreFrom` names shop-v1-5-0-pre-upgrade, a rds-snapshot backup, which this program does not restore: " +
+                    "name the pg_dump or directory backup taken with it (the `backups` stack output lists them), or restore the snapshot by hand",
+            },
+        );
     });
 
     it("refuses to run a version newer than the schema the backup holds", async () => {
         const started = await deployThenStart();
-        await assert.rejects(runProgram({
-            config: withData({ "release:version": "v1.5.0", "release:restoreFrom": "shop-v1.5.0-20261122T101500.000Z" }),
-            secretKeys: ["release:databaseUrl"],
-            lastOutputs: started.outputs,
-        }), {
-            message: "backup shop-v1.5.0-20261122T101500.000Z holds the schema of v1.4.2, but v1.5.0 would run on it; " +
-                "set `release:version` to v1.4.2 or older and remove any newer `release:previous`",
-        });
+        await assert.rejects(
+            runProgram({
+                config: withData({ "release:version": "v1.5.0", "release:restoreFrom": "shop-v1.5.0-20261122T101500.000Z" }),
+                secretKeys: ["release:databaseUrl"],
+                lastOutputs: started.outputs,
+            }),
+            {
+                message:
+                    "backup shop-v1.5.0-20261122T101500.000Z holds the schema of v1.4.2, but v1.5.0 would run on it; " +
+                    "set `release:version` to v1.4.2 or older and remove any newer `release:previous`",
+            },
+        );
     });
 });

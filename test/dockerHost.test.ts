@@ -23,7 +23,10 @@ function withData(overrides: StackConfig = {}): StackConfig {
 }
 
 async function deployThenStart(config: StackConfig): Promise<ProgramRun> {
-    const first = await runProgram({ config: { ...config, "release:version": "v1.4.2", "release:previous": undefined }, secretKeys: ["release:databaseUrl"] });
+    const first = await runProgram({
+        config: { ...config, "release:version": "v1.4.2", "release:previous": undefined },
+        secretKeys: ["release:databaseUrl"],
+    });
     return runProgram({ config, secretKeys: ["release:databaseUrl"], lastOutputs: first.outputs });
 }
 
@@ -32,25 +35,34 @@ describe("docker-host resources", () => {
         const config = { ...canary, "release:dockerHost": { routerImage: "nginx:1.27-alpine" } };
         const run = await runProgram({ config, registry: { "nginx:1.27-alpine": digestOf("nginx") } });
         assert.equal(resource(run, CONTAINER, "shop-docker-router").inputs.image, `nginx@${digestOf("nginx")}`);
-        assert.equal(resource(run, "docker:index/remoteImage:RemoteImage", "shop-docker-router-image").inputs.name, `nginx@${digestOf("nginx")}`);
+        assert.equal(
+            resource(run, "docker:index/remoteImage:RemoteImage", "shop-docker-router-image").inputs.name,
+            `nginx@${digestOf("nginx")}`,
+        );
     });
 
     it("pulls every image by digest and runs each component's container by digest, named after the version", async () => {
         const run = await runProgram({ config: canary });
-        assert.deepEqual(resourcesOfType(run, "docker:index/remoteImage:RemoteImage").map((i) => [i.name, i.inputs.name, i.inputs.keepLocally]), [
-            ["shop-docker-router-image", ROUTER_IMAGE, true],
-            ["shop-docker-v1.4.2-api-image", `ghcr.io/acme/shop-api@${digestOf("apiv1.4.2")}`, true],
-            ["shop-docker-v1.4.2-worker-image", `ghcr.io/acme/shop-api@${digestOf("workerv1.4.2")}`, true],
-            ["shop-docker-v1.5.0-api-image", `ghcr.io/acme/shop-api@${digestOf("apiv1.5.0")}`, true],
-            ["shop-docker-v1.5.0-worker-image", `ghcr.io/acme/shop-api@${digestOf("workerv1.5.0")}`, true],
-        ]);
-        assert.deepEqual(resourcesOfType(run, CONTAINER).map((c) => [c.name, c.inputs.name, c.inputs.image]), [
-            ["shop-docker-router", "shop-router", ROUTER_IMAGE],
-            ["shop-docker-v1.4.2-api", "shop-api-v1-4-2", `ghcr.io/acme/shop-api@${digestOf("apiv1.4.2")}`],
-            ["shop-docker-v1.4.2-worker", "shop-worker-v1-4-2", `ghcr.io/acme/shop-api@${digestOf("workerv1.4.2")}`],
-            ["shop-docker-v1.5.0-api", "shop-api-v1-5-0", `ghcr.io/acme/shop-api@${digestOf("apiv1.5.0")}`],
-            ["shop-docker-v1.5.0-worker", "shop-worker-v1-5-0", `ghcr.io/acme/shop-api@${digestOf("workerv1.5.0")}`],
-        ]);
+        assert.deepEqual(
+            resourcesOfType(run, "docker:index/remoteImage:RemoteImage").map((i) => [i.name, i.inputs.name, i.inputs.keepLocally]),
+            [
+                ["shop-docker-router-image", ROUTER_IMAGE, true],
+                ["shop-docker-v1.4.2-api-image", `ghcr.io/acme/shop-api@${digestOf("apiv1.4.2")}`, true],
+                ["shop-docker-v1.4.2-worker-image", `ghcr.io/acme/shop-api@${digestOf("workerv1.4.2")}`, true],
+                ["shop-docker-v1.5.0-api-image", `ghcr.io/acme/shop-api@${digestOf("apiv1.5.0")}`, true],
+                ["shop-docker-v1.5.0-worker-image", `ghcr.io/acme/shop-api@${digestOf("workerv1.5.0")}`, true],
+            ],
+        );
+        assert.deepEqual(
+            resourcesOfType(run, CONTAINER).map((c) => [c.name, c.inputs.name, c.inputs.image]),
+            [
+                ["shop-docker-router", "shop-router", ROUTER_IMAGE],
+                ["shop-docker-v1.4.2-api", "shop-api-v1-4-2", `ghcr.io/acme/shop-api@${digestOf("apiv1.4.2")}`],
+                ["shop-docker-v1.4.2-worker", "shop-worker-v1-4-2", `ghcr.io/acme/shop-api@${digestOf("workerv1.4.2")}`],
+                ["shop-docker-v1.5.0-api", "shop-api-v1-5-0", `ghcr.io/acme/shop-api@${digestOf("apiv1.5.0")}`],
+                ["shop-docker-v1.5.0-worker", "shop-worker-v1-5-0", `ghcr.io/acme/shop-api@${digestOf("workerv1.5.0")}`],
+            ],
+        );
         const api = resource(run, CONTAINER, "shop-docker-v1.5.0-api");
         assert.ok(api.dependencies.includes(urnOf(run, "docker:index/remoteImage:RemoteImage", "shop-docker-v1.5.0-api-image")));
     });
@@ -59,8 +71,14 @@ describe("docker-host resources", () => {
         const run = await runProgram({ config: canary });
         const api = resource(run, CONTAINER, "shop-docker-v1.5.0-api");
         assert.deepEqual(api.inputs.healthcheck, {
-            tests: ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:8080/health || curl -fsS -o /dev/null http://127.0.0.1:8080/health"],
-            interval: "10s", timeout: "5s", retries: 3, startPeriod: "30s",
+            tests: [
+                "CMD-SHELL",
+                "wget -q -O /dev/null http://127.0.0.1:8080/health || curl -fsS -o /dev/null http://127.0.0.1:8080/health",
+            ],
+            interval: "10s",
+            timeout: "5s",
+            retries: 3,
+            startPeriod: "30s",
         });
         assert.deepEqual([api.inputs.restart, api.inputs.wait, api.inputs.waitTimeout], ["unless-stopped", true, 120]);
         assert.deepEqual(api.inputs.networksAdvanced, [{ name: "shop", aliases: ["shop-api-v1-5-0"] }]);
@@ -75,7 +93,14 @@ describe("docker-host resources", () => {
         const dir = await tempDir("safe-release-envfile-");
         const envFile = path.join(dir, "api.env");
         fs.writeFileSync(envFile, "# shop api\nSESSION_SECRET=pl41n-in-file\n\nLOG_LEVEL=info\n");
-        const config = { ...canary, "release:dockerHost": { routerImage: ROUTER_IMAGE, volumes: { api: ["/srv/shop/uploads:/uploads", "shop-cache:/cache:ro"] }, envFile: { api: envFile } } };
+        const config = {
+            ...canary,
+            "release:dockerHost": {
+                routerImage: ROUTER_IMAGE,
+                volumes: { api: ["/srv/shop/uploads:/uploads", "shop-cache:/cache:ro"] },
+                envFile: { api: envFile },
+            },
+        };
         const run = await runProgram({ config });
         const mounts = [
             { hostPath: "/srv/shop/uploads", containerPath: "/uploads", readOnly: false },
@@ -134,42 +159,79 @@ describe("docker-host resources", () => {
     });
 
     it("reaches a remote engine through one provider, and the router through DOCKER_HOST", async () => {
-        const run = await runProgram({ config: { ...canary, "release:dockerHost": { routerImage: ROUTER_IMAGE, host: "ssh://deploy@app.example.com", routerPort: 80 } } });
+        const run = await runProgram({
+            config: {
+                ...canary,
+                "release:dockerHost": { routerImage: ROUTER_IMAGE, host: "ssh://deploy@app.example.com", routerPort: 80 },
+            },
+        });
         assert.equal(resource(run, "pulumi:providers:docker", "shop-docker-engine").inputs.host, "ssh://deploy@app.example.com");
-        assert.deepEqual(resource(run, "command:local:Command", "shop-docker-router-config").inputs.environment, { DOCKER_HOST: "ssh://deploy@app.example.com" });
+        assert.deepEqual(resource(run, "command:local:Command", "shop-docker-router-config").inputs.environment, {
+            DOCKER_HOST: "ssh://deploy@app.example.com",
+        });
         assert.equal(run.outputs.url, "http://app.example.com:80");
     });
 
     it("migrates as a one-off container of the new image, after the backup, with writers stopped by name", async () => {
-        const run = await deployThenStart(withData({ "release:version": "v1.5.0", "release:previous": "v1.4.2", "release:canaryWeight": 0 }));
+        const run = await deployThenStart(
+            withData({ "release:version": "v1.5.0", "release:previous": "v1.4.2", "release:canaryWeight": 0 }),
+        );
         const migrate = resource(run, "command:local:Command", "shop-migrate-v1.5.0-run");
-        assert.equal(migrate.inputs.create,
+        assert.equal(
+            migrate.inputs.create,
             `node ops/bin/safe-release-ops.js migrate --app shop --version v1.5.0 --digest ${digestOf("apiv1.5.0")} --lock-timeout 10m -- ` +
-            "docker run --rm --network shop --label safe-release.app=shop --label safe-release.version=v1.5.0 --label safe-release.role=one-off " +
-            `-e RELEASE_VERSION=v1.5.0 -e DATABASE_URL ghcr.io/acme/shop-api@${digestOf("apiv1.5.0")} npx prisma migrate deploy`);
-        assert.ok(JSON.stringify(migrate.inputs.environment).includes("\"DATABASE_URL\":\"postgres://"), "the runner's environment carries DATABASE_URL");
+                "docker run --rm --network shop --label safe-release.app=shop --label safe-release.version=v1.5.0 --label safe-release.role=one-off " +
+                `-e RELEASE_VERSION=v1.5.0 -e DATABASE_URL ghcr.io/acme/shop-api@${digestOf("apiv1.5.0")} npx prisma migrate deploy`,
+        );
+        assert.ok(
+            JSON.stringify(migrate.inputs.environment).includes('"DATABASE_URL":"postgres://'),
+            "the runner's environment carries DATABASE_URL",
+        );
         assert.deepEqual(plainTextPaths(migrate.inputs.environment, "s3cr3t-pw"), [], "as a secret");
-        assert.equal(resource(run, "command:local:Command", "shop-quiesce-v1.5.0-stop").inputs.create, "docker stop --time 30 shop-worker-v1-4-2");
+        assert.equal(
+            resource(run, "command:local:Command", "shop-quiesce-v1.5.0-stop").inputs.create,
+            "docker stop --time 30 shop-worker-v1-4-2",
+        );
         assert.equal(resource(run, "command:local:Command", "shop-quiesce-v1.5.0-resume").inputs.create, "docker start shop-worker-v1-4-2");
         const resume = urnOf(run, "command:local:Command", "shop-quiesce-v1.5.0-resume");
         for (const name of ["v1.5.0-api", "v1.5.0-worker"]) {
-            assert.ok(resource(run, CONTAINER, `shop-docker-${name}`).dependencies.includes(resume), `${name} starts after the writers resume`);
+            assert.ok(
+                resource(run, CONTAINER, `shop-docker-${name}`).dependencies.includes(resume),
+                `${name} starts after the writers resume`,
+            );
         }
-        assert.ok(resource(run, "safe-release:data:Migration", "shop-migrate-v1.5.0").dependencies.includes(urnOf(run, "docker:index/network:Network", "shop-docker-network")));
+        assert.ok(
+            resource(run, "safe-release:data:Migration", "shop-migrate-v1.5.0").dependencies.includes(
+                urnOf(run, "docker:index/network:Network", "shop-docker-network"),
+            ),
+        );
     });
 
     it("passes a remote host to one-off and writer commands as `--host`", async () => {
-        const config = withData({ "release:version": "v1.5.0", "release:previous": "v1.4.2", "release:dockerHost": { routerImage: ROUTER_IMAGE, host: "ssh://deploy@app.example.com" } });
+        const config = withData({
+            "release:version": "v1.5.0",
+            "release:previous": "v1.4.2",
+            "release:dockerHost": { routerImage: ROUTER_IMAGE, host: "ssh://deploy@app.example.com" },
+        });
         const run = await deployThenStart(config);
-        assert.equal(resource(run, "command:local:Command", "shop-quiesce-v1.5.0-stop").inputs.create, "docker --host ssh://deploy@app.example.com stop --time 30 shop-worker-v1-4-2");
-        assert.match(resource(run, "command:local:Command", "shop-migrate-v1.5.0-run").inputs.create, / -- docker --host ssh:\/\/deploy@app\.example\.com run --rm /);
+        assert.equal(
+            resource(run, "command:local:Command", "shop-quiesce-v1.5.0-stop").inputs.create,
+            "docker --host ssh://deploy@app.example.com stop --time 30 shop-worker-v1-4-2",
+        );
+        assert.match(
+            resource(run, "command:local:Command", "shop-migrate-v1.5.0-run").inputs.create,
+            / -- docker --host ssh:\/\/deploy@app\.example\.com run --rm /,
+        );
     });
 
     it("runs further replicas under numbered names and routes to each", async () => {
         const config = dockerConfig({ "release:version": "v1.5.0" });
         (config["release:components"] as any).api.desiredCount = 2;
         const run = await runProgram({ config });
-        assert.deepEqual(resourcesOfType(run, CONTAINER).map((c) => c.inputs.name), ["shop-router", "shop-api-v1-5-0", "shop-api-v1-5-0-2", "shop-worker-v1-5-0"]);
+        assert.deepEqual(
+            resourcesOfType(run, CONTAINER).map((c) => c.inputs.name),
+            ["shop-router", "shop-api-v1-5-0", "shop-api-v1-5-0-2", "shop-worker-v1-5-0"],
+        );
         const config2: string = resource(run, "command:local:Command", "shop-docker-router-config").inputs.stdin;
         assert.ok(config2.includes("server shop-api-v1-5-0-2:8080 max_fails=1 fail_timeout=10s;"));
     });

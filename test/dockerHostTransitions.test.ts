@@ -32,9 +32,13 @@ function release(version: string, previous?: string, canaryWeight?: number): Sta
 /** Version → weight in the router's front upstream (`backup` reads as 0), via the direct port each version's hop listens on. */
 function routerWeights(run: ProgramRun): Record<string, number> {
     const config: string = resource(run, "command:local:Command", "shop-docker-router-config").inputs.stdin;
-    const ports = Object.fromEntries([...config.matchAll(/listen 127\.0\.0\.1:(\d+);\s+add_header X-Release-Version (\S+) always;/g)].map((m) => [m[1], m[2]]));
+    const ports = Object.fromEntries(
+        [...config.matchAll(/listen 127\.0\.0\.1:(\d+);\s+add_header X-Release-Version (\S+) always;/g)].map((m) => [m[1], m[2]]),
+    );
     const front = /upstream api__weighted \{\n([\s\S]*?)\n\s*\}/.exec(config)![1];
-    return Object.fromEntries([...front.matchAll(/server 127\.0\.0\.1:(\d+) (?:weight=(\d+)|backup)/g)].map((m) => [ports[m[1]], Number(m[2] ?? 0)]));
+    return Object.fromEntries(
+        [...front.matchAll(/server 127\.0\.0\.1:(\d+) (?:weight=(\d+)|backup)/g)].map((m) => [ports[m[1]], Number(m[2] ?? 0)]),
+    );
 }
 
 describe("release transitions on docker-host (DESIGN.md transition table)", () => {
@@ -43,7 +47,11 @@ describe("release transitions on docker-host (DESIGN.md transition table)", () =
         const after = await runProgram({ config: release("v1.4.2") });
         const diff = diffRuns(empty, after);
         assert.deepEqual([...diff.names("updated"), ...diff.names("deleted")], []);
-        const shared = ["docker:index/container:Container::shop-docker-router", "docker:index/network:Network::shop-docker-network", ROUTER_CONFIG];
+        const shared = [
+            "docker:index/container:Container::shop-docker-router",
+            "docker:index/network:Network::shop-docker-network",
+            ROUTER_CONFIG,
+        ];
         for (const name of [...versionResources("v1.4.2"), ...shared]) assert.ok(diff.names("created").includes(name), name);
         assert.deepEqual(routerWeights(after), { "v1.4.2": 100 });
         assert.equal(after.outputs.transition, "first-deploy");
@@ -57,7 +65,11 @@ describe("release transitions on docker-host (DESIGN.md transition table)", () =
         assert.deepEqual(routerWeights(diff.after), { "v1.5.0": 0, "v1.4.2": 100 });
     });
 
-    for (const [from, to] of [[10, 50], [50, 100], [0, 10]]) {
+    for (const [from, to] of [
+        [10, 50],
+        [50, 100],
+        [0, 10],
+    ]) {
         it(`shift traffic ${from} → ${to}: updates the router config and nothing else`, async () => {
             const diff = await planDiff(release("v1.5.0", "v1.4.2", from), release("v1.5.0", "v1.4.2", to));
             assert.deepEqual(diff.names("updated"), [ROUTER_CONFIG]);
@@ -94,11 +106,17 @@ describe("release transitions on docker-host (DESIGN.md transition table)", () =
 
     it("a cold rollback below the schema head is refused before anything is registered", async () => {
         const deployed = await runProgram({ config: release("v1.5.0") });
-        await assert.rejects(runProgram({ config: release("v1.4.2"), lastOutputs: deployed.outputs }), (err: Error & { registered: string[] }) => {
-            assert.deepEqual(err.registered, []);
-            assert.match(err.message, /^`release:version` v1\.4\.2 is older than the database schema head v1\.5\.0.*`release:restoreFrom`/);
-            return true;
-        });
+        await assert.rejects(
+            runProgram({ config: release("v1.4.2"), lastOutputs: deployed.outputs }),
+            (err: Error & { registered: string[] }) => {
+                assert.deepEqual(err.registered, []);
+                assert.match(
+                    err.message,
+                    /^`release:version` v1\.4\.2 is older than the database schema head v1\.5\.0.*`release:restoreFrom`/,
+                );
+                return true;
+            },
+        );
     });
 
     it("re-running the same config changes nothing, the router config included", async () => {

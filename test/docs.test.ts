@@ -11,18 +11,24 @@ const pages = readDocs();
 
 /** Every relative link that does not resolve, as `file: target (why)`. */
 function brokenLinks(page: DocPage): string[] {
-    return linkTargets(page).filter((t) => !/^[a-z]+:/.test(t)).flatMap((target) => {
-        const [file, anchor] = target.split("#");
-        const resolved = file === "" ? path.join(DOCS, page.file) : path.resolve(DOCS, file);
-        if (!fs.existsSync(resolved)) return [`${page.file}: ${target} (no such file)`];
-        if (anchor !== undefined && !headingSlugs(fs.readFileSync(resolved, "utf8")).includes(anchor)) return [`${page.file}: ${target} (no such heading)`];
-        return [];
-    });
+    return linkTargets(page)
+        .filter((t) => !/^[a-z]+:/.test(t))
+        .flatMap((target) => {
+            const [file, anchor] = target.split("#");
+            const resolved = file === "" ? path.join(DOCS, page.file) : path.resolve(DOCS, file);
+            if (!fs.existsSync(resolved)) return [`${page.file}: ${target} (no such file)`];
+            if (anchor !== undefined && !headingSlugs(fs.readFileSync(resolved, "utf8")).includes(anchor))
+                return [`${page.file}: ${target} (no such heading)`];
+            return [];
+        });
 }
 
 /** `release:<key>` mentions outside refused changes and quoted messages (which show misspelt keys on purpose). */
 function mentionedKeys(page: DocPage): string[] {
-    const checked = [page.prose, ...page.blocks.filter((b) => !b.tags.includes("refused") && !b.tags.includes("message")).map((b) => b.text)];
+    const checked = [
+        page.prose,
+        ...page.blocks.filter((b) => !b.tags.includes("refused") && !b.tags.includes("message")).map((b) => b.text),
+    ];
     return [...new Set(checked.flatMap((text) => [...text.matchAll(/\brelease:([A-Za-z][A-Za-z0-9]*)/g)].map((m) => m[1])))].sort();
 }
 
@@ -32,7 +38,10 @@ function mentionedOpsCommands(page: DocPage): string[] {
 
 describe("docs: the operator pages", () => {
     it("exist: an index and the five procedures, each linked from the index", () => {
-        assert.deepEqual(pages.map((p) => p.file), ["README.md", "release-checklist.md", "restore-drill.md", "rollback.md", "troubleshooting.md", "upgrade.md"]);
+        assert.deepEqual(
+            pages.map((p) => p.file),
+            ["README.md", "release-checklist.md", "restore-drill.md", "rollback.md", "troubleshooting.md", "upgrade.md"],
+        );
         const index = linkTargets(pages[0]).map((t) => t.split("#")[0]);
         for (const page of pages.slice(1)) assert.ok(index.includes(page.file), `docs/README.md does not link ${page.file}`);
     });
@@ -42,8 +51,14 @@ describe("docs: the operator pages", () => {
     });
 
     it("a broken link or anchor is caught", () => {
-        const page = parsePage("README.md", "[a](upgrade.md#no-such-step) [b](missing.md) [c](upgrade.md#shift-traffic) [d](https://example.com/x)");
-        assert.deepEqual(brokenLinks(page), ["README.md: upgrade.md#no-such-step (no such heading)", "README.md: missing.md (no such file)"]);
+        const page = parsePage(
+            "README.md",
+            "[a](upgrade.md#no-such-step) [b](missing.md) [c](upgrade.md#shift-traffic) [d](https://example.com/x)",
+        );
+        assert.deepEqual(brokenLinks(page), [
+            "README.md: upgrade.md#no-such-step (no such heading)",
+            "README.md: missing.md (no such file)",
+        ]);
         assert.equal(headingSlug("Promote: retire the previous version"), "promote-retire-the-previous-version");
         assert.equal(headingSlug("After v1.4.2 was retired"), "after-v142-was-retired");
     });
@@ -51,8 +66,12 @@ describe("docs: the operator pages", () => {
     it("every `release:<key>` named is a key the program reads (settings/*.ts RELEASE_KEYS)", () => {
         const known = RELEASE_KEYS as readonly string[];
         const named = [...new Set(pages.flatMap(mentionedKeys))];
-        assert.deepEqual(named.filter((k) => !known.includes(k)), []);
-        for (const key of ["version", "previous", "canaryWeight", "restoreFrom", "acceptSchemaHead", "analysis"]) assert.ok(named.includes(key), key);
+        assert.deepEqual(
+            named.filter((k) => !known.includes(k)),
+            [],
+        );
+        for (const key of ["version", "previous", "canaryWeight", "restoreFrom", "acceptSchemaHead", "analysis"])
+            assert.ok(named.includes(key), key);
     });
 
     it("a misspelt key outside a refused change is caught", () => {
@@ -62,7 +81,10 @@ describe("docs: the operator pages", () => {
 
     it("every `safe-release-ops <command>` named exists in ops/commands/", () => {
         const named = [...new Set(pages.flatMap(mentionedOpsCommands))].sort();
-        assert.deepEqual(named.filter((c) => !fs.existsSync(path.join(ROOT, "ops", "commands", `${c}.ts`))), []);
+        assert.deepEqual(
+            named.filter((c) => !fs.existsSync(path.join(ROOT, "ops", "commands", `${c}.ts`))),
+            [],
+        );
         assert.deepEqual(named, ["backup", "migrate", "preflight", "prune", "restore", "smoke", "verify"]);
     });
 
@@ -98,7 +120,8 @@ describe("docs: every quoted message appears verbatim in the program's source", 
     }
 
     it("a message that drifted from the source is caught", () => {
-        const drifted = "`release:canaryWeight` must be 0 while v1.5.0 enters the live set (got 10): a new version takes traffic only after its services are healthy; raise the weight";
+        const drifted =
+            "`release:canaryWeight` must be 0 while v1.5.0 enters the live set (got 10): a new version takes traffic only after its services are healthy; raise the weight";
         assert.deepEqual(unmatchedMessageLines(drifted, patterns), [drifted]);
         assert.deepEqual(unmatchedMessageLines("some text\n  | …\n…", patterns), ["some text"]);
     });

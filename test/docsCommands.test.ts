@@ -51,8 +51,10 @@ interface PageRun {
 export function substitute(command: string, page: PageRun): string {
     return command.replace(PLACEHOLDER, (name) => {
         const value = PLACEHOLDERS[name]?.(page);
-        if (PLACEHOLDERS[name] === undefined) throw new Error(`unknown placeholder ${name} in an offline command; known: ${Object.keys(PLACEHOLDERS).join(", ")}`);
-        if (value === undefined) throw new Error(`placeholder ${name} has no value yet: no earlier block of the page printed a record with an \`id\``);
+        if (PLACEHOLDERS[name] === undefined)
+            throw new Error(`unknown placeholder ${name} in an offline command; known: ${Object.keys(PLACEHOLDERS).join(", ")}`);
+        if (value === undefined)
+            throw new Error(`placeholder ${name} has no value yet: no earlier block of the page printed a record with an \`id\``);
         return value;
     });
 }
@@ -72,7 +74,12 @@ export function recordId(stdout: string): string | undefined {
 
 function shell(command: string, cwd: string, env: NodeJS.ProcessEnv): Promise<Outcome> {
     return new Promise((resolve, reject) => {
-        const child = spawn("bash", ["-euo", "pipefail", "-c", command], { cwd, env, stdio: ["ignore", "pipe", "pipe"], timeout: BLOCK_TIMEOUT_MS });
+        const child = spawn("bash", ["-euo", "pipefail", "-c", command], {
+            cwd,
+            env,
+            stdio: ["ignore", "pipe", "pipe"],
+            timeout: BLOCK_TIMEOUT_MS,
+        });
         let [stdout, stderr] = ["", ""];
         child.stdout.on("data", (c) => (stdout += c));
         child.stderr.on("data", (c) => (stderr += c));
@@ -109,7 +116,8 @@ async function runPage(placed: PlacedBlock[], env: NodeJS.ProcessEnv): Promise<P
     const dir = await projectCopy();
     for (const { block, change } of placed.filter((p) => hasTag(p.block, "sh", "offline"))) {
         if (/\bnpm run plan\b/.test(block.text)) {
-            if (change === undefined || change.refused) throw new Error(`${block.file}:${block.line}: a plan command must follow an accepted change`);
+            if (change === undefined || change.refused)
+                throw new Error(`${block.file}:${block.line}: a plan command must follow an accepted change`);
             checkoutAt(dir, change);
         }
         let command: string;
@@ -138,7 +146,9 @@ function expectedAfter(placed: PlacedBlock[], index: number): DocBlock[] {
 
 async function drillDatabase(pg: TestPostgres): Promise<string> {
     const db = await pg.createDatabase("docs_drill");
-    await pg.psql(db, `
+    await pg.psql(
+        db,
+        `
         CREATE TABLE users (id serial PRIMARY KEY, email text NOT NULL);
         CREATE TABLE orders (id serial PRIMARY KEY, user_id int REFERENCES users (id), total numeric NOT NULL);
         CREATE TABLE _prisma_migrations (id text PRIMARY KEY, checksum text NOT NULL, finished_at timestamptz, migration_name text NOT NULL,
@@ -146,7 +156,8 @@ async function drillDatabase(pg: TestPostgres): Promise<string> {
         INSERT INTO users (email) SELECT 'user' || i || '@example.invalid' FROM generate_series(1, 40) i;
         INSERT INTO orders (user_id, total) SELECT 1 + i % 40, i FROM generate_series(1, 120) i;
         INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, applied_steps_count)
-            VALUES ('1', 'c0ffee', '2026-11-01T00:00:00Z', '20261101000000_init', 1);`);
+            VALUES ('1', 'c0ffee', '2026-11-01T00:00:00Z', '20261101000000_init', 1);`,
+    );
     return db;
 }
 
@@ -176,7 +187,11 @@ describe("docs: every offline command runs as written", function () {
                 const outcome = runs.get(page)!.outcomes.get(block)!;
                 assert.equal(outcome.code, 0, `${outcome.command}\nstdout:\n${outcome.stdout}\nstderr:\n${outcome.stderr}`);
                 for (const expected of expectedAfter(placed, index)) {
-                    assert.equal(firstMissingLine(blockLines(expected), outcome.stdout), undefined, `${expected.file}:${expected.line}\n${outcome.stdout}`);
+                    assert.equal(
+                        firstMissingLine(blockLines(expected), outcome.stdout),
+                        undefined,
+                        `${expected.file}:${expected.line}\n${outcome.stdout}`,
+                    );
                 }
             });
         });
@@ -190,7 +205,13 @@ describe("docs: every offline command runs as written", function () {
 
     it("covers the plan, the backup, verify, restore --drill and prune commands", () => {
         const commands = pages.flatMap((p) => p.blocks.filter((b) => hasTag(b, "sh", "offline")).map((b) => b.text)).join("\n");
-        for (const expected of ["npm run plan -- --stack staging", "safe-release-ops.js backup", "safe-release-ops.js verify", "--drill", "safe-release-ops.js prune"]) {
+        for (const expected of [
+            "npm run plan -- --stack staging",
+            "safe-release-ops.js backup",
+            "safe-release-ops.js verify",
+            "--drill",
+            "safe-release-ops.js prune",
+        ]) {
             assert.ok(commands.includes(expected), expected);
         }
     });
@@ -198,16 +219,21 @@ describe("docs: every offline command runs as written", function () {
 
 describe("docs: the offline commands' placeholders", () => {
     it("replaces <backup id> with the id of the last record printed", () => {
-        const page: PageRun = { outcomes: new Map(), lastRecordId: recordId('{\n  "id": "shop-v1.5.0-20261122T101500.000Z",\n  "kind": "postgres"\n}\n') };
+        const page: PageRun = {
+            outcomes: new Map(),
+            lastRecordId: recordId('{\n  "id": "shop-v1.5.0-20261122T101500.000Z",\n  "kind": "postgres"\n}\n'),
+        };
         assert.equal(substitute("restore --id <backup id> --drill", page), "restore --id shop-v1.5.0-20261122T101500.000Z --drill");
         assert.equal(recordId('progress\n{"id":"a-1"}'), "a-1");
         assert.equal(recordId("no record here"), undefined);
     });
 
     it("refuses an unknown placeholder, or one that has no value yet", () => {
-        assert.throws(() => substitute("restore --id <backup id>", { outcomes: new Map() }),
-            { message: "placeholder <backup id> has no value yet: no earlier block of the page printed a record with an `id`" });
-        assert.throws(() => substitute("smoke --base-url <base url>", { outcomes: new Map() }),
-            { message: "unknown placeholder <base url> in an offline command; known: <backup id>" });
+        assert.throws(() => substitute("restore --id <backup id>", { outcomes: new Map() }), {
+            message: "placeholder <backup id> has no value yet: no earlier block of the page printed a record with an `id`",
+        });
+        assert.throws(() => substitute("smoke --base-url <base url>", { outcomes: new Map() }), {
+            message: "unknown placeholder <base url> in an offline command; known: <backup id>",
+        });
     });
 });

@@ -41,16 +41,31 @@ describe("docs: every config change plans as the doc says", function () {
                 const plans = checks.filter((c) => hasTag(c.block, "text", "plan"));
                 assert.ok(plans.length > 0, `${where}: a change needs a \`text plan\` block showing what it does`);
                 for (const quoted of plans) {
-                    assert.equal(firstMissingLine(blockLines(quoted.block), outcome.plan), undefined, `${quoted.block.file}:${quoted.block.line}\n${outcome.plan}`);
+                    assert.equal(
+                        firstMissingLine(blockLines(quoted.block), outcome.plan),
+                        undefined,
+                        `${quoted.block.file}:${quoted.block.line}\n${outcome.plan}`,
+                    );
                 }
             });
         }
     }
 
     it("covers the operator's tasks: start, shift, promote, abort, roll back (warm, retired, failed migration)", () => {
-        const sections = pages.flatMap((p) => describePlacement(p).filter((c) => !c.change.refused).map((c) => c.change.block.section));
-        for (const section of ["Start a release", "Shift traffic", "Promote: retire the previous version", "Abort the canary",
-            "After an app bug", "After v1.4.2 was retired", "After a failed migration"]) {
+        const sections = pages.flatMap((p) =>
+            describePlacement(p)
+                .filter((c) => !c.change.refused)
+                .map((c) => c.change.block.section),
+        );
+        for (const section of [
+            "Start a release",
+            "Shift traffic",
+            "Promote: retire the previous version",
+            "Abort the canary",
+            "After an app bug",
+            "After v1.4.2 was retired",
+            "After a failed migration",
+        ]) {
             assert.ok(sections.includes(section), section);
         }
     });
@@ -65,20 +80,34 @@ describe("docs: how a doc's change is applied to the stack file", () => {
     });
 
     it("refuses a change that deletes a key the file lacks, sets a foreign key, or does nothing", () => {
-        assert.throws(() => applyChange(stack, "# release:restoreFrom: x   <- delete this line"),
-            { message: "a change deletes `release:restoreFrom`, which the stack file does not have" });
-        assert.throws(() => applyChange(stack, "config:\n  aws:region: eu-west-1\n"), { message: "a change may set `release:` keys only; got `aws:region`" });
+        assert.throws(() => applyChange(stack, "# release:restoreFrom: x   <- delete this line"), {
+            message: "a change deletes `release:restoreFrom`, which the stack file does not have",
+        });
+        assert.throws(() => applyChange(stack, "config:\n  aws:region: eu-west-1\n"), {
+            message: "a change may set `release:` keys only; got `aws:region`",
+        });
         assert.throws(() => applyChange(stack, "# just a note\n"), { message: "a change sets or deletes nothing:\n# just a note\n" });
     });
 
     it("a doc whose quoted plan line is not printed fails", async () => {
         const before = example;
-        const change: StackChange = { block: { file: "x.md", line: 1, lang: "yaml", tags: [], text: "", section: "" }, before, after: applyChange(before, "release:version: v1.5.0\nrelease:previous: v1.4.2\nrelease:canaryWeight: 0"), refused: false };
+        const change: StackChange = {
+            block: { file: "x.md", line: 1, lang: "yaml", tags: [], text: "", section: "" },
+            before,
+            after: applyChange(before, "release:version: v1.5.0\nrelease:previous: v1.4.2\nrelease:canaryWeight: 0"),
+            refused: false,
+        };
         const outcome = await planChange(change);
         assert.ok("plan" in outcome);
         assert.equal(firstMissingLine(["  [x] 8. weights: v1.5.0 0% / v1.4.2 100%"], outcome.plan), undefined);
-        assert.equal(firstMissingLine(["  [x] 8. weights: v1.5.0 10% / v1.4.2 90%"], outcome.plan), "  [x] 8. weights: v1.5.0 10% / v1.4.2 90%");
-        assert.equal(firstMissingLine(["  [x] 8. weights: v1.5.0 0% / v1.4.2 100%", "  [x] 2. quiesce: stop worker of v1.4.2"], outcome.plan),
-            "  [x] 2. quiesce: stop worker of v1.4.2", "lines must appear in order");
+        assert.equal(
+            firstMissingLine(["  [x] 8. weights: v1.5.0 10% / v1.4.2 90%"], outcome.plan),
+            "  [x] 8. weights: v1.5.0 10% / v1.4.2 90%",
+        );
+        assert.equal(
+            firstMissingLine(["  [x] 8. weights: v1.5.0 0% / v1.4.2 100%", "  [x] 2. quiesce: stop worker of v1.4.2"], outcome.plan),
+            "  [x] 2. quiesce: stop worker of v1.4.2",
+            "lines must appear in order",
+        );
     });
 });

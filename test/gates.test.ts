@@ -28,8 +28,10 @@ describe("gates on aws-ecs: smoke tests and canary alarms", () => {
     it("smoke-tests each version through the test listener after its services, and the listener waits for it", async () => {
         const result = await run(gated());
         const smoke = resource(result, "command:local:Command", "shop-smoke-v1.5.0-run");
-        assert.equal(smoke.inputs.create,
-            "node ops/bin/safe-release-ops.js smoke --base-url http://shop-ecs-lb.eu-west-1.elb.example:8443 --checks - --header X-Release-Target:v1.5.0");
+        assert.equal(
+            smoke.inputs.create,
+            "node ops/bin/safe-release-ops.js smoke --base-url http://shop-ecs-lb.eu-west-1.elb.example:8443 --checks - --header X-Release-Target:v1.5.0",
+        );
         assert.deepEqual(JSON.parse(smoke.inputs.stdin), SMOKE);
         const services = resourcesOfType(result, "aws:ecs/service:Service").filter((s) => s.name.includes("v1.5.0"));
         for (const service of services) assert.ok(smoke.dependencies.includes(service.urn), `smoke after ${service.name}`);
@@ -52,9 +54,13 @@ describe("gates on aws-ecs: smoke tests and canary alarms", () => {
         const rate = resource(result, "aws:cloudwatch/metricAlarm:MetricAlarm", "shop-ecs-v1.5.0-api-5xx-rate");
         assert.equal(rate.inputs.name, "shop-api-v1-5-0-5xx-rate");
         assert.equal(rate.inputs.threshold, 0.02);
-        assert.deepEqual(rate.inputs.metricQueries.map((q: any) => q.id), ["errors", "requests", "rate"]);
+        assert.deepEqual(
+            rate.inputs.metricQueries.map((q: any) => q.id),
+            ["errors", "requests", "rate"],
+        );
         assert.deepEqual(rate.inputs.metricQueries[0].metric.dimensions, {
-            TargetGroup: "shop-ecs-v1.5.0-api-tg-suffix", LoadBalancer: "shop-ecs-lb-suffix",
+            TargetGroup: "shop-ecs-v1.5.0-api-tg-suffix",
+            LoadBalancer: "shop-ecs-lb-suffix",
         });
         const latency = resource(result, "aws:cloudwatch/metricAlarm:MetricAlarm", "shop-ecs-v1.5.0-api-p95-latency");
         assert.deepEqual([latency.inputs.extendedStatistic, latency.inputs.threshold], ["p95", 0.8]);
@@ -65,20 +71,37 @@ describe("gates on aws-ecs: smoke tests and canary alarms", () => {
     });
 
     it("opens the test listener to the configured CIDRs instead of the VPC", async () => {
-        const result = await run(gated({ "release:aws": { vpcId: "vpc-0abc12345def67890", subnetIds: ["subnet-0aaa1111bbbb2222c"], testListenerCidrs: ["203.0.113.0/24"] } }));
+        const result = await run(
+            gated({
+                "release:aws": {
+                    vpcId: "vpc-0abc12345def67890",
+                    subnetIds: ["subnet-0aaa1111bbbb2222c"],
+                    testListenerCidrs: ["203.0.113.0/24"],
+                },
+            }),
+        );
         const group = resource(result, "aws:ec2/securityGroup:SecurityGroup", "shop-ecs-lb");
         assert.deepEqual(group.inputs.ingress.find((i: any) => i.fromPort === 8443).cidrBlocks, ["203.0.113.0/24"]);
     });
 
     it("a traffic shift re-runs no smoke test and touches no alarm", async () => {
-        const diff = await planDiff(gated({ "release:canaryWeight": 10 }), gated({ "release:canaryWeight": 50 }), { secretKeys: ["release:smokeOperatorToken"] });
+        const diff = await planDiff(gated({ "release:canaryWeight": 10 }), gated({ "release:canaryWeight": 50 }), {
+            secretKeys: ["release:smokeOperatorToken"],
+        });
         assert.deepEqual(diff.names("updated"), ["aws:lb/listener:Listener::shop-ecs-listener"]);
         assert.deepEqual([...diff.names("created"), ...diff.names("deleted")], []);
     });
 
     it("changed checks change the smoke resources, whose triggers make the engine replace and so re-run them", async () => {
-        const diff = await planDiff(gated({ "release:canaryWeight": 0 }), gated({ "release:canaryWeight": 0, "release:smoke": [SMOKE[0]] }), { secretKeys: ["release:smokeOperatorToken"] });
-        assert.deepEqual(diff.names("updated"), ["command:local:Command::shop-smoke-v1.4.2-run", "command:local:Command::shop-smoke-v1.5.0-run"]);
+        const diff = await planDiff(
+            gated({ "release:canaryWeight": 0 }),
+            gated({ "release:canaryWeight": 0, "release:smoke": [SMOKE[0]] }),
+            { secretKeys: ["release:smokeOperatorToken"] },
+        );
+        assert.deepEqual(diff.names("updated"), [
+            "command:local:Command::shop-smoke-v1.4.2-run",
+            "command:local:Command::shop-smoke-v1.5.0-run",
+        ]);
     });
 });
 
@@ -86,14 +109,19 @@ describe("gates on docker-host: smoke tests through the router", () => {
     it("smoke-tests the new version with X-Release-Target on the router once the router carries it, at weight 0", async () => {
         const { dockerConfig } = await import("./support/dockerFixtures");
         const config = dockerConfig({
-            "release:version": "v1.5.0", "release:previous": "v1.4.2", "release:canaryWeight": 0,
-            "release:smoke": SMOKE, "release:smokeOperatorToken": TOKEN,
+            "release:version": "v1.5.0",
+            "release:previous": "v1.4.2",
+            "release:canaryWeight": 0,
+            "release:smoke": SMOKE,
+            "release:smokeOperatorToken": TOKEN,
         });
         const result = await run(config);
         const smoke = resource(result, "command:local:Command", "shop-smoke-v1.5.0-run");
         const router = resource(result, "command:local:Command", "shop-docker-router-config");
-        assert.equal(smoke.inputs.create,
-            "node ops/bin/safe-release-ops.js smoke --base-url http://localhost:8080 --checks - --header X-Release-Target:v1.5.0");
+        assert.equal(
+            smoke.inputs.create,
+            "node ops/bin/safe-release-ops.js smoke --base-url http://localhost:8080 --checks - --header X-Release-Target:v1.5.0",
+        );
         assert.ok(smoke.dependencies.includes(router.urn), "the router reaches the version before its smoke test");
         assert.ok(!router.dependencies.includes(smoke.urn));
         assert.deepEqual(result.outputs.weights, { "v1.5.0": 0, "v1.4.2": 100 });

@@ -13,12 +13,21 @@ describe("last release from the stack's own outputs (lastReleaseFromOutputs)", (
     });
 
     it("ignores the other outputs (url, images, summary)", () => {
-        const outputs = { version: "v1.4.2", weights: { "v1.4.2": 100 }, schemaHead: "v1.4.2", url: "http://shop.example", transition: "first-deploy" };
+        const outputs = {
+            version: "v1.4.2",
+            weights: { "v1.4.2": 100 },
+            schemaHead: "v1.4.2",
+            url: "http://shop.example",
+            transition: "first-deploy",
+        };
         assert.deepEqual(lastReleaseFromOutputs(outputs), { version: "v1.4.2", weights: { "v1.4.2": 100 }, schemaHead: "v1.4.2" });
     });
 
     it("returns nothing before the first deploy (all outputs undefined)", () => {
-        assert.deepEqual(lastReleaseFromOutputs({ version: undefined, previous: undefined, weights: undefined, schemaHead: undefined }), {});
+        assert.deepEqual(
+            lastReleaseFromOutputs({ version: undefined, previous: undefined, weights: undefined, schemaHead: undefined }),
+            {},
+        );
         assert.deepEqual(lastReleaseFromOutputs({}), {});
     });
 
@@ -38,13 +47,13 @@ describe("last release from the stack's own outputs (lastReleaseFromOutputs)", (
 
     const bad: Array<[string, unknown, string]> = [
         ["version", 5, "5"],
-        ["version", "latest", "\"latest\""],
-        ["version", "1.5.0", "\"1.5.0\""],
-        ["previous", "v1.4", "\"v1.4\""],
-        ["previous", { tag: "v1.4.2" }, "{\"tag\":\"v1.4.2\"}"],
-        ["schemaHead", "", "\"\""],
-        ["schemaHead", "v1.5.0+build.1", "\"v1.5.0+build.1\""],
-        ["schemaHead", ["v1.5.0"], "[\"v1.5.0\"]"],
+        ["version", "latest", '"latest"'],
+        ["version", "1.5.0", '"1.5.0"'],
+        ["previous", "v1.4", '"v1.4"'],
+        ["previous", { tag: "v1.4.2" }, '{"tag":"v1.4.2"}'],
+        ["schemaHead", "", '""'],
+        ["schemaHead", "v1.5.0+build.1", '"v1.5.0+build.1"'],
+        ["schemaHead", ["v1.5.0"], '["v1.5.0"]'],
     ];
     for (const [name, value, shown] of bad) {
         it(`refuses a hand-edited \`${name}\` of ${shown}`, () => {
@@ -78,14 +87,20 @@ describe("withLoggedBackups: the backup of a failed update, from the backup log"
 
     it("adds an unrecorded backup taken before migrating past the schema head, holding the head's schema", () => {
         const merged = withLoggedBackups(last, "shop", logged);
-        assert.deepEqual(merged.backups!.map((b) => [b.id, b.schemaHead]), [
-            ["shop-v1.4.2-20261101T000000.000Z", undefined],
-            ["shop-v1.5.0-20261122T101500.000Z", "v1.4.2"],
-        ]);
+        assert.deepEqual(
+            merged.backups!.map((b) => [b.id, b.schemaHead]),
+            [
+                ["shop-v1.4.2-20261101T000000.000Z", undefined],
+                ["shop-v1.5.0-20261122T101500.000Z", "v1.4.2"],
+            ],
+        );
     });
 
     it("lets the restore of a failed migration plan, though the failed update recorded nothing", () => {
-        const plan = planRelease({ version: "v1.4.2", canaryWeight: 100, restoreFrom: "shop-v1.5.0-20261122T101500.000Z" }, withLoggedBackups(last, "shop", logged));
+        const plan = planRelease(
+            { version: "v1.4.2", canaryWeight: 100, restoreFrom: "shop-v1.5.0-20261122T101500.000Z" },
+            withLoggedBackups(last, "shop", logged),
+        );
         assert.deepEqual([plan.transition, plan.schemaHead.after], ["restore", "v1.4.2"]);
     });
 
@@ -93,4 +108,3 @@ describe("withLoggedBackups: the backup of a failed update, from the backup log"
         assert.deepEqual(withLoggedBackups({}, "shop", logged), {});
     });
 });
-

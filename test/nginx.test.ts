@@ -95,11 +95,24 @@ describe("single-host router on a real nginx", function () {
         const toNew = await sendRequests({ port: listenPort, count: 100, concurrency: 4, agent, headers: { "X-Release-Target": NEW } });
         assert.deepStrictEqual(tally(toNew), { "200 web-new": 100 });
         assert.ok(toNew.every((outcome) => outcome.error === undefined && outcome.version === NEW));
-        const toOld = await sendRequests({ port: listenPort, path: "/api/x", count: 50, concurrency: 4, agent, headers: { "X-Release-Target": OLD } });
+        const toOld = await sendRequests({
+            port: listenPort,
+            path: "/api/x",
+            count: 50,
+            concurrency: 4,
+            agent,
+            headers: { "X-Release-Target": OLD },
+        });
         assert.deepStrictEqual(tally(toOld), { "200 api-old": 50 });
         const direct = await sendRequests({ port: newDirectPort, count: 20, concurrency: 2, agent });
         assert.deepStrictEqual(tally(direct), { "200 web-new": 20 });
-        const unknown = await sendRequests({ port: listenPort, count: 1, concurrency: 1, agent, headers: { "X-Release-Target": "v9.9.9" } });
+        const unknown = await sendRequests({
+            port: listenPort,
+            count: 1,
+            concurrency: 1,
+            agent,
+            headers: { "X-Release-Target": "v9.9.9" },
+        });
         assert.deepStrictEqual(tally(unknown), { [`400 \`X-Release-Target\` must name a live version (${NEW}, ${OLD})\n`]: 1 });
     });
 
@@ -118,7 +131,10 @@ describe("single-host router on a real nginx", function () {
         const first = await sendRequests({ port: listenPort, path: "/gone-check", count: 2, concurrency: 1, agent });
         const rest = await sendRequests({ port: listenPort, path: "/gone-check", count: 400, concurrency: CONCURRENCY, agent });
         assert.deepStrictEqual(tally([...first, ...rest]), { "200 web-old": 402 });
-        const lines = nginx.accessLog().slice(logStart).map((line) => JSON.parse(line));
+        const lines = nginx
+            .accessLog()
+            .slice(logStart)
+            .map((line) => JSON.parse(line));
         assert.strictEqual(lines.length, 402);
         const triedNew = lines.filter((line) => line.hops.includes(`127.0.0.1:${newDirectPort}`));
         assert.strictEqual(triedNew.length, 1, "only the first request may try the failed version");
@@ -159,7 +175,10 @@ describe("single-host router on a real nginx", function () {
         const resent = outcomes.filter((outcome) => outcome.error === undefined && outcome.retried).length;
         assert.ok(resent <= outcomes.length * 0.02, `${resent} of ${outcomes.length} requests had to be resent`);
         // The first attempt of a resent GET was never read: nginx logs, and a container answers, each request once.
-        const logged = nginx.accessLog().slice(logStart).map((line) => JSON.parse(line));
+        const logged = nginx
+            .accessLog()
+            .slice(logStart)
+            .map((line) => JSON.parse(line));
         assert.strictEqual(logged.length, outcomes.length);
         assert.strictEqual(webNew.hits() + webOld.hits(), outcomes.length);
 
@@ -182,15 +201,32 @@ describe("single-host router on a real nginx", function () {
         const outcomes = await sendRequests({ port: listenPort, path: "/log-check?token=s3cret", count: 20, concurrency: 2, agent });
         assert.deepStrictEqual(tally(outcomes), { "200 web-new": 10, "200 web-old": 10 });
         const raw = nginx.accessLog().slice(logStart);
-        assert.ok(raw.every((line) => !line.includes("s3cret")), "the query string reached the log");
+        assert.ok(
+            raw.every((line) => !line.includes("s3cret")),
+            "the query string reached the log",
+        );
         const lines = raw.map((line) => JSON.parse(line));
         assert.strictEqual(lines.length, 20);
         for (const line of lines) {
             assert.deepStrictEqual(Object.keys(line), [
-                "time", "request_id", "component", "method", "path", "status", "request_time", "version",
-                "upstream_addr", "upstream_status", "upstream_response_time", "hops", "target",
+                "time",
+                "request_id",
+                "component",
+                "method",
+                "path",
+                "status",
+                "request_time",
+                "version",
+                "upstream_addr",
+                "upstream_status",
+                "upstream_response_time",
+                "hops",
+                "target",
             ]);
-            assert.deepStrictEqual([line.component, line.method, line.path, line.status, line.upstream_status], ["web", "GET", "/log-check", 200, "200"]);
+            assert.deepStrictEqual(
+                [line.component, line.method, line.path, line.status, line.upstream_status],
+                ["web", "GET", "/log-check", 200, "200"],
+            );
             assert.strictEqual(line.upstream_addr, line.version === NEW ? webNew.address : webOld.address);
             assert.strictEqual(typeof line.request_time, "number");
             assert.match(line.request_id, /^[0-9a-f]{32}$/);
@@ -198,7 +234,10 @@ describe("single-host router on a real nginx", function () {
         assert.deepStrictEqual(lines.map((line) => line.version).sort(), [...Array(10).fill(OLD), ...Array(10).fill(NEW)]);
         // The canary analysis reads these same lines.
         const entries = raw.map(parseAccessLogLine);
-        assert.deepStrictEqual(entries.map((entry) => [entry?.version, entry?.status]), lines.map((line) => [line.version, 200]));
+        assert.deepStrictEqual(
+            entries.map((entry) => [entry?.version, entry?.status]),
+            lines.map((line) => [line.version, 200]),
+        );
         assert.ok(entries.every((entry) => entry !== undefined && entry.requestTimeSeconds >= 0 && entry.requestTimeSeconds < 5));
     });
 });

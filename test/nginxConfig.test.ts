@@ -1,10 +1,5 @@
 import * as assert from "assert";
-import {
-    readConfigFingerprint,
-    renderNginxConfig,
-    RouterSpec,
-    validateRouterSpec,
-} from "../components/dockerHost/nginxConfig";
+import { readConfigFingerprint, renderNginxConfig, RouterSpec, validateRouterSpec } from "../components/dockerHost/nginxConfig";
 
 const BASE: RouterSpec = {
     listenPort: 8080,
@@ -30,7 +25,10 @@ function blockOf(config: string, head: string): string {
     assert.notStrictEqual(start, -1, `no block \`${head}\``);
     const indent = lines[start].length - lines[start].trimStart().length;
     const end = lines.findIndex((line, i) => i > start && line === `${" ".repeat(indent)}}`);
-    return lines.slice(start, end + 1).map((line) => line.slice(indent)).join("\n");
+    return lines
+        .slice(start, end + 1)
+        .map((line) => line.slice(indent))
+        .join("\n");
 }
 
 describe("renderNginxConfig", () => {
@@ -81,10 +79,10 @@ describe("renderNginxConfig", () => {
             blockOf(config, "map $http_x_release_target $api_gw__upstream"),
             [
                 "map $http_x_release_target $api_gw__upstream {",
-                "    default \"\";",
-                "    \"\" api_gw__weighted;",
-                "    \"v1.5.0\" release__v1_5_0;",
-                "    \"v1.4.2\" release__v1_4_2;",
+                '    default "";',
+                '    "" api_gw__weighted;',
+                '    "v1.5.0" release__v1_5_0;',
+                '    "v1.4.2" release__v1_4_2;',
                 "}",
             ].join("\n"),
         );
@@ -93,8 +91,8 @@ describe("renderNginxConfig", () => {
             [
                 "location /api/ {",
                 "    set $release_component api-gw;",
-                "    if ($api_gw__upstream = \"\") {",
-                "        return 400 \"`X-Release-Target` must name a live version (v1.5.0, v1.4.2)\\n\";",
+                '    if ($api_gw__upstream = "") {',
+                '        return 400 "`X-Release-Target` must name a live version (v1.5.0, v1.4.2)\\n";',
                 "    }",
                 "    proxy_pass http://$api_gw__upstream;",
                 "}",
@@ -114,22 +112,28 @@ describe("renderNginxConfig", () => {
             "proxy_next_upstream error timeout http_502 http_503 http_504;",
             "proxy_next_upstream_timeout 23s;",
             "proxy_hide_header X-Release-Version;",
-            "proxy_set_header X-Release-Target \"\";",
+            'proxy_set_header X-Release-Target "";',
             "location /api/ {\n            proxy_pass http://api_gw__v1_5_0;",
         ]) {
             assert.ok(hop.includes(line), `v1.5.0 hop lacks ${JSON.stringify(line)}`);
         }
-        assert.ok(hop.includes("proxy_set_header Connection \"\";"), "a hop keeps its connections to containers alive");
+        assert.ok(hop.includes('proxy_set_header Connection "";'), "a hop keeps its connections to containers alive");
         // The front waits longer than a hop, so a slow version answers 504 itself and the request moves on.
-        assert.ok(config.includes("        proxy_read_timeout 47s;\n        proxy_next_upstream error timeout http_502 http_503 http_504;\n        proxy_next_upstream_tries 2;\n"));
+        assert.ok(
+            config.includes(
+                "        proxy_read_timeout 47s;\n        proxy_next_upstream error timeout http_502 http_503 http_504;\n        proxy_next_upstream_tries 2;\n",
+            ),
+        );
         assert.ok(config.includes("        proxy_set_header Connection close;\n        proxy_hide_header X-Release-Upstream;\n"));
-        assert.ok(config.includes("    upstream release__v1_5_0 {\n        zone release__v1_5_0 64k;\n        server 127.0.0.1:18001;\n    }\n"));
+        assert.ok(
+            config.includes("    upstream release__v1_5_0 {\n        zone release__v1_5_0 64k;\n        server 127.0.0.1:18001;\n    }\n"),
+        );
     });
 
     it("answers 503 from a version hop for a component that has no containers of that (weight-0) version", () => {
         const spec = { ...withVersions([0, 100]), components: [{ ...BASE.components[0], backends: { "v1.4.2": ["web-v1-4-2:3000"] } }] };
         const config = renderNginxConfig(spec);
-        assert.ok(config.includes("        location / {\n            return 503 \"web has no containers of v1.5.0\\n\";\n        }\n"));
+        assert.ok(config.includes('        location / {\n            return 503 "web has no containers of v1.5.0\\n";\n        }\n'));
         assert.ok(!config.includes("upstream web__v1_5_0"));
     });
 
@@ -138,11 +142,11 @@ describe("renderNginxConfig", () => {
         const format = config.split("\n").find((line) => line.includes("log_format"));
         assert.strictEqual(
             format,
-            "    log_format release_json escape=json '{\"time\":\"$time_iso8601\",\"request_id\":\"$request_id\"," +
-                "\"component\":\"$release_component\",\"method\":\"$request_method\",\"path\":\"$uri\",\"status\":$status," +
-                "\"request_time\":$request_time,\"version\":\"$upstream_http_x_release_version\"," +
-                "\"upstream_addr\":\"$upstream_http_x_release_upstream\",\"upstream_status\":\"$upstream_status\"," +
-                "\"upstream_response_time\":\"$upstream_response_time\",\"hops\":\"$upstream_addr\",\"target\":\"$http_x_release_target\"}';",
+            '    log_format release_json escape=json \'{"time":"$time_iso8601","request_id":"$request_id",' +
+                '"component":"$release_component","method":"$request_method","path":"$uri","status":$status,' +
+                '"request_time":$request_time,"version":"$upstream_http_x_release_version",' +
+                '"upstream_addr":"$upstream_http_x_release_upstream","upstream_status":"$upstream_status",' +
+                '"upstream_response_time":"$upstream_response_time","hops":"$upstream_addr","target":"$http_x_release_target"}\';',
         );
         assert.ok(!config.includes("$request_uri"));
         assert.ok(config.includes("        access_log /dev/stdout release_json;\n"));
@@ -150,7 +154,11 @@ describe("renderNginxConfig", () => {
 
     it("adds a 404 catch-all only when no component owns `/`", () => {
         const apiOnly = renderNginxConfig({ ...BASE, components: [BASE.components[1]] });
-        assert.strictEqual(apiOnly.split("location / {\n            return 404;").length - 1, 4, "front, two version hops and the status server");
+        assert.strictEqual(
+            apiOnly.split("location / {\n            return 404;").length - 1,
+            4,
+            "front, two version hops and the status server",
+        );
         const withWeb = renderNginxConfig(BASE);
         assert.strictEqual(withWeb.split("location / {\n            return 404;").length - 1, 1, "only the status server");
     });
@@ -160,7 +168,11 @@ describe("renderNginxConfig", () => {
         const fingerprint = readConfigFingerprint(config);
         assert.match(fingerprint, /^[0-9a-f]{16}$/);
         assert.ok(config.startsWith(`# safe-release router config ${fingerprint}\nworker_processes 2;\n`));
-        assert.ok(config.includes(`location = /router/health {\n            default_type application/json;\n            return 200 '{"status":"ok","config":"${fingerprint}"}\\n';`));
+        assert.ok(
+            config.includes(
+                `location = /router/health {\n            default_type application/json;\n            return 200 '{"status":"ok","config":"${fingerprint}"}\\n';`,
+            ),
+        );
         assert.ok(config.includes("    client_body_temp_path /srv/nginx/client_body;\n    proxy_temp_path /srv/nginx/proxy;\n"));
         assert.ok(!renderNginxConfig(BASE).includes("_temp_path"));
     });
@@ -180,8 +192,12 @@ describe("renderNginxConfig", () => {
             components: [{ name: "web", pathPrefix: "/", backends: { "v1.4.2": ["web:3000"] } }],
         };
         const config = renderNginxConfig(spec);
-        assert.ok(config.includes("    upstream web__weighted {\n        zone web__weighted 64k;\n        server 127.0.0.1:18002 weight=100 max_fails=1 fail_timeout=10s;\n    }\n"));
-        assert.ok(config.includes("return 400 \"`X-Release-Target` must name a live version (v1.4.2)\\n\";"));
+        assert.ok(
+            config.includes(
+                "    upstream web__weighted {\n        zone web__weighted 64k;\n        server 127.0.0.1:18002 weight=100 max_fails=1 fail_timeout=10s;\n    }\n",
+            ),
+        );
+        assert.ok(config.includes('return 400 "`X-Release-Target` must name a live version (v1.4.2)\\n";'));
         assert.ok(config.includes("        proxy_next_upstream_tries 1;\n"));
     });
 
@@ -197,16 +213,44 @@ describe("validateRouterSpec", () => {
     const cases: Array<[string, RouterSpec, string]> = [
         ["a port out of range", { ...BASE, listenPort: 0 }, "`listenPort` must be an integer from 1 to 65535; got 0"],
         ["a fractional status port", { ...BASE, statusPort: 80.5 }, "`statusPort` must be an integer from 1 to 65535; got 80.5"],
-        ["the status port on the listen port", { ...BASE, statusPort: 8080 }, "`statusPort` 8080 is already used by `listenPort`; every port must be distinct"],
-        ["a host name as listen address", { ...BASE, listenAddress: "localhost" }, "`listenAddress` must be an IPv4 address; got \"localhost\""],
-        ["a relative health path", { ...BASE, healthPath: "healthz" }, "`healthPath` must start with `/` and use only letters, digits and `-._~/`; got \"healthz\""],
-        ["a relative log path", { ...BASE, accessLogPath: "access.log" }, "`accessLogPath` must be an absolute path of letters, digits and `-._/`; got \"access.log\""],
-        ["a temp path that could inject config", { ...BASE, tempDirectory: "/tmp; user x" }, "`tempDirectory` must be an absolute path of letters, digits and `-._/`; got \"/tmp; user x\""],
+        [
+            "the status port on the listen port",
+            { ...BASE, statusPort: 8080 },
+            "`statusPort` 8080 is already used by `listenPort`; every port must be distinct",
+        ],
+        [
+            "a host name as listen address",
+            { ...BASE, listenAddress: "localhost" },
+            '`listenAddress` must be an IPv4 address; got "localhost"',
+        ],
+        [
+            "a relative health path",
+            { ...BASE, healthPath: "healthz" },
+            '`healthPath` must start with `/` and use only letters, digits and `-._~/`; got "healthz"',
+        ],
+        [
+            "a relative log path",
+            { ...BASE, accessLogPath: "access.log" },
+            '`accessLogPath` must be an absolute path of letters, digits and `-._/`; got "access.log"',
+        ],
+        [
+            "a temp path that could inject config",
+            { ...BASE, tempDirectory: "/tmp; user x" },
+            '`tempDirectory` must be an absolute path of letters, digits and `-._/`; got "/tmp; user x"',
+        ],
         ["a zero timeout", { ...BASE, readTimeoutSeconds: 0 }, "`readTimeoutSeconds` must be an integer from 1 to 3600; got 0"],
         ["a zero max_fails", { ...BASE, maxFails: 0 }, "`maxFails` must be an integer from 1 to 100; got 0"],
         ["a bad worker count", { ...BASE, workerProcesses: 0 }, "`workerProcesses` must be an integer from 1 to 256; got 0"],
-        ["no live version", { ...BASE, versions: [] }, "`versions` must hold 1 or 2 live versions (`release:version`, then `release:previous`); got 0"],
-        ["a tag that is not SemVer", { ...BASE, versions: [{ name: "latest", weight: 100, directPort: 18001 }] }, "`versions[0].name` must be a SemVer tag vX.Y.Z; got \"latest\""],
+        [
+            "no live version",
+            { ...BASE, versions: [] },
+            "`versions` must hold 1 or 2 live versions (`release:version`, then `release:previous`); got 0",
+        ],
+        [
+            "a tag that is not SemVer",
+            { ...BASE, versions: [{ name: "latest", weight: 100, directPort: 18001 }] },
+            '`versions[0].name` must be a SemVer tag vX.Y.Z; got "latest"',
+        ],
         [
             "a repeated version",
             { ...BASE, versions: [BASE.versions[0], { ...BASE.versions[0], directPort: 18002 }] },
@@ -238,12 +282,12 @@ describe("validateRouterSpec", () => {
         [
             "an upper-case component name",
             { ...BASE, components: [{ ...web, name: "Web" }] },
-            "`components[0].name` must be lowercase letters, digits and dashes, starting with a letter; got \"Web\"",
+            '`components[0].name` must be lowercase letters, digits and dashes, starting with a letter; got "Web"',
         ],
         [
             "a prefix without its trailing slash",
             { ...BASE, components: [{ ...web, pathPrefix: "/api" }] },
-            "`components[0].pathPrefix` must start and end with `/` and use only letters, digits and `-._~/`; got \"/api\"",
+            '`components[0].pathPrefix` must start and end with `/` and use only letters, digits and `-._~/`; got "/api"',
         ],
         [
             "a repeated component name",
@@ -263,27 +307,27 @@ describe("validateRouterSpec", () => {
         [
             "no backends for a weighted version",
             { ...BASE, components: [{ ...web, backends: { "v1.4.2": ["web:3000"] } }] },
-            "`components[0].backends[\"v1.5.0\"]` must list at least one host:port, since `v1.5.0` has weight 10",
+            '`components[0].backends["v1.5.0"]` must list at least one host:port, since `v1.5.0` has weight 10',
         ],
         [
             "a backend without a port",
             { ...BASE, components: [{ ...web, backends: { ...web.backends, "v1.5.0": ["web-v1-5-0"] } }] },
-            "`components[0].backends[\"v1.5.0\"][0]` must be host:port with a port from 1 to 65535; got \"web-v1-5-0\"",
+            '`components[0].backends["v1.5.0"][0]` must be host:port with a port from 1 to 65535; got "web-v1-5-0"',
         ],
         [
             "a backend port out of range",
             { ...BASE, components: [{ ...web, backends: { ...web.backends, "v1.4.2": ["a:1", "b:70000"] } }] },
-            "`components[0].backends[\"v1.4.2\"][1]` must be host:port with a port from 1 to 65535; got \"b:70000\"",
+            '`components[0].backends["v1.4.2"][1]` must be host:port with a port from 1 to 65535; got "b:70000"',
         ],
         [
             "a backend that could inject config",
             { ...BASE, components: [{ ...web, backends: { ...web.backends, "v1.4.2": ["a:1; }"] } }] },
-            "`components[0].backends[\"v1.4.2\"][0]` must be host:port with a port from 1 to 65535; got \"a:1; }\"",
+            '`components[0].backends["v1.4.2"][0]` must be host:port with a port from 1 to 65535; got "a:1; }"',
         ],
         [
             "one container under two versions",
             { ...BASE, components: [{ ...web, backends: { "v1.5.0": ["web:3000"], "v1.4.2": ["web:3000"] } }] },
-            "`components[0].backends[\"v1.4.2\"][0]` web:3000 is already listed under `v1.5.0`; each container serves one version",
+            '`components[0].backends["v1.4.2"][0]` web:3000 is already listed under `v1.5.0`; each container serves one version',
         ],
     ];
     for (const [problem, spec, message] of cases) {
@@ -294,6 +338,8 @@ describe("validateRouterSpec", () => {
     }
 
     it("accepts a weight-0 version with no containers for a component", () => {
-        assert.doesNotThrow(() => validateRouterSpec({ ...withVersions([0, 100]), components: [{ ...web, backends: { "v1.4.2": ["web:3000"] } }] }));
+        assert.doesNotThrow(() =>
+            validateRouterSpec({ ...withVersions([0, 100]), components: [{ ...web, backends: { "v1.4.2": ["web:3000"] } }] }),
+        );
     });
 });

@@ -57,9 +57,16 @@ describe("safe-release-ops router", () => {
         fs.writeFileSync(out, "old config\n");
         const result = await routerCommand(["render", "--spec", specFile, "--out", out]);
         const config = renderNginxConfig(SPEC);
-        assert.deepStrictEqual(result, { code: 0, stdout: `{"path":"${out}","fingerprint":"${readConfigFingerprint(config)}"}\n`, stderr: "" });
+        assert.deepStrictEqual(result, {
+            code: 0,
+            stdout: `{"path":"${out}","fingerprint":"${readConfigFingerprint(config)}"}\n`,
+            stderr: "",
+        });
         assert.strictEqual(fs.readFileSync(out, "utf8"), config);
-        assert.deepStrictEqual(fs.readdirSync(dir).filter((name) => name.endsWith(".tmp")), []);
+        assert.deepStrictEqual(
+            fs.readdirSync(dir).filter((name) => name.endsWith(".tmp")),
+            [],
+        );
     });
 
     it("refuses a spec that fails validation with the validator's message (exit 2)", async () => {
@@ -79,7 +86,10 @@ describe("safe-release-ops router", () => {
         assert.strictEqual(result.code, 2);
         assert.match(result.stderr, new RegExp(`^router: \`--spec\` ${notJson} is not JSON: `));
         const shapeless = path.join(dir, "shapeless.json");
-        fs.writeFileSync(shapeless, JSON.stringify({ ...SPEC, components: [{ name: "web", pathPrefix: "/", backends: { "v1.5.0": "a:1" } }] }));
+        fs.writeFileSync(
+            shapeless,
+            JSON.stringify({ ...SPEC, components: [{ name: "web", pathPrefix: "/", backends: { "v1.5.0": "a:1" } }] }),
+        );
         assert.deepStrictEqual(await routerCommand(["render", "--spec", shapeless]), {
             code: 2,
             stdout: "",
@@ -98,13 +108,19 @@ describe("safe-release-ops router", () => {
 
     it("refuses a missing `--spec`, an unknown option and an unknown subcommand (exit 2)", async () => {
         assert.deepStrictEqual(await routerCommand(["render"]), {
-            code: 2, stdout: "", stderr: "router: `--spec` must name a router spec JSON file; got nothing\n",
+            code: 2,
+            stdout: "",
+            stderr: "router: `--spec` must name a router spec JSON file; got nothing\n",
         });
         assert.deepStrictEqual(await routerCommand(["render", "--spec", specFile, "--weight", "5"]), {
-            code: 2, stdout: "", stderr: "router: Unknown option '--weight'\n",
+            code: 2,
+            stdout: "",
+            stderr: "router: Unknown option '--weight'\n",
         });
         assert.deepStrictEqual(await routerCommand(["apply", "--spec", specFile]), {
-            code: 2, stdout: "", stderr: "router: the subcommand must be `render`; got \"apply\"\n",
+            code: 2,
+            stdout: "",
+            stderr: 'router: the subcommand must be `render`; got "apply"\n',
         });
     });
 });

@@ -60,7 +60,10 @@ describe("release planner (components/plan.ts)", () => {
         const plan = planRelease(config("v1.4.2", "v1.5.0", 100), {});
         assert.equal(plan.transition, "first-deploy");
         assert.deepEqual(plan.schemaHead, { after: "v1.5.0" });
-        assert.deepEqual(plan.live.map((l) => l.version), ["v1.4.2", "v1.5.0"]);
+        assert.deepEqual(
+            plan.live.map((l) => l.version),
+            ["v1.4.2", "v1.5.0"],
+        );
     });
 
     it("start a release with canaryWeight 0: forward upgrade, migrates, schema head moves, no user traffic yet", () => {
@@ -92,9 +95,24 @@ describe("release planner (components/plan.ts)", () => {
             last = outputsOf(input, plan);
         }
         assert.deepEqual(seen, [
-            ["traffic-shift", false, { "v1.5.0": 10, "v1.4.2": 90 }, "traffic-shift: schema head stays v1.5.0; traffic v1.5.0 10%, v1.4.2 90%"],
-            ["traffic-shift", false, { "v1.5.0": 50, "v1.4.2": 50 }, "traffic-shift: schema head stays v1.5.0; traffic v1.5.0 50%, v1.4.2 50%"],
-            ["traffic-shift", false, { "v1.5.0": 100, "v1.4.2": 0 }, "traffic-shift: schema head stays v1.5.0; traffic v1.5.0 100%, v1.4.2 0%"],
+            [
+                "traffic-shift",
+                false,
+                { "v1.5.0": 10, "v1.4.2": 90 },
+                "traffic-shift: schema head stays v1.5.0; traffic v1.5.0 10%, v1.4.2 90%",
+            ],
+            [
+                "traffic-shift",
+                false,
+                { "v1.5.0": 50, "v1.4.2": 50 },
+                "traffic-shift: schema head stays v1.5.0; traffic v1.5.0 50%, v1.4.2 50%",
+            ],
+            [
+                "traffic-shift",
+                false,
+                { "v1.5.0": 100, "v1.4.2": 0 },
+                "traffic-shift: schema head stays v1.5.0; traffic v1.5.0 100%, v1.4.2 0%",
+            ],
         ]);
     });
 
@@ -221,10 +239,13 @@ describe("release planner (components/plan.ts)", () => {
             const plan = planRelease(config("v2.0.0", "v1.9.0", weight), last);
             assert.deepEqual(plan.weights, expected);
             assert.deepEqual(Object.keys(plan.weights), ["v2.0.0", "v1.9.0"]);
-            assert.deepEqual(plan.live.map((l) => [l.slot, l.version, l.weight]), [
-                ["current", "v2.0.0", expected["v2.0.0"]],
-                ["previous", "v1.9.0", expected["v1.9.0"]],
-            ]);
+            assert.deepEqual(
+                plan.live.map((l) => [l.slot, l.version, l.weight]),
+                [
+                    ["current", "v2.0.0", expected["v2.0.0"]],
+                    ["previous", "v1.9.0", expected["v1.9.0"]],
+                ],
+            );
         }
     });
 });
@@ -242,10 +263,7 @@ describe("planRelease refuses traffic jumps the config does not spell out", () =
     });
 
     it("lets a rollback to an older, cold tag take traffic at once", () => {
-        const plan = planRelease(
-            { version: "v1.4.1", previous: "v1.4.2", canaryWeight: 100, acceptSchemaHead: "v1.4.2" },
-            settled,
-        );
+        const plan = planRelease({ version: "v1.4.1", previous: "v1.4.2", canaryWeight: 100, acceptSchemaHead: "v1.4.2" }, settled);
         assert.deepEqual(plan.weights, { "v1.4.1": 100, "v1.4.2": 0 });
         assert.equal(plan.transition, "rollback");
     });

@@ -11,7 +11,13 @@ function releaseConfig(platform: "aws-ecs" | "docker-host", overrides: StackConf
         "release:app": "shop",
         "release:platform": platform,
         "release:components": {
-            api: { image: "ghcr.io/acme/shop-api", role: "web", port: 8080, healthPath: "/health", secretEnv: { DATABASE_URL: "config:databaseUrl" } },
+            api: {
+                image: "ghcr.io/acme/shop-api",
+                role: "web",
+                port: 8080,
+                healthPath: "/health",
+                secretEnv: { DATABASE_URL: "config:databaseUrl" },
+            },
             worker: { image: "ghcr.io/acme/shop-api", role: "worker", command: ["node", "worker.js"] },
         },
         "release:digests": digests,
@@ -19,7 +25,9 @@ function releaseConfig(platform: "aws-ecs" | "docker-host", overrides: StackConf
         "release:database": { ledger: "prisma", criticalTables: ["users"] },
         "release:backup": { directory: "/srv/shop/uploads" },
         "release:migrate": { command: "npx prisma migrate deploy", component: "api", quiesce: ["worker"] },
-        ...(platform === "aws-ecs" ? { "release:aws": { vpcId: VPC, subnetIds: SUBNETS } } : { "release:dockerHost": { routerImage: ROUTER_IMAGE } }),
+        ...(platform === "aws-ecs"
+            ? { "release:aws": { vpcId: VPC, subnetIds: SUBNETS } }
+            : { "release:dockerHost": { routerImage: ROUTER_IMAGE } }),
         ...overrides,
     };
 }
@@ -29,7 +37,8 @@ function stepOf(r: RecordedResource): string | undefined {
     if (r.type.startsWith("safe-release:data:")) return `${r.type.slice("safe-release:data:".length)} ${r.name}`;
     if (r.type === "command:local:Command" && r.name.endsWith("-resume")) return `resume ${r.name}`;
     const service = /^shop-(?:ecs|docker)-(v[\d.]+)-(api|worker)(?:-service)?$/.exec(r.name);
-    if ((r.type === "aws:ecs/service:Service" || r.type === "docker:index/container:Container") && service) return `service ${service[2]} ${service[1]}`;
+    if ((r.type === "aws:ecs/service:Service" || r.type === "docker:index/container:Container") && service)
+        return `service ${service[2]} ${service[1]}`;
     if (r.type === "aws:lb/listener:Listener" && r.name === "shop-ecs-listener") return "routing";
     if (r.type === "command:local:Command" && r.name === "shop-docker-router-config") return "routing";
     return undefined;
@@ -55,15 +64,26 @@ function stepGraph(run: ProgramRun): Record<string, string[]> {
             if (other !== undefined && other !== step) graph[step].add(other);
         }
     }
-    return Object.fromEntries(Object.keys(graph).sort().map((step) => [step, [...graph[step]].sort()]));
+    return Object.fromEntries(
+        Object.keys(graph)
+            .sort()
+            .map((step) => [step, [...graph[step]].sort()]),
+    );
 }
 
 /** The steps in dependency order; ties broken by name, so equal graphs give equal lists. */
 function stepOrder(graph: Record<string, string[]>): string[] {
     const done: string[] = [];
     while (done.length < Object.keys(graph).length) {
-        const ready = Object.keys(graph).filter((s) => !done.includes(s) && graph[s].every((d) => done.includes(d))).sort();
-        assert.ok(ready.length > 0, `a cycle among ${Object.keys(graph).filter((s) => !done.includes(s)).join(", ")}`);
+        const ready = Object.keys(graph)
+            .filter((s) => !done.includes(s) && graph[s].every((d) => done.includes(d)))
+            .sort();
+        assert.ok(
+            ready.length > 0,
+            `a cycle among ${Object.keys(graph)
+                .filter((s) => !done.includes(s))
+                .join(", ")}`,
+        );
         done.push(ready[0]);
     }
     return done;
@@ -88,16 +108,19 @@ describe("platform parity: the same release config runs the same steps in the sa
         const dockerGraph = stepGraph(docker);
         assert.deepEqual(dockerGraph, ecsGraph);
         const order = stepOrder(ecsGraph);
-        assert.deepEqual(order.filter((s) => !s.includes("v1.4.2")), [
-            "Preflight shop-preflight-v1.5.0",
-            "Quiesce shop-quiesce-v1.5.0",
-            "PreUpgradeBackup shop-backup-v1.5.0",
-            "Migration shop-migrate-v1.5.0",
-            "resume shop-quiesce-v1.5.0-resume",
-            "service api v1.5.0",
-            "service worker v1.5.0",
-            "routing",
-        ]);
+        assert.deepEqual(
+            order.filter((s) => !s.includes("v1.4.2")),
+            [
+                "Preflight shop-preflight-v1.5.0",
+                "Quiesce shop-quiesce-v1.5.0",
+                "PreUpgradeBackup shop-backup-v1.5.0",
+                "Migration shop-migrate-v1.5.0",
+                "resume shop-quiesce-v1.5.0-resume",
+                "service api v1.5.0",
+                "service worker v1.5.0",
+                "routing",
+            ],
+        );
         assert.deepEqual(stepOrder(dockerGraph), order);
         assert.deepEqual(ecsGraph.routing, ["service api v1.4.2", "service api v1.5.0", "service worker v1.4.2", "service worker v1.5.0"]);
     });
@@ -105,7 +128,12 @@ describe("platform parity: the same release config runs the same steps in the sa
     it("both platforms report the same plan: weights, schema head, transition and summary", async () => {
         const ecs = await startRelease("aws-ecs");
         const docker = await startRelease("docker-host");
-        const plan = (run: ProgramRun) => ({ weights: run.outputs.weights, schemaHead: run.outputs.schemaHead, transition: run.outputs.transition, summary: run.outputs.summary });
+        const plan = (run: ProgramRun) => ({
+            weights: run.outputs.weights,
+            schemaHead: run.outputs.schemaHead,
+            transition: run.outputs.transition,
+            summary: run.outputs.summary,
+        });
         assert.deepEqual(plan(docker), plan(ecs));
         assert.deepEqual(docker.outputs.images, ecs.outputs.images);
     });

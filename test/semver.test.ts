@@ -19,12 +19,39 @@ const SPEC_ORDER = [
 describe("release tags (settings/semver.ts)", () => {
     describe("isReleaseTag", () => {
         const accepted = [
-            "v0.0.0", "v1.4.2", "v10.20.30", "v1.5.0-rc.1", "v1.0.0-alpha", "v1.0.0-alpha.beta.1", "v1.0.0-0.3.7",
-            "v1.0.0-x.7.z.92", "v1.0.0-x-y-z.--", "v1.0.0-0alpha", "v1.0.0-rc-1", "v9007199254740993.0.0",
+            "v0.0.0",
+            "v1.4.2",
+            "v10.20.30",
+            "v1.5.0-rc.1",
+            "v1.0.0-alpha",
+            "v1.0.0-alpha.beta.1",
+            "v1.0.0-0.3.7",
+            "v1.0.0-x.7.z.92",
+            "v1.0.0-x-y-z.--",
+            "v1.0.0-0alpha",
+            "v1.0.0-rc-1",
+            "v9007199254740993.0.0",
         ];
         const refused = [
-            "1.4.2", "V1.4.2", "v1.4", "v1", "v1.4.2.1", "v01.4.2", "v1.04.2", "v1.4.02", "v1.5.0-rc.01", "v1.5.0+1",
-            "v1.5.0-rc.1+build.5", "v1.5.0-", "v1.5.0-rc..1", "v1.5.0-rc_1", "latest", "", " v1.4.2", "v1.4.2 ", "v-1.4.2",
+            "1.4.2",
+            "V1.4.2",
+            "v1.4",
+            "v1",
+            "v1.4.2.1",
+            "v01.4.2",
+            "v1.04.2",
+            "v1.4.02",
+            "v1.5.0-rc.01",
+            "v1.5.0+1",
+            "v1.5.0-rc.1+build.5",
+            "v1.5.0-",
+            "v1.5.0-rc..1",
+            "v1.5.0-rc_1",
+            "latest",
+            "",
+            " v1.4.2",
+            "v1.4.2 ",
+            "v-1.4.2",
         ];
         for (const tag of accepted) it(`accepts ${JSON.stringify(tag)}`, () => assert.equal(isReleaseTag(tag), true));
         for (const tag of refused) it(`refuses ${JSON.stringify(tag)}`, () => assert.equal(isReleaseTag(tag), false));

@@ -36,34 +36,61 @@ function startService(): Promise<{ url: string; requests: string[]; close: () =>
             if (req.url === "/degraded") return send(200, { status: "degraded", db: { connected: false } });
             if (req.url === "/broken") return send(500, `{"error":"boom","echo":"Authorization: Bearer ${OPERATOR_TOKEN}"}`);
             if (req.url === "/leaky") {
-                return send(503, { error: "unavailable", password: "hunter2-pass", session: JWT, note: `operator ${OPERATOR_TOKEN}`, pad: "x".repeat(600) });
+                return send(503, {
+                    error: "unavailable",
+                    password: "hunter2-pass",
+                    session: JWT,
+                    note: `operator ${OPERATOR_TOKEN}`,
+                    pad: "x".repeat(600),
+                });
             }
             if (req.url === "/slow") return void setTimeout(() => send(200, { status: "ok" }), 1500);
             if (req.url === "/auth/register" && req.method === "POST") return send(201, { id: "u-1", email: body.email });
             if (req.url === "/auth/login" && req.method === "POST") {
                 return body.password === "correct horse" ? send(200, { access_token: JWT }) : send(401, { error: "bad credentials" });
             }
-            if (req.url === "/auth/me") return authorized ? send(200, { id: "u-1", email: "smoke@example.com" }) : send(401, { error: "no" });
+            if (req.url === "/auth/me")
+                return authorized ? send(200, { id: "u-1", email: "smoke@example.com" }) : send(401, { error: "no" });
             if (req.url === "/projects" && req.method === "POST") {
                 const id = `p-${projects.size + 41}`;
                 projects.set(id, body.name);
                 return send(201, { project: { id, name: body.name } });
             }
-            if (req.url === "/projects" && req.method === "GET") return send(200, { items: [...projects].map(([id, name]) => ({ id, name })) });
+            if (req.url === "/projects" && req.method === "GET")
+                return send(200, { items: [...projects].map(([id, name]) => ({ id, name })) });
             const match = /^\/projects\/([^/]+)$/.exec(req.url ?? "");
-            if (match && req.method === "DELETE") return projects.delete(decodeURIComponent(match[1])) ? send(204, "") : send(404, { error: "no such project" });
+            if (match && req.method === "DELETE")
+                return projects.delete(decodeURIComponent(match[1])) ? send(204, "") : send(404, { error: "no such project" });
             send(404, { error: "not found" });
         });
     });
-    return new Promise((resolve) => server.listen(0, "127.0.0.1", () => {
-        const { port } = server.address() as { port: number };
-        resolve({ url: `http://127.0.0.1:${port}`, requests, close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) });
-    }));
+    return new Promise((resolve) =>
+        server.listen(0, "127.0.0.1", () => {
+            const { port } = server.address() as { port: number };
+            resolve({
+                url: `http://127.0.0.1:${port}`,
+                requests,
+                close: () =>
+                    new Promise((r) => {
+                        server.closeAllConnections();
+                        server.close(() => r());
+                    }),
+            });
+        }),
+    );
 }
 
 function capture(): { stream: Writable; text: () => string } {
     let text = "";
-    return { stream: new Writable({ write(chunk, _enc, done) { text += chunk; done(); } }), text: () => text };
+    return {
+        stream: new Writable({
+            write(chunk, _enc, done) {
+                text += chunk;
+                done();
+            },
+        }),
+        text: () => text,
+    };
 }
 
 function strip(report: SmokeReport): Array<Record<string, unknown>> {
@@ -83,7 +110,11 @@ describe("smoke runner against a real HTTP service", () => {
             { name: "health", path: "/health", expectJson: { status: "ok" } },
             { name: "internal", path: "/health/internal", useOperatorToken: true, expectJson: { "db.connected": true } },
         ]);
-        const report = await runSmoke(items, { baseUrl: `${service.url}/`, headers: { "X-Release-Target": "v1.5.0" }, operatorToken: OPERATOR_TOKEN });
+        const report = await runSmoke(items, {
+            baseUrl: `${service.url}/`,
+            headers: { "X-Release-Target": "v1.5.0" },
+            operatorToken: OPERATOR_TOKEN,
+        });
         assert.deepStrictEqual(strip(report), [
             { name: "health", method: "GET", path: "/health", status: 200, ok: true },
             { name: "internal", method: "GET", path: "/health/internal", status: 200, ok: true },
@@ -93,27 +124,43 @@ describe("smoke runner against a real HTTP service", () => {
     });
 
     it("fails on a wrong status and masks the echoed bearer token in the body excerpt", async () => {
-        const report = await runSmoke(parseSmokeConfig([{ name: "broken", path: "/broken" }]), { baseUrl: service.url, operatorToken: OPERATOR_TOKEN });
+        const report = await runSmoke(parseSmokeConfig([{ name: "broken", path: "/broken" }]), {
+            baseUrl: service.url,
+            operatorToken: OPERATOR_TOKEN,
+        });
         assert.strictEqual(report.ok, false);
         assert.strictEqual(report.results[0].status, 500);
-        assert.strictEqual(report.results[0].error,
+        assert.strictEqual(
+            report.results[0].error,
             "smoke check `broken` failed: GET /broken returned 500, expected 200; response body (first 500 bytes, secrets masked): " +
-            "{\"error\":\"boom\",\"echo\":\"Authorization: Bearer [masked]\"}");
+                '{"error":"boom","echo":"Authorization: Bearer [masked]"}',
+        );
     });
 
     it("fails on a JSON expectation and names the dot path, the value found and the value expected", async () => {
         const items = parseSmokeConfig([{ name: "db", path: "/degraded", expectJson: { status: "degraded", "db.connected": true } }]);
         const report = await runSmoke(items, { baseUrl: service.url });
-        assert.strictEqual(report.results[0].error,
+        assert.strictEqual(
+            report.results[0].error,
             "smoke check `db` failed: GET /degraded returned 200 but `db.connected` is false, expected true; " +
-            "response body (first 500 bytes, secrets masked): {\"status\":\"degraded\",\"db\":{\"connected\":false}}");
+                'response body (first 500 bytes, secrets masked): {"status":"degraded","db":{"connected":false}}',
+        );
     });
 
     it("masks the operator token, passwords and JWTs and cuts the excerpt at 500 bytes", async () => {
-        const report = await runSmoke(parseSmokeConfig([{ name: "leaky", path: "/leaky", expectStatus: 200 }]), { baseUrl: service.url, operatorToken: OPERATOR_TOKEN });
+        const report = await runSmoke(parseSmokeConfig([{ name: "leaky", path: "/leaky", expectStatus: 200 }]), {
+            baseUrl: service.url,
+            operatorToken: OPERATOR_TOKEN,
+        });
         const error = report.results[0].error!;
         const excerpt = error.slice(error.indexOf("masked): ") + "masked): ".length);
-        const full = JSON.stringify({ error: "unavailable", password: "[masked]", session: "[masked]", note: "operator [masked]", pad: "x".repeat(600) });
+        const full = JSON.stringify({
+            error: "unavailable",
+            password: "[masked]",
+            session: "[masked]",
+            note: "operator [masked]",
+            pad: "x".repeat(600),
+        });
         assert.strictEqual(excerpt, full.slice(0, 500));
         for (const secret of [OPERATOR_TOKEN, JWT, "hunter2-pass"]) assert.ok(!error.includes(secret), `leaked ${secret}`);
     });
@@ -122,38 +169,77 @@ describe("smoke runner against a real HTTP service", () => {
         const started = Date.now();
         const report = await runSmoke(parseSmokeConfig([{ name: "slow", path: "/slow", timeoutMs: 200 }]), { baseUrl: service.url });
         assert.ok(Date.now() - started < 1000, "waited for the slow response");
-        assert.deepStrictEqual(strip(report), [{
-            name: "slow", method: "GET", path: "/slow", status: null, ok: false,
-            error: "smoke check `slow` failed: GET /slow did not respond within 200 ms",
-        }]);
+        assert.deepStrictEqual(strip(report), [
+            {
+                name: "slow",
+                method: "GET",
+                path: "/slow",
+                status: null,
+                ok: false,
+                error: "smoke check `slow` failed: GET /slow did not respond within 200 ms",
+            },
+        ]);
     });
 
     it("runs the auth and project flows with captured ids and tokens", async () => {
         const items = parseSmokeConfig([
-            { name: "auth", steps: [
-                { name: "register", method: "POST", path: "/auth/register", body: { email: "smoke@example.com", password: "correct horse" }, expectStatus: 201 },
-                { name: "login", method: "POST", path: "/auth/login", body: { email: "smoke@example.com", password: "correct horse" }, capture: { token: "access_token" } },
-                { name: "me", path: "/auth/me", headers: { Authorization: "Bearer {{token}}" }, expectJson: { email: "smoke@example.com" } },
-            ] },
-            { name: "projects", steps: [
-                { name: "create", method: "POST", path: "/projects", body: { name: "smoke" }, expectStatus: 201, capture: { projectId: "project.id" } },
-                { name: "list", path: "/projects", expectJson: { "items.length": 1, "items.0.id": "p-41" } },
-                { name: "delete", method: "DELETE", path: "/projects/{{projectId}}", expectStatus: 204 },
-                { name: "gone", method: "DELETE", path: "/projects/{{projectId}}", expectStatus: 204 },
-                { name: "after", path: "/projects" },
-            ] },
+            {
+                name: "auth",
+                steps: [
+                    {
+                        name: "register",
+                        method: "POST",
+                        path: "/auth/register",
+                        body: { email: "smoke@example.com", password: "correct horse" },
+                        expectStatus: 201,
+                    },
+                    {
+                        name: "login",
+                        method: "POST",
+                        path: "/auth/login",
+                        body: { email: "smoke@example.com", password: "correct horse" },
+                        capture: { token: "access_token" },
+                    },
+                    {
+                        name: "me",
+                        path: "/auth/me",
+                        headers: { Authorization: "Bearer {{token}}" },
+                        expectJson: { email: "smoke@example.com" },
+                    },
+                ],
+            },
+            {
+                name: "projects",
+                steps: [
+                    {
+                        name: "create",
+                        method: "POST",
+                        path: "/projects",
+                        body: { name: "smoke" },
+                        expectStatus: 201,
+                        capture: { projectId: "project.id" },
+                    },
+                    { name: "list", path: "/projects", expectJson: { "items.length": 1, "items.0.id": "p-41" } },
+                    { name: "delete", method: "DELETE", path: "/projects/{{projectId}}", expectStatus: 204 },
+                    { name: "gone", method: "DELETE", path: "/projects/{{projectId}}", expectStatus: 204 },
+                    { name: "after", path: "/projects" },
+                ],
+            },
         ]);
         const report = await runSmoke(items, { baseUrl: service.url });
-        assert.deepStrictEqual(report.results.map((r) => [r.name, r.method, r.path, r.status, r.ok, r.skipped ?? false]), [
-            ["auth/register", "POST", "/auth/register", 201, true, false],
-            ["auth/login", "POST", "/auth/login", 200, true, false],
-            ["auth/me", "GET", "/auth/me", 200, true, false],
-            ["projects/create", "POST", "/projects", 201, true, false],
-            ["projects/list", "GET", "/projects", 200, true, false],
-            ["projects/delete", "DELETE", "/projects/p-41", 204, true, false],
-            ["projects/gone", "DELETE", "/projects/p-41", 404, false, false],
-            ["projects/after", "GET", "/projects", null, false, true],
-        ]);
+        assert.deepStrictEqual(
+            report.results.map((r) => [r.name, r.method, r.path, r.status, r.ok, r.skipped ?? false]),
+            [
+                ["auth/register", "POST", "/auth/register", 201, true, false],
+                ["auth/login", "POST", "/auth/login", 200, true, false],
+                ["auth/me", "GET", "/auth/me", 200, true, false],
+                ["projects/create", "POST", "/projects", 201, true, false],
+                ["projects/list", "GET", "/projects", 200, true, false],
+                ["projects/delete", "DELETE", "/projects/p-41", 204, true, false],
+                ["projects/gone", "DELETE", "/projects/p-41", 404, false, false],
+                ["projects/after", "GET", "/projects", null, false, true],
+            ],
+        );
         assert.strictEqual(report.results[7].error, "smoke check `projects/after` skipped: earlier step `gone` failed");
         assert.deepStrictEqual([report.passed, report.failed], [6, 2]);
     });
@@ -176,14 +262,25 @@ describe("safe-release-ops smoke", () => {
 
     it("prints one JSON report on stdout, progress on stderr, and exits 1 on a failure", async () => {
         const checks = path.join(dir, "checks.json");
-        fs.writeFileSync(checks, JSON.stringify([
-            { name: "internal", path: "/health/internal", useOperatorToken: true },
-            { name: "broken", path: "/broken" },
-        ]));
-        const result = await invoke(["--base-url", service.url, "--checks", checks, "--header", "X-Release-Target: v1.5.0"], { SMOKE_OPERATOR_TOKEN: OPERATOR_TOKEN });
+        fs.writeFileSync(
+            checks,
+            JSON.stringify([
+                { name: "internal", path: "/health/internal", useOperatorToken: true },
+                { name: "broken", path: "/broken" },
+            ]),
+        );
+        const result = await invoke(["--base-url", service.url, "--checks", checks, "--header", "X-Release-Target: v1.5.0"], {
+            SMOKE_OPERATOR_TOKEN: OPERATOR_TOKEN,
+        });
         assert.strictEqual(result.code, 1);
         const report = JSON.parse(result.stdout);
-        assert.deepStrictEqual(report.results.map((r: { name: string; ok: boolean }) => [r.name, r.ok]), [["internal", true], ["broken", false]]);
+        assert.deepStrictEqual(
+            report.results.map((r: { name: string; ok: boolean }) => [r.name, r.ok]),
+            [
+                ["internal", true],
+                ["broken", false],
+            ],
+        );
         assert.ok(result.stderr.includes("smoke: 1 passed, 1 failed\n"));
         assert.ok(!result.stdout.includes(OPERATOR_TOKEN) && !result.stderr.includes(OPERATOR_TOKEN));
         assert.deepStrictEqual(service.requests, ["GET /health/internal target=v1.5.0", "GET /broken target=v1.5.0"]);
@@ -203,14 +300,24 @@ describe("safe-release-ops smoke", () => {
         fs.writeFileSync(bad, JSON.stringify([{ name: "x", path: "/x", expectStatus: 700 }]));
         const cases: Array<[string[], string]> = [
             [["--checks", checks], "smoke: `--base-url` is required, such as --base-url http://127.0.0.1:8080\n"],
-            [["--base-url", "ftp://x", "--checks", checks], "smoke: `--base-url` must be an http:// or https:// URL; got \"ftp://x\"\n"],
-            [["--base-url", service.url, "--checks", checks, "--header", "Authorization:Bearer abc"],
-                "smoke: `--header Authorization` would put a credential on the command line; set `SMOKE_OPERATOR_TOKEN` and `useOperatorToken` instead\n"],
-            [["--base-url", service.url, "--checks", checks, "--header", "novalue"], "smoke: `--header` must be Name:Value, such as X-Release-Target:v1.5.0; got \"novalue\"\n"],
+            [["--base-url", "ftp://x", "--checks", checks], 'smoke: `--base-url` must be an http:// or https:// URL; got "ftp://x"\n'],
+            [
+                ["--base-url", service.url, "--checks", checks, "--header", "Authorization:Bearer abc"],
+                "smoke: `--header Authorization` would put a credential on the command line; set `SMOKE_OPERATOR_TOKEN` and `useOperatorToken` instead\n",
+            ],
+            [
+                ["--base-url", service.url, "--checks", checks, "--header", "novalue"],
+                'smoke: `--header` must be Name:Value, such as X-Release-Target:v1.5.0; got "novalue"\n',
+            ],
             [["--base-url", service.url, "--checks", path.join(dir, "missing.json")], "smoke: `--checks` file cannot be read: ENOENT\n"],
-            [["--base-url", service.url, "--checks", bad], "smoke: `release:smoke[0].expectStatus` must be an integer HTTP status from 100 to 599; got 700\n"],
-            [["--base-url", service.url, "--checks", checks],
-                "smoke: `SMOKE_OPERATOR_TOKEN` is not set; `internal` need the operator token (`release:smokeOperatorToken`)\n"],
+            [
+                ["--base-url", service.url, "--checks", bad],
+                "smoke: `release:smoke[0].expectStatus` must be an integer HTTP status from 100 to 599; got 700\n",
+            ],
+            [
+                ["--base-url", service.url, "--checks", checks],
+                "smoke: `SMOKE_OPERATOR_TOKEN` is not set; `internal` need the operator token (`release:smokeOperatorToken`)\n",
+            ],
             [["--base-url", service.url, "--verbose"], "smoke: unknown argument `--verbose`; valid: --base-url, --checks, --header\n"],
         ];
         for (const [args, message] of cases) {

@@ -60,7 +60,11 @@ describe("release transitions on aws-ecs (DESIGN.md transition table)", () => {
         assert.equal(diff.after.outputs.schemaHead, "v1.5.0");
     });
 
-    for (const [from, to] of [[10, 50], [50, 100], [0, 10]]) {
+    for (const [from, to] of [
+        [10, 50],
+        [50, 100],
+        [0, 10],
+    ]) {
         it(`shift traffic ${from} → ${to}: updates the listener and nothing else`, async () => {
             const diff = await planDiff(release("v1.5.0", "v1.4.2", from), release("v1.5.0", "v1.4.2", to));
             assert.deepEqual(diff.names("updated"), [LISTENER]);
@@ -99,21 +103,21 @@ describe("release transitions on aws-ecs (DESIGN.md transition table)", () => {
 
     it("a cold rollback below the schema head is refused before anything is registered, naming `release:restoreFrom`", async () => {
         const deployed = await runProgram({ config: release("v1.5.0") });
-        await assert.rejects(
-            runProgram({ config: release("v1.4.2"), lastOutputs: deployed.outputs }),
-            {
-                registered: [],
-                message:
-                    "`release:version` v1.4.2 is older than the database schema head v1.5.0, and no live version serves that schema. " +
-                    "Keep v1.5.0 warm as `release:previous` (a rollback then only shifts traffic), " +
-                    "restore the pre-upgrade backup with `release:restoreFrom`, " +
-                    "or, if v1.5.0's migrations were additive and v1.4.2 runs on them, set `release:acceptSchemaHead: v1.5.0`",
-            },
-        );
+        await assert.rejects(runProgram({ config: release("v1.4.2"), lastOutputs: deployed.outputs }), {
+            registered: [],
+            message:
+                "`release:version` v1.4.2 is older than the database schema head v1.5.0, and no live version serves that schema. " +
+                "Keep v1.5.0 warm as `release:previous` (a rollback then only shifts traffic), " +
+                "restore the pre-upgrade backup with `release:restoreFrom`, " +
+                "or, if v1.5.0's migrations were additive and v1.4.2 runs on them, set `release:acceptSchemaHead: v1.5.0`",
+        });
     });
 
     it("keeps the schema head after the version that migrated is retired", async () => {
-        const diff = await planDiff(release("v1.4.2", "v1.5.0", 100), ecsConfig({ "release:version": "v1.4.2", "release:acceptSchemaHead": "v1.5.0" }));
+        const diff = await planDiff(
+            release("v1.4.2", "v1.5.0", 100),
+            ecsConfig({ "release:version": "v1.4.2", "release:acceptSchemaHead": "v1.5.0" }),
+        );
         assert.equal(diff.after.outputs.schemaHead, "v1.5.0");
         assert.deepEqual(diff.names("deleted"), versionResources("v1.5.0"));
         assert.deepEqual(diff.names("updated"), [LISTENER]);

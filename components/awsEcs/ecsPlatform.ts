@@ -33,50 +33,89 @@ export class EcsPlatform extends pulumi.ComponentResource implements PlatformAda
         this.settings = config.aws!;
         const settings = this.settings;
 
-        const logGroup = new aws.cloudwatch.LogGroup(`${name}-logs`, { name: `/safe-release/${config.app}`, retentionInDays: settings.logRetentionDays }, { parent: this });
+        const logGroup = new aws.cloudwatch.LogGroup(
+            `${name}-logs`,
+            { name: `/safe-release/${config.app}`, retentionInDays: settings.logRetentionDays },
+            { parent: this },
+        );
         const secretArns = secretArnsByComponent(name, config, args.secrets, this);
         const role = executionRole(name, secretArns, this);
-        const cluster = new aws.ecs.Cluster(name, { name: config.app, settings: [{ name: "containerInsights", value: "enabled" }] }, { parent: this });
+        const cluster = new aws.ecs.Cluster(
+            name,
+            { name: config.app, settings: [{ name: "containerInsights", value: "enabled" }] },
+            { parent: this },
+        );
 
         const webPorts = config.components.filter((c) => c.port !== undefined).map((c) => c.port!);
         const listenerPorts = settings.certificateArn === undefined ? [80] : [80, 443];
         const vpc = aws.ec2.getVpcOutput({ id: settings.vpcId }, { parent: this });
-        const lbGroup = new aws.ec2.SecurityGroup(`${name}-lb`, {
-            vpcId: settings.vpcId,
-            description: `load balancer of ${config.app}: listener ports from anywhere, the test listener from the VPC or the configured CIDRs`,
-            ingress: [
-                ...listenerPorts.map((port) => ({ protocol: "tcp", fromPort: port, toPort: port, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] })),
-                // Smoke tests run from where `pulumi up` runs: the VPC by default, or the CIDRs named in config.
-                {
-                    protocol: "tcp", fromPort: TEST_LISTENER_PORT, toPort: TEST_LISTENER_PORT,
-                    cidrBlocks: settings.testListenerCidrs.length > 0 ? settings.testListenerCidrs : [vpc.cidrBlock],
-                },
-            ],
-            egress: [{ protocol: "tcp", fromPort: 0, toPort: 65535, cidrBlocks: [vpc.cidrBlock] }],
-        }, { parent: this });
-        const serviceGroup = new aws.ec2.SecurityGroup(`${name}-service`, {
-            vpcId: settings.vpcId,
-            description: `tasks of ${config.app}: container ports from the load balancer only`,
-            ingress: [...new Set(webPorts)].sort((a, b) => a - b).map((port) => ({ protocol: "tcp", fromPort: port, toPort: port, securityGroups: [lbGroup.id] })),
-            // Tasks reach image registries, the database and AWS APIs.
-            egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }],
-        }, { parent: this });
+        const lbGroup = new aws.ec2.SecurityGroup(
+            `${name}-lb`,
+            {
+                vpcId: settings.vpcId,
+                description: `load balancer of ${config.app}: listener ports from anywhere, the test listener from the VPC or the configured CIDRs`,
+                ingress: [
+                    ...listenerPorts.map((port) => ({
+                        protocol: "tcp",
+                        fromPort: port,
+                        toPort: port,
+                        cidrBlocks: ["0.0.0.0/0"],
+                        ipv6CidrBlocks: ["::/0"],
+                    })),
+                    // Smoke tests run from where `pulumi up` runs: the VPC by default, or the CIDRs named in config.
+                    {
+                        protocol: "tcp",
+                        fromPort: TEST_LISTENER_PORT,
+                        toPort: TEST_LISTENER_PORT,
+                        cidrBlocks: settings.testListenerCidrs.length > 0 ? settings.testListenerCidrs : [vpc.cidrBlock],
+                    },
+                ],
+                egress: [{ protocol: "tcp", fromPort: 0, toPort: 65535, cidrBlocks: [vpc.cidrBlock] }],
+            },
+            { parent: this },
+        );
+        const serviceGroup = new aws.ec2.SecurityGroup(
+            `${name}-service`,
+            {
+                vpcId: settings.vpcId,
+                description: `tasks of ${config.app}: container ports from the load balancer only`,
+                ingress: [...new Set(webPorts)]
+                    .sort((a, b) => a - b)
+                    .map((port) => ({ protocol: "tcp", fromPort: port, toPort: port, securityGroups: [lbGroup.id] })),
+                // Tasks reach image registries, the database and AWS APIs.
+                egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }],
+            },
+            { parent: this },
+        );
 
-        this.loadBalancer = new aws.lb.LoadBalancer(`${name}-lb`, {
-            loadBalancerType: "application",
-            internal: settings.internal,
-            subnets: settings.loadBalancerSubnetIds,
-            securityGroups: [lbGroup.id],
-            enableDeletionProtection: settings.deletionProtection,
-            dropInvalidHeaderFields: true,
-            tags: { "safe-release:app": config.app },
-        }, { parent: this });
-        const testListener = new aws.lb.Listener(`${name}-test`, {
-            loadBalancerArn: this.loadBalancer.arn,
-            port: TEST_LISTENER_PORT,
-            protocol: "HTTP",
-            defaultActions: [{ type: "fixed-response", fixedResponse: { contentType: "text/plain", statusCode: "404", messageBody: "no version matches X-Release-Target" } }],
-        }, { parent: this });
+        this.loadBalancer = new aws.lb.LoadBalancer(
+            `${name}-lb`,
+            {
+                loadBalancerType: "application",
+                internal: settings.internal,
+                subnets: settings.loadBalancerSubnetIds,
+                securityGroups: [lbGroup.id],
+                enableDeletionProtection: settings.deletionProtection,
+                dropInvalidHeaderFields: true,
+                tags: { "safe-release:app": config.app },
+            },
+            { parent: this },
+        );
+        const testListener = new aws.lb.Listener(
+            `${name}-test`,
+            {
+                loadBalancerArn: this.loadBalancer.arn,
+                port: TEST_LISTENER_PORT,
+                protocol: "HTTP",
+                defaultActions: [
+                    {
+                        type: "fixed-response",
+                        fixedResponse: { contentType: "text/plain", statusCode: "404", messageBody: "no version matches X-Release-Target" },
+                    },
+                ],
+            },
+            { parent: this },
+        );
 
         this.shared = {
             app: config.app,
@@ -101,29 +140,60 @@ export class EcsPlatform extends pulumi.ComponentResource implements PlatformAda
             const priority = testRulePriority(component.name, version);
             const holder = this.usedPriorities.get(priority);
             if (holder !== undefined) {
-                throw new Error(`versions ${holder} and ${version} map to the same test-listener rule priority ${priority}; release under another tag`);
+                throw new Error(
+                    `versions ${holder} and ${version} map to the same test-listener rule priority ${priority}; release under another tag`,
+                );
             }
             this.usedPriorities.set(priority, version);
             priorities[component.name] = priority;
         }
-        return new EcsVersion(`${this.name}-${version}`, {
-            shared: this.shared, version, components: this.components, images, testRulePriorities: priorities, after,
-        }, { parent: this });
+        return new EcsVersion(
+            `${this.name}-${version}`,
+            {
+                shared: this.shared,
+                version,
+                components: this.components,
+                images,
+                testRulePriorities: priorities,
+                after,
+            },
+            { parent: this },
+        );
     }
 
     /** A task definition of its own (the component's image, environment and secrets, the migration command) run by `ecs-task`. */
     oneOffTask(version: string, component: string, image: pulumi.Output<string>, command: string[]): OneOffTask {
         const spec = this.components.find((c) => c.name === component)!;
-        const task = oneOffTaskDefinition(`${this.name}-${version}-${component}-oneoff`, {
-            shared: this.shared, version, component: { ...spec, command }, image,
-        }, this);
+        const task = oneOffTaskDefinition(
+            `${this.name}-${version}-${component}-oneoff`,
+            {
+                shared: this.shared,
+                version,
+                component: { ...spec, command },
+                image,
+            },
+            this,
+        );
         const { aws: settings } = this.shared;
-        const argv = pulumi.all([this.shared.clusterArn, task.arn, this.shared.serviceSecurityGroupId]).apply(([cluster, taskArn, group]) => [
-            ...OPS, "ecs-task", "--cluster", cluster, "--task-definition", taskArn, "--container", component,
-            "--subnets", settings.subnetIds.join(","), "--security-groups", group,
-            ...(settings.assignPublicIp ? ["--assign-public-ip"] : []),
-            "--", ...command,
-        ]);
+        const argv = pulumi
+            .all([this.shared.clusterArn, task.arn, this.shared.serviceSecurityGroupId])
+            .apply(([cluster, taskArn, group]) => [
+                ...OPS,
+                "ecs-task",
+                "--cluster",
+                cluster,
+                "--task-definition",
+                taskArn,
+                "--container",
+                component,
+                "--subnets",
+                settings.subnetIds.join(","),
+                "--security-groups",
+                group,
+                ...(settings.assignPublicIp ? ["--assign-public-ip"] : []),
+                "--",
+                ...command,
+            ]);
         return { argv, needs: [task] };
     }
 
@@ -132,8 +202,13 @@ export class EcsPlatform extends pulumi.ComponentResource implements PlatformAda
         const specs = this.components.filter((c) => components.includes(c.name));
         const scale = (count: (desired: number) => number) =>
             this.shared.clusterArn.apply((cluster) => [
-                ...OPS, "ecs-scale", "--cluster", cluster,
-                ...versions.flatMap((version) => specs.flatMap((c) => ["--service", `${versionedName(this.shared.app, c.name, version)}=${count(c.desiredCount)}`])),
+                ...OPS,
+                "ecs-scale",
+                "--cluster",
+                cluster,
+                ...versions.flatMap((version) =>
+                    specs.flatMap((c) => ["--service", `${versionedName(this.shared.app, c.name, version)}=${count(c.desiredCount)}`]),
+                ),
                 "--wait",
             ]);
         return { stop: scale(() => 0), start: scale((desired) => desired) };
@@ -144,30 +219,44 @@ export class EcsPlatform extends pulumi.ComponentResource implements PlatformAda
         const ready = versions.flatMap((v) => v.deployed.ready);
         const defaultComponent = this.components.find((c) => c.role === "web" && c.pathPrefix === undefined);
         const https = this.settings.certificateArn !== undefined;
-        const listener = new aws.lb.Listener(`${this.name}-listener`, {
-            loadBalancerArn: this.loadBalancer.arn,
-            port: https ? 443 : 80,
-            protocol: https ? "HTTPS" : "HTTP",
-            ...(https ? { certificateArn: this.settings.certificateArn, sslPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06" } : {}),
-            defaultActions: defaultComponent === undefined
-                ? [{ type: "fixed-response", fixedResponse: { contentType: "text/plain", statusCode: "404" } }]
-                : [forwardAction(defaultComponent.name, versions)],
-        }, { parent: this, dependsOn: ready });
-        const rules = routeRules(this.components, versions).map((rule) =>
-            new aws.lb.ListenerRule(`${this.name}-${rule.component}-route`, {
-                listenerArn: listener.arn,
-                priority: rule.priority,
-                conditions: [{ pathPattern: { values: rule.paths } }],
-                actions: [rule.action],
-            }, { parent: this, dependsOn: ready }),
+        const listener = new aws.lb.Listener(
+            `${this.name}-listener`,
+            {
+                loadBalancerArn: this.loadBalancer.arn,
+                port: https ? 443 : 80,
+                protocol: https ? "HTTPS" : "HTTP",
+                ...(https ? { certificateArn: this.settings.certificateArn, sslPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06" } : {}),
+                defaultActions:
+                    defaultComponent === undefined
+                        ? [{ type: "fixed-response", fixedResponse: { contentType: "text/plain", statusCode: "404" } }]
+                        : [forwardAction(defaultComponent.name, versions)],
+            },
+            { parent: this, dependsOn: ready },
+        );
+        const rules = routeRules(this.components, versions).map(
+            (rule) =>
+                new aws.lb.ListenerRule(
+                    `${this.name}-${rule.component}-route`,
+                    {
+                        listenerArn: listener.arn,
+                        priority: rule.priority,
+                        conditions: [{ pathPattern: { values: rule.paths } }],
+                        actions: [rule.action],
+                    },
+                    { parent: this, dependsOn: ready },
+                ),
         );
         if (https) {
-            new aws.lb.Listener(`${this.name}-redirect`, {
-                loadBalancerArn: this.loadBalancer.arn,
-                port: 80,
-                protocol: "HTTP",
-                defaultActions: [{ type: "redirect", redirect: { protocol: "HTTPS", port: "443", statusCode: "HTTP_301" } }],
-            }, { parent: this });
+            new aws.lb.Listener(
+                `${this.name}-redirect`,
+                {
+                    loadBalancerArn: this.loadBalancer.arn,
+                    port: 80,
+                    protocol: "HTTP",
+                    defaultActions: [{ type: "redirect", redirect: { protocol: "HTTPS", port: "443", statusCode: "HTTP_301" } }],
+                },
+                { parent: this },
+            );
         }
         return { url: pulumi.interpolate`${https ? "https" : "http"}://${this.loadBalancer.dnsName}`, applied: [listener, ...rules] };
     }

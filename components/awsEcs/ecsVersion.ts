@@ -64,16 +64,27 @@ export class EcsVersion extends pulumi.ComponentResource implements DeployedVers
         this.testEndpoint = { baseUrl: args.shared.testListenerUrl, headers: { [TARGET_HEADER]: args.version } };
         for (const component of args.components) {
             const attachment = component.role === "web" ? this.targetGroup(name, args, component) : undefined;
-            const taskDefinition = fargateTaskDefinition(`${name}-${component.name}-task`, {
-                shared: args.shared, version: args.version, component, image: args.images[component.name],
-                family: versionedName(args.shared.app, component.name, args.version),
-            }, this);
+            const taskDefinition = fargateTaskDefinition(
+                `${name}-${component.name}-task`,
+                {
+                    shared: args.shared,
+                    version: args.version,
+                    component,
+                    image: args.images[component.name],
+                    family: versionedName(args.shared.app, component.name, args.version),
+                },
+                this,
+            );
             this.ready.push(this.service(name, args, component, taskDefinition, attachment));
         }
         this.registerOutputs({ version: args.version, targets: this.targets, alarmNames: this.alarmNames });
     }
 
-    private targetGroup(name: string, args: EcsVersionArgs, component: ComponentSpec): { group: aws.lb.TargetGroup; rule: aws.lb.ListenerRule } {
+    private targetGroup(
+        name: string,
+        args: EcsVersionArgs,
+        component: ComponentSpec,
+    ): { group: aws.lb.TargetGroup; rule: aws.lb.ListenerRule } {
         const { shared, version } = args;
         const group = new aws.lb.TargetGroup(
             `${name}-${component.name}-tg`,
@@ -97,13 +108,22 @@ export class EcsVersion extends pulumi.ComponentResource implements DeployedVers
         );
         this.targets[component.name] = group.arn;
         if (shared.analysis !== undefined) {
-            canaryAlarms(`${name}-${component.name}`, {
-                app: shared.app, component: component.name, version,
-                targetGroupArnSuffix: group.arnSuffix, loadBalancerArnSuffix: shared.loadBalancerArnSuffix, analysis: shared.analysis,
-            }, this);
+            canaryAlarms(
+                `${name}-${component.name}`,
+                {
+                    app: shared.app,
+                    component: component.name,
+                    version,
+                    targetGroupArnSuffix: group.arnSuffix,
+                    loadBalancerArnSuffix: shared.loadBalancerArnSuffix,
+                    analysis: shared.analysis,
+                },
+                this,
+            );
             this.alarmNames.push(...canaryAlarmNames(shared.app, component.name, version));
         }
-        const pathConditions = component.pathPrefix === undefined ? [] : [{ pathPattern: { values: [component.pathPrefix, `${component.pathPrefix}/*`] } }];
+        const pathConditions =
+            component.pathPrefix === undefined ? [] : [{ pathPattern: { values: [component.pathPrefix, `${component.pathPrefix}/*`] } }];
         const rule = new aws.lb.ListenerRule(
             `${name}-${component.name}-test-route`,
             {
@@ -146,7 +166,9 @@ export class EcsVersion extends pulumi.ComponentResource implements DeployedVers
                 },
                 ...(attachment !== undefined
                     ? {
-                          loadBalancers: [{ targetGroupArn: attachment.group.arn, containerName: component.name, containerPort: component.port! }],
+                          loadBalancers: [
+                              { targetGroupArn: attachment.group.arn, containerName: component.name, containerPort: component.port! },
+                          ],
                           healthCheckGracePeriodSeconds: 30,
                       }
                     : {}),
@@ -164,5 +186,4 @@ export class EcsVersion extends pulumi.ComponentResource implements DeployedVers
             },
         );
     }
-
 }

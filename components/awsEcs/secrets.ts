@@ -17,16 +17,24 @@ export function secretArnsByComponent(
     const stored = new Map<string, pulumi.Output<string>>();
     const arnOf = (key: string): pulumi.Output<string> => {
         if (!stored.has(key)) {
-            const secret = new aws.secretsmanager.Secret(`${name}-secret-${key}`, {
-                namePrefix: `safe-release/${config.app}/${key}-`,
-                description: `release:${key} of ${config.app}, set with pulumi config set --secret`,
-                recoveryWindowInDays: 7,
-            }, { parent });
+            const secret = new aws.secretsmanager.Secret(
+                `${name}-secret-${key}`,
+                {
+                    namePrefix: `safe-release/${config.app}/${key}-`,
+                    description: `release:${key} of ${config.app}, set with pulumi config set --secret`,
+                    recoveryWindowInDays: 7,
+                },
+                { parent },
+            );
             // Listing the input as a secret output also tells the policy pack it is a Pulumi secret.
-            new aws.secretsmanager.SecretVersion(`${name}-secret-${key}`, { secretId: secret.id, secretString: secrets[key] }, {
-                parent,
-                additionalSecretOutputs: ["secretString"],
-            });
+            new aws.secretsmanager.SecretVersion(
+                `${name}-secret-${key}`,
+                { secretId: secret.id, secretString: secrets[key] },
+                {
+                    parent,
+                    additionalSecretOutputs: ["secretString"],
+                },
+            );
             stored.set(key, secret.arn);
         }
         return stored.get(key)!;
@@ -34,7 +42,10 @@ export function secretArnsByComponent(
     const byComponent: Record<string, Record<string, pulumi.Output<string>>> = {};
     for (const component of config.components) {
         byComponent[component.name] = Object.fromEntries(
-            Object.entries(component.secretEnv).map(([env, ref]) => [env, ref.startsWith("config:") ? arnOf(ref.slice(7)) : pulumi.output(ref)]),
+            Object.entries(component.secretEnv).map(([env, ref]) => [
+                env,
+                ref.startsWith("config:") ? arnOf(ref.slice(7)) : pulumi.output(ref),
+            ]),
         );
     }
     return byComponent;
@@ -46,29 +57,45 @@ export function executionRole(
     secretArns: Record<string, Record<string, pulumi.Output<string>>>,
     parent: pulumi.Resource,
 ): aws.iam.Role {
-    const role = new aws.iam.Role(`${name}-execution`, {
-        assumeRolePolicy: JSON.stringify({
-            Version: "2012-10-17",
-            Statement: [{ Effect: "Allow", Principal: { Service: "ecs-tasks.amazonaws.com" }, Action: "sts:AssumeRole" }],
-        }),
-    }, { parent });
-    new aws.iam.RolePolicyAttachment(`${name}-execution`, {
-        role: role.name,
-        policyArn: "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
-    }, { parent });
+    const role = new aws.iam.Role(
+        `${name}-execution`,
+        {
+            assumeRolePolicy: JSON.stringify({
+                Version: "2012-10-17",
+                Statement: [{ Effect: "Allow", Principal: { Service: "ecs-tasks.amazonaws.com" }, Action: "sts:AssumeRole" }],
+            }),
+        },
+        { parent },
+    );
+    new aws.iam.RolePolicyAttachment(
+        `${name}-execution`,
+        {
+            role: role.name,
+            policyArn: "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+        },
+        { parent },
+    );
     const arns = Object.values(secretArns).flatMap((perEnv) => Object.values(perEnv));
     if (arns.length > 0) {
-        new aws.iam.RolePolicy(`${name}-read-secrets`, {
-            role: role.name,
-            policy: pulumi.all(arns).apply((resolved) => JSON.stringify({
-                Version: "2012-10-17",
-                Statement: [{
-                    Effect: "Allow",
-                    Action: ["secretsmanager:GetSecretValue", "ssm:GetParameters"],
-                    Resource: [...new Set(resolved)].sort(),
-                }],
-            })),
-        }, { parent });
+        new aws.iam.RolePolicy(
+            `${name}-read-secrets`,
+            {
+                role: role.name,
+                policy: pulumi.all(arns).apply((resolved) =>
+                    JSON.stringify({
+                        Version: "2012-10-17",
+                        Statement: [
+                            {
+                                Effect: "Allow",
+                                Action: ["secretsmanager:GetSecretValue", "ssm:GetParameters"],
+                                Resource: [...new Set(resolved)].sort(),
+                            },
+                        ],
+                    }),
+                ),
+            },
+            { parent },
+        );
     }
     return role;
 }

@@ -28,23 +28,27 @@ export function fargateTaskDefinition(name: string, args: FargateTaskArgs, paren
         .apply(([image, region, logGroup, arns]) =>
             JSON.stringify([containerDefinition({ component, version, image, region, logGroup, secretArns: arns })]),
         );
-    return new aws.ecs.TaskDefinition(name, {
-        family: args.family,
-        requiresCompatibilities: ["FARGATE"],
-        networkMode: "awsvpc",
-        cpu: String(component.cpu),
-        memory: String(component.memory),
-        executionRoleArn: shared.executionRoleArn,
-        containerDefinitions: definitions,
-        tags: releaseTags(shared.app, component.name, version),
-    }, { parent });
+    return new aws.ecs.TaskDefinition(
+        name,
+        {
+            family: args.family,
+            requiresCompatibilities: ["FARGATE"],
+            networkMode: "awsvpc",
+            cpu: String(component.cpu),
+            memory: String(component.memory),
+            executionRoleArn: shared.executionRoleArn,
+            containerDefinitions: definitions,
+            tags: releaseTags(shared.app, component.name, version),
+        },
+        { parent },
+    );
 }
 
 /** The task definition a one-off task (the migration) runs: the component with another command, in a family of its own. */
-export function oneOffTaskDefinition(
-    name: string,
-    args: Omit<FargateTaskArgs, "family">,
-    parent: pulumi.Resource,
-): aws.ecs.TaskDefinition {
-    return fargateTaskDefinition(name, { ...args, family: boundedName([args.shared.app, args.component.name, "oneoff", tagSlug(args.version)], 255) }, parent);
+export function oneOffTaskDefinition(name: string, args: Omit<FargateTaskArgs, "family">, parent: pulumi.Resource): aws.ecs.TaskDefinition {
+    return fargateTaskDefinition(
+        name,
+        { ...args, family: boundedName([args.shared.app, args.component.name, "oneoff", tagSlug(args.version)], 255) },
+        parent,
+    );
 }

@@ -31,16 +31,33 @@ export class Migration extends pulumi.ComponentResource {
     constructor(name: string, args: MigrationArgs, opts: pulumi.ComponentResourceOptions = {}) {
         // The version is a registered property too, so the policy pack sees it at preview (`migration-after-backup`).
         super("safe-release:data:Migration", name, { version: args.version }, opts);
-        const argv = pulumi.all([args.digest, args.runner]).apply(([digest, runner]) => [
-            ...OPS, "migrate", "--app", args.app, "--version", args.version, "--digest", digest, "--lock-timeout", args.lockTimeout,
-            ...(args.fixForwardFrom !== undefined ? ["--fix-forward-from", args.fixForwardFrom] : []), "--", ...runner,
-        ]);
-        this.run = new command.local.Command(`${name}-run`, {
-            create: commandLine(argv),
-            update: NO_RERUN,
-            environment: { ...args.environment, DATABASE_URL: args.databaseUrl },
-            triggers: [args.version, args.digest],
-        }, { parent: this, dependsOn: opts.dependsOn, additionalSecretOutputs: ["environment"] });
+        const argv = pulumi
+            .all([args.digest, args.runner])
+            .apply(([digest, runner]) => [
+                ...OPS,
+                "migrate",
+                "--app",
+                args.app,
+                "--version",
+                args.version,
+                "--digest",
+                digest,
+                "--lock-timeout",
+                args.lockTimeout,
+                ...(args.fixForwardFrom !== undefined ? ["--fix-forward-from", args.fixForwardFrom] : []),
+                "--",
+                ...runner,
+            ]);
+        this.run = new command.local.Command(
+            `${name}-run`,
+            {
+                create: commandLine(argv),
+                update: NO_RERUN,
+                environment: { ...args.environment, DATABASE_URL: args.databaseUrl },
+                triggers: [args.version, args.digest],
+            },
+            { parent: this, dependsOn: opts.dependsOn, additionalSecretOutputs: ["environment"] },
+        );
         this.registerOutputs({ version: args.version, digest: args.digest });
     }
 }

@@ -40,26 +40,63 @@ export class PreUpgradeBackup extends pulumi.ComponentResource {
         const common = ["--app", app, "--version", version, "--log", backup.log];
         const records: pulumi.Output<BackupRecord>[] = [];
         const opsStep = (step: string, argv: string[], environment?: Record<string, pulumi.Output<string>>) => {
-            const run = new command.local.Command(`${name}-${step}`, {
-                create: commandLine([...OPS, ...argv]),
-                update: NO_RERUN,
-                ...(environment !== undefined ? { environment } : {}),
-            }, { parent: this, dependsOn: opts.dependsOn, ...(environment !== undefined ? { additionalSecretOutputs: ["environment"] } : {}) });
+            const run = new command.local.Command(
+                `${name}-${step}`,
+                {
+                    create: commandLine([...OPS, ...argv]),
+                    update: NO_RERUN,
+                    ...(environment !== undefined ? { environment } : {}),
+                },
+                {
+                    parent: this,
+                    dependsOn: opts.dependsOn,
+                    ...(environment !== undefined ? { additionalSecretOutputs: ["environment"] } : {}),
+                },
+            );
             this.steps.push(run);
             records.push(run.stdout.apply((stdout) => ({ ...parseOpsResult(stdout), schemaHead: args.schemaHead }) as BackupRecord));
         };
 
         if (args.databaseUrl !== undefined) {
             const tables = args.database?.criticalTables ?? [];
-            opsStep("pg-dump", ["backup", "--kind", "postgres", "--dir", backup.dir, ...common, ...(tables.length > 0 ? ["--critical-tables", tables.join(",")] : [])], {
-                DATABASE_URL: args.databaseUrl,
-            });
+            opsStep(
+                "pg-dump",
+                [
+                    "backup",
+                    "--kind",
+                    "postgres",
+                    "--dir",
+                    backup.dir,
+                    ...common,
+                    ...(tables.length > 0 ? ["--critical-tables", tables.join(",")] : []),
+                ],
+                {
+                    DATABASE_URL: args.databaseUrl,
+                },
+            );
         }
         if (backup.directory !== undefined) {
-            opsStep("directory", ["backup", "--kind", "directory", "--path", backup.directory, "--dir", backup.dir, ...common, ...(args.quiesced ? ["--quiesced"] : [])]);
+            opsStep("directory", [
+                "backup",
+                "--kind",
+                "directory",
+                "--path",
+                backup.directory,
+                "--dir",
+                backup.dir,
+                ...common,
+                ...(args.quiesced ? ["--quiesced"] : []),
+            ]);
         }
         if (backup.bucket !== undefined) {
-            opsStep("bucket", ["bucket-backup", "--source", backup.bucket, "--target", `${backup.bucketTarget}/${app}-${version}`, ...common]);
+            opsStep("bucket", [
+                "bucket-backup",
+                "--source",
+                backup.bucket,
+                "--target",
+                `${backup.bucketTarget}/${app}-${version}`,
+                ...common,
+            ]);
         }
         if (backup.kmsKeyId !== undefined) {
             opsStep("kms", ["kms-record", "--key", backup.kmsKeyId, ...common]);
@@ -70,27 +107,54 @@ export class PreUpgradeBackup extends pulumi.ComponentResource {
     }
 
     /** RDS and Aurora snapshots: named per app and version, and kept when they leave the program. */
-    private snapshot(name: string, args: PreUpgradeBackupArgs, records: pulumi.Output<BackupRecord>[], dependsOn: pulumi.ResourceOptions["dependsOn"]): void {
+    private snapshot(
+        name: string,
+        args: PreUpgradeBackupArgs,
+        records: pulumi.Output<BackupRecord>[],
+        dependsOn: pulumi.ResourceOptions["dependsOn"],
+    ): void {
         const identifier = `${args.app}-${tagSlug(args.version)}-pre-upgrade`;
         const tags = { "safe-release:app": args.app, "safe-release:version": args.version, "safe-release:purpose": "pre-upgrade" };
         const options = { parent: this, dependsOn, retainOnDelete: true };
         if (args.database?.rdsInstance !== undefined) {
-            const snapshot = new aws.rds.Snapshot(`${name}-rds`, { dbInstanceIdentifier: args.database.rdsInstance, dbSnapshotIdentifier: identifier, tags }, options);
+            const snapshot = new aws.rds.Snapshot(
+                `${name}-rds`,
+                { dbInstanceIdentifier: args.database.rdsInstance, dbSnapshotIdentifier: identifier, tags },
+                options,
+            );
             this.steps.push(snapshot);
-            records.push(pulumi.output({
-                id: identifier, kind: "rds-snapshot", app: args.app, version: args.version, location: snapshot.dbSnapshotArn,
-                ...(args.schemaHead !== undefined ? { schemaHead: args.schemaHead } : {}),
-            }) as pulumi.Output<BackupRecord>);
+            records.push(
+                pulumi.output({
+                    id: identifier,
+                    kind: "rds-snapshot",
+                    app: args.app,
+                    version: args.version,
+                    location: snapshot.dbSnapshotArn,
+                    ...(args.schemaHead !== undefined ? { schemaHead: args.schemaHead } : {}),
+                }) as pulumi.Output<BackupRecord>,
+            );
         }
         if (args.database?.auroraCluster !== undefined) {
-            const snapshot = new aws.rds.ClusterSnapshot(`${name}-aurora`, {
-                dbClusterIdentifier: args.database.auroraCluster, dbClusterSnapshotIdentifier: identifier, tags,
-            }, options);
+            const snapshot = new aws.rds.ClusterSnapshot(
+                `${name}-aurora`,
+                {
+                    dbClusterIdentifier: args.database.auroraCluster,
+                    dbClusterSnapshotIdentifier: identifier,
+                    tags,
+                },
+                options,
+            );
             this.steps.push(snapshot);
-            records.push(pulumi.output({
-                id: identifier, kind: "aurora-snapshot", app: args.app, version: args.version, location: snapshot.dbClusterSnapshotArn,
-                ...(args.schemaHead !== undefined ? { schemaHead: args.schemaHead } : {}),
-            }) as pulumi.Output<BackupRecord>);
+            records.push(
+                pulumi.output({
+                    id: identifier,
+                    kind: "aurora-snapshot",
+                    app: args.app,
+                    version: args.version,
+                    location: snapshot.dbClusterSnapshotArn,
+                    ...(args.schemaHead !== undefined ? { schemaHead: args.schemaHead } : {}),
+                }) as pulumi.Output<BackupRecord>,
+            );
         }
     }
 }

@@ -41,22 +41,38 @@ export class Preflight extends pulumi.ComponentResource {
 
     constructor(name: string, args: PreflightArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super("safe-release:data:Preflight", name, {}, opts);
-        const kmsKeyState = args.kmsKeyId === undefined
-            ? undefined
-            : aws.kms.getKeyOutput({ keyId: args.kmsKeyId }, { parent: this }).keyState.apply((state) => checkKeyState(args.kmsKeyId!, state));
+        const kmsKeyState =
+            args.kmsKeyId === undefined
+                ? undefined
+                : aws.kms
+                      .getKeyOutput({ keyId: args.kmsKeyId }, { parent: this })
+                      .keyState.apply((state) => checkKeyState(args.kmsKeyId!, state));
         if (args.databaseUrl !== undefined) {
             const argv = [
-                ...OPS, "preflight", "--app", args.app, "--version", args.version, "--ledger", args.database?.ledger ?? "auto",
+                ...OPS,
+                "preflight",
+                "--app",
+                args.app,
+                "--version",
+                args.version,
+                "--ledger",
+                args.database?.ledger ?? "auto",
                 ...(args.database?.migrationsDir !== undefined ? ["--migrations-dir", args.database.migrationsDir] : []),
                 ...(args.allowDestructive ? ["--allow-destructive"] : []),
             ];
-            this.checks.push(new command.local.Command(`${name}-checks`, {
-                create: commandLine(argv),
-                update: NO_RERUN,
-                environment: { DATABASE_URL: args.databaseUrl },
-                // The key state is an input so a refused key stops this step too.
-                ...(kmsKeyState !== undefined ? { triggers: [kmsKeyState] } : {}),
-            }, { parent: this, dependsOn: opts.dependsOn, additionalSecretOutputs: ["environment"] }));
+            this.checks.push(
+                new command.local.Command(
+                    `${name}-checks`,
+                    {
+                        create: commandLine(argv),
+                        update: NO_RERUN,
+                        environment: { DATABASE_URL: args.databaseUrl },
+                        // The key state is an input so a refused key stops this step too.
+                        ...(kmsKeyState !== undefined ? { triggers: [kmsKeyState] } : {}),
+                    },
+                    { parent: this, dependsOn: opts.dependsOn, additionalSecretOutputs: ["environment"] },
+                ),
+            );
         }
         this.registerOutputs({ version: args.version, ...(kmsKeyState !== undefined ? { kmsKeyState } : {}) });
     }

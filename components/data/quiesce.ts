@@ -26,19 +26,27 @@ export class Quiesce extends pulumi.ComponentResource {
         super("safe-release:data:Quiesce", name, {}, opts);
         this.name = name;
         this.start = args.start;
-        this.stopped = new command.local.Command(`${name}-stop`, { create: commandLine(args.stop), update: NO_RERUN }, {
-            parent: this,
-            dependsOn: opts.dependsOn,
-        });
+        this.stopped = new command.local.Command(
+            `${name}-stop`,
+            { create: commandLine(args.stop), update: NO_RERUN },
+            {
+                parent: this,
+                dependsOn: opts.dependsOn,
+            },
+        );
         this.registerOutputs({ components: args.components });
     }
 
     /** Starts the writers again once `after` (the migration) has succeeded; nothing when no version stays to start. */
     resumeAfter(after: pulumi.Resource[]): command.local.Command | undefined {
         if (this.start === undefined) return undefined;
-        return new command.local.Command(`${this.name}-resume`, { create: commandLine(this.start), update: NO_RERUN }, {
-            parent: this,
-            dependsOn: after,
-        });
+        return new command.local.Command(
+            `${this.name}-resume`,
+            { create: commandLine(this.start), update: NO_RERUN },
+            {
+                parent: this,
+                dependsOn: after,
+            },
+        );
     }
 }

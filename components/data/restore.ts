@@ -21,11 +21,19 @@ export class Restore extends pulumi.ComponentResource {
 
     constructor(name: string, args: RestoreArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super("safe-release:data:Restore", name, {}, opts);
-        this.run = new command.local.Command(`${name}-run`, {
-            create: commandLine([...OPS, "restore", "--id", args.backupId, "--log", args.log]),
-            update: NO_RERUN,
-            ...(args.databaseUrl !== undefined ? { environment: { DATABASE_URL: args.databaseUrl } } : {}),
-        }, { parent: this, dependsOn: opts.dependsOn, ...(args.databaseUrl !== undefined ? { additionalSecretOutputs: ["environment"] } : {}) });
+        this.run = new command.local.Command(
+            `${name}-run`,
+            {
+                create: commandLine([...OPS, "restore", "--id", args.backupId, "--log", args.log]),
+                update: NO_RERUN,
+                ...(args.databaseUrl !== undefined ? { environment: { DATABASE_URL: args.databaseUrl } } : {}),
+            },
+            {
+                parent: this,
+                dependsOn: opts.dependsOn,
+                ...(args.databaseUrl !== undefined ? { additionalSecretOutputs: ["environment"] } : {}),
+            },
+        );
         this.registerOutputs({ backupId: args.backupId });
     }
 }

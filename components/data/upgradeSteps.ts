@@ -46,31 +46,45 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
     const staying = args.running.filter((v) => plan.live.some((l) => l.version === v));
     const quiesce = (key: string, dependsOn: pulumi.Resource[]) =>
         writers.length > 0 && args.running.length > 0
-            ? new Quiesce(`${name}-quiesce-${key}`, {
-                  components: writers,
-                  stop: args.platform.writerControl(args.running, writers).stop,
-                  ...(staying.length > 0 ? { start: args.platform.writerControl(staying, writers).start } : {}),
-              }, { parent, dependsOn })
+            ? new Quiesce(
+                  `${name}-quiesce-${key}`,
+                  {
+                      components: writers,
+                      stop: args.platform.writerControl(args.running, writers).stop,
+                      ...(staying.length > 0 ? { start: args.platform.writerControl(staying, writers).start } : {}),
+                  },
+                  { parent, dependsOn },
+              )
             : undefined;
 
     if (data.restoreFrom !== undefined) {
         const stop = quiesce(data.restoreFrom, []);
-        const restore = new Restore(`${name}-restore-${data.restoreFrom}`, {
-            backupId: data.restoreFrom, log: data.backup.log, ...(args.databaseUrl !== undefined ? { databaseUrl: args.databaseUrl } : {}),
-        }, { parent, dependsOn: stop !== undefined ? [stop.stopped] : [] });
+        const restore = new Restore(
+            `${name}-restore-${data.restoreFrom}`,
+            {
+                backupId: data.restoreFrom,
+                log: data.backup.log,
+                ...(args.databaseUrl !== undefined ? { databaseUrl: args.databaseUrl } : {}),
+            },
+            { parent, dependsOn: stop !== undefined ? [stop.stopped] : [] },
+        );
         return { ready: [stop?.resumeAfter([restore]) ?? restore], backups: pulumi.output([]) };
     }
     if (!plan.migrates || !hasDataWork(config, args.databaseUrl)) return { ready: [], backups: pulumi.output([]) };
 
     const head = plan.schemaHead.after;
-    const preflight = new Preflight(`${name}-preflight-${head}`, {
-        app: config.app,
-        version: head,
-        ...(data.database !== undefined ? { database: data.database } : {}),
-        ...(args.databaseUrl !== undefined ? { databaseUrl: args.databaseUrl } : {}),
-        allowDestructive: data.migrate?.allowDestructive.includes(head) ?? false,
-        ...(data.backup.kmsKeyId !== undefined ? { kmsKeyId: data.backup.kmsKeyId } : {}),
-    }, { parent });
+    const preflight = new Preflight(
+        `${name}-preflight-${head}`,
+        {
+            app: config.app,
+            version: head,
+            ...(data.database !== undefined ? { database: data.database } : {}),
+            ...(args.databaseUrl !== undefined ? { databaseUrl: args.databaseUrl } : {}),
+            allowDestructive: data.migrate?.allowDestructive.includes(head) ?? false,
+            ...(data.backup.kmsKeyId !== undefined ? { kmsKeyId: data.backup.kmsKeyId } : {}),
+        },
+        { parent },
+    );
 
     // Backing up after the writers stop is what makes a restore lose nothing; `beforeQuiesce` trades that for a shorter pause.
     const beforeQuiesce = data.backup.beforeQuiesce && writers.length > 0;
@@ -82,31 +96,39 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
         );
     }
     const early = beforeQuiesce ? undefined : quiesce(head, [preflight]);
-    const backup = new PreUpgradeBackup(`${name}-backup-${head}`, {
-        app: config.app,
-        version: head,
-        ...(plan.schemaHead.before !== undefined ? { schemaHead: plan.schemaHead.before } : {}),
-        backup: data.backup,
-        ...(data.database !== undefined ? { database: data.database } : {}),
-        ...(args.databaseUrl !== undefined ? { databaseUrl: args.databaseUrl } : {}),
-        quiesced: early !== undefined,
-    }, { parent, dependsOn: [early?.stopped ?? preflight] });
+    const backup = new PreUpgradeBackup(
+        `${name}-backup-${head}`,
+        {
+            app: config.app,
+            version: head,
+            ...(plan.schemaHead.before !== undefined ? { schemaHead: plan.schemaHead.before } : {}),
+            backup: data.backup,
+            ...(data.database !== undefined ? { database: data.database } : {}),
+            ...(args.databaseUrl !== undefined ? { databaseUrl: args.databaseUrl } : {}),
+            quiesced: early !== undefined,
+        },
+        { parent, dependsOn: [early?.stopped ?? preflight] },
+    );
     const stop = early ?? (beforeQuiesce ? quiesce(head, [backup]) : undefined);
 
     let last: pulumi.Resource = backup;
     if (data.migrate?.command !== undefined && args.databaseUrl !== undefined) {
         const image = args.images[head][data.migrate.component];
         const task = args.platform.oneOffTask(head, data.migrate.component, image.ref, data.migrate.command);
-        last = new Migration(`${name}-migrate-${head}`, {
-            app: config.app,
-            version: head,
-            digest: image.digest,
-            runner: task.argv,
-            databaseUrl: args.databaseUrl,
-            lockTimeout: data.migrate.lockTimeout,
-            ...(data.migrate.fixForwardFrom !== undefined ? { fixForwardFrom: data.migrate.fixForwardFrom } : {}),
-            ...(task.environment !== undefined ? { environment: task.environment } : {}),
-        }, { parent, dependsOn: [backup, ...(stop !== undefined ? [stop.stopped] : []), ...task.needs] });
+        last = new Migration(
+            `${name}-migrate-${head}`,
+            {
+                app: config.app,
+                version: head,
+                digest: image.digest,
+                runner: task.argv,
+                databaseUrl: args.databaseUrl,
+                lockTimeout: data.migrate.lockTimeout,
+                ...(data.migrate.fixForwardFrom !== undefined ? { fixForwardFrom: data.migrate.fixForwardFrom } : {}),
+                ...(task.environment !== undefined ? { environment: task.environment } : {}),
+            },
+            { parent, dependsOn: [backup, ...(stop !== undefined ? [stop.stopped] : []), ...task.needs] },
+        );
     }
     const ready = stop?.resumeAfter([last]) ?? last;
     pruneBackups(`${name}-prune-${head}`, data.backup, backup.records, ready, parent);
@@ -121,9 +143,22 @@ const LOGGED_KINDS = ["postgres", "directory", "bucket", "kms"];
  * younger than `retentionDays` stay, and so does this update's backup, which is
  * the schema head's and what a restore needs.
  */
-function pruneBackups(name: string, settings: BackupSettings, records: pulumi.Output<BackupRecord[]>, after: pulumi.Resource, parent: pulumi.Resource): void {
+function pruneBackups(
+    name: string,
+    settings: BackupSettings,
+    records: pulumi.Output<BackupRecord[]>,
+    after: pulumi.Resource,
+    parent: pulumi.Resource,
+): void {
     const argv = records.apply((fresh) => [
-        ...OPS, "prune", "--log", settings.log, "--keep", String(settings.keep), "--retention-days", String(settings.retentionDays),
+        ...OPS,
+        "prune",
+        "--log",
+        settings.log,
+        "--keep",
+        String(settings.keep),
+        "--retention-days",
+        String(settings.retentionDays),
         ...protectArgs(fresh.filter((r) => LOGGED_KINDS.includes(r.kind)).map((r) => r.id)),
     ]);
     new command.local.Command(name, { create: commandLine(argv), update: NO_RERUN }, { parent, dependsOn: [after] });
@@ -135,6 +170,13 @@ function protectArgs(ids: string[]): string[] {
 
 function hasDataWork(config: ReleaseConfig, databaseUrl: pulumi.Output<string> | undefined): boolean {
     const { backup, database, migrate } = config.data;
-    return databaseUrl !== undefined || migrate !== undefined || database?.rdsInstance !== undefined || database?.auroraCluster !== undefined ||
-        backup.directory !== undefined || backup.bucket !== undefined || backup.kmsKeyId !== undefined;
+    return (
+        databaseUrl !== undefined ||
+        migrate !== undefined ||
+        database?.rdsInstance !== undefined ||
+        database?.auroraCluster !== undefined ||
+        backup.directory !== undefined ||
+        backup.bucket !== undefined ||
+        backup.kmsKeyId !== undefined
+    );
 }

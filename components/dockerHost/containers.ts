@@ -35,7 +35,12 @@ export function hostArgs(settings: DockerSettings): string[] {
 
 /** The environment every container of the component gets: the version, then `env`, as `NAME=value`. */
 export function plainEnv(component: ComponentSpec, version: string): string[] {
-    return [`RELEASE_VERSION=${version}`, ...Object.keys(component.env).sort().map((name) => `${name}=${component.env[name]}`)];
+    return [
+        `RELEASE_VERSION=${version}`,
+        ...Object.keys(component.env)
+            .sort()
+            .map((name) => `${name}=${component.env[name]}`),
+    ];
 }
 
 /**
@@ -49,7 +54,9 @@ export function parseEnvFile(key: string, path: string, text: string): string[] 
     text.split(/\r?\n/).forEach((line, i) => {
         if (line.trim() === "" || line.trimStart().startsWith("#")) return;
         if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(line)) {
-            throw new ConfigError(`\`${key}\`: line ${i + 1} of ${path} must be \`NAME=value\` (NAME of letters, digits and \`_\`), a \`#\` comment or blank`);
+            throw new ConfigError(
+                `\`${key}\`: line ${i + 1} of ${path} must be \`NAME=value\` (NAME of letters, digits and \`_\`), a \`#\` comment or blank`,
+            );
         }
         entries.push(line);
     });
@@ -67,7 +74,8 @@ export function checkDistinctNames(component: ComponentSpec, envFileEntries: str
     for (const [source, names] of sources) {
         for (const name of names) {
             const other = seen.get(name);
-            if (other !== undefined) throw new ConfigError(`${source} sets ${name}, which ${other} sets too; set each variable in one place`);
+            if (other !== undefined)
+                throw new ConfigError(`${source} sets ${name}, which ${other} sets too; set each variable in one place`);
             seen.set(name, source);
         }
     }
@@ -122,10 +130,22 @@ export function oneOffArgv(args: OneOffArgvArgs): string[] {
     const { app, version, component, settings } = args;
     const envFile = settings.envFile[component.name];
     return [
-        "docker", ...hostArgs(settings), "run", "--rm", "--network", settings.network,
-        "--label", `safe-release.app=${app}`, "--label", `safe-release.version=${version}`, "--label", "safe-release.role=one-off",
+        "docker",
+        ...hostArgs(settings),
+        "run",
+        "--rm",
+        "--network",
+        settings.network,
+        "--label",
+        `safe-release.app=${app}`,
+        "--label",
+        `safe-release.version=${version}`,
+        "--label",
+        "safe-release.role=one-off",
         ...plainEnv(component, version).flatMap((entry) => ["-e", entry]),
-        ...Object.keys(component.secretEnv).sort().flatMap((name) => ["-e", name]),
+        ...Object.keys(component.secretEnv)
+            .sort()
+            .flatMap((name) => ["-e", name]),
         ...(envFile !== undefined ? ["--env-file", envFile] : []),
         ...volumeFlags(settings.volumes[component.name] ?? []),
         args.image,

@@ -38,18 +38,35 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
         this.settings = config.docker!;
         const settings = this.settings;
         const envFiles = readEnvFiles(config.components, settings);
-        this.secretValues = Object.fromEntries(config.components.map((c) => [
-            c.name,
-            Object.fromEntries(Object.entries(c.secretEnv).map(([env, ref]) => [env, args.secrets[ref.slice("config:".length)]])),
-        ]));
+        this.secretValues = Object.fromEntries(
+            config.components.map((c) => [
+                c.name,
+                Object.fromEntries(Object.entries(c.secretEnv).map(([env, ref]) => [env, args.secrets[ref.slice("config:".length)]])),
+            ]),
+        );
 
-        const provider = new docker.Provider(`${name}-engine`, settings.host !== undefined ? { host: settings.host } : {}, { parent: this });
+        const provider = new docker.Provider(`${name}-engine`, settings.host !== undefined ? { host: settings.host } : {}, {
+            parent: this,
+        });
         const labels = [{ label: "safe-release.app", value: config.app }];
-        this.network = new docker.Network(`${name}-network`, { name: settings.network, driver: "bridge", labels }, { parent: this, provider });
-        const volumeNames = [...new Set(Object.values(settings.volumes).flat().filter((m) => m.kind === "volume").map((m) => m.source))].sort();
+        this.network = new docker.Network(
+            `${name}-network`,
+            { name: settings.network, driver: "bridge", labels },
+            { parent: this, provider },
+        );
+        const volumeNames = [
+            ...new Set(
+                Object.values(settings.volumes)
+                    .flat()
+                    .filter((m) => m.kind === "volume")
+                    .map((m) => m.source),
+            ),
+        ].sort();
         // Named volumes hold the service's data: removing them from the program must never delete them.
-        const volumes = volumeNames.map((volume) =>
-            new docker.Volume(`${name}-volume-${volume}`, { name: volume, labels }, { parent: this, provider, retainOnDelete: true }));
+        const volumes = volumeNames.map(
+            (volume) =>
+                new docker.Volume(`${name}-volume-${volume}`, { name: volume, labels }, { parent: this, provider, retainOnDelete: true }),
+        );
 
         this.shared = {
             app: config.app,
@@ -57,19 +74,34 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
             provider,
             networkName: this.network.name,
             volumes,
-            secretEnvs: Object.fromEntries(config.components.map((c) => [c.name, [
-                ...Object.keys(c.secretEnv).sort().map((env) => pulumi.secret(pulumi.interpolate`${env}=${this.secretValues[c.name][env]}`)),
-                ...(envFiles[c.name] ?? []).map((entry) => pulumi.secret(entry)),
-            ]])),
+            secretEnvs: Object.fromEntries(
+                config.components.map((c) => [
+                    c.name,
+                    [
+                        ...Object.keys(c.secretEnv)
+                            .sort()
+                            .map((env) => pulumi.secret(pulumi.interpolate`${env}=${this.secretValues[c.name][env]}`)),
+                        ...(envFiles[c.name] ?? []).map((entry) => pulumi.secret(entry)),
+                    ],
+                ]),
+            ),
         };
         if (config.components.some((c) => c.role === "web")) this.router = this.routerContainer(name, config.app, provider);
         this.registerOutputs({ network: this.network.name });
     }
 
     deployVersion(version: string, images: VersionImages, after: pulumi.Resource[]): DockerVersion {
-        const deployed = new DockerVersion(`${this.name}-${version}`, {
-            shared: this.shared, version, components: this.components, images, after,
-        }, { parent: this });
+        const deployed = new DockerVersion(
+            `${this.name}-${version}`,
+            {
+                shared: this.shared,
+                version,
+                components: this.components,
+                images,
+                after,
+            },
+            { parent: this },
+        );
         this.deployed.set(version, deployed);
         return deployed;
     }
@@ -77,7 +109,9 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
     /** `docker run --rm` of the component's image; its exit code is the task's. */
     oneOffTask(version: string, component: string, image: pulumi.Output<string>, commandArgv: string[]): OneOffTask {
         const spec = this.components.find((c) => c.name === component)!;
-        const argv = image.apply((ref) => oneOffArgv({ app: this.shared.app, version, component: spec, settings: this.settings, image: ref, command: commandArgv }));
+        const argv = image.apply((ref) =>
+            oneOffArgv({ app: this.shared.app, version, component: spec, settings: this.settings, image: ref, command: commandArgv }),
+        );
         return { argv, needs: [this.network, ...this.shared.volumes], environment: this.secretValues[component] };
     }
 
@@ -97,19 +131,28 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
     routeTraffic(versions: WeightedVersion[]): Routing {
         if (this.router === undefined) return { url: pulumi.output(""), applied: [] };
         const ready = versions.flatMap((v) => v.deployed.ready);
-        const spec = routerSpec(this.components, versions.map((v) => ({
-            version: v.deployed.version, weight: v.weight, backends: this.deployed.get(v.deployed.version)!.backends,
-        })));
+        const spec = routerSpec(
+            this.components,
+            versions.map((v) => ({
+                version: v.deployed.version,
+                weight: v.weight,
+                backends: this.deployed.get(v.deployed.version)!.backends,
+            })),
+        );
         const config = renderNginxConfig(spec);
         const apply = applyConfigCommand(routerContainerName(this.shared.app), config);
-        const applied = new command.local.Command(`${this.name}-router-config`, {
-            create: apply,
-            update: apply,
-            stdin: config,
-            ...(this.settings.host !== undefined ? { environment: { DOCKER_HOST: this.settings.host } } : {}),
-            // A new router container starts from the image's config: load ours into it again.
-            triggers: [this.router.id],
-        }, { parent: this, dependsOn: [this.router, ...ready] });
+        const applied = new command.local.Command(
+            `${this.name}-router-config`,
+            {
+                create: apply,
+                update: apply,
+                stdin: config,
+                ...(this.settings.host !== undefined ? { environment: { DOCKER_HOST: this.settings.host } } : {}),
+                // A new router container starts from the image's config: load ours into it again.
+                triggers: [this.router.id],
+            },
+            { parent: this, dependsOn: [this.router, ...ready] },
+        );
         return { url: pulumi.output(routerUrl(this.settings)), applied: [applied] };
     }
 
@@ -117,22 +160,29 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
         const { settings } = this;
         const pinned = routerImageRef(`${name}-router`, settings.routerImage, this);
         const image = new docker.RemoteImage(`${name}-router-image`, { name: pinned, keepLocally: true }, { parent: this, provider });
-        return new docker.Container(`${name}-router`, {
-            name: routerContainerName(app),
-            image: pinned,
-            ports: [{ internal: ROUTER_LISTEN_PORT, external: settings.routerPort, ip: settings.routerAddress }],
-            networksAdvanced: [{ name: this.network.name }],
-            restart: settings.restart,
-            logDriver: "json-file",
-            logOpts: { "max-size": "10m", "max-file": "3" },
-            labels: [{ label: "safe-release.app", value: app }, { label: "safe-release.component", value: "router" }],
-            healthcheck: {
-                tests: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${ROUTER_STATUS_PORT}/healthz`],
-                interval: `${settings.healthIntervalSeconds}s`,
-                timeout: "5s",
-                retries: settings.healthRetries,
+        return new docker.Container(
+            `${name}-router`,
+            {
+                name: routerContainerName(app),
+                image: pinned,
+                ports: [{ internal: ROUTER_LISTEN_PORT, external: settings.routerPort, ip: settings.routerAddress }],
+                networksAdvanced: [{ name: this.network.name }],
+                restart: settings.restart,
+                logDriver: "json-file",
+                logOpts: { "max-size": "10m", "max-file": "3" },
+                labels: [
+                    { label: "safe-release.app", value: app },
+                    { label: "safe-release.component", value: "router" },
+                ],
+                healthcheck: {
+                    tests: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${ROUTER_STATUS_PORT}/healthz`],
+                    interval: `${settings.healthIntervalSeconds}s`,
+                    timeout: "5s",
+                    retries: settings.healthRetries,
+                },
             },
-        }, { parent: this, provider, dependsOn: [image] });
+            { parent: this, provider, dependsOn: [image] },
+        );
     }
 }
 
@@ -155,7 +205,9 @@ function readEnvFiles(components: ComponentSpec[], settings: DockerSettings): Re
             try {
                 text = fs.readFileSync(path, "utf8");
             } catch (err) {
-                throw new ConfigError(`\`${key}\` names ${path}, which cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"}); give a path relative to the project or an absolute one`);
+                throw new ConfigError(
+                    `\`${key}\` names ${path}, which cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"}); give a path relative to the project or an absolute one`,
+                );
             }
             entries = parseEnvFile(key, path, text);
         }

@@ -51,14 +51,20 @@ export class DockerVersion extends pulumi.ComponentResource implements DeployedV
         this.version = version;
         this.testEndpoint = { baseUrl: pulumi.output(routerUrl(shared.settings)), headers: { [TARGET_HEADER]: version }, viaRouting: true };
         for (const component of args.components) {
-            const image = new docker.RemoteImage(`${name}-${component.name}-image`, {
-                name: args.images[component.name],
-                // A rollback must find the last known good image on the host even if the registry is gone.
-                keepLocally: true,
-            }, { parent: this, provider: shared.provider });
+            const image = new docker.RemoteImage(
+                `${name}-${component.name}-image`,
+                {
+                    name: args.images[component.name],
+                    // A rollback must find the last known good image on the host even if the registry is gone.
+                    keepLocally: true,
+                },
+                { parent: this, provider: shared.provider },
+            );
             const names = replicaNames(shared.app, component, version);
             names.forEach((containerName, i) => {
-                this.ready.push(this.container(`${name}-${component.name}${i === 0 ? "" : `-${i + 1}`}`, containerName, args, component, image));
+                this.ready.push(
+                    this.container(`${name}-${component.name}${i === 0 ? "" : `-${i + 1}`}`, containerName, args, component, image),
+                );
             });
             if (component.role === "web") {
                 this.backends[component.name] = names.map((n) => `${n}:${component.port}`);
@@ -81,36 +87,40 @@ export class DockerVersion extends pulumi.ComponentResource implements DeployedV
         const plain = plainEnv(component, version);
         const envs = secrets.length === 0 ? plain : pulumi.secret(pulumi.all(secrets).apply((values) => [...plain, ...values]));
         const web = component.role === "web";
-        return new docker.Container(resourceName, {
-            name,
-            // The pinned reference itself (not the image id) so the plan and the policy pack see the digest.
-            image: args.images[component.name],
-            ...(component.command !== undefined ? { command: component.command } : {}),
-            envs,
-            networksAdvanced: [{ name: shared.networkName, aliases: [name] }],
-            volumes: volumeInputs(settings.volumes[component.name] ?? []),
-            restart: settings.restart,
-            logDriver: "json-file",
-            // One host's disk holds every log: bounded per container.
-            logOpts: { "max-size": "10m", "max-file": "3" },
-            labels: [
-                { label: "safe-release.app", value: shared.app },
-                { label: "safe-release.component", value: component.name },
-                { label: "safe-release.version", value: version },
-            ],
-            ...(web
-                ? {
-                      healthcheck: webHealthcheck(component, settings),
-                      // `pulumi up` waits for the health check to pass, so the router gets a version only once it is healthy.
-                      wait: true,
-                      waitTimeout: settings.healthyWaitSeconds,
-                  }
-                : {}),
-        }, {
-            parent: this,
-            provider: shared.provider,
-            dependsOn: [image, ...shared.volumes, ...args.after],
-            additionalSecretOutputs: ["envs"],
-        });
+        return new docker.Container(
+            resourceName,
+            {
+                name,
+                // The pinned reference itself (not the image id) so the plan and the policy pack see the digest.
+                image: args.images[component.name],
+                ...(component.command !== undefined ? { command: component.command } : {}),
+                envs,
+                networksAdvanced: [{ name: shared.networkName, aliases: [name] }],
+                volumes: volumeInputs(settings.volumes[component.name] ?? []),
+                restart: settings.restart,
+                logDriver: "json-file",
+                // One host's disk holds every log: bounded per container.
+                logOpts: { "max-size": "10m", "max-file": "3" },
+                labels: [
+                    { label: "safe-release.app", value: shared.app },
+                    { label: "safe-release.component", value: component.name },
+                    { label: "safe-release.version", value: version },
+                ],
+                ...(web
+                    ? {
+                          healthcheck: webHealthcheck(component, settings),
+                          // `pulumi up` waits for the health check to pass, so the router gets a version only once it is healthy.
+                          wait: true,
+                          waitTimeout: settings.healthyWaitSeconds,
+                      }
+                    : {}),
+            },
+            {
+                parent: this,
+                provider: shared.provider,
+                dependsOn: [image, ...shared.volumes, ...args.after],
+                additionalSecretOutputs: ["envs"],
+            },
+        );
     }
 }

@@ -76,5 +76,8 @@ export function routerUrl(settings: DockerSettings): string {
 
 function hostName(host: string | undefined): string {
     if (host === undefined || host.startsWith("unix://")) return "localhost";
-    return host.replace(/^[a-z]+:\/\//, "").replace(/^[^@]*@/, "").replace(/:\d+$/, "");
+    return host
+        .replace(/^[a-z]+:\/\//, "")
+        .replace(/^[^@]*@/, "")
+        .replace(/:\d+$/, "");
 }

@@ -33,7 +33,10 @@ export function summarizeEntries(entries: readonly AccessLogEntry[], version: st
     return {
         requests: mine.length,
         errorRate: mine.length > 0 ? errors / mine.length : 0,
-        p95LatencyMs: percentile(mine.map((e) => e.requestTimeSeconds * 1000), 0.95),
+        p95LatencyMs: percentile(
+            mine.map((e) => e.requestTimeSeconds * 1000),
+            0.95,
+        ),
     };
 }
 
@@ -44,7 +47,10 @@ export class NginxAccessLogSource implements MetricSource {
     /** A line nginx is still writing; completed by the next read. */
     private partial = "";
 
-    constructor(private readonly path: string, private readonly version: string) {
+    constructor(
+        private readonly path: string,
+        private readonly version: string,
+    ) {
         this.description = `nginx access log ${path} for version ${version}`;
     }
 

@@ -74,7 +74,8 @@ export function extractCounters(samples: readonly PromSample[], options: Omit<Pr
     const mine = (s: PromSample) => options.version === undefined || s.labels[versionLabel] === options.version;
     for (const name of [requestsMetric, bucketMetric]) {
         // A canary without traffic has no series yet, which is fine; a metric missing for every version is a misconfiguration.
-        if (!samples.some((s) => s.name === name)) throw new Error(`the metrics endpoint has no \`${name}\` series; set the metric names to what the service exports`);
+        if (!samples.some((s) => s.name === name))
+            throw new Error(`the metrics endpoint has no \`${name}\` series; set the metric names to what the service exports`);
     }
     let requests = 0;
     let errors = 0;
@@ -145,7 +146,8 @@ export class PrometheusSource implements MetricSource {
             if (!response.ok) throw new Error(`the metrics endpoint answered HTTP ${response.status}`);
             return extractCounters(parsePrometheusText(text), this.options);
         } catch (err) {
-            if (controller.signal.aborted) throw new Error(`the metrics endpoint did not answer within ${this.options.timeoutMs ?? 5000} ms`);
+            if (controller.signal.aborted)
+                throw new Error(`the metrics endpoint did not answer within ${this.options.timeoutMs ?? 5000} ms`);
             const code = (err as { cause?: { code?: string } }).cause?.code;
             throw code ? new Error(`the metrics endpoint cannot be reached: ${code}`) : err;
         } finally {

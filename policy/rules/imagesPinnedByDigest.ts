@@ -25,8 +25,13 @@ export function isPinnedByDigest(image: string): boolean {
     }
     const repository = image.slice(0, at);
     const lastComponent = repository.slice(repository.lastIndexOf("/") + 1);
-    return !/\s/.test(repository) && lastComponent !== "" && !lastComponent.includes(":")
-        && !repository.startsWith("/") && DIGEST.test(image.slice(at + 1));
+    return (
+        !/\s/.test(repository) &&
+        lastComponent !== "" &&
+        !lastComponent.includes(":") &&
+        !repository.startsWith("/") &&
+        DIGEST.test(image.slice(at + 1))
+    );
 }
 
 /**
@@ -41,7 +46,9 @@ export function taskDefinitionImages(containerDefinitions: string): ImageReferen
         throw new Error("must be a JSON array of container definitions; got text that is not JSON");
     }
     if (!Array.isArray(parsed)) {
-        throw new Error(`must be a JSON array of container definitions; got ${typeof parsed === "object" && parsed !== null ? "an object" : quote(parsed)}`);
+        throw new Error(
+            `must be a JSON array of container definitions; got ${typeof parsed === "object" && parsed !== null ? "an object" : quote(parsed)}`,
+        );
     }
     return parsed.map((definition, index) => ({
         field: `containerDefinitions[${index}].image`,
@@ -81,8 +88,11 @@ export function imageViolations(type: string, name: string, props: Record<string
     }
     return references
         .filter(({ image }) => image !== UNKNOWN && !(typeof image === "string" && isPinnedByDigest(image)))
-        .map(({ field, image }) => `\`${field}\` of ${describeResource(type, name)} must pin its image by digest as `
-            + `\`repository@sha256:<64 hex>\`; got ${quote(image)}`);
+        .map(
+            ({ field, image }) =>
+                `\`${field}\` of ${describeResource(type, name)} must pin its image by digest as ` +
+                `\`repository@sha256:<64 hex>\`; got ${quote(image)}`,
+        );
 }
 
 export const imagesPinnedByDigest: ResourceValidationPolicy = {

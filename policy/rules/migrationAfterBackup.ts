@@ -51,9 +51,11 @@ export function commandMigrationVersion(name: string): string | undefined {
  * held to the same rule, so a migration cannot dodge it by skipping the component.
  */
 export function isStrayMigrationCommand(node: ResourceNode): boolean {
-    return COMMAND_TYPES.includes(node.type)
-        && node.name.includes(MIGRATE_MARKER)
-        && !ancestors(node).some((ancestor) => ancestor.type === MIGRATION);
+    return (
+        COMMAND_TYPES.includes(node.type) &&
+        node.name.includes(MIGRATE_MARKER) &&
+        !ancestors(node).some((ancestor) => ancestor.type === MIGRATION)
+    );
 }
 
 /** Every migration in the stack: `Migration` components and stray `-migrate-` commands. */
@@ -108,12 +110,14 @@ export function migrationViolations(resources: readonly ResourceNode[]): Migrati
             continue;
         }
         const label = describeVersion(version);
-        const wanted = typeof version === "string"
-            ? `a \`${PRE_UPGRADE_BACKUP}\` of version \`${version}\``
-            : `a string \`version\` and a \`${PRE_UPGRADE_BACKUP}\` of that version`;
-        const found = backupVersions.length === 0
-            ? "it depends on no backup"
-            : `it depends only on backups of version ${backupVersions.map(describeVersion).join(", ")}`;
+        const wanted =
+            typeof version === "string"
+                ? `a \`${PRE_UPGRADE_BACKUP}\` of version \`${version}\``
+                : `a string \`version\` and a \`${PRE_UPGRADE_BACKUP}\` of that version`;
+        const found =
+            backupVersions.length === 0
+                ? "it depends on no backup"
+                : `it depends only on backups of version ${backupVersions.map(describeVersion).join(", ")}`;
         violations.push({
             urn: node.urn,
             message: `migration \`${node.urn}\` (version ${label}) must have ${wanted} among its dependencies (\`dependsOn\`); ${found}`,

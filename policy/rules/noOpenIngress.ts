@@ -76,21 +76,24 @@ export function ingressPermissions(type: string, props: Record<string, unknown>)
     switch (type) {
         case SECURITY_GROUP:
             return listOf(readKnown(props, "ingress")).flatMap((rule, index) =>
-                fromRule(rule, `ingress[${index}].`, "cidrBlocks", "ipv6CidrBlocks", "protocol"));
+                fromRule(rule, `ingress[${index}].`, "cidrBlocks", "ipv6CidrBlocks", "protocol"),
+            );
         case SECURITY_GROUP_INGRESS_RULE:
             return fromRule(props, "", "cidrIpv4", "cidrIpv6", "ipProtocol");
         case SECURITY_GROUP_RULE:
-            return readKnown(props, "type") === "ingress"
-                ? fromRule(props, "", "cidrBlocks", "ipv6CidrBlocks", "protocol")
-                : [];
+            return readKnown(props, "type") === "ingress" ? fromRule(props, "", "cidrBlocks", "ipv6CidrBlocks", "protocol") : [];
         default:
             return [];
     }
 }
 
 /** Violation messages for every permission that opens more than the allowed ports to the internet. */
-export function openIngressViolations(type: string, name: string, props: Record<string, unknown>,
-    allowedPorts: readonly number[]): string[] {
+export function openIngressViolations(
+    type: string,
+    name: string,
+    props: Record<string, unknown>,
+    allowedPorts: readonly number[],
+): string[] {
     const violations: string[] = [];
     for (const permission of ingressPermissions(type, props)) {
         const { field, protocol, fromPort, toPort } = permission;
@@ -101,9 +104,11 @@ export function openIngressViolations(type: string, name: string, props: Record<
         if (typeof fromPort === "number" && typeof toPort === "number" && onlyAllowedPorts(protocol, fromPort, toPort, allowedPorts)) {
             continue;
         }
-        violations.push(`\`${field}\` of ${describeResource(type, name)} opens ${describeTraffic(protocol, fromPort, toPort)} `
-            + `to \`${worldCidrs.join("`, `")}\`; only the load balancer's listener ports `
-            + `(\`allowedPublicPorts\`: ${allowedPorts.join(", ")}) may be open to the internet, over tcp`);
+        violations.push(
+            `\`${field}\` of ${describeResource(type, name)} opens ${describeTraffic(protocol, fromPort, toPort)} ` +
+                `to \`${worldCidrs.join("`, `")}\`; only the load balancer's listener ports ` +
+                `(\`allowedPublicPorts\`: ${allowedPorts.join(", ")}) may be open to the internet, over tcp`,
+        );
     }
     return violations;
 }

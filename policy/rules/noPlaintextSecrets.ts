@@ -88,8 +88,10 @@ export function plaintextSecrets(type: string, props: Record<string, unknown>, s
 /** The violation message for one finding. */
 export function secretViolationMessage(type: string, name: string, finding: SecretFinding): string {
     const property = /^[^.[]+/.exec(finding.field)?.[0] ?? finding.field;
-    return `\`${finding.field}\` of ${describeResource(type, name)} ${finding.reason}; pass secrets as Pulumi secrets `
-        + `(\`config.requireSecret\`, \`pulumi.secret\`) and list \`${property}\` in the resource's \`additionalSecretOutputs\``;
+    return (
+        `\`${finding.field}\` of ${describeResource(type, name)} ${finding.reason}; pass secrets as Pulumi secrets ` +
+        `(\`config.requireSecret\`, \`pulumi.secret\`) and list \`${property}\` in the resource's \`additionalSecretOutputs\``
+    );
 }
 
 export const noPlaintextSecrets: ResourceValidationPolicy = {

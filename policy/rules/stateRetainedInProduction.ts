@@ -38,23 +38,32 @@ export function isProduction(config: ProductionConfig, stack: string): boolean {
  * state. Only `protect` is accepted from the resource options: `@pulumi/policy` 1.21 does
  * not pass `retainOnDelete` to policies, so a rule cannot see it.
  */
-export function retentionViolation(type: string, name: string, props: Record<string, unknown>,
-    opts: Pick<PolicyResourceOptions, "protect" | "parent">, stack: string): string | undefined {
+export function retentionViolation(
+    type: string,
+    name: string,
+    props: Record<string, unknown>,
+    opts: Pick<PolicyResourceOptions, "protect" | "parent">,
+    stack: string,
+): string | undefined {
     const field = DELETION_PROTECTION_FIELDS[type];
     if (field !== undefined) {
         const value = readKnown(props, field);
         if (value === true || value === UNKNOWN) {
             return undefined;
         }
-        return `\`${field}\` of ${describeResource(type, name)} must be \`true\` in production (stack \`${stack}\`) `
-            + `so that deleting it needs a deliberate change first; got ${quote(value)}`;
+        return (
+            `\`${field}\` of ${describeResource(type, name)} must be \`true\` in production (stack \`${stack}\`) ` +
+            `so that deleting it needs a deliberate change first; got ${quote(value)}`
+        );
     }
     if (SNAPSHOT_TYPES.includes(type) && parentType(opts.parent) === PRE_UPGRADE_BACKUP) {
         return undefined;
     }
     if (PROTECTED_TYPES.includes(type) && opts.protect !== true) {
-        return `${describeResource(type, name)} holds state and must have the resource option \`protect: true\` `
-            + `in production (stack \`${stack}\`); got \`protect: ${String(opts.protect)}\``;
+        return (
+            `${describeResource(type, name)} holds state and must have the resource option \`protect: true\` ` +
+            `in production (stack \`${stack}\`); got \`protect: ${String(opts.protect)}\``
+        );
     }
     return undefined;
 }
@@ -85,8 +94,9 @@ export function makeStateRetainedInProduction(stackName: () => string): Resource
             properties: {
                 production: {
                     type: "boolean",
-                    description: "Whether this stack is production. When unset, a stack named `prod`, `production` "
-                        + "or with either as a `-`, `_`, `.` or `/`-separated part (`prod-eu`) is production.",
+                    description:
+                        "Whether this stack is production. When unset, a stack named `prod`, `production` " +
+                        "or with either as a `-`, `_`, `.` or `/`-separated part (`prod-eu`) is production.",
                 },
             },
         },

@@ -67,9 +67,17 @@ export class FakeStack implements ReleaseStack {
     }
 }
 
-export function update(version: number, releaseVersion: string, result: ReleaseUpdate["result"] = "succeeded", kind: ReleaseUpdate["kind"] = "update"): ReleaseUpdate {
+export function update(
+    version: number,
+    releaseVersion: string,
+    result: ReleaseUpdate["result"] = "succeeded",
+    kind: ReleaseUpdate["kind"] = "update",
+): ReleaseUpdate {
     return {
-        kind, result, version, startTime: new Date(Date.UTC(2026, 0, version)),
+        kind,
+        result,
+        version,
+        startTime: new Date(Date.UTC(2026, 0, version)),
         config: { "release:version": { value: releaseVersion, secret: false }, "aws:region": { value: "eu-west-1", secret: false } },
     };
 }
@@ -78,7 +86,12 @@ export function update(version: number, releaseVersion: string, result: ReleaseU
 export function lineSink(): { stream: Writable; lines: () => string[] } {
     let text = "";
     return {
-        stream: new Writable({ write(chunk, _enc, done) { text += chunk; done(); } }),
+        stream: new Writable({
+            write(chunk, _enc, done) {
+                text += chunk;
+                done();
+            },
+        }),
         lines: () => text.split("\n").filter((l) => l !== ""),
     };
 }
@@ -87,7 +100,11 @@ export function lineSink(): { stream: Writable; lines: () => string[] } {
 export async function runDriver(stack: FakeStack, argv: string[]) {
     const stdout = lineSink();
     const stderr = lineSink();
-    const code = await main(argv, { env: { SMOKE_OPERATOR_TOKEN: OPERATOR_TOKEN }, stdout: stdout.stream, stderr: stderr.stream }, { openStack: async () => stack });
+    const code = await main(
+        argv,
+        { env: { SMOKE_OPERATOR_TOKEN: OPERATOR_TOKEN }, stdout: stdout.stream, stderr: stderr.stream },
+        { openStack: async () => stack },
+    );
     const events = stdout.lines().map((line) => JSON.parse(line) as Record<string, unknown>);
     for (const event of events) assert.match(String(event.ts), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     return { code, events, progress: stderr.lines(), lines: [...stdout.lines(), ...stderr.lines()] };
@@ -108,5 +125,8 @@ export function assertNoSecrets(lines: string[], webhookUrl: string): void {
             assert.ok(!line.includes(secret), `a log line leaks ${secret}: ${line}`);
         }
     }
-    assert.ok(lines.some((l) => l.includes("[masked]")), "the echoed credentials were not masked");
+    assert.ok(
+        lines.some((l) => l.includes("[masked]")),
+        "the echoed credentials were not masked",
+    );
 }

@@ -9,11 +9,19 @@ type Receiver = Awaited<ReturnType<typeof startWebhookReceiver>>;
 
 function canaryStack(webhookUrl: string): FakeStack {
     const stack = new FakeStack("dev", {
-        "release:version": "v1.5.0", "release:previous": "v1.4.2", "release:canaryWeight": "0",
-        "release:analysis": ANALYSIS, "release:notify": JSON.stringify({ webhookUrl }),
+        "release:version": "v1.5.0",
+        "release:previous": "v1.4.2",
+        "release:canaryWeight": "0",
+        "release:analysis": ANALYSIS,
+        "release:notify": JSON.stringify({ webhookUrl }),
     });
     // Update output that echoes credentials, as a misbehaving provider or program might.
-    stack.upOutput = ["Updating (dev):", `  notify ${webhookUrl}`, `  header Authorization: Bearer ${OPERATOR_TOKEN}`, `  raw ${OPERATOR_TOKEN}`];
+    stack.upOutput = [
+        "Updating (dev):",
+        `  notify ${webhookUrl}`,
+        `  header Authorization: Bearer ${OPERATOR_TOKEN}`,
+        `  raw ${OPERATOR_TOKEN}`,
+    ];
     return stack;
 }
 
@@ -31,14 +39,38 @@ describe("promote driver (fake stack, real metrics endpoint, real webhook)", () 
 
     it("walks 10 → 50 → 100, bakes each, retires the previous version and notifies start and completion", async () => {
         const stack = canaryStack(receiver.url);
-        const run = await runDriver(stack, ["promote", "dev", "--steps", "10,50,100", "--bake", "300ms", "--retire", "--metrics-url", metrics.url]);
+        const run = await runDriver(stack, [
+            "promote",
+            "dev",
+            "--steps",
+            "10,50,100",
+            "--bake",
+            "300ms",
+            "--retire",
+            "--metrics-url",
+            metrics.url,
+        ]);
         assert.strictEqual(run.code, 0, run.progress.join("\n"));
         assert.deepStrictEqual(stack.calls, [
-            "set release:canaryWeight=10", "up", "set release:canaryWeight=50", "up",
-            "set release:canaryWeight=100", "up", "remove release:previous", "up",
+            "set release:canaryWeight=10",
+            "up",
+            "set release:canaryWeight=50",
+            "up",
+            "set release:canaryWeight=100",
+            "up",
+            "remove release:previous",
+            "up",
         ]);
         const expected = [
-            { event: "promote_start", version: "v1.5.0", previous: "v1.4.2", steps: [10, 50, 100], bakeSeconds: 0.3, retire: true, stack: "dev" },
+            {
+                event: "promote_start",
+                version: "v1.5.0",
+                previous: "v1.4.2",
+                steps: [10, 50, 100],
+                bakeSeconds: 0.3,
+                retire: true,
+                stack: "dev",
+            },
             { event: "promote_complete", success: true, version: "v1.5.0", weight: 100, retired: true, stack: "dev" },
         ];
         assert.deepStrictEqual(stable(run.events), expected);
@@ -47,10 +79,17 @@ describe("promote driver (fake stack, real metrics endpoint, real webhook)", () 
             const samples = run.progress.filter((l) => l.startsWith(`step ${step}: `));
             assert.ok(samples.length >= 2, `step ${step} sampled ${samples.length} times`);
             // A last, shorter window may hold too few requests to judge; it must never read as a breach.
-            for (const line of samples) assert.match(line, /: \d+(ms|\.\d+s|s) left; requests \d+, error rate 0\.00%, p95 \d+ ms: (healthy|too few requests to judge \(need 20\))$/);
-            assert.ok(samples.some((l) => /error rate 0\.00%, p95 4[78] ms: healthy$/.test(l)), samples.join("\n"));
+            for (const line of samples)
+                assert.match(
+                    line,
+                    /: \d+(ms|\.\d+s|s) left; requests \d+, error rate 0\.00%, p95 \d+ ms: (healthy|too few requests to judge \(need 20\))$/,
+                );
+            assert.ok(
+                samples.some((l) => /error rate 0\.00%, p95 4[78] ms: healthy$/.test(l)),
+                samples.join("\n"),
+            );
         }
-        assert.ok(run.progress.includes("metrics: Prometheus metrics at " + metrics.url + " for version=\"v1.5.0\""));
+        assert.ok(run.progress.includes("metrics: Prometheus metrics at " + metrics.url + ' for version="v1.5.0"'));
         assertNoSecrets(run.lines, receiver.url);
     });
 
@@ -64,7 +103,15 @@ describe("promote driver (fake stack, real metrics endpoint, real webhook)", () 
         const delay = stack.upStartedAt[1] - metrics.turnedBadAt!;
         assert.ok(delay > 0 && delay <= 2 * INTERVAL_MS, `revert started ${delay.toFixed(1)} ms after the canary turned bad`);
         const expected = [
-            { event: "promote_start", version: "v1.5.0", previous: "v1.4.2", steps: [10, 100], bakeSeconds: 3, retire: false, stack: "dev" },
+            {
+                event: "promote_start",
+                version: "v1.5.0",
+                previous: "v1.4.2",
+                steps: [10, 100],
+                bakeSeconds: 3,
+                retire: false,
+                stack: "dev",
+            },
             { event: "promote_revert", version: "v1.5.0", previous: "v1.4.2", fromWeight: 10, stack: "dev" },
             { event: "promote_complete", success: false, version: "v1.5.0", weight: 0, reverted: true, stack: "dev" },
         ];
@@ -84,24 +131,56 @@ describe("promote driver (fake stack, real metrics endpoint, real webhook)", () 
         stack.failMessage = `update failed: webhook ${receiver.url} rejected Bearer ${OPERATOR_TOKEN}`;
         const run = await runDriver(stack, ["promote", "dev", "--steps", "10,50", "--bake", "100ms", "--metrics-url", metrics.url]);
         assert.strictEqual(run.code, 1);
-        assert.deepStrictEqual(stack.calls, ["set release:canaryWeight=10", "up", "set release:canaryWeight=50", "up", "set release:canaryWeight=0", "up"]);
-        assert.deepStrictEqual(run.events.map((e) => [e.event, e.reason ?? null]), [
-            ["promote_start", null],
-            ["promote_revert", "update failed: update failed: webhook [masked] rejected Bearer [masked]"],
-            ["promote_complete", "update failed: update failed: webhook [masked] rejected Bearer [masked]"],
+        assert.deepStrictEqual(stack.calls, [
+            "set release:canaryWeight=10",
+            "up",
+            "set release:canaryWeight=50",
+            "up",
+            "set release:canaryWeight=0",
+            "up",
         ]);
+        assert.deepStrictEqual(
+            run.events.map((e) => [e.event, e.reason ?? null]),
+            [
+                ["promote_start", null],
+                ["promote_revert", "update failed: update failed: webhook [masked] rejected Bearer [masked]"],
+                ["promote_complete", "update failed: update failed: webhook [masked] rejected Bearer [masked]"],
+            ],
+        );
         assertNoSecrets(run.lines, receiver.url);
     });
 
     it("keeps the new version at 100 when only retiring the previous one fails", async () => {
         const stack = canaryStack(receiver.url);
         stack.failUp = new Set([2]);
-        const run = await runDriver(stack, ["promote", "dev", "--steps", "50,100", "--bake", "100ms", "--retire", "--metrics-url", metrics.url]);
+        const run = await runDriver(stack, [
+            "promote",
+            "dev",
+            "--steps",
+            "50,100",
+            "--bake",
+            "100ms",
+            "--retire",
+            "--metrics-url",
+            metrics.url,
+        ]);
         assert.strictEqual(run.code, 1);
-        assert.deepStrictEqual(stack.calls, ["set release:canaryWeight=50", "up", "set release:canaryWeight=100", "up", "remove release:previous", "up"]);
+        assert.deepStrictEqual(stack.calls, [
+            "set release:canaryWeight=50",
+            "up",
+            "set release:canaryWeight=100",
+            "up",
+            "remove release:previous",
+            "up",
+        ]);
         assert.deepStrictEqual(stable(run.events)[1], {
-            event: "promote_complete", success: false, version: "v1.5.0", weight: 100, reverted: false,
-            error: "retiring v1.4.2 failed: update failed: 1 resource failed", stack: "dev",
+            event: "promote_complete",
+            success: false,
+            version: "v1.5.0",
+            weight: 100,
+            reverted: false,
+            error: "retiring v1.4.2 failed: update failed: 1 resource failed",
+            stack: "dev",
         });
     });
 

@@ -39,7 +39,8 @@ function write(dir: string, files: Record<string, string>): void {
 /** A git repository with one commit per entry of `commits`; the working copy is the last commit's. */
 async function gitRepo(commits: Array<Record<string, string>>): Promise<string> {
     const dir = await projectDir({});
-    const git = (...args: string[]) => run("git", ["-c", "user.name=Plan Test", "-c", "user.email=plan@example.invalid", ...args], { cwd: dir });
+    const git = (...args: string[]) =>
+        run("git", ["-c", "user.name=Plan Test", "-c", "user.email=plan@example.invalid", ...args], { cwd: dir });
     await git("init", "-q", "-b", "main");
     for (const [i, files] of commits.entries()) {
         write(dir, files);
@@ -54,7 +55,9 @@ function planProcess(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): 
     return new Promise((resolve, reject) => {
         const child = spawn(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), CLI, ...args], {
             // ts-node registered with `-r` reads the tsconfig of its working directory, not the project's.
-            cwd, env: { ...process.env, TS_NODE_PROJECT: path.join(__dirname, "..", "..", "tsconfig.json"), ...env }, stdio: ["ignore", "pipe", "pipe"],
+            cwd,
+            env: { ...process.env, TS_NODE_PROJECT: path.join(__dirname, "..", "..", "tsconfig.json"), ...env },
+            stdio: ["ignore", "pipe", "pipe"],
         });
         let [stdout, stderr] = ["", ""];
         child.stdout.on("data", (chunk) => (stdout += chunk));
@@ -95,7 +98,11 @@ describe("plan: the command line, as a process", function () {
     });
 
     it("without git history (a fork's pull request): a first deploy, no credentials, no error", () => {
-        assert.deepEqual(forkCheckout, { code: 0, stdout: firstDeployPlan("nothing, planned as a first deploy: no git history here"), stderr: "" });
+        assert.deepEqual(forkCheckout, {
+            code: 0,
+            stdout: firstDeployPlan("nothing, planned as a first deploy: no git history here"),
+            stderr: "",
+        });
     });
 
     it("a refused cold rollback: the program's exact error on stderr, nothing on stdout, exit 1", () => {
@@ -108,7 +115,9 @@ describe("plan: what the update is compared with", () => {
         const dir = await gitRepo([{ "Pulumi.staging.yaml": SHIFT_10 }]);
         write(dir, { "Pulumi.staging.yaml": SHIFT_50 });
         assert.deepEqual(await planInProcess(dir, ["--stack", "staging"]), {
-            code: 0, stdout: trafficShiftPlan("Pulumi.staging.yaml at HEAD (the working copy differs)"), stderr: "",
+            code: 0,
+            stdout: trafficShiftPlan("Pulumi.staging.yaml at HEAD (the working copy differs)"),
+            stderr: "",
         });
     });
 
@@ -117,15 +126,19 @@ describe("plan: what the update is compared with", () => {
         const outcome = await planInProcess(dir, ["--stack", "staging"]);
         assert.deepEqual(outcome, {
             code: 0,
-            stdout: firstDeployPlan("nothing, planned as a first deploy: the working copy of Pulumi.staging.yaml matches HEAD; pass `--against <ref>` to compare with a commit"),
+            stdout: firstDeployPlan(
+                "nothing, planned as a first deploy: the working copy of Pulumi.staging.yaml matches HEAD; pass `--against <ref>` to compare with a commit",
+            ),
             stderr: "",
         });
     });
 
     it("a stack file that does not exist at the `--against` commit is a first deploy", async () => {
-        const dir = await gitRepo([{ "README": "no stack yet\n" }, { "Pulumi.staging.yaml": V142 }]);
+        const dir = await gitRepo([{ README: "no stack yet\n" }, { "Pulumi.staging.yaml": V142 }]);
         assert.deepEqual(await planInProcess(dir, ["--stack", "staging", "--against", "HEAD~1"]), {
-            code: 0, stdout: firstDeployPlan("nothing, planned as a first deploy: Pulumi.staging.yaml does not exist at HEAD~1"), stderr: "",
+            code: 0,
+            stdout: firstDeployPlan("nothing, planned as a first deploy: Pulumi.staging.yaml does not exist at HEAD~1"),
+            stderr: "",
         });
     });
 
@@ -154,7 +167,12 @@ describe("plan: what the update is compared with", () => {
                 notRun("smoke", "no version enters, and the checks are unchanged"),
                 { step: "weights", runs: true, detail: "v1.5.0 50% / v1.4.2 50%" },
             ],
-            resources: { created: [], updated: [{ type: "aws:lb/listener:Listener", name: "shop-ecs-listener" }], deleted: [], unchanged: 32 },
+            resources: {
+                created: [],
+                updated: [{ type: "aws:lb/listener:Listener", name: "shop-ecs-listener" }],
+                deleted: [],
+                unchanged: 32,
+            },
             assumedSecrets: [],
             summary: "traffic-shift: runs weights; traffic v1.5.0 50% / v1.4.2 50%; 0 to create, 1 to update, 0 to delete, 32 unchanged",
         });
@@ -174,16 +192,42 @@ describe("plan: refusals", () => {
     const cases: Array<[string, () => string, string[], Outcome | ((m: string) => Outcome), string?]> = [
         ["no `--stack`", () => repo, [], usage, "`--stack` is required: the stack whose Pulumi.<stack>.yaml to plan"],
         ["`--stack` without a value", () => repo, ["--stack"], usage, "`--stack` needs a value"],
-        ["a stack name that would leave the directory", () => repo, ["--stack", "../prod"], usage,
-            "`--stack` must be a stack name (letters, digits, `_`, `.`, `-`); got \"../prod\""],
-        ["an unknown argument", () => repo, ["--stack", "staging", "--yes"], usage, "unknown argument \"--yes\""],
-        ["a stack without its file", () => repo, ["--stack", "prod"], usage, "`--stack prod` needs Pulumi.prod.yaml, which is not in the working directory"],
-        ["an `--against` that is not a commit", () => repo, ["--stack", "staging", "--against", "v9.9.9"], usage,
-            "`--against v9.9.9` does not name a commit of this repository (is it fetched? a shallow clone lacks it)"],
-        ["an `--against` that looks like an option", () => repo, ["--stack", "staging", "--against", "--output=x"], usage,
-            "`--against` must name a git commit, branch or tag; got \"--output=x\""],
-        ["`--against` without git history", () => noGit, ["--stack", "staging", "--against", "HEAD~1"], usage,
-            "`--against HEAD~1` needs git history, and this directory is not in a git repository"],
+        [
+            "a stack name that would leave the directory",
+            () => repo,
+            ["--stack", "../prod"],
+            usage,
+            '`--stack` must be a stack name (letters, digits, `_`, `.`, `-`); got "../prod"',
+        ],
+        ["an unknown argument", () => repo, ["--stack", "staging", "--yes"], usage, 'unknown argument "--yes"'],
+        [
+            "a stack without its file",
+            () => repo,
+            ["--stack", "prod"],
+            usage,
+            "`--stack prod` needs Pulumi.prod.yaml, which is not in the working directory",
+        ],
+        [
+            "an `--against` that is not a commit",
+            () => repo,
+            ["--stack", "staging", "--against", "v9.9.9"],
+            usage,
+            "`--against v9.9.9` does not name a commit of this repository (is it fetched? a shallow clone lacks it)",
+        ],
+        [
+            "an `--against` that looks like an option",
+            () => repo,
+            ["--stack", "staging", "--against", "--output=x"],
+            usage,
+            '`--against` must name a git commit, branch or tag; got "--output=x"',
+        ],
+        [
+            "`--against` without git history",
+            () => noGit,
+            ["--stack", "staging", "--against", "HEAD~1"],
+            usage,
+            "`--against HEAD~1` needs git history, and this directory is not in a git repository",
+        ],
     ];
     for (const [what, dir, args, expected, message] of cases) {
         it(`${what}: exit 2 with the usage`, async () => {
@@ -202,7 +246,9 @@ describe("plan: refusals", () => {
     it("a stack file that is not YAML: exit 1 naming the file and the place", async () => {
         const dir = await projectDir({ "Pulumi.staging.yaml": "config:\n  release:app: shop\n release:version: v1.4.2\n" });
         assert.deepEqual(await planInProcess(dir, ["--stack", "staging"]), {
-            code: 1, stdout: "", stderr: "Pulumi.staging.yaml is not valid YAML: bad indentation of a mapping entry (3:2)\n",
+            code: 1,
+            stdout: "",
+            stderr: "Pulumi.staging.yaml is not valid YAML: bad indentation of a mapping entry (3:2)\n",
         });
     });
 });

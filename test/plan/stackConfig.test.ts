@@ -10,7 +10,7 @@ describe("plan: stack files as the Pulumi CLI reads them", () => {
             "    type: string",
             "    description: Application name.",
             "  platform: { type: string, default: aws-ecs }",
-            "  previous: { type: string, default: \"\" }",
+            '  previous: { type: string, default: "" }',
             "  canaryWeight: { type: integer, default: 0 }",
             "  requirePinnedDigests: { type: boolean, default: false }",
             "",
@@ -24,7 +24,8 @@ describe("plan: stack files as the Pulumi CLI reads them", () => {
     });
 
     it("reads the short form (a bare default) and keys of other namespaces as written", () => {
-        const project = "name: shop\nconfig:\n  region: eu-west-1\n  aws:profile: { default: ops }\n  app: { type: string }\n  limit: { value: 3 }\n";
+        const project =
+            "name: shop\nconfig:\n  region: eu-west-1\n  aws:profile: { default: ops }\n  app: { type: string }\n  limit: { value: 3 }\n";
         assert.deepEqual(projectDefaults(project), { "shop:region": "eu-west-1", "aws:profile": "ops", "shop:limit": 3 });
     });
 
@@ -67,14 +68,26 @@ describe("plan: stack files as the Pulumi CLI reads them", () => {
     });
 
     const refusals: Array<[string, string, () => unknown]> = [
-        ["a YAML syntax error, with its place", "Pulumi.staging.yaml is not valid YAML: unexpected end of the stream within a flow collection (2:1)",
-            () => evaluatedConfig("config: [\n", {}, "Pulumi.staging.yaml")],
-        ["a file that is not a mapping", "Pulumi.staging.yaml must hold a YAML mapping; got a list",
-            () => evaluatedConfig("- a\n- b\n", {}, "Pulumi.staging.yaml")],
-        ["a `config:` that is not a mapping", "`config` in Pulumi.staging.yaml must be a mapping of key → value; got a list",
-            () => evaluatedConfig("config: [1, 2]\n", {}, "Pulumi.staging.yaml")],
-        ["a project without a name", "`name` in Pulumi.yaml must be the project name; got undefined",
-            () => projectDefaults("config: {}\n")],
+        [
+            "a YAML syntax error, with its place",
+            "Pulumi.staging.yaml is not valid YAML: unexpected end of the stream within a flow collection (2:1)",
+            () => evaluatedConfig("config: [\n", {}, "Pulumi.staging.yaml"),
+        ],
+        [
+            "a file that is not a mapping",
+            "Pulumi.staging.yaml must hold a YAML mapping; got a list",
+            () => evaluatedConfig("- a\n- b\n", {}, "Pulumi.staging.yaml"),
+        ],
+        [
+            "a `config:` that is not a mapping",
+            "`config` in Pulumi.staging.yaml must be a mapping of key → value; got a list",
+            () => evaluatedConfig("config: [1, 2]\n", {}, "Pulumi.staging.yaml"),
+        ],
+        [
+            "a project without a name",
+            "`name` in Pulumi.yaml must be the project name; got undefined",
+            () => projectDefaults("config: {}\n"),
+        ],
     ];
     for (const [what, message, read] of refusals) {
         it(`refuses ${what}`, () => {
@@ -83,7 +96,11 @@ describe("plan: stack files as the Pulumi CLI reads them", () => {
     }
 
     it("an empty stack file is a stack with only the defaults", () => {
-        assert.deepEqual(evaluatedConfig("", { "release:previous": "" }, "Pulumi.dev.yaml"), { config: { "release:previous": "" }, secretKeys: [], assumedSecrets: [] });
+        assert.deepEqual(evaluatedConfig("", { "release:previous": "" }, "Pulumi.dev.yaml"), {
+            config: { "release:previous": "" },
+            secretKeys: [],
+            assumedSecrets: [],
+        });
     });
 
     it("plans with placeholders for the secrets the config needs but the stack file does not hold, and names them", () => {
@@ -91,7 +108,7 @@ describe("plan: stack files as the Pulumi CLI reads them", () => {
             "config:",
             "  release:database: { criticalTables: [users] }",
             "  release:smoke: [{ name: internal, path: /health/internal, useOperatorToken: true }]",
-            "  release:components: { api: { image: ghcr.io/acme/api, port: 8080, secretEnv: { STRIPE_KEY: \"config:stripeKey\" } } }",
+            '  release:components: { api: { image: ghcr.io/acme/api, port: 8080, secretEnv: { STRIPE_KEY: "config:stripeKey" } } }',
         ].join("\n");
         const evaluated = evaluatedConfig(text, {}, "Pulumi.staging.yaml");
         assert.deepEqual(evaluated.assumedSecrets, ["release:databaseUrl", "release:smokeOperatorToken", "release:stripeKey"]);

@@ -45,10 +45,10 @@ export function shopStack({ version, previous, canaryWeight, extra, pinned = tru
         "    worker: { image: ghcr.io/acme/shop-api, role: worker, command: [node, worker.js] }",
         ...(pinned
             ? [
-                "  release:digests:",
-                `    v1.4.2: { api: "${API_V142}", worker: "${WORKER_V142}" }`,
-                `    v1.5.0: { api: "${API_V150}", worker: "${WORKER_V150}" }`,
-            ]
+                  "  release:digests:",
+                  `    v1.4.2: { api: "${API_V142}", worker: "${WORKER_V142}" }`,
+                  `    v1.5.0: { api: "${API_V150}", worker: "${WORKER_V150}" }`,
+              ]
             : []),
         "  release:aws:",
         "    vpcId: vpc-0abc12345def67890",
@@ -68,12 +68,18 @@ export function shopStack({ version, previous, canaryWeight, extra, pinned = tru
 }
 
 /** The plan of an update from `before` (a deployed stack file; none for a first deploy) to `after`, in-process. */
-export async function planOf(after: string, before?: string, comparedWith = before === undefined ? "nothing" : "the test's stack file"): Promise<ReleaseReport> {
+export async function planOf(
+    after: string,
+    before?: string,
+    comparedWith = before === undefined ? "nothing" : "the test's stack file",
+): Promise<ReleaseReport> {
     const defaults = projectDefaults(PROJECT_YAML);
     const afterConfig = evaluatedConfig(after, defaults, "Pulumi.staging.yaml");
     const diff = await evaluateTransition({
         stack: "staging",
-        ...(before !== undefined ? { before: { config: evaluatedConfig(before, defaults, "Pulumi.staging.yaml (before)"), label: "before" } } : {}),
+        ...(before !== undefined
+            ? { before: { config: evaluatedConfig(before, defaults, "Pulumi.staging.yaml (before)"), label: "before" } }
+            : {}),
         after: afterConfig,
     });
     return buildReport({ stack: "staging", comparedWith, config: afterConfig.config, diff });

@@ -1,6 +1,12 @@
 import {
-    PolicyResource, PolicyResourceOptions, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy,
-    StackValidationArgs, StackValidationPolicy, unknownCheckingProxy,
+    PolicyResource,
+    PolicyResourceOptions,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+    unknownCheckingProxy,
 } from "@pulumi/policy";
 
 /** The sentinel the engine sends for a string that preview cannot know yet (as `@pulumi/policy/proxy` defines it). */
@@ -58,7 +64,12 @@ export function resourceArgs(spec: ResourceSpec): ResourceValidationArgs {
 /** A `reportViolation` spy: every call, in order, as `[message, urn]`. */
 export function violationSpy(): { report: ReportViolation; calls: Array<[string, string | undefined]> } {
     const calls: Array<[string, string | undefined]> = [];
-    return { report: (message: string, urn?: string) => { calls.push([message, urn]); }, calls };
+    return {
+        report: (message: string, urn?: string) => {
+            calls.push([message, urn]);
+        },
+        calls,
+    };
 }
 
 /** Runs a resource policy's validation the way the server does and returns the reported messages. */
@@ -96,8 +107,11 @@ export function stackResource(spec: StackNodeSpec): PolicyResource {
 }
 
 /** Runs a stack policy over resources and returns every `[message, urn]` it reported. */
-export async function stackViolations(policy: StackValidationPolicy, resources: PolicyResource[],
-    config: object = {}): Promise<Array<[string, string | undefined]>> {
+export async function stackViolations(
+    policy: StackValidationPolicy,
+    resources: PolicyResource[],
+    config: object = {},
+): Promise<Array<[string, string | undefined]>> {
     const spy = violationSpy();
     const args: StackValidationArgs = {
         resources,

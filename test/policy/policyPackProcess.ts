@@ -56,7 +56,10 @@ function diagnosticsOf(response: any): Diagnostic[] {
  * and a gRPC client that calls it the way the engine does.
  */
 export class PolicyPackProcess {
-    private constructor(private readonly child: ChildProcess, private readonly client: any) {}
+    private constructor(
+        private readonly child: ChildProcess,
+        private readonly client: any,
+    ) {}
 
     static async start(packDir: string, stack: string): Promise<PolicyPackProcess> {
         const runner = require.resolve("@pulumi/pulumi/cmd/run-policy-pack");
@@ -118,17 +121,19 @@ export class PolicyPackProcess {
 
     async analyzeStack(resources: WireResource[]): Promise<Diagnostic[]> {
         const request = new analyzerPb.AnalyzeStackRequest();
-        request.setResourcesList(resources.map((resource) => {
-            const wire = new analyzerPb.AnalyzerResource();
-            wire.setType(resource.type);
-            wire.setName(resource.name);
-            wire.setUrn(wireUrn(resource.type, resource.name));
-            wire.setProperties(structPb.Struct.fromJavaScript(resource.properties));
-            wire.setOptions(options(resource));
-            wire.setParent(resource.parent ?? "");
-            wire.setDependenciesList(resource.dependencies ?? []);
-            return wire;
-        }));
+        request.setResourcesList(
+            resources.map((resource) => {
+                const wire = new analyzerPb.AnalyzerResource();
+                wire.setType(resource.type);
+                wire.setName(resource.name);
+                wire.setUrn(wireUrn(resource.type, resource.name));
+                wire.setProperties(structPb.Struct.fromJavaScript(resource.properties));
+                wire.setOptions(options(resource));
+                wire.setParent(resource.parent ?? "");
+                wire.setDependenciesList(resource.dependencies ?? []);
+                return wire;
+            }),
+        );
         return diagnosticsOf(await this.call("analyzeStack", request));
     }
 

@@ -23,9 +23,19 @@ function policyResources(run: ProgramRun): Map<string, PolicyResource> {
     const recorded = [...run.resources.values()];
     for (const r of recorded) {
         byUrn.set(r.urn, {
-            type: r.type, name: r.name, urn: r.urn, props: engineProps(asPolicySees(r.inputs) as Record<string, unknown>),
-            opts: resourceOptions({ protect: r.protect, additionalSecretOutputs: r.additionalSecretOutputs, ...(r.parent ? { parent: r.parent } : {}) }),
-            dependencies: [], propertyDependencies: {}, isType: () => false, asType: () => undefined,
+            type: r.type,
+            name: r.name,
+            urn: r.urn,
+            props: engineProps(asPolicySees(r.inputs) as Record<string, unknown>),
+            opts: resourceOptions({
+                protect: r.protect,
+                additionalSecretOutputs: r.additionalSecretOutputs,
+                ...(r.parent ? { parent: r.parent } : {}),
+            }),
+            dependencies: [],
+            propertyDependencies: {},
+            isType: () => false,
+            asType: () => undefined,
         });
     }
     for (const r of recorded) {
@@ -48,19 +58,38 @@ async function violations(run: ProgramRun, stack: string): Promise<Array<[string
             for (const resource of resources.values()) {
                 const record: RecordedResource = run.resources.get(resource.urn)!;
                 for (const validate of validations) {
-                    await validate!({
-                        type: resource.type, props: resource.props, urn: resource.urn, name: record.name, opts: resource.opts,
-                        stackTags: new Map(), isType: () => false, asType: () => undefined, getConfig: <T extends object>() => ({}) as T,
-                        notApplicable: () => { throw new Error("not applicable"); },
-                    }, spy.report);
+                    await validate!(
+                        {
+                            type: resource.type,
+                            props: resource.props,
+                            urn: resource.urn,
+                            name: record.name,
+                            opts: resource.opts,
+                            stackTags: new Map(),
+                            isType: () => false,
+                            asType: () => undefined,
+                            getConfig: <T extends object>() => ({}) as T,
+                            notApplicable: () => {
+                                throw new Error("not applicable");
+                            },
+                        },
+                        spy.report,
+                    );
                 }
             }
         }
         if ("validateStack" in policy && policy.validateStack !== undefined) {
-            await (policy as StackValidationPolicy).validateStack({
-                resources: [...resources.values()], stackTags: new Map(), getConfig: <T extends object>() => ({}) as T,
-                notApplicable: () => { throw new Error("not applicable"); },
-            }, spy.report);
+            await (policy as StackValidationPolicy).validateStack(
+                {
+                    resources: [...resources.values()],
+                    stackTags: new Map(),
+                    getConfig: <T extends object>() => ({}) as T,
+                    notApplicable: () => {
+                        throw new Error("not applicable");
+                    },
+                },
+                spy.report,
+            );
         }
         found.push(...spy.calls.map(([message]) => [policy.name, message] as [string, string]));
     }
@@ -68,24 +97,43 @@ async function violations(run: ProgramRun, stack: string): Promise<Array<[string
 }
 
 async function stackRun(stack: string, overrides: StackConfig = {}): Promise<ProgramRun> {
-    const config = evaluatedConfig(fs.readFileSync(`Pulumi.${stack}.yaml`, "utf8"), projectDefaults(fs.readFileSync("Pulumi.yaml", "utf8")), `Pulumi.${stack}.yaml`);
+    const config = evaluatedConfig(
+        fs.readFileSync(`Pulumi.${stack}.yaml`, "utf8"),
+        projectDefaults(fs.readFileSync("Pulumi.yaml", "utf8")),
+        `Pulumi.${stack}.yaml`,
+    );
     const first = await runProgram({ config: config.config, secretKeys: config.secretKeys, stack });
-    const release: StackConfig = { ...config.config, "release:version": "v1.5.0", "release:previous": "v1.4.2", "release:canaryWeight": 0, ...overrides };
+    const release: StackConfig = {
+        ...config.config,
+        "release:version": "v1.5.0",
+        "release:previous": "v1.4.2",
+        "release:canaryWeight": 0,
+        ...overrides,
+    };
     const pinned = release["release:digests"] as Record<string, unknown>;
     const digests = { ...pinned, "v1.5.0": pinned["v1.4.2"] };
-    return runProgram({ config: { ...release, "release:digests": digests }, secretKeys: config.secretKeys, stack, lastOutputs: first.outputs });
+    return runProgram({
+        config: { ...release, "release:digests": digests },
+        secretKeys: config.secretKeys,
+        stack,
+        lastOutputs: first.outputs,
+    });
 }
 
 describe("the program under its own policy pack", () => {
     it("prod, starting a release with every data step, violates no policy", async () => {
         const run = await stackRun("prod");
-        assert.ok([...run.resources.values()].some((r) => r.type === "safe-release:data:Migration"), "the release migrates");
+        assert.ok(
+            [...run.resources.values()].some((r) => r.type === "safe-release:data:Migration"),
+            "the release migrates",
+        );
         assert.deepEqual(await violations(run, "prod"), []);
     });
 
     it("docker-host with secrets and a migration violates no policy", async () => {
         const config = dockerConfig({
-            "release:version": "v1.5.0", "release:previous": "v1.4.2",
+            "release:version": "v1.5.0",
+            "release:previous": "v1.4.2",
             "release:databaseUrl": "postgres://shop:pw@db/shop",
             "release:migrate": { command: "npx prisma migrate deploy", component: "api", quiesce: ["worker"] },
         });
@@ -98,6 +146,9 @@ describe("the program under its own policy pack", () => {
         const run = await stackRun("prod");
         const task = [...run.resources.values()].find((r) => r.type === "aws:ecs/taskDefinition:TaskDefinition")!;
         task.inputs.containerDefinitions = task.inputs.containerDefinitions.replace(/@sha256:[0-9a-f]{64}/, ":latest");
-        assert.deepEqual((await violations(run, "prod")).map(([policy]) => policy), ["images-pinned-by-digest"]);
+        assert.deepEqual(
+            (await violations(run, "prod")).map(([policy]) => policy),
+            ["images-pinned-by-digest"],
+        );
     });
 });

@@ -85,17 +85,23 @@ export async function fakeAws(rules: readonly FakeRule[]): Promise<FakeAws> {
     const program = path.join(dir, "aws");
     fs.writeFileSync(scenarioFile, JSON.stringify(rules));
     fs.writeFileSync(program, script(scenarioFile, logFile, path.join(dir, "state.json")), { mode: 0o755 });
-    const calls = (): FakeAwsCall[] => fs.existsSync(logFile)
-        ? fs.readFileSync(logFile, "utf8").split("\n").filter((line) => line !== "").map((line) => JSON.parse(line))
-        : [];
+    const calls = (): FakeAwsCall[] =>
+        fs.existsSync(logFile)
+            ? fs
+                  .readFileSync(logFile, "utf8")
+                  .split("\n")
+                  .filter((line) => line !== "")
+                  .map((line) => JSON.parse(line))
+            : [];
     return {
         program,
         calls,
-        argvs: () => calls().map((call) => {
-            const tail = call.argv.slice(-2);
-            if (tail[0] !== "--output" || tail[1] !== "json") throw new Error(`call without \`--output json\`: ${call.argv.join(" ")}`);
-            return call.argv.slice(0, -2);
-        }),
+        argvs: () =>
+            calls().map((call) => {
+                const tail = call.argv.slice(-2);
+                if (tail[0] !== "--output" || tail[1] !== "json") throw new Error(`call without \`--output json\`: ${call.argv.join(" ")}`);
+                return call.argv.slice(0, -2);
+            }),
     };
 }
 
@@ -125,7 +131,14 @@ export async function runOps(fake: FakeAws, args: string[], env: NodeJS.ProcessE
     const stdout = new Capture();
     const stderr = new Capture();
     const code = await main(args, {
-        env: { PATH: process.env.PATH, SAFE_RELEASE_AWS_CLI: fake.program, AWS_REGION: "eu-west-1", AWS_PROFILE: "ops", ...SECRET_ENV, ...env },
+        env: {
+            PATH: process.env.PATH,
+            SAFE_RELEASE_AWS_CLI: fake.program,
+            AWS_REGION: "eu-west-1",
+            AWS_PROFILE: "ops",
+            ...SECRET_ENV,
+            ...env,
+        },
         stdout,
         stderr,
     });

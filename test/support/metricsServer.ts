@@ -103,26 +103,38 @@ export function startMetricsServer(options: MetricsServerOptions): Promise<Metri
         series(lines, options.previous, previous);
         res.writeHead(200, { "Content-Type": "text/plain; version=0.0.4" }).end(`${lines.join("\n")}\n`);
     });
-    return new Promise((resolve) => server.listen(0, "127.0.0.1", () => {
-        const { port } = server.address() as { port: number };
-        resolve({
-            url: `http://127.0.0.1:${port}/metrics`,
-            get turnedBadAt() { return turnedBadAt; },
-            get scrapes() { return scrapes; },
-            turnBad() {
-                advance();
-                turnedBadAt = performance.now();
-            },
-            breakEndpoint() {
-                broken = true;
-            },
-            close: () => new Promise<void>((done) => { server.closeAllConnections(); server.close(() => done()); }),
-        });
-    }));
+    return new Promise((resolve) =>
+        server.listen(0, "127.0.0.1", () => {
+            const { port } = server.address() as { port: number };
+            resolve({
+                url: `http://127.0.0.1:${port}/metrics`,
+                get turnedBadAt() {
+                    return turnedBadAt;
+                },
+                get scrapes() {
+                    return scrapes;
+                },
+                turnBad() {
+                    advance();
+                    turnedBadAt = performance.now();
+                },
+                breakEndpoint() {
+                    broken = true;
+                },
+                close: () =>
+                    new Promise<void>((done) => {
+                        server.closeAllConnections();
+                        server.close(() => done());
+                    }),
+            });
+        }),
+    );
 }
 
 /** A webhook receiver on 127.0.0.1 that keeps every JSON body it is sent. */
-export function startWebhookReceiver(secretPath: string): Promise<{ url: string; received: Array<Record<string, unknown>>; close(): Promise<void> }> {
+export function startWebhookReceiver(
+    secretPath: string,
+): Promise<{ url: string; received: Array<Record<string, unknown>>; close(): Promise<void> }> {
     const received: Array<Record<string, unknown>> = [];
     const server = http.createServer((req, res) => {
         let body = "";
@@ -133,12 +145,18 @@ export function startWebhookReceiver(secretPath: string): Promise<{ url: string;
             res.writeHead(204).end();
         });
     });
-    return new Promise((resolve) => server.listen(0, "127.0.0.1", () => {
-        const { port } = server.address() as { port: number };
-        resolve({
-            url: `http://127.0.0.1:${port}${secretPath}`,
-            received,
-            close: () => new Promise<void>((done) => { server.closeAllConnections(); server.close(() => done()); }),
-        });
-    }));
+    return new Promise((resolve) =>
+        server.listen(0, "127.0.0.1", () => {
+            const { port } = server.address() as { port: number };
+            resolve({
+                url: `http://127.0.0.1:${port}${secretPath}`,
+                received,
+                close: () =>
+                    new Promise<void>((done) => {
+                        server.closeAllConnections();
+                        server.close(() => done());
+                    }),
+            });
+        }),
+    );
 }

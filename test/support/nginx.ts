@@ -123,19 +123,26 @@ export async function startNginx(config: string, paths: NginxPaths, statusPort: 
             await waitUntilRetired(oldWorkers, 5000);
             return Number(process.hrtime.bigint() - started) / 1e6;
         },
-        accessLog: () => readIfExists(accessLogPath).split("\n").filter((line) => line !== ""),
+        accessLog: () =>
+            readIfExists(accessLogPath)
+                .split("\n")
+                .filter((line) => line !== ""),
         stop,
     };
 }
 
 /** Process ids of nginx workers under `masterPid` that still accept connections. */
 function workersOf(masterPid: number): number[] {
-    return fs.readdirSync("/proc").filter((entry) => /^\d+$/.test(entry)).map(Number).filter((pid) => {
-        const stat = readIfExists(`/proc/${pid}/stat`);
-        // Fields after the parenthesised command: state, then the parent's pid.
-        const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-        return parent === masterPid && readIfExists(`/proc/${pid}/cmdline`).startsWith("nginx: worker process\0");
-    });
+    return fs
+        .readdirSync("/proc")
+        .filter((entry) => /^\d+$/.test(entry))
+        .map(Number)
+        .filter((pid) => {
+            const stat = readIfExists(`/proc/${pid}/stat`);
+            // Fields after the parenthesised command: state, then the parent's pid.
+            const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+            return parent === masterPid && readIfExists(`/proc/${pid}/cmdline`).startsWith("nginx: worker process\0");
+        });
 }
 
 /**
@@ -147,7 +154,8 @@ async function waitUntilRetired(workers: readonly number[], deadlineMs: number):
     const deadline = Date.now() + deadlineMs;
     const accepting = (pid: number) => readIfExists(`/proc/${pid}/cmdline`).startsWith("nginx: worker process\0");
     while (workers.some(accepting)) {
-        if (Date.now() > deadline) throw new Error(`old nginx workers ${workers.filter(accepting).join(", ")} still accept after ${deadlineMs} ms`);
+        if (Date.now() > deadline)
+            throw new Error(`old nginx workers ${workers.filter(accepting).join(", ")} still accept after ${deadlineMs} ms`);
         await new Promise((resolve) => setTimeout(resolve, 2));
     }
 }
@@ -169,7 +177,13 @@ function readIfExists(file: string): string {
  * retires. HTTP lets clients resend idempotent requests then, and browsers and proxies do.
  */
 export type Outcome =
-    | { readonly status: number; readonly body: string; readonly version: string | undefined; readonly retried: boolean; readonly error?: undefined }
+    | {
+          readonly status: number;
+          readonly body: string;
+          readonly version: string | undefined;
+          readonly retried: boolean;
+          readonly error?: undefined;
+      }
     | { readonly error: string };
 
 export interface LoadOptions {
@@ -198,7 +212,12 @@ function getOnce(options: LoadOptions, retried = false): Promise<Outcome> {
                 response.on("data", (chunk) => (body += chunk));
                 response.on("end", () => {
                     const version = response.headers["x-release-version"];
-                    resolve({ status: response.statusCode ?? 0, body, version: typeof version === "string" ? version : undefined, retried });
+                    resolve({
+                        status: response.statusCode ?? 0,
+                        body,
+                        version: typeof version === "string" ? version : undefined,
+                        retried,
+                    });
                 });
                 response.on("error", (err) => resolve({ error: err.message }));
             },

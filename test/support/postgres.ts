@@ -31,9 +31,7 @@ export function testPostgres(): Promise<TestPostgres> {
 /** The newest Debian server directory (/usr/lib/postgresql/<major>/bin), else whatever is on PATH. */
 export function postgresBinDir(): string {
     const root = "/usr/lib/postgresql";
-    const majors = fs.existsSync(root)
-        ? fs.readdirSync(root).filter((d) => fs.existsSync(path.join(root, d, "bin", "initdb")))
-        : [];
+    const majors = fs.existsSync(root) ? fs.readdirSync(root).filter((d) => fs.existsSync(path.join(root, d, "bin", "initdb"))) : [];
     majors.sort((a, b) => Number(b) - Number(a));
     if (majors.length > 0) return path.join(root, majors[0], "bin");
     throw new Error("PostgreSQL server binaries not found under /usr/lib/postgresql: install the `postgresql` package");
@@ -50,7 +48,16 @@ async function startCluster(): Promise<TestPostgres> {
     const dataDir = path.join(dir, "data");
     const port = await freePort();
     await asServerUser(path.join(binDir, "initdb"), [
-        "-D", dataDir, "-U", SERVER_USER, "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C",
+        "-D",
+        dataDir,
+        "-U",
+        SERVER_USER,
+        "-A",
+        "trust",
+        "--no-sync",
+        "-E",
+        "UTF8",
+        "--locale=C",
     ]);
     const serverOptions = [
         `-p ${port}`,
@@ -61,7 +68,16 @@ async function startCluster(): Promise<TestPostgres> {
         "-c full_page_writes=off",
     ].join(" ");
     await asServerUser(path.join(binDir, "pg_ctl"), [
-        "-D", dataDir, "-o", serverOptions, "-l", path.join(dir, "server.log"), "-w", "-t", "60", "start",
+        "-D",
+        dataDir,
+        "-o",
+        serverOptions,
+        "-l",
+        path.join(dir, "server.log"),
+        "-w",
+        "-t",
+        "60",
+        "start",
     ]);
     atTestEnd(async () => {
         await asServerUser(path.join(binDir, "pg_ctl"), ["-D", dataDir, "-m", "immediate", "-w", "stop"]);
