@@ -20,11 +20,13 @@ Takes a backup, verifies it, appends its record to the backup log (default <dir>
 and prints the record as JSON on stdout. Progress goes to stderr.
 
 postgres: DATABASE_URL (environment) names the database. pg_dump -Fc streams to
-  <dir>/<app>-<version>-<UTC stamp>.dump, hashed (SHA-256) in the same pass. Facts — the
+  <dir>/<app>-<version>-<UTC stamp>.dump, hashed (SHA-256) in the same pass; verified means the
+  file holds every streamed byte and pg_restore --list reads its table of contents. Facts — the
   migration ledgers and exact row counts of --critical-tables — are read in the same
   snapshot as the dump and written to <file>.facts.json; restore checks against them.
   --compress: zlib level, default ${DEFAULT_COMPRESS_LEVEL} (fast: the backup runs while writes are paused).
   SAFE_RELEASE_PG_BIN: directory of pg_dump/pg_restore matching the server (else PATH).
+  With coreutils' stdbuf on PATH, pg_dump writes in 1 MiB pieces (less overhead, same bytes).
 
 directory: archives --path (e.g. a Pebble --db directory) to <dir>/<app>-<version>-<stamp>.tar[.gz].
   A copy of a directory that is being written is crash-consistent at best (files are copied
