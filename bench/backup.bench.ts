@@ -70,7 +70,9 @@ async function generate(pg: TestPostgres, db: string): Promise<number> {
 
 export async function run(): Promise<void> {
     if (!(GB > 0) || !Number.isInteger(RUNS) || RUNS < 1) {
-        throw new Error(`\`SAFE_RELEASE_BENCH_GB\` must be a number above 0 and \`SAFE_RELEASE_BENCH_RUNS\` a whole number of at least 1; got ${GB} and ${RUNS}`);
+        throw new Error(
+            `\`SAFE_RELEASE_BENCH_GB\` must be a number above 0 and \`SAFE_RELEASE_BENCH_RUNS\` a whole number of at least 1; got ${GB} and ${RUNS}`,
+        );
     }
     const pg = await testPostgres();
     try {
@@ -107,7 +109,19 @@ export async function run(): Promise<void> {
             ours.push(
                 await timed(async () => {
                     const stdout = await ops(
-                        ["backup", "--kind", "postgres", "--app", "bench", "--version", `v1.0.${i}`, "--dir", dir, "--critical-tables", "events,accounts"],
+                        [
+                            "backup",
+                            "--kind",
+                            "postgres",
+                            "--app",
+                            "bench",
+                            "--version",
+                            `v1.0.${i}`,
+                            "--dir",
+                            dir,
+                            "--critical-tables",
+                            "events,accounts",
+                        ],
                         env,
                     );
                     record = JSON.parse(stdout);
@@ -116,14 +130,18 @@ export async function run(): Promise<void> {
             ourSize = record!.size;
             verify.push(await timed(() => ops(["verify", "--file", record!.location, "--sha256", record!.sha256], env)));
             fs.rmSync(record!.location);
-            console.log(`backup bench: run ${i + 1}: pg_dump -Fc ${plain[i].toFixed(2)} s, pg_dump -Fc -Z${DEFAULT_COMPRESS_LEVEL} ${sameLevel[i].toFixed(2)} s, backup ${ours[i].toFixed(2)} s, verify ${verify[i].toFixed(2)} s`);
+            console.log(
+                `backup bench: run ${i + 1}: pg_dump -Fc ${plain[i].toFixed(2)} s, pg_dump -Fc -Z${DEFAULT_COMPRESS_LEVEL} ${sameLevel[i].toFixed(2)} s, backup ${ours[i].toFixed(2)} s, verify ${verify[i].toFixed(2)} s`,
+            );
         }
 
         // One run at each other zlib level, for the record behind DEFAULT_COMPRESS_LEVEL.
         for (const level of [1, 3]) {
             const file = path.join(dir, `level-${level}.dump`);
             const seconds = await timed(() => runProgram(pgDump, ["-Fc", `-Z${level}`, "-f", file], { env: plainEnv }));
-            console.log(`backup bench: pg_dump -Fc -Z${level}: ${seconds.toFixed(2)} s, ${(fs.statSync(file).size / 1024 ** 2).toFixed(0)} MiB`);
+            console.log(
+                `backup bench: pg_dump -Fc -Z${level}: ${seconds.toFixed(2)} s, ${(fs.statSync(file).size / 1024 ** 2).toFixed(0)} MiB`,
+            );
             fs.rmSync(file);
         }
 

@@ -181,7 +181,8 @@ export async function archiveDirectory(
             output: [tarCounter, ...compressor(options.compression), hash, fs.createWriteStream(file, { fd })],
             tolerated: options.quiesced ? [] : [1],
         });
-        if (code === 1) options.stderr.write(`warning: files changed while being archived (copy is crash-consistent at best): ${stderr.trim()}\n`);
+        if (code === 1)
+            options.stderr.write(`warning: files changed while being archived (copy is crash-consistent at best): ${stderr.trim()}\n`);
         meter.finish(hash.bytes);
         fsyncPath(file);
         return {
@@ -219,7 +220,11 @@ export async function extractArchive(file: string, into: string, stderr: Writabl
     await runChild({
         command: "tar",
         args: ["-C", into, "-xf", "-"],
-        input: [fs.createReadStream(file, { highWaterMark: 4 * 1024 * 1024 }), hash, ...(compressionOf(file) === "gzip" ? [zlib.createGunzip()] : [])],
+        input: [
+            fs.createReadStream(file, { highWaterMark: 4 * 1024 * 1024 }),
+            hash,
+            ...(compressionOf(file) === "gzip" ? [zlib.createGunzip()] : []),
+        ],
     });
     meter.finish(hash.bytes);
     return { sha256: hash.digest(), size: hash.bytes };

@@ -46,7 +46,7 @@ function copyLoop(): void {
     let reported = 0;
     const flush = () => {
         hash.update(block.subarray(0, used));
-        for (let offset = 0; offset < used; ) offset += fs.writeSync(job.targetFd, block, offset, used - offset);
+        for (let offset = 0; offset < used;) offset += fs.writeSync(job.targetFd, block, offset, used - offset);
         used = 0;
     };
     for (;;) {

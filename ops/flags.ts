@@ -14,7 +14,9 @@ export interface ParsedFlags {
 export function parseFlags(args: readonly string[], spec: FlagSpec): ParsedFlags {
     const values = new Map<string, string>();
     const switches = new Set<string>();
-    const valid = Object.keys(spec).map((name) => `--${name}`).join(", ");
+    const valid = Object.keys(spec)
+        .map((name) => `--${name}`)
+        .join(", ");
     let i = 0;
     for (; i < args.length; i++) {
         const arg = args[i];

@@ -36,7 +36,11 @@ export function secretScrubber(env: NodeJS.ProcessEnv): (text: string) => string
  * failure (a missing file, a refused connection or AWS call) is one scrubbed line on
  * stderr and exit 1.
  */
-export async function reported(name: string, io: { env: NodeJS.ProcessEnv; stderr: Writable }, work: () => Promise<number>): Promise<number> {
+export async function reported(
+    name: string,
+    io: { env: NodeJS.ProcessEnv; stderr: Writable },
+    work: () => Promise<number>,
+): Promise<number> {
     try {
         return await work();
     } catch (err) {

@@ -10,7 +10,9 @@ const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 export function validateApp(app: string): string {
     if (!APP.test(app)) {
-        throw new UsageError(`\`--app\` must be 1–63 lower-case letters, digits, \`-\` or \`_\`, starting with a letter or digit; got \`${app}\``);
+        throw new UsageError(
+            `\`--app\` must be 1–63 lower-case letters, digits, \`-\` or \`_\`, starting with a letter or digit; got \`${app}\``,
+        );
     }
     return app;
 }

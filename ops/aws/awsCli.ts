@@ -42,7 +42,10 @@ export class AwsCliError extends Error {
 
 /** The last non-empty line of the CLI's stderr: `An error occurred (X) when calling the Y operation: …`. */
 export function lastErrorLine(stderr: string): string {
-    const lines = stderr.split("\n").map((line) => line.trim()).filter((line) => line !== "");
+    const lines = stderr
+        .split("\n")
+        .map((line) => line.trim())
+        .filter((line) => line !== "");
     return lines.length > 0 ? lines[lines.length - 1] : "no error text";
 }
 
@@ -68,9 +71,10 @@ export function callAws(args: readonly string[], env: NodeJS.ProcessEnv, options
         child.on("error", (err: NodeJS.ErrnoException) => (startError = err));
         child.on("close", (code) => {
             if (startError !== undefined) {
-                const hint = startError.code === "ENOENT"
-                    ? `the AWS CLI v2 (\`${program}\`) was not found; install it or set \`${AWS_CLI_VARIABLE}\` to its path`
-                    : `could not start \`${program}\`: ${startError.message}`;
+                const hint =
+                    startError.code === "ENOENT"
+                        ? `the AWS CLI v2 (\`${program}\`) was not found; install it or set \`${AWS_CLI_VARIABLE}\` to its path`
+                        : `could not start \`${program}\`: ${startError.message}`;
                 reject(new AwsCliError(`${what}: ${hint}`, null));
                 return;
             }

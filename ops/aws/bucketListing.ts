@@ -53,7 +53,10 @@ export function checkSeparate(source: S3Location, target: S3Location): void {
 export function listObjectsArgs(location: S3Location, continuationToken?: string): string[] {
     const prefix = listingPrefix(location);
     return [
-        "s3api", "list-objects-v2", "--bucket", location.bucket,
+        "s3api",
+        "list-objects-v2",
+        "--bucket",
+        location.bucket,
         ...(prefix !== "" ? ["--prefix", prefix] : []),
         // One page per call: the token handling below stays visible and each call stays small.
         "--no-paginate",
@@ -67,7 +70,8 @@ export function readListingPage(output: unknown, location: S3Location): { object
     const objects = asArray(field(output, "Contents")).map((item) => {
         const key = asString(field(item, "Key"));
         const size = field(item, "Size");
-        if (key === undefined || typeof size !== "number") throw new Error(`${s3Url(location)} listing has an entry without \`Key\` and \`Size\``);
+        if (key === undefined || typeof size !== "number")
+            throw new Error(`${s3Url(location)} listing has an entry without \`Key\` and \`Size\``);
         return { key: key.slice(prefix.length), size, etag: (asString(field(item, "ETag")) ?? "").replace(/^"|"$/g, "") };
     });
     const next = asString(field(output, "NextContinuationToken"));
@@ -130,7 +134,8 @@ export function compareListings(
     for (const object of source) {
         const copy = targetByKey.get(object.key);
         if (copy === undefined) found.push({ key: object.key, text: `only in source: ${object.key}` });
-        else if (copy.size !== object.size) found.push({ key: object.key, text: `size differs: ${object.key} (${object.size} vs ${copy.size} bytes)` });
+        else if (copy.size !== object.size)
+            found.push({ key: object.key, text: `size differs: ${object.key} (${object.size} vs ${copy.size} bytes)` });
         else if (compareEtags && isPlainMd5Etag(object.etag) && isPlainMd5Etag(copy.etag) && object.etag !== copy.etag) {
             found.push({ key: object.key, text: `ETag differs: ${object.key} (${object.etag} vs ${copy.etag})` });
         }

@@ -73,7 +73,11 @@ export function parseEcsScaleArgs(args: readonly string[]): EcsScaleRequest {
         seen.add(service);
     }
     return {
-        cluster: validateNameOrArn(requireValue(flags, "cluster", "the ECS cluster of the services"), "cluster", "an ECS cluster name or ARN"),
+        cluster: validateNameOrArn(
+            requireValue(flags, "cluster", "the ECS cluster of the services"),
+            "cluster",
+            "an ECS cluster name or ARN",
+        ),
         targets,
         wait: flags.switches.has("wait"),
         timeoutMs: parseDuration(flags.values.get("timeout") ?? DEFAULT_SCALE_TIMEOUT, "timeout"),

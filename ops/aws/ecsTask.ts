@@ -42,8 +42,14 @@ export function validateNameOrArn(value: string, option: string, what: string): 
 
 export function parseEcsTaskArgs(args: readonly string[]): EcsTaskRequest {
     const flags = parseFlags(args, {
-        cluster: "value", "task-definition": "value", container: "value", subnets: "value",
-        "security-groups": "value", "assign-public-ip": "switch", timeout: "value", poll: "value",
+        cluster: "value",
+        "task-definition": "value",
+        container: "value",
+        subnets: "value",
+        "security-groups": "value",
+        "assign-public-ip": "switch",
+        timeout: "value",
+        poll: "value",
     });
     const container = requireValue(flags, "container", "the container whose command is overridden");
     if (!CONTAINER.test(container)) {
@@ -55,12 +61,17 @@ export function parseEcsTaskArgs(args: readonly string[]): EcsTaskRequest {
     return {
         cluster: validateNameOrArn(requireValue(flags, "cluster", "the ECS cluster to run in"), "cluster", "an ECS cluster name or ARN"),
         taskDefinition: validateNameOrArn(
-            requireValue(flags, "task-definition", "the task definition to run"), "task-definition", "a task definition family[:revision] or ARN",
+            requireValue(flags, "task-definition", "the task definition to run"),
+            "task-definition",
+            "a task definition family[:revision] or ARN",
         ),
         container,
         subnets: parseIdList(requireValue(flags, "subnets", "the task's subnets"), "subnets", SUBNET, "subnet-0123abcd"),
         securityGroups: parseIdList(
-            requireValue(flags, "security-groups", "the task's security groups"), "security-groups", SECURITY_GROUP, "sg-0123abcd",
+            requireValue(flags, "security-groups", "the task's security groups"),
+            "security-groups",
+            SECURITY_GROUP,
+            "sg-0123abcd",
         ),
         assignPublicIp: flags.switches.has("assign-public-ip"),
         timeoutMs: parseDuration(flags.values.get("timeout") ?? DEFAULT_TASK_TIMEOUT, "timeout"),
@@ -83,14 +94,22 @@ export function runTaskArgs(request: EcsTaskRequest, taskDefinitionArn: string):
     };
     const overrides = { containerOverrides: [{ name: request.container, command: request.command }] };
     return [
-        "ecs", "run-task",
-        "--cluster", request.cluster,
-        "--task-definition", taskDefinitionArn,
-        "--launch-type", "FARGATE",
-        "--count", "1",
-        "--started-by", STARTED_BY,
-        "--network-configuration", JSON.stringify(network),
-        "--overrides", JSON.stringify(overrides),
+        "ecs",
+        "run-task",
+        "--cluster",
+        request.cluster,
+        "--task-definition",
+        taskDefinitionArn,
+        "--launch-type",
+        "FARGATE",
+        "--count",
+        "1",
+        "--started-by",
+        STARTED_BY,
+        "--network-configuration",
+        JSON.stringify(network),
+        "--overrides",
+        JSON.stringify(overrides),
     ];
 }
 
@@ -100,9 +119,7 @@ export function taskId(taskArn: string): string {
 }
 
 /** Where a container's awslogs go, or why its tail cannot be read. */
-export type LogLocation =
-    | { readonly group: string; readonly prefix: string; readonly region?: string }
-    | { readonly unavailable: string };
+export type LogLocation = { readonly group: string; readonly prefix: string; readonly region?: string } | { readonly unavailable: string };
 
 export function containerNames(taskDefinitionOutput: unknown): string[] {
     const definitions = asArray(field(field(taskDefinitionOutput, "taskDefinition"), "containerDefinitions"));
@@ -176,9 +193,10 @@ export function startedTask(runTaskOutput: unknown): { taskArn: string } | { fai
 
 /** What the operator reads when the container did not exit 0. */
 export function failureMessage(taskArn: string, container: string, state: TaskState): string {
-    const ran = state.exitCode !== undefined
-        ? `container \`${container}\` exited ${state.exitCode}`
-        : `container \`${container}\` has no exit code (it did not run)`;
+    const ran =
+        state.exitCode !== undefined
+            ? `container \`${container}\` exited ${state.exitCode}`
+            : `container \`${container}\` has no exit code (it did not run)`;
     const reasons = [
         `stop reason: ${state.stoppedReason ?? "none given"}`,
         ...(state.containerReason !== undefined ? [`container reason: ${state.containerReason}`] : []),

@@ -71,11 +71,15 @@ export function judgeKeyState(metadata: KeyMetadata): string | undefined {
     const nothing = "before upgrading; nothing was recorded";
     switch (state) {
         case "PendingDeletion":
-            return `${is} (deletion scheduled for ${metadata.deletionDate ?? "an unknown date"}): data encrypted with it becomes unreadable once it is deleted. ` +
-                `Cancel the deletion (${cancel}) and enable the key (${enable}) ${nothing}`;
+            return (
+                `${is} (deletion scheduled for ${metadata.deletionDate ?? "an unknown date"}): data encrypted with it becomes unreadable once it is deleted. ` +
+                `Cancel the deletion (${cancel}) and enable the key (${enable}) ${nothing}`
+            );
         case "PendingReplicaDeletion":
-            return `${is}: this replica is scheduled for deletion. ` +
-                `Cancel the deletion (${cancel} in the replica's Region) and enable the key (${enable}) ${nothing}`;
+            return (
+                `${is}: this replica is scheduled for deletion. ` +
+                `Cancel the deletion (${cancel} in the replica's Region) and enable the key (${enable}) ${nothing}`
+            );
         case "Disabled":
             return `${is}: nothing can be encrypted or decrypted with it. Enable the key (${enable}) ${nothing}`;
         case "PendingImport":

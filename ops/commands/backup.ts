@@ -75,7 +75,6 @@ export const command: OpsCommand = {
         }),
 };
 
-
 async function backupPostgres(
     flags: ParsedFlags,
     dir: string,
@@ -136,13 +135,19 @@ async function backupDirectory(
         return undefined;
     }
     fsyncPath(dir);
-    const verified = await verifiedAgainst(archive.sha256, async () => {
-        const check = await inspectArchive(file);
-        if (check.files !== archive.files || check.contentBytes !== archive.contentBytes) {
-            throw new Error(`archive lists ${check.files} files (${check.contentBytes} bytes); ${archive.files} (${archive.contentBytes}) were written`);
-        }
-        return check;
-    }, io);
+    const verified = await verifiedAgainst(
+        archive.sha256,
+        async () => {
+            const check = await inspectArchive(file);
+            if (check.files !== archive.files || check.contentBytes !== archive.contentBytes) {
+                throw new Error(
+                    `archive lists ${check.files} files (${check.contentBytes} bytes); ${archive.files} (${archive.contentBytes}) were written`,
+                );
+            }
+            return check;
+        },
+        io,
+    );
     return {
         ...head,
         size: archive.size,
@@ -169,7 +174,9 @@ async function verifiedDump(file: string, streamedBytes: number, io: OpsIO): Pro
         const entries = await listArchive(file, io.env).catch((err: Error) => {
             throw new Error(`\`${file}\` must be a pg_dump custom-format archive that pg_restore can read: ${err.message}`);
         });
-        io.stderr.write(`verified (archive readable: ${entries} entries; checksum taken as written) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+        io.stderr.write(
+            `verified (archive readable: ${entries} entries; checksum taken as written) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+        );
         return true;
     } catch (err) {
         io.stderr.write(`backup: verification failed: ${(err as Error).message}\n`);

@@ -26,7 +26,14 @@ exit status: 0 copied and verified, 1 anything else, 2 usage error.
 `;
 
 async function runBucketBackup(args: string[], io: OpsIO): Promise<number> {
-    const flags = parseFlags(args, { source: "value", target: "value", app: "value", version: "value", log: "value", "sizes-only": "switch" });
+    const flags = parseFlags(args, {
+        source: "value",
+        target: "value",
+        app: "value",
+        version: "value",
+        log: "value",
+        "sizes-only": "switch",
+    });
     const source = parseS3Location(requireValue(flags, "source", "the bucket (and prefix) to back up"), "source", false);
     const target = parseS3Location(requireValue(flags, "target", "where the copy goes: <bucket>/<prefix>"), "target", true);
     checkSeparate(source, target);
@@ -60,7 +67,7 @@ async function runBucketBackup(args: string[], io: OpsIO): Promise<number> {
     const { source: a, target: b } = comparison;
     say(
         `verification failed: ${s3Url(source)} has ${a.objects} objects (${a.bytes} bytes), ${s3Url(target)} has ${b.objects} ` +
-        `(${b.bytes} bytes); ${comparison.differenceCount} differences, the first: ${comparison.differences.join("; ")}`,
+            `(${b.bytes} bytes); ${comparison.differenceCount} differences, the first: ${comparison.differences.join("; ")}`,
     );
     return 1;
 }

@@ -3,7 +3,13 @@ import { formatDuration } from "../flags";
 import { callAws, formatElapsed, progress, sleep } from "../aws/awsCli";
 import { reported } from "../report";
 import {
-    DEFAULT_SCALE_TIMEOUT, describeCounts, EcsScaleRequest, parseEcsScaleArgs, readServices, ServiceCounts, unsettled,
+    DEFAULT_SCALE_TIMEOUT,
+    describeCounts,
+    EcsScaleRequest,
+    parseEcsScaleArgs,
+    readServices,
+    ServiceCounts,
+    unsettled,
 } from "../aws/ecsScale";
 import { DEFAULT_POLL } from "../aws/ecsTask";
 
@@ -31,17 +37,29 @@ async function runEcsScale(args: string[], io: OpsIO): Promise<number> {
             log(`${service}: desired count is already ${desiredCount}`);
             continue;
         }
-        await callAws(["ecs", "update-service", "--cluster", request.cluster, "--service", service, "--desired-count", String(desiredCount)], io.env);
+        await callAws(
+            ["ecs", "update-service", "--cluster", request.cluster, "--service", service, "--desired-count", String(desiredCount)],
+            io.env,
+        );
         log(`${service}: desired count ${previous} → ${desiredCount}`);
     }
     const services = request.targets.map(({ service, desiredCount }) => ({
-        service, previousDesiredCount: before.get(service)!.desiredCount, desiredCount,
+        service,
+        previousDesiredCount: before.get(service)!.desiredCount,
+        desiredCount,
     }));
     const settled = request.wait ? await waitUntilSettled(request, io, log) : undefined;
-    const result = { cluster: request.cluster, services, waited: request.wait, ...(settled !== undefined ? { settled: settled.length === 0 } : {}) };
+    const result = {
+        cluster: request.cluster,
+        services,
+        waited: request.wait,
+        ...(settled !== undefined ? { settled: settled.length === 0 } : {}),
+    };
     io.stdout.write(`${JSON.stringify(result)}\n`);
     if (settled !== undefined && settled.length > 0) {
-        log(`services did not reach their desired counts within ${formatDuration(request.timeoutMs)} (\`--timeout\`): ${settled.join("; ")}`);
+        log(
+            `services did not reach their desired counts within ${formatDuration(request.timeoutMs)} (\`--timeout\`): ${settled.join("; ")}`,
+        );
         return 1;
     }
     return 0;
@@ -49,8 +67,9 @@ async function runEcsScale(args: string[], io: OpsIO): Promise<number> {
 
 function describe(request: EcsScaleRequest, io: OpsIO): Promise<Map<string, ServiceCounts>> {
     const names = request.targets.map((t) => t.service);
-    return callAws(["ecs", "describe-services", "--cluster", request.cluster, "--services", ...names], io.env)
-        .then((output) => readServices(output, names, request.cluster));
+    return callAws(["ecs", "describe-services", "--cluster", request.cluster, "--services", ...names], io.env).then((output) =>
+        readServices(output, names, request.cluster),
+    );
 }
 
 /** Polls until every target has settled; returns what is still unsettled at the deadline (empty when done). */

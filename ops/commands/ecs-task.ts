@@ -3,8 +3,21 @@ import { formatDuration } from "../flags";
 import { asString, callAws, field, formatElapsed, progress, sleep } from "../aws/awsCli";
 import { reported } from "../report";
 import {
-    containerNames, DEFAULT_POLL, DEFAULT_TASK_TIMEOUT, EcsTaskRequest, failureMessage, LOG_TAIL_LIMIT, logLines, logLocation,
-    logStreamName, parseEcsTaskArgs, readTaskState, runTaskArgs, startedTask, TaskState, taskId,
+    containerNames,
+    DEFAULT_POLL,
+    DEFAULT_TASK_TIMEOUT,
+    EcsTaskRequest,
+    failureMessage,
+    LOG_TAIL_LIMIT,
+    logLines,
+    logLocation,
+    logStreamName,
+    parseEcsTaskArgs,
+    readTaskState,
+    runTaskArgs,
+    startedTask,
+    TaskState,
+    taskId,
 } from "../aws/ecsTask";
 
 /** Consecutive failed `describe-tasks` calls after which the task is stopped rather than left unwatched. */
@@ -45,7 +58,9 @@ async function runEcsTask(args: string[], io: OpsIO): Promise<number> {
     if (definitionArn === undefined) throw new Error(`task definition \`${request.taskDefinition}\` was not described`);
     const names = containerNames(definition);
     if (!names.includes(request.container)) {
-        run.log(`\`--container\` must name a container of ${definitionArn} (${names.join(", ")}); got \`${request.container}\`; nothing ran`);
+        run.log(
+            `\`--container\` must name a container of ${definitionArn} (${names.join(", ")}); got \`${request.container}\`; nothing ran`,
+        );
         return 1;
     }
     const logs = logLocation(definition, request.container);
@@ -60,7 +75,12 @@ async function runEcsTask(args: string[], io: OpsIO): Promise<number> {
     const outcome = await waitForStop(run, taskArn, startedAt);
     await printLogTail(run, logs, taskArn);
     const elapsedMs = Date.now() - startedAt;
-    const result = { taskArn, ...("state" in outcome ? resultFields(outcome.state) : { exitCode: null }), timedOut: "timedOut" in outcome, elapsedMs };
+    const result = {
+        taskArn,
+        ...("state" in outcome ? resultFields(outcome.state) : { exitCode: null }),
+        timedOut: "timedOut" in outcome,
+        elapsedMs,
+    };
     io.stdout.write(`${JSON.stringify(result)}\n`);
     if (!("state" in outcome)) {
         run.log(outcome.message);
@@ -101,7 +121,10 @@ async function waitForStop(run: TaskRun, taskArn: string, startedAt: number): Pr
             log(`${(err as Error).message} (${failures} of ${MAX_POLL_FAILURES} in a row)`);
             if (failures >= MAX_POLL_FAILURES) {
                 await stopTask(run, taskArn, "its status could not be read");
-                return { lost: true, message: `could not follow task ${taskArn} (${MAX_POLL_FAILURES} failed \`aws ecs describe-tasks\` calls); it was stopped and its outcome is unknown` };
+                return {
+                    lost: true,
+                    message: `could not follow task ${taskArn} (${MAX_POLL_FAILURES} failed \`aws ecs describe-tasks\` calls); it was stopped and its outcome is unknown`,
+                };
             }
         }
         const elapsed = Date.now() - startedAt;
@@ -130,7 +153,10 @@ async function stopTask(run: TaskRun, taskArn: string, why: string): Promise<voi
     const { request, io, log } = run;
     log(`stopping task ${taskArn}: ${why}`);
     try {
-        await callAws(["ecs", "stop-task", "--cluster", request.cluster, "--task", taskArn, "--reason", `safe-release-ops ecs-task: ${why}`], io.env);
+        await callAws(
+            ["ecs", "stop-task", "--cluster", request.cluster, "--task", taskArn, "--reason", `safe-release-ops ecs-task: ${why}`],
+            io.env,
+        );
     } catch (err) {
         log(`${(err as Error).message}; stop task ${taskArn} by hand`);
     }
@@ -146,7 +172,17 @@ async function printLogTail(run: TaskRun, logs: ReturnType<typeof logLocation>, 
     const stream = logStreamName(logs.prefix, request.container, taskArn);
     try {
         const events = await callAws(
-            ["logs", "get-log-events", "--log-group-name", logs.group, "--log-stream-name", stream, "--limit", String(LOG_TAIL_LIMIT), "--no-start-from-head"],
+            [
+                "logs",
+                "get-log-events",
+                "--log-group-name",
+                logs.group,
+                "--log-stream-name",
+                stream,
+                "--limit",
+                String(LOG_TAIL_LIMIT),
+                "--no-start-from-head",
+            ],
             io.env,
             logs.region !== undefined ? { region: logs.region } : {},
         );

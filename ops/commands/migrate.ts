@@ -5,9 +5,7 @@ import { validateApp, validateDigest, validateVersion } from "../validate";
 import { decideMigration, failureMessage, waysForward } from "../migrate/plan";
 import { LineTail, runProgram } from "../migrate/runner";
 import { connect, describeTarget, parseDatabaseUrl, redactor } from "../pg/connection";
-import {
-    ensureToolLedger, forgetRun, MigrationKey, readToolLedger, recordRunEnd, recordRunStart, TOOL_LEDGER,
-} from "../pg/ledgers";
+import { ensureToolLedger, forgetRun, MigrationKey, readToolLedger, recordRunEnd, recordRunStart, TOOL_LEDGER } from "../pg/ledgers";
 import { acquireAdvisoryLock, advisoryLockKey, LockTimeoutError, releaseAdvisoryLock } from "../pg/lock";
 
 export const DEFAULT_LOCK_TIMEOUT = "10m";
@@ -41,7 +39,11 @@ exit status: 0 succeeded or already applied, 1 anything else, 2 usage error.
 
 export function parseMigrateArgs(args: readonly string[]): MigrateRequest {
     const flags = parseFlags(args, {
-        app: "value", version: "value", digest: "value", "lock-timeout": "value", "fix-forward-from": "value",
+        app: "value",
+        version: "value",
+        digest: "value",
+        "lock-timeout": "value",
+        "fix-forward-from": "value",
     });
     const key = {
         app: validateApp(requireValue(flags, "app", "the application whose database is migrated")),
@@ -108,16 +110,17 @@ async function migrateLocked(client: Client, session: Session): Promise<number> 
     try {
         await acquireAdvisoryLock(client, lockKey, {
             timeoutMs: lockTimeoutMs,
-            onWait: (pid) => session.log(
-                `another migration of \`${key.app}\` holds its lock${pid === undefined ? "" : ` (PostgreSQL backend pid ${pid})`}; ` +
-                `waiting up to ${formatDuration(lockTimeoutMs)} (\`--lock-timeout\`)`,
-            ),
+            onWait: (pid) =>
+                session.log(
+                    `another migration of \`${key.app}\` holds its lock${pid === undefined ? "" : ` (PostgreSQL backend pid ${pid})`}; ` +
+                        `waiting up to ${formatDuration(lockTimeoutMs)} (\`--lock-timeout\`)`,
+                ),
         });
     } catch (err) {
         if (!(err instanceof LockTimeoutError)) throw err;
         session.log(
             `gave up after ${formatDuration(lockTimeoutMs)} waiting for the migration lock of \`${key.app}\`: another migration still runs; ` +
-            "nothing ran. Wait for it to finish, then run again (it will find that migration's result in the ledger).",
+                "nothing ran. Wait for it to finish, then run again (it will find that migration's result in the ledger).",
         );
         return session.finish("lock-timeout");
     }
@@ -160,12 +163,16 @@ async function migrateOnce(client: Client, session: Session): Promise<number> {
     const succeeded = result.exitCode === 0;
     const logTail = tail.lines();
     try {
-        await recordRunEnd(client, key, { status: succeeded ? "succeeded" : "failed", exitCode: result.exitCode, logTail: logTail.join("\n") });
+        await recordRunEnd(client, key, {
+            status: succeeded ? "succeeded" : "failed",
+            exitCode: result.exitCode,
+            logTail: logTail.join("\n"),
+        });
     } catch (err) {
         session.log(
             `the migration exited ${result.exitCode ?? result.signal} but \`${TOOL_LEDGER}\` could not record it ` +
-            `(${err instanceof Error ? err.message : String(err)}); its row stays 'running' and blocks further runs.\n` +
-            waysForward(key.app, key.version),
+                `(${err instanceof Error ? err.message : String(err)}); its row stays 'running' and blocks further runs.\n` +
+                waysForward(key.app, key.version),
         );
         return session.finish("error", { exitCode: result.exitCode });
     }

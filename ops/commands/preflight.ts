@@ -3,11 +3,28 @@ import { OpsCommand, OpsIO, UsageError } from "../command";
 import { parseCount, parseFlags, requireValue } from "../flags";
 import { validateApp, validateVersion } from "../validate";
 import {
-    CheckResult, djangoAppliedCheck, freeDiskCheck, pendingPrismaMigrations, pendingSqlCheck, prismaAppliedCheck,
-    prismaLedgerCheck, skippedCheck, okCheck, SqlSource, toolLedgerCheck, unreadableDiskCheck,
+    CheckResult,
+    djangoAppliedCheck,
+    freeDiskCheck,
+    pendingPrismaMigrations,
+    pendingSqlCheck,
+    prismaAppliedCheck,
+    prismaLedgerCheck,
+    skippedCheck,
+    okCheck,
+    SqlSource,
+    toolLedgerCheck,
+    unreadableDiskCheck,
 } from "../preflight/checks";
 import {
-    DetectedLedger, detectLedger, freeBytes, LEDGER_TABLES, LedgerChoice, readDjangoMigrations, readPrismaMigrations, readSqlFile,
+    DetectedLedger,
+    detectLedger,
+    freeBytes,
+    LEDGER_TABLES,
+    LedgerChoice,
+    readDjangoMigrations,
+    readPrismaMigrations,
+    readSqlFile,
 } from "../preflight/sources";
 import { connect, describeTarget, parseDatabaseUrl, redactor } from "../pg/connection";
 import { readDjangoLedger, readPrismaLedger, readToolLedger, TOOL_LEDGER } from "../pg/ledgers";
@@ -49,8 +66,14 @@ exit status: 0 when no check failed, 1 when one did (each problem says what to d
 
 export function parsePreflightArgs(args: readonly string[]): PreflightRequest {
     const flags = parseFlags(args, {
-        app: "value", version: "value", ledger: "value", "migrations-dir": "value", "pending-sql": "value",
-        "allow-destructive": "switch", "data-dir": "value", "min-free-disk-mb": "value",
+        app: "value",
+        version: "value",
+        ledger: "value",
+        "migrations-dir": "value",
+        "pending-sql": "value",
+        "allow-destructive": "switch",
+        "data-dir": "value",
+        "min-free-disk-mb": "value",
     });
     if (flags.rest.length > 0) throw new UsageError(`unexpected arguments after \`--\`: ${flags.rest.join(" ")}`);
     const ledger = flags.values.get("ledger") ?? "auto";
@@ -90,7 +113,8 @@ export async function runChecks(client: ClientBase, request: PreflightRequest): 
 
 async function frameworkChecks(client: ClientBase, detected: DetectedLedger, request: PreflightRequest): Promise<CheckResult[]> {
     const dir = request.migrationsDir;
-    const fileSource: SqlSource[] = request.pendingSql === undefined ? [] : [{ label: request.pendingSql, sql: readSqlFile(request.pendingSql) }];
+    const fileSource: SqlSource[] =
+        request.pendingSql === undefined ? [] : [{ label: request.pendingSql, sql: readSqlFile(request.pendingSql) }];
     const noDir = skippedCheck("applied-migrations", "pass `--migrations-dir` to compare applied migrations with this release's files");
     const scan = (sources: SqlSource[], hint: string): CheckResult =>
         sources.length === 0 ? skippedCheck("pending-sql", hint) : pendingSqlCheck(sources, request.allowDestructive);
@@ -105,32 +129,47 @@ async function frameworkChecks(client: ClientBase, detected: DetectedLedger, req
         }
         const files = readPrismaMigrations(dir);
         const pending = pendingPrismaMigrations(rows, [...files.keys()]).map((name) => ({
-            label: `${dir}/${name}/migration.sql`, sql: files.get(name)!.toString("utf8"),
+            label: `${dir}/${name}/migration.sql`,
+            sql: files.get(name)!.toString("utf8"),
         }));
-        const pendingCheck = pending.length + fileSource.length === 0
-            ? okCheck("pending-sql", `no pending Prisma migration in ${dir}`)
-            : pendingSqlCheck([...pending, ...fileSource], request.allowDestructive);
+        const pendingCheck =
+            pending.length + fileSource.length === 0
+                ? okCheck("pending-sql", `no pending Prisma migration in ${dir}`)
+                : pendingSqlCheck([...pending, ...fileSource], request.allowDestructive);
         return [ledgerCheck, prismaAppliedCheck(rows, files, dir), pendingCheck];
     }
-    const pendingHint = "no pending SQL to scan: pass `--pending-sql` with the SQL of the pending migrations (e.g. `manage.py sqlmigrate <app> <name>`)";
+    const pendingHint =
+        "no pending SQL to scan: pass `--pending-sql` with the SQL of the pending migrations (e.g. `manage.py sqlmigrate <app> <name>`)";
     if (detected.kind === "django") {
-        const ledgerCheck = skippedCheck("framework-ledger",
+        const ledgerCheck = skippedCheck(
+            "framework-ledger",
             "`django_migrations` records a migration only once it applied, so a failed Django migration shows only in " +
-            `\`${TOOL_LEDGER}\` (see tool-ledger)`);
+                `\`${TOOL_LEDGER}\` (see tool-ledger)`,
+        );
         if (!detected.present || dir === undefined) {
-            const applied = detected.present ? noDir : okCheck("applied-migrations", "`django_migrations` does not exist yet: no migration applied");
+            const applied = detected.present
+                ? noDir
+                : okCheck("applied-migrations", "`django_migrations` does not exist yet: no migration applied");
             return [ledgerCheck, applied, scan(fileSource, pendingHint)];
         }
         const tree = readDjangoMigrations(dir);
         return [ledgerCheck, djangoAppliedCheck(await readDjangoLedger(client), tree.apps, tree.files, dir), scan(fileSource, pendingHint)];
     }
     const tables = `\`${LEDGER_TABLES.prisma}\` or \`${LEDGER_TABLES.django}\``;
-    const ledgerCheck = detected.kind === "ambiguous"
-        ? {
-            name: "framework-ledger", status: "failed" as const, detail: `both ${tables} exist`,
-            problems: ["both `_prisma_migrations` and `django_migrations` exist; pass `--ledger prisma` or `--ledger django` to say which one this app uses"],
-        }
-        : skippedCheck("framework-ledger", `no ${tables} table: nothing applied yet, or another framework (pass \`--ledger\` to insist)`);
+    const ledgerCheck =
+        detected.kind === "ambiguous"
+            ? {
+                  name: "framework-ledger",
+                  status: "failed" as const,
+                  detail: `both ${tables} exist`,
+                  problems: [
+                      "both `_prisma_migrations` and `django_migrations` exist; pass `--ledger prisma` or `--ledger django` to say which one this app uses",
+                  ],
+              }
+            : skippedCheck(
+                  "framework-ledger",
+                  `no ${tables} table: nothing applied yet, or another framework (pass \`--ledger\` to insist)`,
+              );
     return [ledgerCheck, skippedCheck("applied-migrations", "no framework ledger to compare with"), scan(fileSource, pendingHint)];
 }
 
@@ -141,7 +180,9 @@ async function diskCheck(request: PreflightRequest): Promise<CheckResult> {
     } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? String(err);
         return {
-            name: "free-disk", status: "failed", detail: `cannot read free space of ${request.dataDir} (${code})`,
+            name: "free-disk",
+            status: "failed",
+            detail: `cannot read free space of ${request.dataDir} (${code})`,
             problems: [`\`--data-dir\` ${request.dataDir} cannot be read (${code}); pass a directory on the volume that must have room`],
         };
     }
@@ -154,9 +195,11 @@ export function formatChecks(checks: readonly CheckResult[]): string {
     ]);
     const failed = checks.filter((c) => c.status === "failed");
     const problems = failed.reduce((n, c) => n + c.problems.length, 0);
-    lines.push(failed.length === 0
-        ? "preflight: passed; nothing was changed"
-        : `preflight: failed with ${problems} problem(s) in ${failed.map((c) => c.name).join(", ")}; nothing was changed`);
+    lines.push(
+        failed.length === 0
+            ? "preflight: passed; nothing was changed"
+            : `preflight: failed with ${problems} problem(s) in ${failed.map((c) => c.name).join(", ")}; nothing was changed`,
+    );
     return `${lines.join("\n")}\n`;
 }
 

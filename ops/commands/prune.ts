@@ -27,8 +27,7 @@ never names a deleted backup. --dry-run only reports. Prints the plan as JSON on
  */
 export type PruneAction =
     /** The log line goes, and these local files with it (none for a key record: it is metadata only). */
-    | { readonly action: "remove"; readonly files: string[] }
-    | { readonly action: "keep-remote"; readonly command: string };
+    { readonly action: "remove"; readonly files: string[] } | { readonly action: "keep-remote"; readonly command: string };
 
 export function pruneAction(record: BackupRecord): PruneAction {
     switch (record.kind) {
@@ -48,7 +47,8 @@ export function pruneLine(record: BackupRecord, action: PruneAction, dryRun: boo
     if (action.action === "keep-remote") {
         return `kept ${record.id}: remote copy, delete with \`${action.command}\` when no longer needed`;
     }
-    if (action.files.length === 0) return `${dryRun ? "would drop" : "dropped"} ${record.id}: key record, metadata only (no file to delete)`;
+    if (action.files.length === 0)
+        return `${dryRun ? "would drop" : "dropped"} ${record.id}: key record, metadata only (no file to delete)`;
     return `${dryRun ? "would delete" : "deleted"} ${record.id}`;
 }
 
@@ -67,9 +67,18 @@ export const command: OpsCommand = {
     usage,
     run: (args: string[], io: OpsIO): Promise<number> =>
         reported("prune", io, async () => {
-            const flags = parseFlags(args, { log: "value", keep: "value", "retention-days": "value", protect: "value", "dry-run": "switch" });
+            const flags = parseFlags(args, {
+                log: "value",
+                keep: "value",
+                "retention-days": "value",
+                protect: "value",
+                "dry-run": "switch",
+            });
             const log = requireValue(flags, "log", "the backup log to prune");
-            const protectedIds = (flags.values.get("protect") ?? "").split(",").map((id) => id.trim()).filter(Boolean);
+            const protectedIds = (flags.values.get("protect") ?? "")
+                .split(",")
+                .map((id) => id.trim())
+                .filter(Boolean);
             const records = readLog(log);
             const known = new Set(records.map((r) => r.id));
             const unknown = protectedIds.filter((id) => !known.has(id));
@@ -95,14 +104,23 @@ export const command: OpsCommand = {
             }
             const gone = new Set(removed.map((r) => r.record));
             if (!dryRun && removed.length > 0) {
-                writeLogAtomically(log, records.filter((r) => !gone.has(r)));
+                writeLogAtomically(
+                    log,
+                    records.filter((r) => !gone.has(r)),
+                );
                 for (const { files } of removed) for (const file of files) fs.rmSync(file, { force: true });
             }
             // After the deletions: a line says "deleted" only once it is true.
             for (const line of lines) io.stderr.write(`${line}\n`);
             const result = {
                 dryRun,
-                deleted: removed.map(({ record, files }) => ({ id: record.id, kind: record.kind, location: record.location, time: record.time, files })),
+                deleted: removed.map(({ record, files }) => ({
+                    id: record.id,
+                    kind: record.kind,
+                    location: record.location,
+                    time: record.time,
+                    files,
+                })),
                 remoteKept: remote.map(({ record, command }) => ({ id: record.id, location: record.location, time: record.time, command })),
                 kept: records.filter((r) => !gone.has(r)).map((r) => r.id),
             };

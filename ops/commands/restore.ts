@@ -76,21 +76,25 @@ async function restoreDatabase(record: PostgresBackupRecord, drill: boolean, io:
         throw new UsageError(`\`--id\` must name a backup with facts to verify against; \`${record.id}\` has no \`factsLocation\``);
     }
     if (!fs.existsSync(record.factsLocation)) {
-        throw new Error(`facts of backup \`${record.id}\` must be at \`${record.factsLocation}\` (its \`factsLocation\`); the file is missing`);
+        throw new Error(
+            `facts of backup \`${record.id}\` must be at \`${record.factsLocation}\` (its \`factsLocation\`); the file is missing`,
+        );
     }
     const facts = parseFacts(fs.readFileSync(record.factsLocation, "utf8"), record.factsLocation);
     io.stderr.write(`restoring ${record.id} beside ${describeTarget(live)}${drill ? " (drill)" : ""}\n`);
     try {
-        return { ...(await restorePostgres({
-            file: record.location,
-            expectedSha256: record.sha256,
-            facts,
-            live,
-            env: io.env,
-            drill,
-            stderr: io.stderr,
-            now: new Date(),
-        })) };
+        return {
+            ...(await restorePostgres({
+                file: record.location,
+                expectedSha256: record.sha256,
+                facts,
+                live,
+                env: io.env,
+                drill,
+                stderr: io.stderr,
+                now: new Date(),
+            })),
+        };
     } catch (err) {
         return { ok: false, differences: [], error: (err as Error).message, liveDatabase: live.database };
     }
@@ -108,7 +112,8 @@ async function restoreDirectory(
     io: OpsIO,
 ): Promise<RestoreResult> {
     const recorded = override ?? record.source;
-    if (recorded === undefined) throw new UsageError(`\`--path\` must name the directory to restore; record \`${record.id}\` has no \`source\``);
+    if (recorded === undefined)
+        throw new UsageError(`\`--path\` must name the directory to restore; record \`${record.id}\` has no \`source\``);
     const target = path.resolve(recorded);
     const { scratch, preRestore } = directoryRestoreNames(target, backupStamp(new Date()));
     const base = { target, scratch };
@@ -117,12 +122,19 @@ async function restoreDirectory(
         const { sha256 } = await extractArchive(record.location, scratch, io.stderr);
         const extractMs = Date.now() - started;
         if (sha256 !== record.sha256) {
-            return { ...base, ok: false, differences: [], error: checksumMismatch(record.location, record.sha256, sha256), scratchKept: true };
+            return {
+                ...base,
+                ok: false,
+                differences: [],
+                error: checksumMismatch(record.location, record.sha256, sha256),
+                scratchKept: true,
+            };
         }
         const found = countTree(scratch);
         const differences: string[] = [];
         if (found.files !== record.files) differences.push(`file count: expected ${record.files}, got ${found.files}`);
-        if (found.contentBytes !== record.contentBytes) differences.push(`bytes: expected ${record.contentBytes}, got ${found.contentBytes}`);
+        if (found.contentBytes !== record.contentBytes)
+            differences.push(`bytes: expected ${record.contentBytes}, got ${found.contentBytes}`);
         if (differences.length > 0) return { ...base, ok: false, differences, scratchKept: true };
         const verified = { files: found.files, contentBytes: found.contentBytes };
         if (drill) {

@@ -42,13 +42,24 @@ export function readRouterSpec(file: string): RouterSpec {
     const outline = parsed as Partial<Record<keyof RouterSpec, unknown>> | null;
     const components = outline?.components;
     const wellFormed =
-        typeof outline === "object" && outline !== null && !Array.isArray(outline) &&
-        Array.isArray(outline.versions) && outline.versions.every((v) => typeof v === "object" && v !== null) &&
+        typeof outline === "object" &&
+        outline !== null &&
+        !Array.isArray(outline) &&
+        Array.isArray(outline.versions) &&
+        outline.versions.every((v) => typeof v === "object" && v !== null) &&
         Array.isArray(components) &&
-        components.every((c) => typeof c === "object" && c !== null && typeof c.backends === "object" && c.backends !== null &&
-            Object.values(c.backends).every((list) => Array.isArray(list)));
+        components.every(
+            (c) =>
+                typeof c === "object" &&
+                c !== null &&
+                typeof c.backends === "object" &&
+                c.backends !== null &&
+                Object.values(c.backends).every((list) => Array.isArray(list)),
+        );
     if (!wellFormed) {
-        throw new UsageError(`\`--spec\` ${file} must be an object with \`versions\` [{name, weight, directPort}] and \`components\` [{name, pathPrefix, backends}]`);
+        throw new UsageError(
+            `\`--spec\` ${file} must be an object with \`versions\` [{name, weight, directPort}] and \`components\` [{name, pathPrefix, backends}]`,
+        );
     }
     return parsed as RouterSpec;
 }

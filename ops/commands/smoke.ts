@@ -46,13 +46,16 @@ export function parseSmokeArguments(args: readonly string[]): SmokeArguments {
                 throw new UsageError(`\`--header\` must be Name:Value, such as X-Release-Target:v1.5.0; got ${JSON.stringify(value)}`);
             }
             if (name.toLowerCase() === "authorization") {
-                throw new UsageError("`--header Authorization` would put a credential on the command line; set `SMOKE_OPERATOR_TOKEN` and `useOperatorToken` instead");
+                throw new UsageError(
+                    "`--header Authorization` would put a credential on the command line; set `SMOKE_OPERATOR_TOKEN` and `useOperatorToken` instead",
+                );
             }
             headers[name] = value.slice(colon + 1).trim();
         }
     }
     if (baseUrl === undefined) throw new UsageError("`--base-url` is required, such as --base-url http://127.0.0.1:8080");
-    if (!/^https?:\/\/[^/\s]+/.test(baseUrl)) throw new UsageError(`\`--base-url\` must be an http:// or https:// URL; got ${JSON.stringify(baseUrl)}`);
+    if (!/^https?:\/\/[^/\s]+/.test(baseUrl))
+        throw new UsageError(`\`--base-url\` must be an http:// or https:// URL; got ${JSON.stringify(baseUrl)}`);
     if (checksFile === undefined) throw new UsageError("`--checks` is required: a JSON file holding the `release:smoke` list");
     return { baseUrl, checksFile, headers };
 }
@@ -76,7 +79,9 @@ async function run(args: string[], io: OpsIO): Promise<number> {
     let report;
     try {
         report = await runSmoke(items, {
-            baseUrl: parsed.baseUrl, headers: parsed.headers, operatorToken,
+            baseUrl: parsed.baseUrl,
+            headers: parsed.headers,
+            operatorToken,
             onProgress: (line) => io.stderr.write(`${line}\n`),
         });
     } catch (err) {

@@ -76,7 +76,13 @@ function expectationFrom(flags: ParsedFlags): Expectation {
             case "kms":
                 return { kind: "kms", record };
             case "directory":
-                return { kind: "file", file: record.location, sha256: record.sha256, files: record.files, contentBytes: record.contentBytes };
+                return {
+                    kind: "file",
+                    file: record.location,
+                    sha256: record.sha256,
+                    files: record.files,
+                    contentBytes: record.contentBytes,
+                };
             case "postgres":
                 return { kind: "file", file: record.location, sha256: record.sha256 };
         }
@@ -106,7 +112,11 @@ async function verifyFile(expectation: Expectation & { kind: "file" }, env: Node
     if (expectation.sha256 !== undefined && found.sha256 !== expectation.sha256) {
         problems.push(checksumMismatch(file, expectation.sha256, found.sha256));
     }
-    if (found.files !== undefined && expectation.files !== undefined && (found.files !== expectation.files || found.contentBytes !== expectation.contentBytes)) {
+    if (
+        found.files !== undefined &&
+        expectation.files !== undefined &&
+        (found.files !== expectation.files || found.contentBytes !== expectation.contentBytes)
+    ) {
         problems.push(
             `contents of \`${file}\`: expected ${expectation.files} files (${expectation.contentBytes} bytes), got ${found.files} files (${found.contentBytes} bytes)`,
         );

@@ -112,9 +112,7 @@ function addColumnReason(action: SqlToken[]): string | undefined {
     if (type?.kind === "word" && SERIAL_TYPES.has(type.upper)) return undefined;
     const words = definition.filter((t) => t.kind === "word").map((t) => t.upper);
     const hasValue = words.includes("DEFAULT") || words.includes("GENERATED");
-    const notNull = definition.some(
-        (_, k) => wordsAt(definition, k, "NOT", "NULL") || wordsAt(definition, k, "PRIMARY", "KEY"),
-    );
+    const notNull = definition.some((_, k) => wordsAt(definition, k, "NOT", "NULL") || wordsAt(definition, k, "PRIMARY", "KEY"));
     return notNull && !hasValue ? REASONS.addNotNullWithoutDefault : undefined;
 }
 

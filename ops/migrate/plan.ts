@@ -48,9 +48,7 @@ export function decideMigration(rows: readonly ToolLedgerRow[], key: MigrationKe
         };
     }
     const others = blocking.filter((r) => r.version !== fixForwardFrom);
-    return others.length === 0
-        ? { action: "run", supersedes: fixForwardFrom }
-        : { action: "refuse", message: refusalMessage(key, others) };
+    return others.length === 0 ? { action: "run", supersedes: fixForwardFrom } : { action: "refuse", message: refusalMessage(key, others) };
 }
 
 function describeStatus(row: ToolLedgerRow): string {
@@ -62,7 +60,8 @@ function describeStatus(row: ToolLedgerRow): string {
 }
 
 function describeRow(row: ToolLedgerRow): string {
-    const when = row.status === "running" ? `started ${row.startedAt.toISOString()}` : `at ${(row.finishedAt ?? row.startedAt).toISOString()}`;
+    const when =
+        row.status === "running" ? `started ${row.startedAt.toISOString()}` : `at ${(row.finishedAt ?? row.startedAt).toISOString()}`;
     const note = row.status === "running" ? " (its migrate process died mid-run; make sure nothing of it still runs)" : "";
     return `  ${row.version} (${row.digest}) ${describeStatus(row)}, ${when}${note}`;
 }

@@ -11,7 +11,10 @@ const MAX_PENDING = 64 * 1024;
 export class LineTail {
     private readonly kept: string[] = [];
 
-    constructor(readonly limit = TAIL_LINES, readonly maxLineLength = MAX_LINE_LENGTH) {}
+    constructor(
+        readonly limit = TAIL_LINES,
+        readonly maxLineLength = MAX_LINE_LENGTH,
+    ) {}
 
     push(line: string): void {
         this.kept.push(line.length > this.maxLineLength ? `${line.slice(0, this.maxLineLength - 1)}…` : line);

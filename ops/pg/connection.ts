@@ -20,7 +20,9 @@ export function parseDatabaseUrl(url: string | undefined): PgTarget {
     try {
         parsed = new URL(url);
     } catch {
-        throw new UsageError("`DATABASE_URL` must be a postgresql:// connection string; got a value that is not a URL (not shown: it may hold a password)");
+        throw new UsageError(
+            "`DATABASE_URL` must be a postgresql:// connection string; got a value that is not a URL (not shown: it may hold a password)",
+        );
     }
     if (parsed.protocol !== "postgresql:" && parsed.protocol !== "postgres:") {
         throw new UsageError(`\`DATABASE_URL\` must start with postgresql:// or postgres://; got ${parsed.protocol}//…`);
@@ -31,7 +33,10 @@ export function parseDatabaseUrl(url: string | undefined): PgTarget {
     }
     return {
         // `?host=/var/run/postgresql` (a Unix socket directory) as libpq accepts it.
-        host: parsed.hostname === "" ? parsed.searchParams.get("host") ?? undefined : decodeURIComponent(parsed.hostname.replace(/^\[|\]$/g, "")),
+        host:
+            parsed.hostname === ""
+                ? (parsed.searchParams.get("host") ?? undefined)
+                : decodeURIComponent(parsed.hostname.replace(/^\[|\]$/g, "")),
         port: parsed.port === "" ? undefined : Number(parsed.port),
         user: parsed.username === "" ? undefined : decodeURIComponent(parsed.username),
         password: parsed.password === "" ? undefined : decodeURIComponent(parsed.password),

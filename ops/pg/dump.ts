@@ -71,13 +71,13 @@ export async function dumpWithFacts(request: DumpRequest): Promise<DumpResult> {
         const meter = new ProgressMeter("dumped", request.stderr);
         // Opened synchronously so an existing file fails here, before cleanup could remove it.
         fd = fs.openSync(request.file, "wx");
-        const output = copy = new FifoCopy(fd, (bytes) => meter.update(bytes));
+        const output = (copy = new FifoCopy(fd, (bytes) => meter.update(bytes)));
         const dumping = runChild({
-            ...largeStdoutBuffer(pgBinary("pg_dump", request.env), [
-                "--format=custom",
-                `--compress=${request.compressLevel ?? DEFAULT_COMPRESS_LEVEL}`,
-                `--snapshot=${snapshot}`,
-            ], request.env),
+            ...largeStdoutBuffer(
+                pgBinary("pg_dump", request.env),
+                ["--format=custom", `--compress=${request.compressLevel ?? DEFAULT_COMPRESS_LEVEL}`, `--snapshot=${snapshot}`],
+                request.env,
+            ),
             label: "pg_dump",
             env: pgEnv(request.target, request.env),
             stdoutFd: output.writerFd,
@@ -130,7 +130,10 @@ export async function checkDumpFile(file: string, env: NodeJS.ProcessEnv): Promi
         sha256OfFile(file),
         listArchive(file, env).then(
             (entries) => ({ entries, readError: undefined }),
-            (err: Error) => ({ entries: undefined, readError: `\`${file}\` must be a pg_dump custom-format archive that pg_restore can read: ${err.message}` }),
+            (err: Error) => ({
+                entries: undefined,
+                readError: `\`${file}\` must be a pg_dump custom-format archive that pg_restore can read: ${err.message}`,
+            }),
         ),
     ]);
     return { sha256, size: bytes, ...listing };

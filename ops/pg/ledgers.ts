@@ -89,10 +89,11 @@ export async function recordRunStart(client: ClientBase, key: MigrationKey, supe
                 [key.app, supersedes, key.version],
             );
         }
-        await client.query(
-            `INSERT INTO ${TOOL_LEDGER} (app, version, image_digest, status) VALUES ($1, $2, $3, 'running')`,
-            [key.app, key.version, key.digest],
-        );
+        await client.query(`INSERT INTO ${TOOL_LEDGER} (app, version, image_digest, status) VALUES ($1, $2, $3, 'running')`, [
+            key.app,
+            key.version,
+            key.digest,
+        ]);
         await client.query("COMMIT");
     } catch (err) {
         await client.query("ROLLBACK").catch(() => undefined);
@@ -114,10 +115,11 @@ export async function recordRunEnd(
 
 /** Only for a runner that never started: nothing touched the database, so no trace is kept. */
 export async function forgetRun(client: ClientBase, key: MigrationKey): Promise<void> {
-    await client.query(
-        `DELETE FROM ${TOOL_LEDGER} WHERE app = $1 AND version = $2 AND image_digest = $3 AND status = 'running'`,
-        [key.app, key.version, key.digest],
-    );
+    await client.query(`DELETE FROM ${TOOL_LEDGER} WHERE app = $1 AND version = $2 AND image_digest = $3 AND status = 'running'`, [
+        key.app,
+        key.version,
+        key.digest,
+    ]);
 }
 
 /** One row of Prisma's `_prisma_migrations`. */

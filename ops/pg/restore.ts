@@ -10,7 +10,10 @@ const MAX_IDENTIFIER = 63;
 /** `app_restore_20261122041059`, truncating the live name so the whole fits PostgreSQL's 63-byte identifiers. */
 export function derivedDatabaseName(live: string, role: "restore" | "pre_restore", stamp: string): string {
     const suffix = `_${role}_${stamp}`;
-    return `${Buffer.from(live).subarray(0, MAX_IDENTIFIER - suffix.length).toString().replace(/\uFFFD+$/, "")}${suffix}`;
+    return `${Buffer.from(live)
+        .subarray(0, MAX_IDENTIFIER - suffix.length)
+        .toString()
+        .replace(/\uFFFD+$/, "")}${suffix}`;
 }
 
 /**
@@ -51,12 +54,7 @@ export interface RestoreStream {
  * Feeds the archive to pg_restore through stdin, counting bytes for progress and
  * hashing them, so the checksum check costs no extra read.
  */
-export async function restoreArchive(
-    file: string,
-    target: PgTarget,
-    env: NodeJS.ProcessEnv,
-    stderr: Writable,
-): Promise<RestoreStream> {
+export async function restoreArchive(file: string, target: PgTarget, env: NodeJS.ProcessEnv, stderr: Writable): Promise<RestoreStream> {
     const started = Date.now();
     const meter = new ProgressMeter("restored", stderr);
     const counter = new HashingCounter((bytes) => meter.update(bytes));
@@ -100,9 +98,7 @@ export async function swapDatabases(admin: Client, live: string, restored: strin
 }
 
 async function terminateSessions(admin: Client, database: string): Promise<void> {
-    await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [
-        database,
-    ]);
+    await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [database]);
     // pg_terminate_backend only signals; wait until the sessions are gone so the rename is not refused.
     for (let attempt = 0; attempt < 100; attempt++) {
         const { rows } = await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1", [database]);
@@ -127,7 +123,10 @@ export async function withClient<T>(target: PgTarget, work: (client: Client) => 
 
 /** `20261122041059`: database names stay lowercase-safe without quoting surprises. */
 export function databaseStamp(date: Date): string {
-    return date.toISOString().replace(/\.\d{3}Z$/, "").replace(/[-:T]/g, "");
+    return date
+        .toISOString()
+        .replace(/\.\d{3}Z$/, "")
+        .replace(/[-:T]/g, "");
 }
 
 export interface PostgresRestoreRequest {

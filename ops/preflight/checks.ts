@@ -30,8 +30,12 @@ export function toolLedgerCheck(app: string, rows: readonly ToolLedgerRow[]): Ch
             : `\`${TOOL_LEDGER}\`: the migration of ${row.version} started ${row.startedAt.toISOString()} and never finished; ` +
               `make sure nothing of it still runs, then fix forward (\`migrate --fix-forward-from ${row.version}\`) ${RESTORE_HINT}`,
     );
-    return failedOr("tool-ledger", problems, `\`${TOOL_LEDGER}\` has no failed or unfinished migration of \`${app}\` (${rows.length} row(s))`,
-        `\`${TOOL_LEDGER}\` has a failed or unfinished migration of \`${app}\``);
+    return failedOr(
+        "tool-ledger",
+        problems,
+        `\`${TOOL_LEDGER}\` has no failed or unfinished migration of \`${app}\` (${rows.length} row(s))`,
+        `\`${TOOL_LEDGER}\` has a failed or unfinished migration of \`${app}\``,
+    );
 }
 
 /** Prisma marks a failed migration by `logs` with no `finished_at`; `rolled_back_at` means someone resolved it. */
@@ -39,14 +43,21 @@ export function prismaLedgerCheck(rows: readonly PrismaLedgerRow[]): CheckResult
     const problems = rows
         .filter((row) => row.rolledBackAt === null && (row.finishedAt === null || row.logs !== null))
         .map((row) => {
-            const state = row.logs !== null
-                ? `failed: ${firstLine(row.logs)}`
-                : `started ${row.startedAt.toISOString()} and never finished (in flight, or its process died)`;
-            return `\`_prisma_migrations\`: ${row.migrationName} ${state}; after repairing it by hand mark it with ` +
-                `\`prisma migrate resolve --applied ${row.migrationName}\`, or \`--rolled-back\` once it is undone, ${RESTORE_HINT}`;
+            const state =
+                row.logs !== null
+                    ? `failed: ${firstLine(row.logs)}`
+                    : `started ${row.startedAt.toISOString()} and never finished (in flight, or its process died)`;
+            return (
+                `\`_prisma_migrations\`: ${row.migrationName} ${state}; after repairing it by hand mark it with ` +
+                `\`prisma migrate resolve --applied ${row.migrationName}\`, or \`--rolled-back\` once it is undone, ${RESTORE_HINT}`
+            );
         });
-    return failedOr("framework-ledger", problems, `\`_prisma_migrations\`: ${rows.length} row(s), none failed or in flight`,
-        "`_prisma_migrations` has a failed or in-flight migration");
+    return failedOr(
+        "framework-ledger",
+        problems,
+        `\`_prisma_migrations\`: ${rows.length} row(s), none failed or in flight`,
+        "`_prisma_migrations` has a failed or in-flight migration",
+    );
 }
 
 function firstLine(text: string): string {
@@ -83,12 +94,18 @@ export function prismaAppliedCheck(rows: readonly PrismaLedgerRow[], files: Read
         if (content === undefined) {
             problems.push(`${row.migrationName} is applied but ${file} is missing; restore that file from the release that applied it`);
         } else if (!prismaChecksumMatches(content, row.checksum)) {
-            problems.push(`${row.migrationName} was changed after it was applied (${file} no longer matches checksum ` +
-                `${row.checksum.slice(0, 12)}…); revert the edit and put the change in a new migration`);
+            problems.push(
+                `${row.migrationName} was changed after it was applied (${file} no longer matches checksum ` +
+                    `${row.checksum.slice(0, 12)}…); revert the edit and put the change in a new migration`,
+            );
         }
     }
-    return failedOr("applied-migrations", problems, `${applied.length} applied Prisma migration(s) match their files in ${dir}`,
-        `applied Prisma migrations differ from ${dir}`);
+    return failedOr(
+        "applied-migrations",
+        problems,
+        `${applied.length} applied Prisma migration(s) match their files in ${dir}`,
+        `applied Prisma migrations differ from ${dir}`,
+    );
 }
 
 /** Directory names (sorted, as Prisma applies them) that the ledger has not applied. */
@@ -110,12 +127,19 @@ export function djangoAppliedCheck(
     const checked = rows.filter((r) => projectApps.has(r.app));
     const problems = checked
         .filter((r) => !files.has(`${r.app}/${r.name}`))
-        .map((r) => `${r.app}.${r.name} is applied but ${dir}/${r.app}/migrations/${r.name}.py is missing; ` +
-            "restore that file from the release that applied it (Django cannot plan migrations without their history)");
+        .map(
+            (r) =>
+                `${r.app}.${r.name} is applied but ${dir}/${r.app}/migrations/${r.name}.py is missing; ` +
+                "restore that file from the release that applied it (Django cannot plan migrations without their history)",
+        );
     const others = [...new Set(rows.filter((r) => !projectApps.has(r.app)).map((r) => r.app))].sort();
     const note = others.length === 0 ? "" : `; not checked, their migrations live outside ${dir}: ${others.join(", ")}`;
-    return failedOr("applied-migrations", problems, `${checked.length} applied Django migration(s) have their files in ${dir}${note}`,
-        `applied Django migrations are missing from ${dir}`);
+    return failedOr(
+        "applied-migrations",
+        problems,
+        `${checked.length} applied Django migration(s) have their files in ${dir}${note}`,
+        `applied Django migrations are missing from ${dir}`,
+    );
 }
 
 export interface SqlSource {
@@ -131,14 +155,20 @@ export function pendingSqlCheck(sources: readonly SqlSource[], allowDestructive:
     const scanned = `${sources.length} pending SQL source(s)`;
     if (findings.length === 0) return ok("pending-sql", `no destructive statement in ${scanned}`);
     if (allowDestructive) {
-        return ok("pending-sql", `${findings.length} destructive statement(s) in ${scanned}, allowed by \`--allow-destructive\`: ${findings.join(" | ")}`);
+        return ok(
+            "pending-sql",
+            `${findings.length} destructive statement(s) in ${scanned}, allowed by \`--allow-destructive\`: ${findings.join(" | ")}`,
+        );
     }
     return {
         name: "pending-sql",
         status: "failed",
         detail: `${findings.length} destructive statement(s) in ${scanned}`,
-        problems: findings.map((f) => `${f}; make the migration additive (expand now, contract in a later release), ` +
-            "or pass `--allow-destructive` once a fresh backup exists and the previous version no longer needs this data"),
+        problems: findings.map(
+            (f) =>
+                `${f}; make the migration additive (expand now, contract in a later release), ` +
+                "or pass `--allow-destructive` once a fresh backup exists and the previous version no longer needs this data",
+        ),
     };
 }
 
@@ -153,17 +183,22 @@ export function freeDiskCheck(dir: string, freeBytes: number, minFreeMb: number)
     return freeMb >= minFreeMb
         ? ok("free-disk", `${freeMb} MB free in ${dir} (\`--min-free-disk-mb\` ${minFreeMb})`)
         : {
-            name: "free-disk",
-            status: "failed",
-            detail: `${freeMb} MB free in ${dir}, below \`--min-free-disk-mb\` ${minFreeMb}`,
-            problems: [`only ${freeMb} MB free in ${dir}, \`--min-free-disk-mb\` asks for ${minFreeMb}; free space (old backups, logs) or grow the volume`],
-        };
+              name: "free-disk",
+              status: "failed",
+              detail: `${freeMb} MB free in ${dir}, below \`--min-free-disk-mb\` ${minFreeMb}`,
+              problems: [
+                  `only ${freeMb} MB free in ${dir}, \`--min-free-disk-mb\` asks for ${minFreeMb}; free space (old backups, logs) or grow the volume`,
+              ],
+          };
 }
 
 export function unreadableDiskCheck(): CheckResult {
-    return skipped("free-disk", "not readable: the database server's free disk is not visible over SQL; pass `--data-dir` " +
-        "for a locally mounted volume (the data directory on a single host, or where backups are written), " +
-        "or watch the provider's metric (RDS FreeStorageSpace)");
+    return skipped(
+        "free-disk",
+        "not readable: the database server's free disk is not visible over SQL; pass `--data-dir` " +
+            "for a locally mounted volume (the data directory on a single host, or where backups are written), " +
+            "or watch the provider's metric (RDS FreeStorageSpace)",
+    );
 }
 
 export { skipped as skippedCheck, ok as okCheck };

@@ -10,9 +10,7 @@ export type LedgerChoice = LedgerKind | "auto";
 export const LEDGER_TABLES: Readonly<Record<LedgerKind, string>> = { prisma: "_prisma_migrations", django: "django_migrations" };
 
 export type DetectedLedger =
-    | { readonly kind: LedgerKind; readonly present: boolean }
-    | { readonly kind: "none" }
-    | { readonly kind: "ambiguous" };
+    { readonly kind: LedgerKind; readonly present: boolean } | { readonly kind: "none" } | { readonly kind: "ambiguous" };
 
 /** Pure: which framework ledger to read, from the choice and which tables exist. */
 export function chooseLedger(choice: LedgerChoice, present: ReadonlySet<LedgerKind>): DetectedLedger {

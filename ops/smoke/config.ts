@@ -90,7 +90,9 @@ function parseCheck(at: string, raw: unknown, inFlow: boolean, known: Set<string
         throw new Error(`\`${at}.expectStatus\` must be an integer HTTP status from 100 to 599; got ${describe(raw.expectStatus)}`);
     }
     if (raw.expectJson !== undefined && !isPlainObject(raw.expectJson)) {
-        throw new Error(`\`${at}.expectJson\` must be an object of dot paths to expected values, such as {"status":"ok"}; got ${describe(raw.expectJson)}`);
+        throw new Error(
+            `\`${at}.expectJson\` must be an object of dot paths to expected values, such as {"status":"ok"}; got ${describe(raw.expectJson)}`,
+        );
     }
     const headers = raw.headers ?? {};
     if (!isPlainObject(headers) || Object.values(headers).some((v) => typeof v !== "string")) {
@@ -98,35 +100,53 @@ function parseCheck(at: string, raw: unknown, inFlow: boolean, known: Set<string
     }
     // A literal credential in stack config would be readable by anyone with the repository; a captured one is not.
     if (Object.entries(headers).some(([h, v]) => h.toLowerCase() === "authorization" && templateVariables(v as string).length === 0)) {
-        throw new Error(`\`${at}.headers\` must not hard-code Authorization; use \`useOperatorToken\` or a captured \`{{token}}\` in a flow`);
+        throw new Error(
+            `\`${at}.headers\` must not hard-code Authorization; use \`useOperatorToken\` or a captured \`{{token}}\` in a flow`,
+        );
     }
     const useOperatorToken = raw.useOperatorToken ?? false;
-    if (typeof useOperatorToken !== "boolean") throw new Error(`\`${at}.useOperatorToken\` must be true or false; got ${describe(raw.useOperatorToken)}`);
+    if (typeof useOperatorToken !== "boolean")
+        throw new Error(`\`${at}.useOperatorToken\` must be true or false; got ${describe(raw.useOperatorToken)}`);
     const timeoutMs = raw.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (!Number.isInteger(timeoutMs) || (timeoutMs as number) < 1 || (timeoutMs as number) > 300000) {
         throw new Error(`\`${at}.timeoutMs\` must be an integer number of milliseconds from 1 to 300000; got ${describe(raw.timeoutMs)}`);
     }
-    for (const [field, value] of [["path", path], ["body", raw.body], ["headers", headers]] as const) {
+    for (const [field, value] of [
+        ["path", path],
+        ["body", raw.body],
+        ["headers", headers],
+    ] as const) {
         for (const variable of variablesIn(value)) {
             if (known.has(variable)) continue;
             const captured = known.size > 0 ? [...known].join(", ") : "none";
-            throw new Error(`\`${at}.${field}\` uses \`{{${variable}}}\`, which no earlier step of the flow captures; captured so far: ${captured}`);
+            throw new Error(
+                `\`${at}.${field}\` uses \`{{${variable}}}\`, which no earlier step of the flow captures; captured so far: ${captured}`,
+            );
         }
     }
     const capture = parseCapture(`${at}.capture`, raw.capture);
     for (const variable of Object.keys(capture)) known.add(variable);
     return {
-        name, method: method as SmokeMethod, path, expectStatus: expectStatus as number,
-        expectJson: raw.expectJson as Record<string, unknown> | undefined, body: raw.body,
-        headers: headers as Record<string, string>, useOperatorToken, timeoutMs: timeoutMs as number, capture,
+        name,
+        method: method as SmokeMethod,
+        path,
+        expectStatus: expectStatus as number,
+        expectJson: raw.expectJson as Record<string, unknown> | undefined,
+        body: raw.body,
+        headers: headers as Record<string, string>,
+        useOperatorToken,
+        timeoutMs: timeoutMs as number,
+        capture,
     };
 }
 
 function parseCapture(at: string, raw: unknown): Record<string, string> {
     if (raw === undefined) return {};
-    if (!isPlainObject(raw)) throw new Error(`\`${at}\` must be an object of variable names to dot paths, such as {"projectId":"id"}; got ${describe(raw)}`);
+    if (!isPlainObject(raw))
+        throw new Error(`\`${at}\` must be an object of variable names to dot paths, such as {"projectId":"id"}; got ${describe(raw)}`);
     for (const [variable, path] of Object.entries(raw)) {
-        if (!VARIABLE.test(variable)) throw new Error(`\`${at}\` variable names must match [A-Za-z_][A-Za-z0-9_]*; got ${JSON.stringify(variable)}`);
+        if (!VARIABLE.test(variable))
+            throw new Error(`\`${at}\` variable names must match [A-Za-z_][A-Za-z0-9_]*; got ${JSON.stringify(variable)}`);
         requireText(`${at}.${variable}`, path, "a dot path into the JSON response, such as data.id");
     }
     return raw as Record<string, string>;
@@ -141,9 +161,10 @@ export function parseSmokeConfig(raw: unknown, key = "release:smoke"): SmokeItem
     const seen = new Map<string, string>();
     return value.map((entry, index): SmokeItem => {
         const at = `${key}[${index}]`;
-        const item: SmokeItem = isPlainObject(entry) && "steps" in entry
-            ? { kind: "flow", flow: parseFlow(at, entry) }
-            : { kind: "check", check: parseCheck(at, entry, false, new Set()) };
+        const item: SmokeItem =
+            isPlainObject(entry) && "steps" in entry
+                ? { kind: "flow", flow: parseFlow(at, entry) }
+                : { kind: "check", check: parseCheck(at, entry, false, new Set()) };
         const name = item.kind === "flow" ? item.flow.name : item.check.name;
         const earlier = seen.get(name);
         if (earlier) throw new Error(`\`${at}.name\` must be unique; ${JSON.stringify(name)} is already used by \`${earlier}\``);
@@ -154,7 +175,8 @@ export function parseSmokeConfig(raw: unknown, key = "release:smoke"): SmokeItem
 
 function parseFlow(at: string, raw: Record<string, unknown>): SmokeFlow {
     for (const field of Object.keys(raw)) {
-        if (field !== "name" && field !== "steps") throw new Error(`\`${at}.${field}\` is not a flow field; a flow has only \`name\` and \`steps\``);
+        if (field !== "name" && field !== "steps")
+            throw new Error(`\`${at}.${field}\` is not a flow field; a flow has only \`name\` and \`steps\``);
     }
     const name = requireText(`${at}.name`, raw.name, "a non-empty string");
     if (!Array.isArray(raw.steps) || raw.steps.length === 0) {

@@ -23,8 +23,14 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
     if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
     const keysA = Object.keys(a);
     const keysB = Object.keys(b);
-    return keysA.length === keysB.length &&
-        keysA.every((k) => Object.prototype.hasOwnProperty.call(b, k) && jsonEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+    return (
+        keysA.length === keysB.length &&
+        keysA.every(
+            (k) =>
+                Object.prototype.hasOwnProperty.call(b, k) &&
+                jsonEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]),
+        )
+    );
 }
 
 /** Fills `{{var}}` in every string of a JSON value; `encode` escapes values placed into a URL path. */

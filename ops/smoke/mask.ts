@@ -21,10 +21,7 @@ export function maskSecrets(text: string, secrets: readonly string[] = []): stri
     for (const secret of [...secrets].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length)) {
         masked = masked.replace(new RegExp(escapeRegExp(secret), "g"), MASK);
     }
-    return masked
-        .replace(BEARER, `$1${MASK}`)
-        .replace(JWT, MASK)
-        .replace(SECRET_FIELD, `$1"${MASK}"`);
+    return masked.replace(BEARER, `$1${MASK}`).replace(JWT, MASK).replace(SECRET_FIELD, `$1"${MASK}"`);
 }
 
 /** The first `limit` bytes of already-masked text; masking first means a secret cut at the edge cannot leak its head. */
@@ -32,5 +29,8 @@ export function firstBytes(text: string, limit: number): string {
     const bytes = Buffer.from(text, "utf8");
     if (bytes.length <= limit) return text;
     // Drop a multi-byte character cut in half rather than print a replacement character.
-    return bytes.subarray(0, limit).toString("utf8").replace(/\uFFFD$/, "");
+    return bytes
+        .subarray(0, limit)
+        .toString("utf8")
+        .replace(/\uFFFD$/, "");
 }

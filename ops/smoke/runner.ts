@@ -45,15 +45,21 @@ export function isSecretCapture(variable: string, path: string): boolean {
 
 /** Checks that need the operator token, so a missing token fails before any request is sent. */
 export function checksNeedingOperatorToken(items: readonly SmokeItem[]): string[] {
-    return items.flatMap((item) => item.kind === "check"
-        ? (item.check.useOperatorToken ? [item.check.name] : [])
-        : item.flow.steps.filter((s) => s.useOperatorToken).map((s) => `${item.flow.name}/${s.name}`));
+    return items.flatMap((item) =>
+        item.kind === "check"
+            ? item.check.useOperatorToken
+                ? [item.check.name]
+                : []
+            : item.flow.steps.filter((s) => s.useOperatorToken).map((s) => `${item.flow.name}/${s.name}`),
+    );
 }
 
 export async function runSmoke(items: readonly SmokeItem[], options: SmokeOptions): Promise<SmokeReport> {
     const needing = checksNeedingOperatorToken(items);
     if (needing.length > 0 && !options.operatorToken) {
-        throw new Error(`\`SMOKE_OPERATOR_TOKEN\` is not set; ${needing.map((n) => `\`${n}\``).join(", ")} need the operator token (\`release:smokeOperatorToken\`)`);
+        throw new Error(
+            `\`SMOKE_OPERATOR_TOKEN\` is not set; ${needing.map((n) => `\`${n}\``).join(", ")} need the operator token (\`release:smokeOperatorToken\`)`,
+        );
     }
     const secrets = options.operatorToken ? [options.operatorToken] : [];
     const results: SmokeResult[] = [];
@@ -68,7 +74,16 @@ export async function runSmoke(items: readonly SmokeItem[], options: SmokeOption
             const label = `${item.flow.name}/${step.name}`;
             if (failedStep !== undefined) {
                 const error = `smoke check \`${label}\` skipped: earlier step \`${failedStep}\` failed`;
-                results.push({ name: label, method: step.method, path: step.path, status: null, durationMs: 0, ok: false, skipped: true, error });
+                results.push({
+                    name: label,
+                    method: step.method,
+                    path: step.path,
+                    status: null,
+                    durationMs: 0,
+                    ok: false,
+                    skipped: true,
+                    error,
+                });
                 options.onProgress?.(`skip ${step.method} ${step.path}  (${label})`);
                 continue;
             }
@@ -105,7 +120,13 @@ async function exchange(url: string, init: RequestInit, timeoutMs: number): Prom
 }
 
 /** Why a response does not meet the check, or undefined when it does; `variables` receives the captures. */
-export function judgeResponse(check: SmokeCheck, status: number, body: string, variables: Map<string, string>, secrets: string[]): string | undefined {
+export function judgeResponse(
+    check: SmokeCheck,
+    status: number,
+    body: string,
+    variables: Map<string, string>,
+    secrets: string[],
+): string | undefined {
     if (status !== check.expectStatus) return `returned ${status}, expected ${check.expectStatus}`;
     const needsJson = check.expectJson !== undefined || Object.keys(check.capture).length > 0;
     if (!needsJson) return undefined;
@@ -134,7 +155,11 @@ export function judgeResponse(check: SmokeCheck, status: number, body: string, v
 }
 
 async function runCheck(
-    check: SmokeCheck, label: string, variables: Map<string, string>, secrets: string[], options: SmokeOptions,
+    check: SmokeCheck,
+    label: string,
+    variables: Map<string, string>,
+    secrets: string[],
+    options: SmokeOptions,
 ): Promise<{ result: SmokeResult }> {
     const path = substitute(check.path, variables, true);
     const headers: Record<string, string> = { ...options.headers, ...substitute(check.headers, variables) };
@@ -161,5 +186,7 @@ async function runCheck(
     }
     const ok = error === undefined;
     options.onProgress?.(`${ok ? "ok  " : "FAIL"} ${check.method} ${shownPath} ${reply.status ?? "-"} ${durationMs} ms  (${label})`);
-    return { result: { name: label, method: check.method, path: shownPath, status: reply.status, durationMs, ok, ...(error ? { error } : {}) } };
+    return {
+        result: { name: label, method: check.method, path: shownPath, status: reply.status, durationMs, ok, ...(error ? { error } : {}) },
+    };
 }

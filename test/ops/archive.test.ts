@@ -93,7 +93,24 @@ describe("directory archives", function () {
             const original = treeBytes(data);
             const log = path.join(work, "backups.log");
             const backup = await runOps(
-                ["backup", "--kind", "directory", "--path", data, "--app", "pebble", "--version", "v0.9.0", "--dir", path.join(work, "bk"), "--log", log, "--compression", compression, "--quiesced"],
+                [
+                    "backup",
+                    "--kind",
+                    "directory",
+                    "--path",
+                    data,
+                    "--app",
+                    "pebble",
+                    "--version",
+                    "v0.9.0",
+                    "--dir",
+                    path.join(work, "bk"),
+                    "--log",
+                    log,
+                    "--compression",
+                    compression,
+                    "--quiesced",
+                ],
                 process.env,
             );
             assert.equal(backup.code, 0, backup.stderr);
@@ -131,7 +148,21 @@ describe("directory archives", function () {
         fs.cpSync(store, data, { recursive: true, verbatimSymlinks: true });
         const log = path.join(work, "backups.log");
         const backup = await runOps(
-            ["backup", "--kind", "directory", "--path", data, "--app", "pebble", "--version", "v0.9.0", "--dir", path.join(work, "bk"), "--log", log],
+            [
+                "backup",
+                "--kind",
+                "directory",
+                "--path",
+                data,
+                "--app",
+                "pebble",
+                "--version",
+                "v0.9.0",
+                "--dir",
+                path.join(work, "bk"),
+                "--log",
+                log,
+            ],
             process.env,
         );
         const record: DirectoryBackupRecord = JSON.parse(backup.stdout);
@@ -153,7 +184,21 @@ describe("directory archives", function () {
         fs.cpSync(store, data, { recursive: true, verbatimSymlinks: true });
         const log = path.join(work, "backups.log");
         const backup = await runOps(
-            ["backup", "--kind", "directory", "--path", data, "--app", "pebble", "--version", "v0.9.0", "--dir", path.join(work, "bk"), "--log", log],
+            [
+                "backup",
+                "--kind",
+                "directory",
+                "--path",
+                data,
+                "--app",
+                "pebble",
+                "--version",
+                "v0.9.0",
+                "--dir",
+                path.join(work, "bk"),
+                "--log",
+                log,
+            ],
             process.env,
         );
         const record: DirectoryBackupRecord = JSON.parse(backup.stdout);
@@ -203,11 +248,26 @@ describe("directory archives", function () {
     it("refuses a --path that is not a directory, leaving no archive", async () => {
         const work = await backupDir();
         const result = await runOps(
-            ["backup", "--kind", "directory", "--path", path.join(work, "missing"), "--app", "pebble", "--version", "v0.9.0", "--dir", path.join(work, "bk")],
+            [
+                "backup",
+                "--kind",
+                "directory",
+                "--path",
+                path.join(work, "missing"),
+                "--app",
+                "pebble",
+                "--version",
+                "v0.9.0",
+                "--dir",
+                path.join(work, "bk"),
+            ],
             process.env,
         );
         assert.equal(result.code, 1);
-        assert.ok(result.stderr.endsWith(`backup: \`--path\` must be an existing directory; got \`${path.join(work, "missing")}\`\n`), result.stderr);
+        assert.ok(
+            result.stderr.endsWith(`backup: \`--path\` must be an existing directory; got \`${path.join(work, "missing")}\`\n`),
+            result.stderr,
+        );
         assert.deepEqual(fs.readdirSync(path.join(work, "bk")), []);
         removeDir(work);
     });

@@ -25,7 +25,19 @@ describe("backup --kind postgres (real PostgreSQL)", function () {
         db = await seedAppDatabase(pg, "backup_src");
         dir = await backupDir();
         backupRun = await runOps(
-            ["backup", "--kind", "postgres", "--app", "shop", "--version", "v1.4.2", "--dir", dir, "--critical-tables", "users,public.projects"],
+            [
+                "backup",
+                "--kind",
+                "postgres",
+                "--app",
+                "shop",
+                "--version",
+                "v1.4.2",
+                "--dir",
+                dir,
+                "--critical-tables",
+                "users,public.projects",
+            ],
             opsEnv(pg, db),
         );
         assert.equal(backupRun.code, 0, backupRun.stderr);
@@ -66,7 +78,10 @@ describe("backup --kind postgres (real PostgreSQL)", function () {
 
     it("reports progress on stderr and never the password", () => {
         assert.match(backupRun.stderr, new RegExp(`^backing up postgresql://postgres:\\*\\*\\*@127\\.0\\.0\\.1:${pg.port}/${db} to `));
-        assert.match(backupRun.stderr, /\ndumped \d+ MiB \(\d+ MiB\/s\)\nverified \(archive readable: \d+ entries; checksum taken as written\) in \d+\.\d s\n$/);
+        assert.match(
+            backupRun.stderr,
+            /\ndumped \d+ MiB \(\d+ MiB\/s\)\nverified \(archive readable: \d+ entries; checksum taken as written\) in \d+\.\d s\n$/,
+        );
         assert.ok(!backupRun.stderr.includes(SECRET) && !backupRun.stdout.includes(SECRET));
     });
 
@@ -99,7 +114,10 @@ describe("backup --kind postgres (real PostgreSQL)", function () {
         fs.writeFileSync(junk, "not an archive");
         const result = await runOps(["verify", "--file", junk], opsEnv(pg, db));
         assert.equal(result.code, 1);
-        assert.match(result.stderr, /^verify: `[^`]+junk\.dump` must be a pg_dump custom-format archive that pg_restore can read: pg_restore exited 1: pg_restore: error: input file does not appear to be a valid archive/);
+        assert.match(
+            result.stderr,
+            /^verify: `[^`]+junk\.dump` must be a pg_dump custom-format archive that pg_restore can read: pg_restore exited 1: pg_restore: error: input file does not appear to be a valid archive/,
+        );
     });
 
     it("refuses a critical table that does not exist, leaving no file behind", async () => {
@@ -110,14 +128,20 @@ describe("backup --kind postgres (real PostgreSQL)", function () {
         );
         assert.equal(result.code, 2);
         assert.equal(result.stderr.split("\n").pop(), "");
-        assert.ok(result.stderr.endsWith(`backup: \`--critical-tables\` names \`orders\`, which does not exist in database \`${db}\`\n`), result.stderr);
+        assert.ok(
+            result.stderr.endsWith(`backup: \`--critical-tables\` names \`orders\`, which does not exist in database \`${db}\`\n`),
+            result.stderr,
+        );
         assert.deepEqual(fs.readdirSync(empty), []);
         removeDir(empty);
     });
 
     it("fails with pg_dump's reason (and no password) when the database does not exist", async () => {
         const empty = await backupDir();
-        const result = await runOps(["backup", "--kind", "postgres", "--app", "shop", "--version", "v1.0.0", "--dir", empty], opsEnv(pg, "no_such_db"));
+        const result = await runOps(
+            ["backup", "--kind", "postgres", "--app", "shop", "--version", "v1.0.0", "--dir", empty],
+            opsEnv(pg, "no_such_db"),
+        );
         assert.equal(result.code, 1);
         assert.match(result.stderr, /backup: database "no_such_db" does not exist\n$/);
         assert.ok(!result.stderr.includes(SECRET));
@@ -164,10 +188,13 @@ describe("backup --kind postgres (real PostgreSQL)", function () {
         assert.equal(printed.verified, false);
         assert.equal(printed.sha256, sha256(printed.location));
         assert.deepEqual(readLog(path.join(out, "backups.log")), [printed]);
-        assert.ok(result.stderr.endsWith(
-            `backup: verification failed: \`${printed.location}\` must be a pg_dump custom-format archive that pg_restore can read: ` +
-            "pg_restore exited 1: pg_restore: error: could not read TOC\n",
-        ), result.stderr);
+        assert.ok(
+            result.stderr.endsWith(
+                `backup: verification failed: \`${printed.location}\` must be a pg_dump custom-format archive that pg_restore can read: ` +
+                    "pg_restore exited 1: pg_restore: error: could not read TOC\n",
+            ),
+            result.stderr,
+        );
         removeDir(out);
         removeDir(bin);
     });
@@ -175,7 +202,19 @@ describe("backup --kind postgres (real PostgreSQL)", function () {
     it("works through the real safe-release-ops executable", async () => {
         const out = await backupDir();
         const result = await runOpsBinary(
-            ["backup", "--kind", "postgres", "--app", "shop", "--version", "v2.0.0", "--dir", out, "--log", path.join(out, "ops", "backups.log")],
+            [
+                "backup",
+                "--kind",
+                "postgres",
+                "--app",
+                "shop",
+                "--version",
+                "v2.0.0",
+                "--dir",
+                out,
+                "--log",
+                path.join(out, "ops", "backups.log"),
+            ],
             opsEnv(pg, db),
         );
         assert.equal(result.code, 0, result.stderr);
@@ -191,12 +230,21 @@ describe("backup --kind postgres (real PostgreSQL)", function () {
             [["backup", "--kind", "mysql"], "backup: `--kind` must be postgres or directory; got `mysql`\n"],
             [["backup", "--kind", "postgres"], "backup: `--app` is required: the application being backed up\n"],
             [["backup", "--kind", "postgres", "--app", "Shop"], `backup: ${appRule("Shop")}\n`],
-            [["backup", "--kind", "postgres", "--app", "shop", "--version", "v1.4.0+build.1"], `backup: ${versionRule("v1.4.0+build.1")}\n`],
+            [
+                ["backup", "--kind", "postgres", "--app", "shop", "--version", "v1.4.0+build.1"],
+                `backup: ${versionRule("v1.4.0+build.1")}\n`,
+            ],
             [["backup", "--kind", "postgres", "--app", "shop", "--version", "1.4"], `backup: ${versionRule("1.4")}\n`],
-            [["backup", "--kind", "postgres", "--app", "shop", "--version", "v1.4.0"], "backup: `--dir` is required: the directory that receives backups\n"],
+            [
+                ["backup", "--kind", "postgres", "--app", "shop", "--version", "v1.4.0"],
+                "backup: `--dir` is required: the directory that receives backups\n",
+            ],
             [["verify", "--sha256", "abc"], "verify: `--file` (or `--id` with `--log`) must name the backup to verify; got nothing\n"],
             [["verify", "--file", "x.dump", "--sha256", "abc"], "verify: `--sha256` must be 64 lowercase hexadecimal digits; got `abc`\n"],
-            [["verify", "--file", "x.dump", "--force"], "verify: unknown argument `--force`; valid options: --file, --sha256, --id, --log\n"],
+            [
+                ["verify", "--file", "x.dump", "--force"],
+                "verify: unknown argument `--force`; valid options: --file, --sha256, --id, --log\n",
+            ],
             [["prune", "--log"], "prune: `--log` needs a value\n"],
             [["restore", "--log", "x.log"], "restore: `--id` is required: the id of a backup in the log\n"],
         ];

@@ -47,7 +47,10 @@ describe("backup log", () => {
         const all: BackupRecord[] = [record("p", 1), directoryRecord("d", 1), bucketRecord("b", 1), kmsRecord("k", 1)];
         const parsed = parseLog(all.map((r) => `${JSON.stringify(r)}\n`).join(""), "ops/backups.log");
         assert.deepEqual(parsed, all);
-        assert.deepEqual(parsed.map((r) => r.kind), ["postgres", "directory", "bucket", "kms"]);
+        assert.deepEqual(
+            parsed.map((r) => r.kind),
+            ["postgres", "directory", "bucket", "kms"],
+        );
     });
 
     it("appends on a new line after a partial one and rewrites atomically", async () => {
@@ -76,19 +79,25 @@ describe("restore of records it does not restore", () => {
         appendRecord(log, kms);
         const before = fs.readFileSync(log, "utf8");
         const byBucket = await runOps(["restore", "--id", bucket.id, "--log", log], { PATH: process.env.PATH });
-        assert.deepEqual([byBucket.code, byBucket.stdout, byBucket.stderr], [
-            2,
-            "",
-            "restore: `--id` must name a postgres or directory backup; `shop-v1.0.0-bucket` is a bucket copy: " +
-                "restore it with `aws s3 sync s3://shop-backups/uploads/shop-v1.0.0-bucket/ s3://shop-uploads/media/`\n",
-        ]);
+        assert.deepEqual(
+            [byBucket.code, byBucket.stdout, byBucket.stderr],
+            [
+                2,
+                "",
+                "restore: `--id` must name a postgres or directory backup; `shop-v1.0.0-bucket` is a bucket copy: " +
+                    "restore it with `aws s3 sync s3://shop-backups/uploads/shop-v1.0.0-bucket/ s3://shop-uploads/media/`\n",
+            ],
+        );
         const byKey = await runOps(["restore", "--id", kms.id, "--log", log], { PATH: process.env.PATH });
-        assert.deepEqual([byKey.code, byKey.stdout, byKey.stderr], [
-            2,
-            "",
-            "restore: `--id` must name a postgres or directory backup; `shop-v1.0.0-kms` is a KMS key record (metadata only): " +
-                `compare it with \`aws kms describe-key --key-id ${KEY.arn}\`\n`,
-        ]);
+        assert.deepEqual(
+            [byKey.code, byKey.stdout, byKey.stderr],
+            [
+                2,
+                "",
+                "restore: `--id` must name a postgres or directory backup; `shop-v1.0.0-kms` is a KMS key record (metadata only): " +
+                    `compare it with \`aws kms describe-key --key-id ${KEY.arn}\`\n`,
+            ],
+        );
         assert.equal(fs.readFileSync(log, "utf8"), before);
         removeDir(dir);
     });

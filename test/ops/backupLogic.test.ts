@@ -24,13 +24,10 @@ describe("facts comparison", () => {
     });
 
     it("lists every difference, one line each, ledgers first", () => {
-        const restored = facts(
-            { _prisma_migrations: ['{"id":"m1"}', '{"id":"m3"}'], django_migrations: [] },
-            { users: 499, audit: 3 },
-        );
+        const restored = facts({ _prisma_migrations: ['{"id":"m1"}', '{"id":"m3"}'], django_migrations: [] }, { users: 499, audit: 3 });
         assert.deepEqual(compareFacts(backup, restored), [
-            "ledger `_prisma_migrations`: row missing: {\"id\":\"m2\"}",
-            "ledger `_prisma_migrations`: unexpected row: {\"id\":\"m3\"}",
+            'ledger `_prisma_migrations`: row missing: {"id":"m2"}',
+            'ledger `_prisma_migrations`: unexpected row: {"id":"m3"}',
             "ledger `django_migrations` exists but the backup had no such table",
             "row count of `audit` was not recorded in the backup facts",
             "row count of `projects`: expected 120, table is missing",
@@ -50,7 +47,8 @@ describe("facts comparison", () => {
         assert.deepEqual(parseCriticalTables(" users, public.projects ,users"), ["users", "public.projects"]);
         assert.deepEqual(parseCriticalTables(undefined), []);
         assert.throws(() => parseCriticalTables("users;drop table x"), {
-            message: "`--critical-tables` must be a comma-separated list of table names like users or public.users; got `users;drop table x`",
+            message:
+                "`--critical-tables` must be a comma-separated list of table names like users or public.users; got `users;drop table x`",
         });
     });
 });
@@ -102,7 +100,9 @@ describe("connection strings", () => {
     });
 
     it("rejects a missing or foreign URL without echoing it", () => {
-        assert.throws(() => parseDatabaseUrl(undefined), { message: "`DATABASE_URL` must be set to a postgresql:// connection string; got nothing" });
+        assert.throws(() => parseDatabaseUrl(undefined), {
+            message: "`DATABASE_URL` must be set to a postgresql:// connection string; got nothing",
+        });
         assert.throws(() => parseDatabaseUrl("mysql://u:secret@h/db"), {
             message: "`DATABASE_URL` must start with postgresql:// or postgres://; got mysql://…",
         });
@@ -135,7 +135,13 @@ describe("progress and streams", () => {
         const lines: string[] = [];
         const out = new Writable({ write: (chunk, _e, cb) => (lines.push(String(chunk)), cb()) });
         const meter = new ProgressMeter("dumped", out, 1000, () => clock);
-        for (const [at, bytes] of [[200, 1], [999, 2], [1000, 3 << 20], [1500, 4 << 20], [2100, 6 << 20]]) {
+        for (const [at, bytes] of [
+            [200, 1],
+            [999, 2],
+            [1000, 3 << 20],
+            [1500, 4 << 20],
+            [2100, 6 << 20],
+        ]) {
             clock = at;
             meter.update(bytes);
         }
@@ -161,7 +167,11 @@ describe("progress and streams", () => {
 
     it("fails a child with its exit code and redacted stderr", async () => {
         await assert.rejects(
-            runChild({ command: "/bin/sh", args: ["-c", "echo 'bad password hunter2' >&2; exit 3"], redact: (t) => t.replace("hunter2", "***") }),
+            runChild({
+                command: "/bin/sh",
+                args: ["-c", "echo 'bad password hunter2' >&2; exit 3"],
+                redact: (t) => t.replace("hunter2", "***"),
+            }),
             { message: "sh exited 3: bad password ***" },
         );
         const tolerated = await runChild({ command: "/bin/sh", args: ["-c", "echo out; exit 1"], tolerated: [1] });
@@ -188,9 +198,12 @@ describe("reported", () => {
     it("passes the body's exit code through and lets a usage error reach the CLI (exit 2)", async () => {
         const stderr = new Writable({ write: (_c, _e, cb) => cb() });
         assert.equal(await reported("verify", { env, stderr }, async () => 0), 0);
-        await assert.rejects(reported("verify", { env, stderr }, async () => {
-            throw new UsageError("`--id` is required: the id of a backup in the log");
-        }), { message: "`--id` is required: the id of a backup in the log" });
+        await assert.rejects(
+            reported("verify", { env, stderr }, async () => {
+                throw new UsageError("`--id` is required: the id of a backup in the log");
+            }),
+            { message: "`--id` is required: the id of a backup in the log" },
+        );
     });
 });
 

@@ -14,16 +14,36 @@ describe("findDestructiveStatements", () => {
             ["TRUNCATE", "TRUNCATE TABLE sessions;", [REASONS.truncate]],
             ["TRUNCATE without TABLE", "truncate sessions, tokens RESTART IDENTITY;", [REASONS.truncate]],
             ["DELETE without WHERE", "DELETE FROM sessions;", [REASONS.deleteWithoutWhere]],
-            ["DELETE in a CTE without WHERE", "WITH gone AS (DELETE FROM t RETURNING id) SELECT count(*) FROM gone;", [REASONS.deleteWithoutWhere]],
-            ["DELETE whose only WHERE is in a subquery", "DELETE FROM t USING (SELECT id FROM u WHERE u.x) s;", [REASONS.deleteWithoutWhere]],
+            [
+                "DELETE in a CTE without WHERE",
+                "WITH gone AS (DELETE FROM t RETURNING id) SELECT count(*) FROM gone;",
+                [REASONS.deleteWithoutWhere],
+            ],
+            [
+                "DELETE whose only WHERE is in a subquery",
+                "DELETE FROM t USING (SELECT id FROM u WHERE u.x) s;",
+                [REASONS.deleteWithoutWhere],
+            ],
             ["DROP COLUMN", 'ALTER TABLE "Post" DROP COLUMN "title";', [REASONS.dropColumn]],
             ["DROP without COLUMN keyword", "ALTER TABLE post DROP IF EXISTS title;", [REASONS.dropColumn]],
             ["type change", 'ALTER TABLE "a" ALTER COLUMN "b" SET DATA TYPE VARCHAR(10);', [REASONS.typeChange]],
             ["type change, short form", "ALTER TABLE a ALTER b TYPE bigint USING b::bigint;", [REASONS.typeChange]],
             ["SET NOT NULL", "ALTER TABLE a ALTER COLUMN b SET NOT NULL;", [REASONS.setNotNull]],
-            ["ADD COLUMN NOT NULL without default", 'ALTER TABLE "Post" ADD COLUMN "slug" TEXT NOT NULL;', [REASONS.addNotNullWithoutDefault]],
-            ["ADD without COLUMN keyword", "ALTER TABLE post ADD IF NOT EXISTS slug text CONSTRAINT slug_nn NOT NULL;", [REASONS.addNotNullWithoutDefault]],
-            ["ADD COLUMN PRIMARY KEY without default", "ALTER TABLE post ADD COLUMN uid uuid PRIMARY KEY;", [REASONS.addNotNullWithoutDefault]],
+            [
+                "ADD COLUMN NOT NULL without default",
+                'ALTER TABLE "Post" ADD COLUMN "slug" TEXT NOT NULL;',
+                [REASONS.addNotNullWithoutDefault],
+            ],
+            [
+                "ADD without COLUMN keyword",
+                "ALTER TABLE post ADD IF NOT EXISTS slug text CONSTRAINT slug_nn NOT NULL;",
+                [REASONS.addNotNullWithoutDefault],
+            ],
+            [
+                "ADD COLUMN PRIMARY KEY without default",
+                "ALTER TABLE post ADD COLUMN uid uuid PRIMARY KEY;",
+                [REASONS.addNotNullWithoutDefault],
+            ],
             ["rename table", "ALTER TABLE post RENAME TO article;", [REASONS.renameTable]],
             ["rename column", "ALTER TABLE ONLY public.post RENAME COLUMN title TO heading;", [REASONS.renameColumn]],
             ["rename column without COLUMN keyword", "ALTER TABLE IF EXISTS post RENAME title TO heading;", [REASONS.renameColumn]],
@@ -39,7 +59,10 @@ describe("findDestructiveStatements", () => {
             ["DROP TABLE inside a string literal", "INSERT INTO notes (body) VALUES ('DROP TABLE users; TRUNCATE x');"],
             ["DROP TABLE inside an escape string with \\'", "INSERT INTO notes VALUES (E'it\\'s; DROP TABLE users');"],
             ["doubled quotes inside a string", "INSERT INTO notes VALUES ('it''s; DROP TABLE users');"],
-            ["DROP TABLE inside a dollar-quoted body", "CREATE FUNCTION f() RETURNS void AS $$ BEGIN DROP TABLE t; END $$ LANGUAGE plpgsql;"],
+            [
+                "DROP TABLE inside a dollar-quoted body",
+                "CREATE FUNCTION f() RETURNS void AS $$ BEGIN DROP TABLE t; END $$ LANGUAGE plpgsql;",
+            ],
             ["DROP TABLE inside a tagged dollar quote", "DO $body$ BEGIN EXECUTE 'DROP TABLE t'; TRUNCATE u; END $body$;"],
             ["DROP TABLE in a line comment", "-- DROP TABLE users;\nCREATE TABLE users (id int);"],
             ["DROP TABLE in a nested block comment", "/* outer /* DROP TABLE a; */ still comment; DELETE FROM b; */ SELECT 1;"],
@@ -70,7 +93,7 @@ describe("findDestructiveStatements", () => {
 
     it("judges each action of a multi-action ALTER TABLE on its own", () => {
         const sql = [
-            '-- AlterTable',
+            "-- AlterTable",
             'ALTER TABLE "Post" DROP COLUMN "title",',
             'ADD COLUMN "views" INTEGER NOT NULL DEFAULT 0,',
             'ADD COLUMN "slug" TEXT NOT NULL,',
@@ -86,7 +109,8 @@ describe("findDestructiveStatements", () => {
     });
 
     it("reports the line where a multi-line statement starts and its collapsed text", () => {
-        const sql = "CREATE TABLE a (id int);\n\n-- Django sqlmigrate output\nALTER TABLE\n    \"shop_item\"\n    DROP COLUMN \"sku\" CASCADE;\nCOMMIT;";
+        const sql =
+            'CREATE TABLE a (id int);\n\n-- Django sqlmigrate output\nALTER TABLE\n    "shop_item"\n    DROP COLUMN "sku" CASCADE;\nCOMMIT;';
         assert.deepEqual(findDestructiveStatements(sql), [
             { statement: 'ALTER TABLE "shop_item" DROP COLUMN "sku" CASCADE', line: 4, reason: REASONS.dropColumn },
         ]);
@@ -99,11 +123,14 @@ describe("findDestructiveStatements", () => {
 
     it("finds every destructive statement in order", () => {
         const sql = "DELETE FROM a;\nselect 1;\ndrop table b;\nTruncate c;";
-        assert.deepEqual(findDestructiveStatements(sql).map((f) => [f.line, f.reason]), [
-            [1, REASONS.deleteWithoutWhere],
-            [3, REASONS.dropTable],
-            [4, REASONS.truncate],
-        ]);
+        assert.deepEqual(
+            findDestructiveStatements(sql).map((f) => [f.line, f.reason]),
+            [
+                [1, REASONS.deleteWithoutWhere],
+                [3, REASONS.dropTable],
+                [4, REASONS.truncate],
+            ],
+        );
     });
 
     it("keeps scanning after an unterminated string without throwing", () => {
@@ -122,14 +149,20 @@ describe("findDestructiveStatements", () => {
 describe("tokenizeSql", () => {
     it("keeps $1 parameters and identifiers with $ out of dollar quoting", () => {
         const tokens = tokenizeSql("SELECT a$b FROM t WHERE x = $1; DROP TABLE t;");
-        assert.deepEqual(tokens.map((t) => t.text), ["SELECT", "a$b", "FROM", "t", "WHERE", "x", "=", "$", "1", ";", "DROP", "TABLE", "t", ";"]);
+        assert.deepEqual(
+            tokens.map((t) => t.text),
+            ["SELECT", "a$b", "FROM", "t", "WHERE", "x", "=", "$", "1", ";", "DROP", "TABLE", "t", ";"],
+        );
     });
 
     it("splits statements at top-level semicolons only", () => {
         const statements = splitStatements("CREATE FUNCTION f() AS $$ a; b; $$;\nSELECT ';';");
-        assert.deepEqual(statements.map((s) => [s.line, s.text]), [
-            [1, "CREATE FUNCTION f() AS $$ a; b; $$"],
-            [2, "SELECT ';'"],
-        ]);
+        assert.deepEqual(
+            statements.map((s) => [s.line, s.text]),
+            [
+                [1, "CREATE FUNCTION f() AS $$ a; b; $$"],
+                [2, "SELECT ';'"],
+            ],
+        );
     });
 });

@@ -39,8 +39,19 @@ async function ops(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
     return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
-const migrateArgs = (version: string, ...extra: string[]): string[] =>
-    ["migrate", "--app", "shop", "--version", version, "--digest", DIGEST, ...extra, "--", process.execPath, RUNNER];
+const migrateArgs = (version: string, ...extra: string[]): string[] => [
+    "migrate",
+    "--app",
+    "shop",
+    "--version",
+    version,
+    "--digest",
+    DIGEST,
+    ...extra,
+    "--",
+    process.execPath,
+    RUNNER,
+];
 
 /** The one JSON document on stdout, keys in the command's order. */
 const result = (ran: boolean, outcome: string, version: string, extra: Record<string, unknown> = {}): string =>
@@ -93,10 +104,19 @@ describe("migrate against a real PostgreSQL", function () {
         const racing = { ...env, SLEEP_MS: "400" };
         const [a, b] = await Promise.all([ops(migrateArgs("v1.6.0"), racing), ops(migrateArgs("v1.6.0"), racing)]);
         assert.deepEqual([a.code, b.code], [0, 0], a.stderr + b.stderr);
-        const outcomes = [a, b].map((r) => JSON.parse(r.stdout)).map((r) => [r.ran, r.outcome]).sort();
-        assert.deepEqual(outcomes, [[false, "already-applied"], [true, "succeeded"]]);
+        const outcomes = [a, b]
+            .map((r) => JSON.parse(r.stdout))
+            .map((r) => [r.ran, r.outcome])
+            .sort();
+        assert.deepEqual(outcomes, [
+            [false, "already-applied"],
+            [true, "succeeded"],
+        ]);
         const waiter = JSON.parse(a.stdout).ran ? b : a;
-        assert.match(waiter.stderr, /^migrate: another migration of `shop` holds its lock \(PostgreSQL backend pid \d+\); waiting up to 10m \(`--lock-timeout`\)\n/);
+        assert.match(
+            waiter.stderr,
+            /^migrate: another migration of `shop` holds its lock \(PostgreSQL backend pid \d+\); waiting up to 10m \(`--lock-timeout`\)\n/,
+        );
         assert.equal(markerLines(), 1);
         assert.equal(await pg.psql(db, "SELECT count(*) FROM items"), "1");
         assert.equal(await pg.psql(db, "SELECT count(*) FROM pg_tables WHERE tablename = 'items'"), "1");
@@ -110,14 +130,20 @@ describe("migrate against a real PostgreSQL", function () {
         assert.equal(failed.stdout, result(true, "failed", "v1.6.0", { exitCode: 1 }));
         const output = [...Array.from({ length: 60 }, (_, n) => `line ${n + 1}`), "migration error: division by zero"];
         const tail = output.slice(-50);
-        assert.equal(failed.stderr, [
-            `migrate: migrating \`shop\` v1.6.0: ${process.execPath} ${RUNNER}`,
-            ...output,
-            failureMessage({ app: "shop", version: "v1.6.0", digest: DIGEST }, 1, null, tail),
-            "",
-        ].join("\n"));
+        assert.equal(
+            failed.stderr,
+            [
+                `migrate: migrating \`shop\` v1.6.0: ${process.execPath} ${RUNNER}`,
+                ...output,
+                failureMessage({ app: "shop", version: "v1.6.0", digest: DIGEST }, 1, null, tail),
+                "",
+            ].join("\n"),
+        );
         assert.match(failed.stderr, /Writers stay stopped\. Do not retry the same migration/);
-        assert.equal(await pg.psql(db, "SELECT status, exit_code, log_tail = $$" + tail.join("\n") + "$$ FROM safe_release_migrations"), "failed|1|t");
+        assert.equal(
+            await pg.psql(db, "SELECT status, exit_code, log_tail = $$" + tail.join("\n") + "$$ FROM safe_release_migrations"),
+            "failed|1|t",
+        );
         const [k1, k2] = advisoryLockKey("migrate", "shop");
         const held = `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = ${k1 >>> 0} AND objid = ${k2 >>> 0}`;
         assert.equal(await pg.psql(db, held), "0");
@@ -146,7 +172,10 @@ describe("migrate against a real PostgreSQL", function () {
         );
         const retry = await ops(migrateArgs("v1.6.0"), env);
         assert.equal(retry.code, 1);
-        assert.match(retry.stderr, /it already failed with exit code 1 and was superseded by v1\.6\.1; a version's migration never runs twice/);
+        assert.match(
+            retry.stderr,
+            /it already failed with exit code 1 and was superseded by v1\.6\.1; a version's migration never runs twice/,
+        );
         assert.equal(markerLines(), 2);
     });
 
@@ -160,12 +189,15 @@ describe("migrate against a real PostgreSQL", function () {
             const run = await ops(migrateArgs("v1.6.0", "--lock-timeout", "300ms"), env);
             assert.equal(run.code, 1);
             assert.equal(run.stdout, result(false, "lock-timeout", "v1.6.0"));
-            assert.equal(run.stderr, [
-                `migrate: another migration of \`shop\` holds its lock (PostgreSQL backend pid ${holderPid}); waiting up to 300ms (\`--lock-timeout\`)`,
-                "migrate: gave up after 300ms waiting for the migration lock of `shop`: another migration still runs; nothing ran. " +
-                    "Wait for it to finish, then run again (it will find that migration's result in the ledger).",
-                "",
-            ].join("\n"));
+            assert.equal(
+                run.stderr,
+                [
+                    `migrate: another migration of \`shop\` holds its lock (PostgreSQL backend pid ${holderPid}); waiting up to 300ms (\`--lock-timeout\`)`,
+                    "migrate: gave up after 300ms waiting for the migration lock of `shop`: another migration still runs; nothing ran. " +
+                        "Wait for it to finish, then run again (it will find that migration's result in the ledger).",
+                    "",
+                ].join("\n"),
+            );
             assert.equal(markerLines(), 0);
         } finally {
             await holder.end();
@@ -177,7 +209,10 @@ describe("migrate against a real PostgreSQL", function () {
         const run = await ops(args, env);
         assert.equal(run.code, 1);
         assert.equal(run.stdout, result(false, "not-started", "v1.6.0"));
-        assert.match(run.stderr, /could not start `\/nonexistent\/manage\.py`: spawn \/nonexistent\/manage\.py ENOENT; nothing ran and the ledger is unchanged\n$/);
+        assert.match(
+            run.stderr,
+            /could not start `\/nonexistent\/manage\.py`: spawn \/nonexistent\/manage\.py ENOENT; nothing ran and the ledger is unchanged\n$/,
+        );
         assert.equal(await pg.psql(db, "SELECT count(*) FROM safe_release_migrations"), "0");
     });
 
@@ -187,7 +222,10 @@ describe("migrate against a real PostgreSQL", function () {
         assert.equal(child.stdout, result(true, "succeeded", "v1.6.0", { exitCode: 0 }));
         assert.ok(child.stderr.includes(`connecting to postgresql://postgres:***@127.0.0.1:${pg.port}/${db}\n`), child.stderr);
         assert.ok(!child.stderr.includes(PASSWORD) && !child.stdout.includes(PASSWORD));
-        assert.equal(await pg.psql(db, "SELECT log_tail FROM safe_release_migrations"), `connecting to postgresql://postgres:***@127.0.0.1:${pg.port}/${db}`);
+        assert.equal(
+            await pg.psql(db, "SELECT log_tail FROM safe_release_migrations"),
+            `connecting to postgresql://postgres:***@127.0.0.1:${pg.port}/${db}`,
+        );
     });
 
     it("loses the lock when the migrate process dies, and its 'running' row then blocks the app", async () => {
@@ -216,7 +254,10 @@ describe("migrate against a real PostgreSQL", function () {
         const after = await ops(migrateArgs("v1.6.0"), env);
         assert.equal(after.code, 1);
         assert.equal(after.stdout, result(false, "refused", "v1.6.0"));
-        assert.match(after.stderr, /v1\.6\.0 \(sha256:c{64}\) started and never finished, started .* \(its migrate process died mid-run; make sure nothing of it still runs\)/);
+        assert.match(
+            after.stderr,
+            /v1\.6\.0 \(sha256:c{64}\) started and never finished, started .* \(its migrate process died mid-run; make sure nothing of it still runs\)/,
+        );
     });
 });
 

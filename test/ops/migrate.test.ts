@@ -15,9 +15,16 @@ const KEY = { app: "shop", version: "v1.6.0", digest: DIGEST };
 
 function row(overrides: Partial<ToolLedgerRow>): ToolLedgerRow {
     return {
-        app: "shop", version: "v1.5.0", digest: DIGEST, status: "succeeded",
-        startedAt: new Date("2026-01-02T03:04:05.000Z"), finishedAt: new Date("2026-01-02T03:05:00.000Z"),
-        exitCode: 0, logTail: "", supersededBy: null, ...overrides,
+        app: "shop",
+        version: "v1.5.0",
+        digest: DIGEST,
+        status: "succeeded",
+        startedAt: new Date("2026-01-02T03:04:05.000Z"),
+        finishedAt: new Date("2026-01-02T03:05:00.000Z"),
+        exitCode: 0,
+        logTail: "",
+        supersededBy: null,
+        ...overrides,
     };
 }
 
@@ -34,10 +41,15 @@ describe("migrate: arguments", () => {
 
     it("parses the key, the default lock timeout and the runner after --", () => {
         assert.deepEqual(parseMigrateArgs([...base, "--", "docker", "run", "--rm", "img", "--noinput"]), {
-            key: KEY, lockTimeoutMs: 600_000, runner: ["docker", "run", "--rm", "img", "--noinput"],
+            key: KEY,
+            lockTimeoutMs: 600_000,
+            runner: ["docker", "run", "--rm", "img", "--noinput"],
         });
         assert.deepEqual(parseMigrateArgs([...base, "--lock-timeout=30s", "--fix-forward-from", "v1.5.0", "--", "x"]), {
-            key: KEY, lockTimeoutMs: 30_000, fixForwardFrom: "v1.5.0", runner: ["x"],
+            key: KEY,
+            lockTimeoutMs: 30_000,
+            fixForwardFrom: "v1.5.0",
+            runner: ["x"],
         });
     });
 
@@ -46,9 +58,15 @@ describe("migrate: arguments", () => {
         [[...base], "a runner is required after `--`, e.g. `-- docker run --rm <image> python manage.py migrate --noinput`"],
         [["--app", "Shop!", "--version", "v1", "--digest", DIGEST, "--", "x"], appRule("Shop!")],
         [["--app", "shop", "--version", "1.6.0", "--digest", DIGEST, "--", "x"], versionRule("1.6.0")],
-        [["--app", "shop", "--version", "v1.6.0", "--digest", "sha256:abc", "--", "x"], "`--digest` must be sha256: followed by 64 lower-case hex digits; got `sha256:abc`"],
+        [
+            ["--app", "shop", "--version", "v1.6.0", "--digest", "sha256:abc", "--", "x"],
+            "`--digest` must be sha256: followed by 64 lower-case hex digits; got `sha256:abc`",
+        ],
         [[...base, "--lock-timeout", "10", "--", "x"], "`--lock-timeout` must be a duration from 1ms to 24h such as 30s or 10m; got `10`"],
-        [[...base, "--database-url", "x", "--", "x"], "unknown argument `--database-url`; valid options: --app, --version, --digest, --lock-timeout, --fix-forward-from"],
+        [
+            [...base, "--database-url", "x", "--", "x"],
+            "unknown argument `--database-url`; valid options: --app, --version, --digest, --lock-timeout, --fix-forward-from",
+        ],
         [[...base, "--app", "other", "--", "x"], "`--app` is given twice; give it once"],
         [[...base, "--lock-timeout"], "`--lock-timeout` needs a value"],
         [[...base, "--fix-forward-from", "latest", "--", "x"], versionRule("latest", "fix-forward-from")],
@@ -63,10 +81,15 @@ describe("migrate: arguments", () => {
     });
 
     it("parses and formats durations and counts", () => {
-        assert.deepEqual(["250ms", "30s", "10m", "1h"].map((d) => parseDuration(d, "t")), [250, 30_000, 600_000, 3_600_000]);
+        assert.deepEqual(
+            ["250ms", "30s", "10m", "1h"].map((d) => parseDuration(d, "t")),
+            [250, 30_000, 600_000, 3_600_000],
+        );
         assert.deepEqual([250, 30_000, 600_000, 3_600_000, 90_000].map(formatDuration), ["250ms", "30s", "10m", "1h", "90s"]);
         assert.throws(() => parseDuration("0s", "t"), { message: "`--t` must be a duration from 1ms to 24h such as 30s or 10m; got `0s`" });
-        assert.throws(() => parseDuration("25h", "t"), { message: "`--t` must be a duration from 1ms to 24h such as 30s or 10m; got `25h`" });
+        assert.throws(() => parseDuration("25h", "t"), {
+            message: "`--t` must be a duration from 1ms to 24h such as 30s or 10m; got `25h`",
+        });
         assert.equal(parseCount("512", "n"), 512);
         assert.throws(() => parseCount("-1", "n"), { message: "`--n` must be a whole number ≥ 0; got `-1`" });
     });
@@ -88,8 +111,10 @@ describe("migrate: arguments", () => {
         const code = await main(["migrate", ...base, "--", "x"], { env, stdout, stderr });
         assert.equal(code, 1);
         assert.equal(stdout.text, `${JSON.stringify({ ran: false, outcome: "error", ...KEY })}\n`);
-        assert.equal(stderr.text,
-            `migrate: error while connecting to postgresql://app:***@127.0.0.1:${port}/shop: connect ECONNREFUSED 127.0.0.1:${port}\n`);
+        assert.equal(
+            stderr.text,
+            `migrate: error while connecting to postgresql://app:***@127.0.0.1:${port}/shop: connect ECONNREFUSED 127.0.0.1:${port}\n`,
+        );
     });
 });
 
@@ -109,7 +134,10 @@ describe("migrate: decision", () => {
 
     it("skips a key that already succeeded, even next to a failure of another version", () => {
         const applied = row({ version: "v1.6.0" });
-        assert.deepEqual(decideMigration([applied, row({ version: "v1.7.0", status: "failed", exitCode: 1 })], KEY), { action: "skip", applied });
+        assert.deepEqual(decideMigration([applied, row({ version: "v1.7.0", status: "failed", exitCode: 1 })], KEY), {
+            action: "skip",
+            applied,
+        });
     });
 
     it("runs the same version with another digest (a rebuilt image is another key)", () => {
@@ -126,14 +154,17 @@ describe("migrate: decision", () => {
     it("words the refusal with both ways forward", () => {
         const failed = row({ version: "v1.5.0", status: "failed", exitCode: 3 });
         const running = row({ version: "v1.5.1", status: "running", finishedAt: null, exitCode: null });
-        assert.equal(refusalMessage(KEY, [failed, running]), [
-            "refusing to migrate `shop` v1.6.0: `safe_release_migrations` holds an unfinished migration of this app:",
-            `  v1.5.0 (${DIGEST}) failed with exit code 3, at 2026-01-02T03:05:00.000Z`,
-            `  v1.5.1 (${DIGEST}) started and never finished, started 2026-01-02T03:04:05.000Z (its migrate process died mid-run; make sure nothing of it still runs)`,
-            "Writers stay stopped. Do not retry the same migration: a partial run may have changed the schema. Choose one way forward:",
-            "  - fix forward: release a new version whose migration repairs this state and migrate it with `--fix-forward-from v1.5.1`;",
-            "  - roll back: restore the pre-upgrade backup of `shop` by setting `release:restoreFrom` to its backup id, together with the previous version.",
-        ].join("\n"));
+        assert.equal(
+            refusalMessage(KEY, [failed, running]),
+            [
+                "refusing to migrate `shop` v1.6.0: `safe_release_migrations` holds an unfinished migration of this app:",
+                `  v1.5.0 (${DIGEST}) failed with exit code 3, at 2026-01-02T03:05:00.000Z`,
+                `  v1.5.1 (${DIGEST}) started and never finished, started 2026-01-02T03:04:05.000Z (its migrate process died mid-run; make sure nothing of it still runs)`,
+                "Writers stay stopped. Do not retry the same migration: a partial run may have changed the schema. Choose one way forward:",
+                "  - fix forward: release a new version whose migration repairs this state and migrate it with `--fix-forward-from v1.5.1`;",
+                "  - roll back: restore the pre-upgrade backup of `shop` by setting `release:restoreFrom` to its backup id, together with the previous version.",
+            ].join("\n"),
+        );
     });
 
     it("fixes forward only from a named blocking version, never from itself", () => {
@@ -141,16 +172,20 @@ describe("migrate: decision", () => {
         assert.deepEqual(decideMigration([failed], KEY, "v1.5.0"), { action: "run", supersedes: "v1.5.0" });
         assert.deepEqual(decideMigration([failed], KEY, "v1.4.0"), {
             action: "refuse",
-            message: "`--fix-forward-from` must name a failed or interrupted migration of `shop` in `safe_release_migrations`; got v1.4.0, found: v1.5.0.",
+            message:
+                "`--fix-forward-from` must name a failed or interrupted migration of `shop` in `safe_release_migrations`; got v1.4.0, found: v1.5.0.",
         });
         assert.deepEqual(decideMigration([], KEY, "v1.5.0"), {
             action: "refuse",
-            message: "`--fix-forward-from` must name a failed or interrupted migration of `shop` in `safe_release_migrations`; got v1.5.0, there is none.",
+            message:
+                "`--fix-forward-from` must name a failed or interrupted migration of `shop` in `safe_release_migrations`; got v1.5.0, there is none.",
         });
         const self = decideMigration([row({ version: "v1.6.0", status: "failed", exitCode: 1 })], KEY, "v1.6.0");
         assert.equal(self.action, "refuse");
-        assert.equal((self as { message: string }).message,
-            "`--fix-forward-from` must name an earlier failed version, not the one being migrated (v1.6.0): running the same migration again is a blind retry. Release a new version that repairs the state.");
+        assert.equal(
+            (self as { message: string }).message,
+            "`--fix-forward-from` must name an earlier failed version, not the one being migrated (v1.6.0): running the same migration again is a blind retry. Release a new version that repairs the state.",
+        );
     });
 
     it("still refuses when another version blocks besides the one fixed forward from", () => {
@@ -163,16 +198,21 @@ describe("migrate: decision", () => {
         const superseded = row({ version: "v1.6.0", status: "failed", exitCode: 2, supersededBy: "v1.6.1" });
         assert.deepEqual(decideMigration([superseded], KEY), {
             action: "refuse",
-            message: "refusing to migrate `shop` v1.6.0: it already failed with exit code 2 and was superseded by v1.6.1; a version's migration never runs twice. Deploy v1.6.1 or a newer version.",
+            message:
+                "refusing to migrate `shop` v1.6.0: it already failed with exit code 2 and was superseded by v1.6.1; a version's migration never runs twice. Deploy v1.6.1 or a newer version.",
         });
         assert.deepEqual(decideMigration([row({ status: "failed", supersededBy: "v1.5.1" })], KEY), { action: "run" });
     });
 
     it("quotes the tail in a failure message, or says it printed nothing", () => {
-        assert.equal(failureMessage(KEY, null, "SIGKILL", []).split("\n").slice(0, 2).join("\n"),
-            `migration of \`shop\` v1.6.0 (${DIGEST}) failed with signal SIGKILL; \`safe_release_migrations\` records it as failed.\nIt printed nothing.`);
-        assert.equal(failureMessage(KEY, 3, null, ["a", "b"]).split("\n").slice(0, 4).join("\n"),
-            `migration of \`shop\` v1.6.0 (${DIGEST}) failed with exit code 3; \`safe_release_migrations\` records it as failed.\nLast 2 line(s) of its output:\n  | a\n  | b`);
+        assert.equal(
+            failureMessage(KEY, null, "SIGKILL", []).split("\n").slice(0, 2).join("\n"),
+            `migration of \`shop\` v1.6.0 (${DIGEST}) failed with signal SIGKILL; \`safe_release_migrations\` records it as failed.\nIt printed nothing.`,
+        );
+        assert.equal(
+            failureMessage(KEY, 3, null, ["a", "b"]).split("\n").slice(0, 4).join("\n"),
+            `migration of \`shop\` v1.6.0 (${DIGEST}) failed with exit code 3; \`safe_release_migrations\` records it as failed.\nLast 2 line(s) of its output:\n  | a\n  | b`,
+        );
     });
 });
 

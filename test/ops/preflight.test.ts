@@ -3,8 +3,16 @@ import { createHash } from "crypto";
 import { parsePreflightArgs, formatChecks } from "../../ops/commands/preflight";
 import { REASONS } from "../../ops/migrate/destructive";
 import {
-    djangoAppliedCheck, freeDiskCheck, MB, pendingPrismaMigrations, pendingSqlCheck, prismaAppliedCheck, prismaChecksumMatches,
-    prismaLedgerCheck, toolLedgerCheck, unreadableDiskCheck,
+    djangoAppliedCheck,
+    freeDiskCheck,
+    MB,
+    pendingPrismaMigrations,
+    pendingSqlCheck,
+    prismaAppliedCheck,
+    prismaChecksumMatches,
+    prismaLedgerCheck,
+    toolLedgerCheck,
+    unreadableDiskCheck,
 } from "../../ops/preflight/checks";
 import { chooseLedger } from "../../ops/preflight/sources";
 import { PrismaLedgerRow, ToolLedgerRow } from "../../ops/pg/ledgers";
@@ -20,21 +28,50 @@ function prismaRow(name: string, sql: string, overrides: Partial<PrismaLedgerRow
 describe("preflight: arguments", () => {
     it("parses every option with defaults", () => {
         assert.deepEqual(parsePreflightArgs(["--app", "shop", "--version", "v2.0.0"]), {
-            app: "shop", version: "v2.0.0", ledger: "auto", allowDestructive: false, minFreeDiskMb: 1024,
+            app: "shop",
+            version: "v2.0.0",
+            ledger: "auto",
+            allowDestructive: false,
+            minFreeDiskMb: 1024,
         });
-        assert.deepEqual(parsePreflightArgs([
-            "--app", "shop", "--version", "v2.0.0", "--ledger", "django", "--migrations-dir", "/m", "--pending-sql", "/p.sql",
-            "--allow-destructive", "--data-dir", "/var/lib/postgresql", "--min-free-disk-mb", "2048",
-        ]), {
-            app: "shop", version: "v2.0.0", ledger: "django", migrationsDir: "/m", pendingSql: "/p.sql", allowDestructive: true,
-            dataDir: "/var/lib/postgresql", minFreeDiskMb: 2048,
-        });
+        assert.deepEqual(
+            parsePreflightArgs([
+                "--app",
+                "shop",
+                "--version",
+                "v2.0.0",
+                "--ledger",
+                "django",
+                "--migrations-dir",
+                "/m",
+                "--pending-sql",
+                "/p.sql",
+                "--allow-destructive",
+                "--data-dir",
+                "/var/lib/postgresql",
+                "--min-free-disk-mb",
+                "2048",
+            ]),
+            {
+                app: "shop",
+                version: "v2.0.0",
+                ledger: "django",
+                migrationsDir: "/m",
+                pendingSql: "/p.sql",
+                allowDestructive: true,
+                dataDir: "/var/lib/postgresql",
+                minFreeDiskMb: 2048,
+            },
+        );
     });
 
     const errors: Array<[string[], string]> = [
         [["--app", "shop", "--version", "v2.0.0", "--ledger", "flyway"], "`--ledger` must be prisma, django or auto; got `flyway`"],
         [["--app", "shop"], "`--version` is required: the release version about to be migrated, e.g. v1.5.0"],
-        [["--app", "shop", "--version", "v2.0.0", "--min-free-disk-mb", "1GB"], "`--min-free-disk-mb` must be a whole number ≥ 0; got `1GB`"],
+        [
+            ["--app", "shop", "--version", "v2.0.0", "--min-free-disk-mb", "1GB"],
+            "`--min-free-disk-mb` must be a whole number ≥ 0; got `1GB`",
+        ],
         [["--app", "shop", "--version", "v2.0.0", "--", "x"], "unexpected arguments after `--`: x"],
     ];
     for (const [args, message] of errors) {
@@ -45,13 +82,26 @@ describe("preflight: arguments", () => {
 describe("preflight: ledger checks", () => {
     it("fails on failed and unfinished rows of the tool's ledger, naming both ways forward", () => {
         const base: ToolLedgerRow = {
-            app: "shop", version: "v1.5.0", digest: "sha256:x", status: "failed", startedAt: T0, finishedAt: T0,
-            exitCode: 2, logTail: "", supersededBy: null,
+            app: "shop",
+            version: "v1.5.0",
+            digest: "sha256:x",
+            status: "failed",
+            startedAt: T0,
+            finishedAt: T0,
+            exitCode: 2,
+            logTail: "",
+            supersededBy: null,
         };
-        const check = toolLedgerCheck("shop", [base, { ...base, version: "v1.5.1", status: "running", finishedAt: null, exitCode: null },
-            { ...base, version: "v1.4.0", supersededBy: "v1.4.1" }, { ...base, version: "v1.4.1", status: "succeeded" }]);
+        const check = toolLedgerCheck("shop", [
+            base,
+            { ...base, version: "v1.5.1", status: "running", finishedAt: null, exitCode: null },
+            { ...base, version: "v1.4.0", supersededBy: "v1.4.1" },
+            { ...base, version: "v1.4.1", status: "succeeded" },
+        ]);
         assert.deepEqual(check, {
-            name: "tool-ledger", status: "failed", detail: "`safe_release_migrations` has a failed or unfinished migration of `shop`",
+            name: "tool-ledger",
+            status: "failed",
+            detail: "`safe_release_migrations` has a failed or unfinished migration of `shop`",
             problems: [
                 `\`safe_release_migrations\`: the migration of v1.5.0 failed with exit code 2; fix forward with a new version (\`migrate --fix-forward-from v1.5.0\`) ${RESTORE}`,
                 `\`safe_release_migrations\`: the migration of v1.5.1 started 2026-03-01T10:00:00.000Z and never finished; make sure nothing of it still runs, then fix forward (\`migrate --fix-forward-from v1.5.1\`) ${RESTORE}`,
@@ -73,7 +123,10 @@ describe("preflight: ledger checks", () => {
         ]);
         assert.equal(check.status, "failed");
         assert.deepEqual(prismaLedgerCheck([prismaRow("1_ok", "a")]), {
-            name: "framework-ledger", status: "ok", detail: "`_prisma_migrations`: 1 row(s), none failed or in flight", problems: [],
+            name: "framework-ledger",
+            status: "ok",
+            detail: "`_prisma_migrations`: 1 row(s), none failed or in flight",
+            problems: [],
         });
     });
 
@@ -88,10 +141,20 @@ describe("preflight: ledger checks", () => {
     });
 
     it("fails on an applied Prisma migration whose file changed or is missing", () => {
-        const rows = [prismaRow("1_init", "A"), prismaRow("2_edited", "B"), prismaRow("3_gone", "C"), prismaRow("4_never", "D", { finishedAt: null, logs: "x" })];
-        const files = new Map([["1_init", Buffer.from("A")], ["2_edited", Buffer.from("B2")]]);
+        const rows = [
+            prismaRow("1_init", "A"),
+            prismaRow("2_edited", "B"),
+            prismaRow("3_gone", "C"),
+            prismaRow("4_never", "D", { finishedAt: null, logs: "x" }),
+        ];
+        const files = new Map([
+            ["1_init", Buffer.from("A")],
+            ["2_edited", Buffer.from("B2")],
+        ]);
         assert.deepEqual(prismaAppliedCheck(rows, files, "prisma/migrations"), {
-            name: "applied-migrations", status: "failed", detail: "applied Prisma migrations differ from prisma/migrations",
+            name: "applied-migrations",
+            status: "failed",
+            detail: "applied Prisma migrations differ from prisma/migrations",
             problems: [
                 `2_edited was changed after it was applied (prisma/migrations/2_edited/migration.sql no longer matches checksum ${sha("B").slice(0, 12)}…); revert the edit and put the change in a new migration`,
                 "3_gone is applied but prisma/migrations/3_gone/migration.sql is missing; restore that file from the release that applied it",
@@ -106,16 +169,24 @@ describe("preflight: ledger checks", () => {
 
     it("fails on an applied Django migration missing from the app's folder, leaving Django's own apps alone", () => {
         const rows = [
-            { app: "auth", name: "0001_initial" }, { app: "contenttypes", name: "0001_initial" },
-            { app: "shop", name: "0001_initial" }, { app: "shop", name: "0002_gone" },
+            { app: "auth", name: "0001_initial" },
+            { app: "contenttypes", name: "0001_initial" },
+            { app: "shop", name: "0001_initial" },
+            { app: "shop", name: "0002_gone" },
         ];
         const check = djangoAppliedCheck(rows, new Set(["shop"]), new Set(["shop/0001_initial"]), "src");
         assert.deepEqual(check, {
-            name: "applied-migrations", status: "failed", detail: "applied Django migrations are missing from src",
-            problems: ["shop.0002_gone is applied but src/shop/migrations/0002_gone.py is missing; restore that file from the release that applied it (Django cannot plan migrations without their history)"],
+            name: "applied-migrations",
+            status: "failed",
+            detail: "applied Django migrations are missing from src",
+            problems: [
+                "shop.0002_gone is applied but src/shop/migrations/0002_gone.py is missing; restore that file from the release that applied it (Django cannot plan migrations without their history)",
+            ],
         });
-        assert.equal(djangoAppliedCheck(rows.slice(0, 3), new Set(["shop"]), new Set(["shop/0001_initial"]), "src").detail,
-            "1 applied Django migration(s) have their files in src; not checked, their migrations live outside src: auth, contenttypes");
+        assert.equal(
+            djangoAppliedCheck(rows.slice(0, 3), new Set(["shop"]), new Set(["shop/0001_initial"]), "src").detail,
+            "1 applied Django migration(s) have their files in src; not checked, their migrations live outside src: auth, contenttypes",
+        );
     });
 
     it("chooses the ledger from the option and the tables present", () => {
@@ -127,18 +198,27 @@ describe("preflight: ledger checks", () => {
 });
 
 describe("preflight: pending SQL and disk", () => {
-    const sources = [{ label: "a.sql", sql: "CREATE TABLE t (id int);\nDROP TABLE old;" }, { label: "b.sql", sql: "DELETE FROM s WHERE x;" }];
+    const sources = [
+        { label: "a.sql", sql: "CREATE TABLE t (id int);\nDROP TABLE old;" },
+        { label: "b.sql", sql: "DELETE FROM s WHERE x;" },
+    ];
 
     it("refuses destructive pending SQL without the opt-in, naming file, line and the two ways on", () => {
         assert.deepEqual(pendingSqlCheck(sources, false), {
-            name: "pending-sql", status: "failed", detail: "1 destructive statement(s) in 2 pending SQL source(s)",
-            problems: [`a.sql:2: ${REASONS.dropTable}: DROP TABLE old; make the migration additive (expand now, contract in a later release), or pass \`--allow-destructive\` once a fresh backup exists and the previous version no longer needs this data`],
+            name: "pending-sql",
+            status: "failed",
+            detail: "1 destructive statement(s) in 2 pending SQL source(s)",
+            problems: [
+                `a.sql:2: ${REASONS.dropTable}: DROP TABLE old; make the migration additive (expand now, contract in a later release), or pass \`--allow-destructive\` once a fresh backup exists and the previous version no longer needs this data`,
+            ],
         });
     });
 
     it("accepts destructive pending SQL with the opt-in, still listing it", () => {
         assert.deepEqual(pendingSqlCheck(sources, true), {
-            name: "pending-sql", status: "ok", problems: [],
+            name: "pending-sql",
+            status: "ok",
+            problems: [],
             detail: `1 destructive statement(s) in 2 pending SQL source(s), allowed by \`--allow-destructive\`: a.sql:2: ${REASONS.dropTable}: DROP TABLE old`,
         });
         assert.equal(pendingSqlCheck(sources.slice(1), false).detail, "no destructive statement in 1 pending SQL source(s)");
@@ -147,7 +227,9 @@ describe("preflight: pending SQL and disk", () => {
     it("compares free disk with the threshold and never passes an unreadable disk", () => {
         assert.equal(freeDiskCheck("/data", 2048 * MB, 2048).status, "ok");
         assert.deepEqual(freeDiskCheck("/data", 2047.5 * MB, 2048), {
-            name: "free-disk", status: "failed", detail: "2047 MB free in /data, below `--min-free-disk-mb` 2048",
+            name: "free-disk",
+            status: "failed",
+            detail: "2047 MB free in /data, below `--min-free-disk-mb` 2048",
             problems: ["only 2047 MB free in /data, `--min-free-disk-mb` asks for 2048; free space (old backups, logs) or grow the volume"],
         });
         assert.equal(unreadableDiskCheck().status, "skipped");

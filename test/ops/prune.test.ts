@@ -56,7 +56,11 @@ describe("prune command", () => {
         const log = path.join(dir, "backups.log");
         const now = Date.now();
         const records = [30, 20, 10, 0.5].map((age, i) => {
-            const r = record(`shop-v1.0.${i}`, 0, { time: new Date(now - age * DAY).toISOString(), location: path.join(dir, `b${i}.dump`), factsLocation: path.join(dir, `b${i}.dump.facts.json`) });
+            const r = record(`shop-v1.0.${i}`, 0, {
+                time: new Date(now - age * DAY).toISOString(),
+                location: path.join(dir, `b${i}.dump`),
+                factsLocation: path.join(dir, `b${i}.dump.facts.json`),
+            });
             fs.writeFileSync(r.location, `dump ${i}`);
             fs.writeFileSync(r.factsLocation, "{}");
             appendRecord(log, r);
@@ -70,7 +74,10 @@ describe("prune command", () => {
         const run = await runOps(["prune", "--log", log, "--keep", "1", "--retention-days", "7", "--protect", "shop-v1.0.0"], process.env);
         assert.equal(run.code, 0, run.stderr);
         const result = JSON.parse(run.stdout);
-        assert.deepEqual(result.deleted.map((d: { id: string }) => d.id), ["shop-v1.0.1", "shop-v1.0.2"]);
+        assert.deepEqual(
+            result.deleted.map((d: { id: string }) => d.id),
+            ["shop-v1.0.1", "shop-v1.0.2"],
+        );
         assert.deepEqual(result.kept, ["shop-v1.0.0", "shop-v1.0.3"]);
         assert.deepEqual(readLog(log), [records[0], records[3]]);
         assert.deepEqual(fs.readdirSync(dir).sort(), ["b0.dump", "b0.dump.facts.json", "b3.dump", "b3.dump.facts.json", "backups.log"]);
@@ -83,7 +90,10 @@ describe("prune command", () => {
         const before = fs.readFileSync(log, "utf8");
         const run = await runOps(["prune", "--log", log, "--keep", "1", "--dry-run"], process.env);
         assert.equal(run.code, 0);
-        assert.deepEqual(JSON.parse(run.stdout).deleted.map((d: { id: string }) => d.id), ["shop-v1.0.0", "shop-v1.0.1", "shop-v1.0.2"]);
+        assert.deepEqual(
+            JSON.parse(run.stdout).deleted.map((d: { id: string }) => d.id),
+            ["shop-v1.0.0", "shop-v1.0.1", "shop-v1.0.2"],
+        );
         assert.equal(fs.readFileSync(log, "utf8"), before);
         assert.equal(fs.readdirSync(dir).length, 9);
         removeDir(dir);
@@ -92,7 +102,10 @@ describe("prune command", () => {
     it("refuses to protect an id the log does not know (a typo would expose the schema head's backup)", async () => {
         const { dir, log } = await fixture();
         const run = await runOps(["prune", "--log", log, "--protect", "shop-v1.0.9"], process.env);
-        assert.deepEqual([run.code, run.stderr], [2, `prune: \`--protect\` must name backups recorded in \`${log}\`; unknown: shop-v1.0.9\n`]);
+        assert.deepEqual(
+            [run.code, run.stderr],
+            [2, `prune: \`--protect\` must name backups recorded in \`${log}\`; unknown: shop-v1.0.9\n`],
+        );
         const bad = await runOps(["prune", "--log", log, "--keep", "many"], process.env);
         assert.deepEqual([bad.code, bad.stderr], [2, "prune: `--keep` must be a number; got `many`\n"]);
         removeDir(dir);
@@ -104,11 +117,15 @@ describe("pruning each kind", () => {
         assert.deepEqual(pruneAction(record("p", 30)), { action: "remove", files: ["/backups/p.dump", "/backups/p.dump.facts.json"] });
         assert.deepEqual(pruneAction(directoryRecord("d", 30)), { action: "remove", files: ["/backups/d.tar"] });
         assert.deepEqual(pruneAction(kmsRecord("k", 30)), { action: "remove", files: [] });
-        assert.deepEqual(pruneAction(bucketRecord("b", 30)), { action: "keep-remote", command: "aws s3 rm --recursive s3://shop-backups/uploads/b/" });
+        assert.deepEqual(pruneAction(bucketRecord("b", 30)), {
+            action: "keep-remote",
+            command: "aws s3 rm --recursive s3://shop-backups/uploads/b/",
+        });
     });
 
     it("says what happened to each, or would happen on a dry run", () => {
-        const lines = (dryRun: boolean) => [record("p", 30), kmsRecord("k", 30), bucketRecord("b", 30)].map((r) => pruneLine(r, pruneAction(r), dryRun));
+        const lines = (dryRun: boolean) =>
+            [record("p", 30), kmsRecord("k", 30), bucketRecord("b", 30)].map((r) => pruneLine(r, pruneAction(r), dryRun));
         assert.deepEqual(lines(false), [
             "deleted p",
             "dropped k: key record, metadata only (no file to delete)",
@@ -126,19 +143,28 @@ describe("pruning each kind", () => {
         const log = path.join(dir, "backups.log");
         const now = Date.now();
         const at = (days: number) => new Date(now - days * DAY).toISOString();
-        const dump = record("shop-pg-old", 0, { time: at(30), location: path.join(dir, "old.dump"), factsLocation: path.join(dir, "old.dump.facts.json") });
+        const dump = record("shop-pg-old", 0, {
+            time: at(30),
+            location: path.join(dir, "old.dump"),
+            factsLocation: path.join(dir, "old.dump.facts.json"),
+        });
         const archive: DirectoryBackupRecord = { ...directoryRecord("shop-dir-old", 0), time: at(30), location: path.join(dir, "old.tar") };
         const records: BackupRecord[] = [
             dump,
             archive,
             { ...bucketRecord("shop-bucket-old", 0), time: at(30) },
             { ...kmsRecord("shop-kms-old", 0), time: at(30) },
-            record("shop-pg-new", 0, { time: at(1), location: path.join(dir, "new.dump"), factsLocation: path.join(dir, "new.dump.facts.json") }),
+            record("shop-pg-new", 0, {
+                time: at(1),
+                location: path.join(dir, "new.dump"),
+                factsLocation: path.join(dir, "new.dump.facts.json"),
+            }),
             { ...directoryRecord("shop-dir-new", 0), time: at(1), location: path.join(dir, "new.tar") },
             { ...bucketRecord("shop-bucket-new", 0), time: at(1) },
             { ...kmsRecord("shop-kms-new", 0), time: at(1) },
         ];
-        for (const file of ["old.dump", "old.dump.facts.json", "old.tar", "new.dump", "new.dump.facts.json", "new.tar"]) fs.writeFileSync(path.join(dir, file), file);
+        for (const file of ["old.dump", "old.dump.facts.json", "old.tar", "new.dump", "new.dump.facts.json", "new.tar"])
+            fs.writeFileSync(path.join(dir, file), file);
         for (const r of records) appendRecord(log, r);
         return { dir, log, records };
     }
@@ -150,22 +176,42 @@ describe("pruning each kind", () => {
         assert.deepEqual(JSON.parse(run.stdout), {
             dryRun: false,
             deleted: [
-                { id: "shop-pg-old", kind: "postgres", location: path.join(dir, "old.dump"), time: records[0].time, files: [path.join(dir, "old.dump"), path.join(dir, "old.dump.facts.json")] },
-                { id: "shop-dir-old", kind: "directory", location: path.join(dir, "old.tar"), time: records[1].time, files: [path.join(dir, "old.tar")] },
+                {
+                    id: "shop-pg-old",
+                    kind: "postgres",
+                    location: path.join(dir, "old.dump"),
+                    time: records[0].time,
+                    files: [path.join(dir, "old.dump"), path.join(dir, "old.dump.facts.json")],
+                },
+                {
+                    id: "shop-dir-old",
+                    kind: "directory",
+                    location: path.join(dir, "old.tar"),
+                    time: records[1].time,
+                    files: [path.join(dir, "old.tar")],
+                },
                 { id: "shop-kms-old", kind: "kms", location: KEY.arn, time: records[3].time, files: [] },
             ],
             remoteKept: [
-                { id: "shop-bucket-old", location: "s3://shop-backups/uploads/shop-bucket-old/", time: records[2].time, command: "aws s3 rm --recursive s3://shop-backups/uploads/shop-bucket-old/" },
+                {
+                    id: "shop-bucket-old",
+                    location: "s3://shop-backups/uploads/shop-bucket-old/",
+                    time: records[2].time,
+                    command: "aws s3 rm --recursive s3://shop-backups/uploads/shop-bucket-old/",
+                },
             ],
             kept: ["shop-bucket-old", "shop-pg-new", "shop-dir-new", "shop-bucket-new", "shop-kms-new"],
         });
-        assert.equal(run.stderr, [
-            "deleted shop-pg-old",
-            "deleted shop-dir-old",
-            "kept shop-bucket-old: remote copy, delete with `aws s3 rm --recursive s3://shop-backups/uploads/shop-bucket-old/` when no longer needed",
-            "dropped shop-kms-old: key record, metadata only (no file to delete)",
-            "",
-        ].join("\n"));
+        assert.equal(
+            run.stderr,
+            [
+                "deleted shop-pg-old",
+                "deleted shop-dir-old",
+                "kept shop-bucket-old: remote copy, delete with `aws s3 rm --recursive s3://shop-backups/uploads/shop-bucket-old/` when no longer needed",
+                "dropped shop-kms-old: key record, metadata only (no file to delete)",
+                "",
+            ].join("\n"),
+        );
         assert.deepEqual(readLog(log), [records[2], ...records.slice(4)]);
         assert.deepEqual(fs.readdirSync(dir).sort(), ["backups.log", "new.dump", "new.dump.facts.json", "new.tar"]);
         removeDir(dir);
@@ -177,11 +223,14 @@ describe("pruning each kind", () => {
         const run = await runOps(["prune", "--log", log, "--keep", "1", "--dry-run"], process.env);
         assert.equal(run.code, 0, run.stderr);
         const result = JSON.parse(run.stdout);
-        assert.deepEqual([result.deleted.map((d: { id: string }) => d.id), result.remoteKept.map((d: { id: string }) => d.id), result.kept], [
-            ["shop-pg-old", "shop-dir-old", "shop-kms-old"],
-            ["shop-bucket-old"],
-            ["shop-bucket-old", "shop-pg-new", "shop-dir-new", "shop-bucket-new", "shop-kms-new"],
-        ]);
+        assert.deepEqual(
+            [result.deleted.map((d: { id: string }) => d.id), result.remoteKept.map((d: { id: string }) => d.id), result.kept],
+            [
+                ["shop-pg-old", "shop-dir-old", "shop-kms-old"],
+                ["shop-bucket-old"],
+                ["shop-bucket-old", "shop-pg-new", "shop-dir-new", "shop-bucket-new", "shop-kms-new"],
+            ],
+        );
         assert.equal(run.stderr.split("\n")[0], "would delete shop-pg-old");
         assert.equal(fs.readFileSync(log, "utf8"), before);
         assert.equal(fs.readdirSync(dir).length, 7);

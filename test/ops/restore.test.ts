@@ -53,7 +53,21 @@ describe("restore --kind postgres (real PostgreSQL)", function () {
         const db = await seedAppDatabase(pg, prefix);
         const log = path.join(dir, `${db}.log`);
         const run = await runOps(
-            ["backup", "--kind", "postgres", "--app", "shop", "--version", "v1.4.2", "--dir", dir, "--log", log, "--critical-tables", "users,projects"],
+            [
+                "backup",
+                "--kind",
+                "postgres",
+                "--app",
+                "shop",
+                "--version",
+                "v1.4.2",
+                "--dir",
+                dir,
+                "--log",
+                log,
+                "--critical-tables",
+                "users,projects",
+            ],
             opsEnv(pg, db),
         );
         assert.equal(run.code, 0, run.stderr);
@@ -83,7 +97,10 @@ describe("restore --kind postgres (real PostgreSQL)", function () {
         assert.ok(result.timingsMs.restore >= 0 && result.timingsMs.verify >= 0 && result.timingsMs.swap >= 0);
 
         assert.equal(await contents(pg, db), before);
-        assert.equal(await pg.psql(db, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'nickname';"), "0");
+        assert.equal(
+            await pg.psql(db, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'nickname';"),
+            "0",
+        );
         assert.equal(await contents(pg, result.preRestoreDatabase), damaged);
         assert.deepEqual(await databasesLike(pg, `${db}_restore_%`), []);
         assert.match(run.stderr, /\nrestored \d+ MiB \(\d+ MiB\/s\)\n/);
@@ -129,7 +146,10 @@ describe("restore --kind postgres (real PostgreSQL)", function () {
         await badMigration(pg, db);
         const damaged = await contents(pg, db);
         const wrong = "ab".repeat(32);
-        writeLogAtomically(log, readLog(log).map((r) => ({ ...r, sha256: wrong })));
+        writeLogAtomically(
+            log,
+            readLog(log).map((r) => ({ ...r, sha256: wrong })),
+        );
 
         const run = await runOps(["restore", "--id", record.id, "--log", log], opsEnv(pg, db));
         assert.equal(run.code, 1);
@@ -152,10 +172,7 @@ describe("restore --kind postgres (real PostgreSQL)", function () {
         const run = await runOps(["restore", "--id", record.id, "--log", log, "--drill"], opsEnv(pg, db));
         assert.equal(run.code, 0, run.stderr);
         const result = JSON.parse(run.stdout);
-        assert.deepEqual(
-            [result.ok, result.drill, result.scratchKept, result.preRestoreDatabase],
-            [true, true, false, undefined],
-        );
+        assert.deepEqual([result.ok, result.drill, result.scratchKept, result.preRestoreDatabase], [true, true, false, undefined]);
         assert.deepEqual(result.facts, { ledgers: { _prisma_migrations: 2 }, rowCounts: { users: 500, projects: 120 } });
         assert.equal(await contents(pg, db), damaged);
         assert.deepEqual(await databasesLike(pg, `${db}_%restore_%`), []);
@@ -168,7 +185,14 @@ describe("restore --kind postgres (real PostgreSQL)", function () {
         const run = await runOps(["restore", "--id", record.id, "--log", log], opsEnv(pg, db));
         assert.deepEqual(
             [run.code, run.stdout, run.stderr.split("\n").slice(-2)],
-            [1, "", [`restore: facts of backup \`${record.id}\` must be at \`${record.factsLocation}\` (its \`factsLocation\`); the file is missing`, ""]],
+            [
+                1,
+                "",
+                [
+                    `restore: facts of backup \`${record.id}\` must be at \`${record.factsLocation}\` (its \`factsLocation\`); the file is missing`,
+                    "",
+                ],
+            ],
         );
         assert.equal(await contents(pg, db), before);
         assert.deepEqual(await databasesLike(pg, `${db}_%restore_%`), []);
