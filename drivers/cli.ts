@@ -2,6 +2,7 @@ import { Writable } from "stream";
 import { maskSecrets } from "../ops/smoke/mask";
 import { parseAnalysisConfig, parseDuration, parseNotifyConfig, parseSemVerTag, parseSteps } from "./config";
 import { EventLog } from "./events";
+import { CloudWatchSource, parseCloudWatchTarget, parseRegion } from "./metrics/cloudwatch";
 import { NginxAccessLogSource } from "./metrics/nginxLog";
 import { PrometheusSource } from "./metrics/prometheus";
 import { promote } from "./promote";
@@ -9,7 +10,8 @@ import { rollback } from "./rollback";
 import { CONFIG_KEYS, MetricSource, ReleaseStack } from "./types";
 
 export const PROMOTE_USAGE = `usage: promote <stack> [--steps 10,50,100] [--bake 5m] [--retire] [--dry-run]
-               (--metrics-url <url> | --access-log <path>) [metric options] [--cwd <dir>]
+               (--metrics-url <url> | --access-log <path> | --cloudwatch <tg>,<lb> [--region <r>])
+               [metric options] [--cwd <dir>]
 
 Shifts traffic to \`release:version\` one weight at a time (\`release:canaryWeight\`,
 then pulumi up), bakes each weight while sampling the canary every
@@ -23,6 +25,13 @@ removes \`release:previous\` and runs pulumi up.
   --dry-run                print the steps, config changes and a preview summary; change nothing
   --metrics-url <url>      Prometheus text endpoint of the service
   --access-log <path>      the router's JSON access log (fields version, status, request_time)
+  --cloudwatch <tg>,<lb>   aws-ecs: the canary target group's ALB metrics in CloudWatch, read
+                           with the AWS CLI v2; the ARN suffixes targetgroup/<name>/<id> and
+                           app/<name>/<id> (the stack outputs do not carry them: copy them from
+                           \`aws elbv2 describe-target-groups\` or the console). CloudWatch has
+                           whole minutes only: a window shorter than a minute reads the minutes
+                           around it
+  --region <region>        the region of --cloudwatch (default: the AWS CLI's own)
   --requests-metric <name> counter of requests (default http_requests_total)
   --status-label <name>    its status label (default status)
   --duration-metric <name> latency histogram in seconds (default http_request_duration_seconds)
@@ -86,6 +95,8 @@ const VALUE_FLAGS = {
         "--bake",
         "--metrics-url",
         "--access-log",
+        "--cloudwatch",
+        "--region",
         "--requests-metric",
         "--status-label",
         "--duration-metric",
@@ -127,10 +138,36 @@ function flagText(flags: Map<string, string | true>, name: string): string | und
     return typeof value === "string" ? value : undefined;
 }
 
-function buildMetrics(flags: Map<string, string | true>, version: string | undefined): MetricSource | undefined {
+const METRIC_SOURCES = ["--metrics-url", "--access-log", "--cloudwatch"];
+
+/** Exactly one metric source, unless nothing will be sampled (a dry run); `--region` only with `--cloudwatch`. */
+function checkMetricSource(flags: Map<string, string | true>, dryRun: boolean): void {
+    const given = METRIC_SOURCES.filter((flag) => flags.has(flag));
+    if (given.length > 1) {
+        throw new ArgumentError(
+            `give one metric source: \`--metrics-url\`, \`--access-log\` or \`--cloudwatch\`; got ${given.map((flag) => `\`${flag}\``).join(" and ")}`,
+        );
+    }
+    if (given.length === 0 && !dryRun) {
+        throw new ArgumentError(
+            "promote needs a metric source: `--metrics-url <url>`, `--access-log <path>` or `--cloudwatch <targetGroupArnSuffix>,<loadBalancerArnSuffix>`",
+        );
+    }
+    if (flags.has("--region") && !flags.has("--cloudwatch")) throw new ArgumentError("`--region` applies to `--cloudwatch` only");
+    const cloudwatch = flagText(flags, "--cloudwatch");
+    if (cloudwatch !== undefined) parseCloudWatchTarget(cloudwatch);
+    const region = flagText(flags, "--region");
+    if (region !== undefined) parseRegion(region);
+}
+
+function buildMetrics(flags: Map<string, string | true>, version: string | undefined, env: NodeJS.ProcessEnv): MetricSource | undefined {
     const url = flagText(flags, "--metrics-url");
     const log = flagText(flags, "--access-log");
-    if (url !== undefined && log !== undefined) throw new ArgumentError("give one of `--metrics-url` and `--access-log`, not both");
+    const cloudwatch = flagText(flags, "--cloudwatch");
+    if (cloudwatch !== undefined) {
+        const region = flagText(flags, "--region");
+        return new CloudWatchSource({ ...parseCloudWatchTarget(cloudwatch), ...(region === undefined ? {} : { region }), env });
+    }
     if (url !== undefined) {
         if (!/^https?:\/\/[^/\s]+/.test(url))
             throw new ArgumentError(`\`--metrics-url\` must be an http:// or https:// URL; got ${JSON.stringify(url)}`);
@@ -166,9 +203,7 @@ export async function main(argv: readonly string[], io: CliIO, deps: CliDeps = d
         const to = flagText(flags, "--to");
         if (to !== undefined) parseSemVerTag(to);
         const dryRun = flags.has("--dry-run");
-        if (command === "promote" && !dryRun && !flags.has("--metrics-url") && !flags.has("--access-log")) {
-            throw new ArgumentError("promote needs a metric source: `--metrics-url <url>` or `--access-log <path>`");
-        }
+        if (command === "promote") checkMetricSource(flags, dryRun);
         const stack = await deps.openStack(stackName, flagText(flags, "--cwd") ?? process.cwd());
         const notifyRaw = await stack.getConfig(CONFIG_KEYS.notify);
         const webhookUrl = notifyRaw === undefined ? undefined : parseNotifyConfig(notifyRaw).webhookUrl;
@@ -187,7 +222,7 @@ export async function main(argv: readonly string[], io: CliIO, deps: CliDeps = d
             );
         }
         const analysis = parseAnalysisConfig(analysisRaw);
-        const metrics = dryRun ? undefined : buildMetrics(flags, await stack.getConfig(CONFIG_KEYS.version));
+        const metrics = dryRun ? undefined : buildMetrics(flags, await stack.getConfig(CONFIG_KEYS.version), io.env);
         return await promote({ stack, metrics, analysis, log, io: driverIO }, { steps, bakeMs, retire: flags.has("--retire"), dryRun });
     } catch (err) {
         const message = (err as Error).message;

@@ -51,9 +51,32 @@ describe("drivers CLI arguments", () => {
         [["promote", "--steps", "10"], "promote: the stack name is required, such as `promote prod`"],
         [
             ["promote", "dev", "prod"],
-            "promote: unknown argument `prod`; valid: <stack>, --steps, --bake, --metrics-url, --access-log, --requests-metric, --status-label, --duration-metric, --version-label, --cwd, --retire, --dry-run",
+            "promote: unknown argument `prod`; valid: <stack>, --steps, --bake, --metrics-url, --access-log, --cloudwatch, --region, --requests-metric, --status-label, --duration-metric, --version-label, --cwd, --retire, --dry-run",
         ],
-        [["promote", "dev"], "promote: promote needs a metric source: `--metrics-url <url>` or `--access-log <path>`"],
+        [
+            ["promote", "dev"],
+            "promote: promote needs a metric source: `--metrics-url <url>`, `--access-log <path>` or `--cloudwatch <targetGroupArnSuffix>,<loadBalancerArnSuffix>`",
+        ],
+        [
+            ["promote", "dev", "--metrics-url", "http://127.0.0.1:9/metrics", "--cloudwatch", "targetgroup/a/1,app/b/2"],
+            "promote: give one metric source: `--metrics-url`, `--access-log` or `--cloudwatch`; got `--metrics-url` and `--cloudwatch`",
+        ],
+        [
+            ["promote", "dev", "--access-log", "/var/log/a.json", "--metrics-url", "http://127.0.0.1:9/metrics", "--dry-run"],
+            "promote: give one metric source: `--metrics-url`, `--access-log` or `--cloudwatch`; got `--metrics-url` and `--access-log`",
+        ],
+        [
+            ["promote", "dev", "--access-log", "/var/log/a.json", "--region", "eu-west-1"],
+            "promote: `--region` applies to `--cloudwatch` only",
+        ],
+        [
+            ["promote", "dev", "--cloudwatch", "shop-web-v1-5-0,app/shop/fedcba9876543210"],
+            'promote: `--cloudwatch` must be <targetGroupArnSuffix>,<loadBalancerArnSuffix>, such as targetgroup/shop-web-v1-5-0/0123456789abcdef,app/shop/fedcba9876543210; got "shop-web-v1-5-0,app/shop/fedcba9876543210"',
+        ],
+        [
+            ["promote", "dev", "--cloudwatch", "targetgroup/a/1,app/b/2", "--region", "Ireland"],
+            'promote: `--region` must be an AWS region such as eu-west-1; got "Ireland"',
+        ],
         [["rollback", "prod", "--to", "1.4.2"], 'rollback: `--to` must be a SemVer tag vMAJOR.MINOR.PATCH, such as v1.4.2; got "1.4.2"'],
         [["rollback", "prod", "--to", "v1.4"], 'rollback: `--to` must be a SemVer tag vMAJOR.MINOR.PATCH, such as v1.4.2; got "v1.4"'],
         [["rollback", "prod", "--retire"], "rollback: unknown argument `--retire`; valid: <stack>, --to, --cwd, --dry-run"],
