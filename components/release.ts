@@ -84,23 +84,7 @@ export class Release extends pulumi.ComponentResource {
             ...(config.previous !== undefined ? { previous: config.previous } : {}),
             weights: plan.weights,
             images: pulumi.output(Object.fromEntries(Object.entries(images).map(([version, pinned]) => [version, refs(pinned)]))),
-            unpinnedDigests: pulumi.output(
-                Object.fromEntries(
-                    Object.entries(images)
-                        .map(
-                            ([version, pinned]) =>
-                                [
-                                    version,
-                                    Object.fromEntries(
-                                        Object.entries(pinned)
-                                            .filter(([, i]) => i.source === "registry")
-                                            .map(([c, i]) => [c, i.digest]),
-                                    ),
-                                ] as const,
-                        )
-                        .filter(([, digests]) => Object.keys(digests).length > 0),
-                ),
-            ),
+            unpinnedDigests: pulumi.output(lookedUpDigests(images)),
             schemaHead: plan.schemaHead.after,
             backups: data.backups.apply((fresh) =>
                 mergeBackups(
@@ -166,6 +150,15 @@ export class Release extends pulumi.ComponentResource {
 export function mergeBackups(earlier: BackupRecord[], fresh: BackupRecord[]): BackupRecord[] {
     const freshIds = new Set(fresh.map((b) => b.id));
     return [...earlier.filter((b) => !freshIds.has(b.id)), ...fresh.filter((b) => typeof b.id === "string")].slice(-BACKUPS_LISTED);
+}
+
+/** Version → component → digest of the images whose digest the registry answered: what to pin in `release:digests`. */
+function lookedUpDigests(images: Record<string, Record<string, PinnedImage>>): Record<string, Record<string, pulumi.Output<string>>> {
+    const perVersion = Object.entries(images).map(([version, pinned]) => {
+        const lookedUp = Object.entries(pinned).filter(([, image]) => image.source === "registry");
+        return [version, Object.fromEntries(lookedUp.map(([component, image]) => [component, image.digest]))] as const;
+    });
+    return Object.fromEntries(perVersion.filter(([, digests]) => Object.keys(digests).length > 0));
 }
 
 function refs(images: Record<string, PinnedImage>): VersionImages {
