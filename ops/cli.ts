@@ -53,13 +53,3 @@ export async function main(argv: string[], io: OpsIO): Promise<number> {
         throw err;
     }
 }
-
-if (require.main === module) {
-    main(process.argv.slice(2), { env: process.env, stdout: process.stdout, stderr: process.stderr }).then(
-        (code) => (process.exitCode = code),
-        (err) => {
-            process.stderr.write(`safe-release-ops: ${err instanceof Error ? err.message : String(err)}\n`);
-            process.exitCode = 1;
-        },
-    );
-}
