@@ -58,6 +58,14 @@ describe("data steps of a forward upgrade (aws-ecs)", () => {
         assert.ok(migration.dependencies.includes(dump.urn) && migration.dependencies.includes(snapshot.urn));
     });
 
+    it("preflight checks the ledger, the pending SQL and the free disk where the dump will land", async () => {
+        const run = await deployThenStart();
+        assert.equal(
+            command(run, "shop-preflight-v1.5.0-checks").inputs.create,
+            "node ops/bin/safe-release-ops.js preflight --app shop --version v1.5.0 --ledger prisma --migrations-dir prisma/migrations --data-dir .",
+        );
+    });
+
     it("stops exactly the quiesced components of the running version and restores their counts", async () => {
         const run = await deployThenStart();
         const cluster = "arn:aws:mock:eu-west-1:123456789012:shop-ecs";

@@ -59,6 +59,10 @@ export class Preflight extends pulumi.ComponentResource {
                 args.database?.ledger ?? "auto",
                 ...(args.database?.migrationsDir !== undefined ? ["--migrations-dir", args.database.migrationsDir] : []),
                 ...(args.allowDestructive ? ["--allow-destructive"] : []),
+                // The runbook's "confirm free disk space for temp artifacts": the dump lands in the
+                // project's backup directory, so the project's volume must have room for it.
+                "--data-dir",
+                ".",
             ];
             this.checks.push(
                 new command.local.Command(
