@@ -99,6 +99,19 @@ describe("data steps of a forward upgrade (aws-ecs)", () => {
         });
     });
 
+    it("takes an Aurora cluster snapshot, kept when it leaves the program, recorded with the schema head it holds", async () => {
+        const database = { ledger: "prisma", criticalTables: ["users"], auroraCluster: "shop-aurora" };
+        const run = await deployThenStart({ ...startRelease, "release:database": database });
+        const snapshot = resource(run, "aws:rds/clusterSnapshot:ClusterSnapshot", "shop-backup-v1.5.0-aurora");
+        assert.deepEqual(
+            [snapshot.inputs.dbClusterIdentifier, snapshot.inputs.dbClusterSnapshotIdentifier, snapshot.retainOnDelete],
+            ["shop-aurora", "shop-v1-5-0-pre-upgrade", true],
+        );
+        assert.deepEqual(resourcesOfType(run, "aws:rds/snapshot:Snapshot"), []);
+        const record = run.outputs.backups.find((b: any) => b.kind === "aurora-snapshot" && b.version === "v1.5.0");
+        assert.deepEqual([record.id, record.schemaHead], ["shop-v1-5-0-pre-upgrade", "v1.4.2"]);
+    });
+
     it("migrates once under the lock, keyed by version and digest, as a one-off ECS task of the new image", async () => {
         const run = await deployThenStart();
         const migrate = command(run, "shop-migrate-v1.5.0-run");

@@ -116,45 +116,32 @@ export class PreUpgradeBackup extends pulumi.ComponentResource {
         const identifier = `${args.app}-${tagSlug(args.version)}-pre-upgrade`;
         const tags = { "safe-release:app": args.app, "safe-release:version": args.version, "safe-release:purpose": "pre-upgrade" };
         const options = { parent: this, dependsOn, retainOnDelete: true };
-        if (args.database?.rdsInstance !== undefined) {
+        const record = (kind: string, snapshot: pulumi.Resource, location: pulumi.Output<string>) => {
+            this.steps.push(snapshot);
+            const fields = { id: identifier, kind, app: args.app, version: args.version, location };
+            records.push(
+                pulumi.output({
+                    ...fields,
+                    ...(args.schemaHead !== undefined ? { schemaHead: args.schemaHead } : {}),
+                }) as pulumi.Output<BackupRecord>,
+            );
+        };
+        const { rdsInstance, auroraCluster } = args.database ?? {};
+        if (rdsInstance !== undefined) {
             const snapshot = new aws.rds.Snapshot(
                 `${name}-rds`,
-                { dbInstanceIdentifier: args.database.rdsInstance, dbSnapshotIdentifier: identifier, tags },
+                { dbInstanceIdentifier: rdsInstance, dbSnapshotIdentifier: identifier, tags },
                 options,
             );
-            this.steps.push(snapshot);
-            records.push(
-                pulumi.output({
-                    id: identifier,
-                    kind: "rds-snapshot",
-                    app: args.app,
-                    version: args.version,
-                    location: snapshot.dbSnapshotArn,
-                    ...(args.schemaHead !== undefined ? { schemaHead: args.schemaHead } : {}),
-                }) as pulumi.Output<BackupRecord>,
-            );
+            record("rds-snapshot", snapshot, snapshot.dbSnapshotArn);
         }
-        if (args.database?.auroraCluster !== undefined) {
+        if (auroraCluster !== undefined) {
             const snapshot = new aws.rds.ClusterSnapshot(
                 `${name}-aurora`,
-                {
-                    dbClusterIdentifier: args.database.auroraCluster,
-                    dbClusterSnapshotIdentifier: identifier,
-                    tags,
-                },
+                { dbClusterIdentifier: auroraCluster, dbClusterSnapshotIdentifier: identifier, tags },
                 options,
             );
-            this.steps.push(snapshot);
-            records.push(
-                pulumi.output({
-                    id: identifier,
-                    kind: "aurora-snapshot",
-                    app: args.app,
-                    version: args.version,
-                    location: snapshot.dbClusterSnapshotArn,
-                    ...(args.schemaHead !== undefined ? { schemaHead: args.schemaHead } : {}),
-                }) as pulumi.Output<BackupRecord>,
-            );
+            record("aurora-snapshot", snapshot, snapshot.dbClusterSnapshotArn);
         }
     }
 }

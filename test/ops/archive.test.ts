@@ -60,6 +60,18 @@ describe("directory archives", function () {
         await run("tar", ["--sort=name", "-C", store, "-cf", tarFile, "."]);
         tarBytes = fs.readFileSync(tarFile);
     });
+
+    /** A copy of the test store in a fresh work directory, backed up by the real `backup --kind directory` command. */
+    async function backUpStore(extra: string[] = []) {
+        const work = await backupDir();
+        const data = path.join(work, "db");
+        fs.cpSync(store, data, { recursive: true, verbatimSymlinks: true });
+        const log = path.join(work, "backups.log");
+        const args = ["--path", data, "--app", "pebble", "--version", "v0.9.0", "--dir", path.join(work, "bk"), "--log", log, ...extra];
+        const backup = await runOps(["backup", "--kind", "directory", ...args], process.env);
+        return { work, data, log, backup };
+    }
+
     after(() => removeDir(root));
 
     it("TarCounter counts the regular files and bytes that a walk of the directory finds", async () => {
@@ -87,32 +99,8 @@ describe("directory archives", function () {
 
     for (const compression of ["none", "gzip"] as const) {
         it(`backs up and restores a directory byte for byte (compression ${compression}), keeping the replaced one`, async () => {
-            const work = await backupDir();
-            const data = path.join(work, "db");
-            fs.cpSync(store, data, { recursive: true, verbatimSymlinks: true });
+            const { work, data, log, backup } = await backUpStore(["--compression", compression, "--quiesced"]);
             const original = treeBytes(data);
-            const log = path.join(work, "backups.log");
-            const backup = await runOps(
-                [
-                    "backup",
-                    "--kind",
-                    "directory",
-                    "--path",
-                    data,
-                    "--app",
-                    "pebble",
-                    "--version",
-                    "v0.9.0",
-                    "--dir",
-                    path.join(work, "bk"),
-                    "--log",
-                    log,
-                    "--compression",
-                    compression,
-                    "--quiesced",
-                ],
-                process.env,
-            );
             assert.equal(backup.code, 0, backup.stderr);
             const record: DirectoryBackupRecord = JSON.parse(backup.stdout);
             assert.equal(record.location, path.join(work, "bk", `${record.id}${compression === "gzip" ? ".tar.gz" : ".tar"}`));
@@ -143,28 +131,7 @@ describe("directory archives", function () {
     }
 
     it("--drill extracts and checks a copy, removes it and leaves the directory alone", async () => {
-        const work = await backupDir();
-        const data = path.join(work, "db");
-        fs.cpSync(store, data, { recursive: true, verbatimSymlinks: true });
-        const log = path.join(work, "backups.log");
-        const backup = await runOps(
-            [
-                "backup",
-                "--kind",
-                "directory",
-                "--path",
-                data,
-                "--app",
-                "pebble",
-                "--version",
-                "v0.9.0",
-                "--dir",
-                path.join(work, "bk"),
-                "--log",
-                log,
-            ],
-            process.env,
-        );
+        const { work, data, log, backup } = await backUpStore();
         const record: DirectoryBackupRecord = JSON.parse(backup.stdout);
         assert.equal(record.consistency, "crash-consistent-at-best");
         assert.match(backup.stderr, /\(live: crash-consistent at best\)\n/);
@@ -179,28 +146,7 @@ describe("directory archives", function () {
     });
 
     it("a corrupted archive fails verify with both checksums and fails restore without touching the directory", async () => {
-        const work = await backupDir();
-        const data = path.join(work, "db");
-        fs.cpSync(store, data, { recursive: true, verbatimSymlinks: true });
-        const log = path.join(work, "backups.log");
-        const backup = await runOps(
-            [
-                "backup",
-                "--kind",
-                "directory",
-                "--path",
-                data,
-                "--app",
-                "pebble",
-                "--version",
-                "v0.9.0",
-                "--dir",
-                path.join(work, "bk"),
-                "--log",
-                log,
-            ],
-            process.env,
-        );
+        const { work, data, log, backup } = await backUpStore();
         const record: DirectoryBackupRecord = JSON.parse(backup.stdout);
         const bytes = fs.readFileSync(record.location);
         // Inside the 100 000-byte file's data: the tar structure stays valid, only the checksum can tell.
