@@ -1,10 +1,19 @@
+import * as pulumi from "@pulumi/pulumi";
 import { readLastRelease } from "./components/lastRelease";
 import { Release } from "./components/release";
-import { readReleaseConfig } from "./config";
+import { ConfigError, readReleaseConfig } from "./config";
 
 /** Reads and validates the stack's config, then declares the release; its outputs are the stack's. */
 export = async () => {
-    const { release, secrets } = readReleaseConfig();
-    const last = await readLastRelease(release.app, release.data.backup.log);
-    return new Release(release.app, { config: release, secrets, last }).outputs;
+    try {
+        const { release, secrets } = readReleaseConfig();
+        const last = await readLastRelease(release.app, release.data.backup.log);
+        return new Release(release.app, { config: release, secrets, last }).outputs;
+    } catch (err) {
+        // A config error or a refused transition is the operator's to fix: the engine shows a
+        // RunError as its message alone, where any other error gets a stack trace (and Node's
+        // inspection of it costs seconds).
+        if (err instanceof ConfigError) throw Object.assign(new pulumi.RunError(err.message), { name: err.name });
+        throw err;
+    }
 };

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a Pulumi CLI command on one stack with local file state, so no Pulumi
-# Cloud account is needed. The CLI comes from the pinned `pulumi` npm package,
-# which downloads the matching binary on first use (that needs internet).
+# Cloud account is needed. The CLI is the pinned `pulumi` npm package's version,
+# which scripts/toolchain.sh builds from Go modules when it is not installed.
 #   STACK=prod scripts/pulumi.sh preview [pulumi flags…]
 set -euo pipefail
 cd "$(dirname "$0")/.."

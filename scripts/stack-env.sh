@@ -16,5 +16,8 @@ if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FI
     exit 2
 fi
 export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$PWD/.pulumi-state}
+# The CLI, the language host and the plugins: built from Go modules where no CLI
+# is installed (these machines download nothing), then found on PATH.
+eval "$(scripts/toolchain.sh --print-env)"
 mkdir -p .pulumi-state
 npm run --silent build

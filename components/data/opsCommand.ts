@@ -10,11 +10,14 @@ export const OPS = ["node", "ops/bin/safe-release-ops.js"];
 
 /**
  * A data step runs when its resource is created, never because an input changed:
- * on an update the command provider runs `update`, and this one does nothing.
- * Re-running a step is always a replacement, which the resource's name (keyed by
- * version) or its `triggers` decide.
+ * on an update the command provider runs `update`, and this one only repeats what
+ * the step printed when it ran. The provider replaces `stdout` with what `update`
+ * prints and hands the previous run's to it as `PULUMI_COMMAND_STDOUT`, so the
+ * step's JSON result (a backup's record, say) outlives the update. Re-running a
+ * step is always a replacement, which the resource's name (keyed by version) or
+ * its `triggers` decide.
  */
-export const NO_RERUN = "true";
+export const NO_RERUN = `printf '%s' "$PULUMI_COMMAND_STDOUT"`;
 
 /*
  * Each data component passes its own `dependsOn` to its commands as well: a

@@ -1,0 +1,165 @@
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { run, tempDir } from "../../support/processes";
+
+/**
+ * The real Pulumi CLI, language host and plugins, as `scripts/toolchain.sh`
+ * builds and installs them, on a `file://` backend in a temporary directory.
+ * Each stack runs the project's own compiled program from the repository root
+ * (the data steps call `ops/` relative to it) with its config in a file of its
+ * own (`--config-file`), so no test writes into the checkout's stack files.
+ */
+
+export const PROJECT_DIR = path.resolve(__dirname, "..", "..", "..");
+
+export interface Toolchain {
+    /** The environment every CLI call gets: PATH with the CLI and the stand-in plugins, PULUMI_HOME, no update checks. */
+    readonly env: NodeJS.ProcessEnv;
+    readonly home: string;
+}
+
+let toolchain: Promise<Toolchain> | undefined;
+
+/** Builds (or reuses) the toolchain once per test run, into a PULUMI_HOME of its own, and compiles the program. */
+export function ensureToolchain(): Promise<Toolchain> {
+    toolchain ??= (async () => {
+        const home = await tempDir("safe-release-pulumi-home-");
+        const { stdout } = await run(path.join(PROJECT_DIR, "scripts", "toolchain.sh"), ["--print-env"], {
+            env: { ...process.env, PULUMI_HOME: home },
+            cwd: PROJECT_DIR,
+        });
+        const env: NodeJS.ProcessEnv = { ...process.env };
+        for (const line of stdout.split("\n")) {
+            const match = /^export ([A-Z_]+)=(.*)$/.exec(line);
+            if (match === null) continue;
+            const [, name, value] = match;
+            env[name] = name === "PATH" ? value.replace(/"\$PATH"$/, env.PATH ?? "").replace(/'/g, "") : value.replace(/^'|'$/g, "");
+        }
+        await run("npm", ["run", "--silent", "build"], { cwd: PROJECT_DIR });
+        return { env, home };
+    })();
+    return toolchain;
+}
+
+export interface CliResult {
+    readonly code: number;
+    readonly stdout: string;
+    readonly stderr: string;
+}
+
+export interface StackConfig {
+    /** `release:…` keys and their values, as a stack file holds them. */
+    readonly [key: string]: unknown;
+}
+
+/** One stack of the project on its own backend: the CLI calls a release walk makes. */
+export class E2eStack {
+    private constructor(
+        readonly name: string,
+        readonly dir: string,
+        private readonly env: NodeJS.ProcessEnv,
+        readonly configFile: string,
+    ) {}
+
+    static async create(name: string, config: StackConfig, extraEnv: NodeJS.ProcessEnv = {}): Promise<E2eStack> {
+        const { env } = await ensureToolchain();
+        const dir = await tempDir(`safe-release-e2e-${name}-`);
+        fs.mkdirSync(path.join(dir, "state"));
+        const stackEnv: NodeJS.ProcessEnv = {
+            ...env,
+            ...extraEnv,
+            PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
+            PULUMI_CONFIG_PASSPHRASE: "e2e-only-not-secret",
+        };
+        const stackName = `e2e-${name}`;
+        const stack = new E2eStack(stackName, dir, stackEnv, path.join(dir, `Pulumi.${stackName}.yaml`));
+        await stack.cli(["stack", "init"]);
+        // `stack init` writes the passphrase's salt into the checkout's Pulumi.<stack>.yaml (it takes no
+        // --config-file): move it into the stack's own file so no test leaves a file in the checkout.
+        const written = path.join(PROJECT_DIR, `Pulumi.${stackName}.yaml`);
+        const salt = fs.existsSync(written) ? (yaml.load(fs.readFileSync(written, "utf8")) as { encryptionsalt?: string }) : {};
+        fs.rmSync(written, { force: true });
+        fs.writeFileSync(stack.configFile, yaml.dump({ encryptionsalt: salt?.encryptionsalt }));
+        stack.writeConfig(config);
+        return stack;
+    }
+
+    /** Replaces the stack's config, as a reviewed change to its stack file would. */
+    writeConfig(config: StackConfig): void {
+        const existing = fs.existsSync(this.configFile)
+            ? (yaml.load(fs.readFileSync(this.configFile, "utf8")) as Record<string, unknown>)
+            : {};
+        // The passphrase provider's salt lives in the stack file; a config change must keep it.
+        const salt = existing?.encryptionsalt;
+        fs.writeFileSync(this.configFile, yaml.dump({ ...(salt !== undefined ? { encryptionsalt: salt } : {}), config }));
+    }
+
+    async setSecret(key: string, value: string): Promise<void> {
+        // The value goes in on stdin, never on the command line.
+        await this.cli(["config", "set", "--secret", key], { input: value });
+    }
+
+    /** Runs the CLI on this stack; resolves with the exit code, never rejects for a non-zero one. */
+    cli(args: string[], options: { input?: string; allowFailure?: boolean } = {}): Promise<CliResult> {
+        const takesConfigFile = ["preview", "up", "refresh", "destroy", "config"].includes(args[0]);
+        const full = [...args, "--stack", this.name, "--non-interactive", ...(takesConfigFile ? ["--config-file", this.configFile] : [])];
+        return new Promise((resolve, reject) => {
+            const child = spawn("pulumi", full, {
+                cwd: PROJECT_DIR,
+                env: this.env,
+                stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+            });
+            let stdout = "";
+            let stderr = "";
+            child.stdout!.on("data", (chunk) => (stdout += chunk));
+            child.stderr!.on("data", (chunk) => (stderr += chunk));
+            child.on("error", reject);
+            child.on("close", (code) => {
+                const result = { code: code ?? -1, stdout, stderr };
+                if (result.code !== 0 && options.allowFailure !== true) {
+                    reject(new Error(`pulumi ${args.join(" ")} exited ${result.code}:\n${stdout.slice(-4000)}\n${stderr.slice(-4000)}`));
+                } else resolve(result);
+            });
+            if (options.input !== undefined) child.stdin!.end(options.input);
+        });
+    }
+
+    /** `pulumi preview --json`: the steps the engine would take. */
+    async preview(options: { allowFailure?: boolean } = {}): Promise<{ result: CliResult; json: PreviewJson }> {
+        const result = await this.cli(["preview", "--json"], options);
+        return { result, json: JSON.parse(result.stdout) as PreviewJson };
+    }
+
+    up(options: { allowFailure?: boolean } = {}): Promise<CliResult> {
+        return this.cli(["up", "--yes", "--skip-preview"], options);
+    }
+
+    async outputs(): Promise<Record<string, unknown>> {
+        return JSON.parse((await this.cli(["stack", "output", "--json", "--show-secrets"])).stdout);
+    }
+
+    async history(): Promise<HistoryEntry[]> {
+        return JSON.parse((await this.cli(["stack", "history", "--json"])).stdout);
+    }
+}
+
+/** The parts of `pulumi preview --json` the tests read. */
+export interface PreviewJson {
+    readonly steps?: Array<{ op: string; urn: string; oldState?: { type: string }; newState?: { type: string } }>;
+    readonly diagnostics?: Array<{ message: string; severity: string; urn?: string }>;
+    readonly changeSummary?: Record<string, number>;
+}
+
+export interface HistoryEntry {
+    readonly kind: string;
+    readonly result: string;
+    readonly resourceChanges?: Record<string, number>;
+    readonly config?: Record<string, unknown>;
+}
+
+/** `{op} {resource type}::{name}` of each step that changes something, in the engine's order. */
+export function changedSteps(json: PreviewJson): string[] {
+    return (json.steps ?? []).filter((step) => step.op !== "same").map((step) => `${step.op} ${step.urn.split("::").slice(-2).join("::")}`);
+}
