@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { checkHostMachine, localMachine } from "./components/host/machineChecks";
 import { ConfigError } from "./settings/checks";
 import { RELEASE_KEYS, ReleaseConfig, parseReleaseConfig, referencedSecretKeys } from "./settings/release";
 
@@ -36,6 +37,8 @@ export function readReleaseConfig(): LoadedConfig {
         );
     }
     const release = parseReleaseConfig(raw);
+    // The host platform's checks need the machine (tools, root, ports, artifacts); they too come before any resource.
+    if (release.platform === "host") checkHostMachine(release, localMachine());
     const config = new pulumi.Config("release");
     const secrets: Record<string, pulumi.Output<string>> = {};
     const secretKeys = [

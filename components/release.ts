@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ReleaseConfig } from "../settings/release";
 import { EcsPlatform } from "./awsEcs/ecsPlatform";
 import { DockerPlatform } from "./dockerHost/dockerPlatform";
+import { HostPlatform } from "./host/hostPlatform";
 import { BackupRecord } from "./data/preUpgradeBackup";
 import { dataSteps } from "./data/upgradeSteps";
 import { PinnedImage } from "./pinnedImage";
@@ -165,12 +166,14 @@ function refs(images: Record<string, PinnedImage>): VersionImages {
     return Object.fromEntries(Object.entries(images).map(([component, image]) => [component, image.ref]));
 }
 
-function choosePlatform(name: string, args: PlatformArgs, parent: pulumi.Resource): PlatformAdapter {
+function choosePlatform(name: string, args: ReleaseArgs, parent: pulumi.Resource): PlatformAdapter {
     switch (args.config.platform) {
         case "aws-ecs":
             return new EcsPlatform(`${name}-ecs`, args, { parent });
         case "docker-host":
             return new DockerPlatform(`${name}-docker`, args, { parent });
+        case "host":
+            return new HostPlatform(`${name}-host`, args, { parent });
         default:
             throw new Error(`\`release:platform\` "${args.config.platform}" has no adapter`);
     }

@@ -4,11 +4,12 @@ import { ComponentSpec, parseComponents } from "./components";
 import { DATA_KEYS, DataSettings, parseDataSettings } from "./data";
 import { GATE_KEYS, GateSettings, parseGateSettings } from "./gates";
 import { DockerSettings, parseDockerSettings, splitImageReference } from "./docker";
+import { ArtifactTable, HostSettings, checkHostComponents, checkReplaceWeights, parseArtifacts, parseHostSettings } from "./host";
 import { isReleaseTag, tagSlug } from "./semver";
 
-export type Platform = "aws-ecs" | "docker-host";
+export type Platform = "aws-ecs" | "docker-host" | "host";
 /** Platforms with an adapter. */
-export const PLATFORMS: readonly Platform[] = ["aws-ecs", "docker-host"];
+export const PLATFORMS: readonly Platform[] = ["aws-ecs", "docker-host", "host"];
 
 /** Version → component → `sha256:<64 hex>`. */
 export type DigestTable = Record<string, Record<string, string>>;
@@ -35,6 +36,9 @@ export interface ReleaseConfig {
     readonly gates: GateSettings;
     readonly aws?: AwsSettings;
     readonly docker?: DockerSettings;
+    readonly host?: HostSettings;
+    /** Version → component → artifact (host only). */
+    readonly artifacts?: ArtifactTable;
 }
 
 /** Keys of the `release:` namespace this program reads; anything else is a typo and refused. */
@@ -50,6 +54,8 @@ export const RELEASE_KEYS = [
     "acceptSchemaHead",
     "aws",
     "dockerHost",
+    "host",
+    "artifacts",
     ...DATA_KEYS,
     ...GATE_KEYS,
 ] as const;
@@ -86,10 +92,12 @@ export function parseReleaseConfig(raw: Record<string, unknown>): ReleaseConfig 
         );
     }
     const canaryWeight = parseCanaryWeight(raw.canaryWeight, previous);
-    const components = parseComponents(raw.components);
+    const onHost = platform === "host";
+    const components = parseComponents(onHost ? withArtifactNames(raw.components, app) : raw.components);
     const requirePinnedDigests = optionalBoolean("release:requirePinnedDigests", raw.requirePinnedDigests) ?? false;
-    const digests = parseDigests(raw.digests, components);
     const live = previous === undefined ? [version] : [version, previous];
+    const host = onHost ? hostSettings(raw, components, live, previous, canaryWeight) : undefined;
+    const digests = host !== undefined ? host.digests : parseDigests(raw.digests, components);
     if (requirePinnedDigests) requireDigestsFor(live, components, digests);
     const acceptSchemaHead = optionalString("release:acceptSchemaHead", raw.acceptSchemaHead);
     if (acceptSchemaHead !== undefined) releaseTag("release:acceptSchemaHead", acceptSchemaHead);
@@ -109,7 +117,45 @@ export function parseReleaseConfig(raw: Record<string, unknown>): ReleaseConfig 
         gates: parseGateSettings(raw),
         ...(platform === "aws-ecs" ? { aws: parseAwsSettings(raw.aws) } : {}),
         ...(platform === "docker-host" ? { docker: dockerSettings(raw.dockerHost, app, components, requirePinnedDigests) } : {}),
+        ...(host !== undefined ? { host: host.settings, artifacts: host.artifacts } : {}),
     };
+}
+
+/**
+ * On host a component runs an artifact, not an image: its `image` may be left
+ * out and then names the artifact (`<app>-<component>`), and the artifact's
+ * sha256 is the digest of its pinned reference, so nothing asks a registry.
+ */
+function withArtifactNames(components: unknown, app: string): unknown {
+    if (!isObject(components)) return components;
+    return Object.fromEntries(
+        Object.entries(components).map(([name, spec]) => [name, isObject(spec) && spec.image === undefined ? { ...spec, image: `${app}-${name}` } : spec]),
+    );
+}
+
+function hostSettings(
+    raw: Record<string, unknown>,
+    components: ComponentSpec[],
+    live: string[],
+    previous: string | undefined,
+    canaryWeight: number,
+): { settings: HostSettings; artifacts: ArtifactTable; digests: DigestTable } {
+    if (raw.digests !== undefined) {
+        throw new ConfigError(
+            "`release:digests` does not apply on host: pin each artifact by `release:artifacts.<version>.<component>.sha256`",
+        );
+    }
+    checkHostComponents(components);
+    const settings = parseHostSettings(raw.host, components);
+    checkReplaceWeights(settings, previous, canaryWeight);
+    const artifacts = parseArtifacts(raw.artifacts, components, live);
+    const digests = Object.fromEntries(
+        Object.entries(artifacts).map(([version, perComponent]) => [
+            version,
+            Object.fromEntries(Object.entries(perComponent).map(([component, a]) => [component, `sha256:${a.sha256}`])),
+        ]),
+    );
+    return { settings, artifacts, digests };
 }
 
 function dockerSettings(value: unknown, app: string, components: ComponentSpec[], requirePinnedDigests: boolean): DockerSettings {

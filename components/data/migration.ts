@@ -53,7 +53,9 @@ export class Migration extends pulumi.ComponentResource {
             {
                 create: commandLine(argv),
                 update: NO_RERUN,
-                environment: { ...args.environment, DATABASE_URL: args.databaseUrl },
+                // The ledger's connection is the operator's; the task's own DATABASE_URL (a container's
+                // view of the same database, say) reaches the migration untouched.
+                environment: { DATABASE_URL: args.databaseUrl, ...args.environment, SAFE_RELEASE_LEDGER_URL: args.databaseUrl },
                 triggers: [args.version, args.digest],
             },
             { parent: this, dependsOn: opts.dependsOn, additionalSecretOutputs: ["environment"] },

@@ -69,6 +69,8 @@ export class PreUpgradeBackup extends pulumi.ComponentResource {
                     backup.dir,
                     ...common,
                     ...(tables.length > 0 ? ["--critical-tables", tables.join(",")] : []),
+                    // No schema head yet: the first migration has still to create the critical tables.
+                    ...(tables.length > 0 && args.schemaHead === undefined ? ["--before-first-migration"] : []),
                 ],
                 {
                     DATABASE_URL: args.databaseUrl,

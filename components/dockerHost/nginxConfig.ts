@@ -22,6 +22,14 @@ export { RouterComponent, RouterSpec, RouterVersion, TARGET_HEADER, VERSION_HEAD
  * so it gets no request while a weighted version is up, yet still catches traffic when every
  * weighted version is down. Routing by component is by path prefix on the one front port.
  *
+ * Why the front keeps no client connection alive (`keepalive_timeout 0`): a weight change is a
+ * reload, and a retiring worker closes every idle keep-alive connection, and each connection it
+ * has just answered, although that answer promised to keep it open. A client that sends its next
+ * request at that moment gets no answer; a GET may be resent, a POST must not be. With
+ * `Connection: close` on every answer no client ever sends onto a connection nginx is closing, and
+ * a new connection waits in the shared listen queue until a new worker takes it, so a reload fails
+ * no request. The price is one TCP handshake per request between client and router.
+ *
  * Known limit: a non-idempotent request (POST) whose version fails after the front has sent it
  * to that version's hop is not retried on the other version; the next requests avoid the
  * failed version for `failTimeoutSeconds`.
@@ -86,6 +94,8 @@ function frontServer(spec: RouterSpec, listenAddress: string, innerBudget: numbe
     return block("server", [
         `listen ${listenAddress}:${spec.listenPort};`,
         `access_log ${spec.accessLogPath ?? "/dev/stdout"} release_json;`,
+        // No client connection outlives its request, so a reload has none to close unread (see the top of this file).
+        "keepalive_timeout 0;",
         'set $release_component "";',
         // The version hop gives up first, so a slow version answers 504 and the request moves on.
         ...proxyPolicy(connect, innerBudget, spec.versions.length),

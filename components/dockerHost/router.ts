@@ -39,9 +39,10 @@ export function routerSpec(components: ComponentSpec[], versions: RoutedVersion[
 /**
  * What runs inside the router to load a rendered config (given on stdin): write
  * it beside the live one, let `nginx -t` check it, rename it over the live one,
- * reload (old workers finish their requests, so no connection drops), then wait
- * until the status port answers with the new fingerprint. A config nginx refuses
- * never replaces the one that serves.
+ * reload (old workers finish the requests they hold, and since the front keeps no
+ * client connection alive there is none for them to close unread: see nginxConfig.ts),
+ * then wait until the status port answers with the new fingerprint. A config nginx
+ * refuses never replaces the one that serves.
  */
 export function applyConfigScript(config: string, configPath = ROUTER_CONFIG_PATH): string {
     const fingerprint = readConfigFingerprint(config);

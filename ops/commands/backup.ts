@@ -12,7 +12,7 @@ import { reported } from "../report";
 import { validateApp, validateVersion } from "../validate";
 
 const usage = `usage: safe-release-ops backup --kind postgres --app <app> --version <vX.Y.Z> --dir <backup dir>
-                        [--critical-tables a,b,c] [--compress 0-9] [--log <path>]
+                        [--critical-tables a,b,c] [--before-first-migration] [--compress 0-9] [--log <path>]
        safe-release-ops backup --kind directory --path <data dir> --app <app> --version <vX.Y.Z> --dir <backup dir>
                         [--compression none|gzip] [--quiesced] [--log <path>]
 
@@ -24,6 +24,8 @@ postgres: DATABASE_URL (environment) names the database. pg_dump -Fc streams to
   file holds every streamed byte and pg_restore --list reads its table of contents. Facts — the
   migration ledgers and exact row counts of --critical-tables — are read in the same
   snapshot as the dump and written to <file>.facts.json; restore checks against them.
+  A critical table that does not exist fails the backup (a misspelt name), except with
+  --before-first-migration (a first release: its migration creates them), where it is not counted.
   --compress: zlib level, default ${DEFAULT_COMPRESS_LEVEL} (fast: the backup runs while writes are paused).
   SAFE_RELEASE_PG_BIN: directory of pg_dump/pg_restore matching the server (else PATH).
   With coreutils' stdbuf on PATH, pg_dump writes in 1 MiB pieces (less overhead, same bytes).
@@ -43,6 +45,7 @@ const FLAGS: FlagSpec = {
     dir: "value",
     log: "value",
     "critical-tables": "value",
+    "before-first-migration": "switch",
     compress: "value",
     path: "value",
     compression: "value",
@@ -93,7 +96,15 @@ async function backupPostgres(
     io.stderr.write(`backing up ${describeTarget(target)} to ${file}\n`);
     let dump;
     try {
-        dump = await dumpWithFacts({ target, env: io.env, file, criticalTables, compressLevel, stderr: io.stderr });
+        dump = await dumpWithFacts({
+            target,
+            env: io.env,
+            file,
+            criticalTables,
+            beforeFirstMigration: flags.switches.has("before-first-migration"),
+            compressLevel,
+            stderr: io.stderr,
+        });
     } catch (err) {
         if (err instanceof UsageError) throw err;
         io.stderr.write(`backup: ${redactor(target)((err as Error).message)}\n`);

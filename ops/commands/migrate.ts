@@ -32,10 +32,15 @@ ledger table \`${TOOL_LEDGER}\` (created if missing):
     included), streams its output to stderr and records 'succeeded' or 'failed' with
     the exit code and the last 50 lines.
 
-The database is read from DATABASE_URL; the password is never printed.
+The ledger and the lock are in the database SAFE_RELEASE_LEDGER_URL names, else DATABASE_URL
+(the same database: set the first where the migration reaches it under another address, such
+as a container on a Docker network; the runner never sees it). The password is never printed.
 stdout: {"ran":…,"outcome":"succeeded"|"already-applied"|"refused"|"failed"|"not-started"|"lock-timeout"|"error",…}
 exit status: 0 succeeded or already applied, 1 anything else, 2 usage error.
 `;
+
+/** The ledger's own connection, where the runner reaches the database under another address. */
+const LEDGER_URL = "SAFE_RELEASE_LEDGER_URL";
 
 export function parseMigrateArgs(args: readonly string[]): MigrateRequest {
     const flags = parseFlags(args, {
@@ -75,7 +80,8 @@ interface Session {
 
 async function runMigrate(args: string[], io: OpsIO): Promise<number> {
     const request = parseMigrateArgs(args);
-    const target = parseDatabaseUrl(io.env.DATABASE_URL);
+    const target =
+        io.env[LEDGER_URL] !== undefined ? parseDatabaseUrl(io.env[LEDGER_URL], LEDGER_URL) : parseDatabaseUrl(io.env.DATABASE_URL);
     const redact = redactor(target);
     const session: Session = {
         request,
@@ -150,7 +156,8 @@ async function migrateOnce(client: Client, session: Session): Promise<number> {
     }
     session.log(`migrating \`${key.app}\` ${key.version}: ${runner.join(" ")}`);
     const tail = new LineTail();
-    const result = await runProgram(runner, session.io.env, (line) => {
+    const { [LEDGER_URL]: _ledger, ...runnerEnv } = session.io.env;
+    const result = await runProgram(runner, runnerEnv, (line) => {
         const safe = session.redact(line);
         tail.push(safe);
         session.io.stderr.write(`${safe}\n`);

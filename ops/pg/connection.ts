@@ -12,24 +12,25 @@ export interface PgTarget {
     readonly sslmode?: string;
 }
 
-export function parseDatabaseUrl(url: string | undefined): PgTarget {
+/** `variable` names where the URL came from, for the error messages. */
+export function parseDatabaseUrl(url: string | undefined, variable = "DATABASE_URL"): PgTarget {
     if (url === undefined || url === "") {
-        throw new UsageError("`DATABASE_URL` must be set to a postgresql:// connection string; got nothing");
+        throw new UsageError(`\`${variable}\` must be set to a postgresql:// connection string; got nothing`);
     }
     let parsed: URL;
     try {
         parsed = new URL(url);
     } catch {
         throw new UsageError(
-            "`DATABASE_URL` must be a postgresql:// connection string; got a value that is not a URL (not shown: it may hold a password)",
+            `\`${variable}\` must be a postgresql:// connection string; got a value that is not a URL (not shown: it may hold a password)`,
         );
     }
     if (parsed.protocol !== "postgresql:" && parsed.protocol !== "postgres:") {
-        throw new UsageError(`\`DATABASE_URL\` must start with postgresql:// or postgres://; got ${parsed.protocol}//…`);
+        throw new UsageError(`\`${variable}\` must start with postgresql:// or postgres://; got ${parsed.protocol}//…`);
     }
     const database = decodeURIComponent(parsed.pathname.replace(/^\//, ""));
     if (database === "") {
-        throw new UsageError(`\`DATABASE_URL\` must name a database (postgresql://host/<database>); got ${maskUrl(url)}`);
+        throw new UsageError(`\`${variable}\` must name a database (postgresql://host/<database>); got ${maskUrl(url)}`);
     }
     return {
         // `?host=/var/run/postgresql` (a Unix socket directory) as libpq accepts it.

@@ -1,9 +1,10 @@
 import * as fs from "fs";
+import { Client } from "pg";
 import { Writable } from "stream";
 import { UsageError } from "../command";
 import { findOnPath, ProgressMeter, runChild, sha256OfFile } from "../checksum";
 import { FifoCopy } from "../fifoCopy";
-import { connect, pgBinary, pgEnv, PgTarget, redactor } from "./connection";
+import { connect, pgBinary, pgEnv, PgTarget, quoteIdent, redactor } from "./connection";
 import { assertTablesExist, Facts, readFacts } from "./facts";
 
 /**
@@ -24,6 +25,11 @@ export interface DumpRequest {
     /** Created exclusively: an existing file is never overwritten. */
     readonly file: string;
     readonly criticalTables: string[];
+    /**
+     * Before the first migration the critical tables may not exist yet: those are
+     * left out of the facts (and said on stderr) instead of failing the backup.
+     */
+    readonly beforeFirstMigration?: boolean;
     readonly compressLevel?: number;
     readonly stderr: Writable;
 }
@@ -66,7 +72,10 @@ export async function dumpWithFacts(request: DumpRequest): Promise<DumpResult> {
         const { rows } = await client.query("SELECT pg_export_snapshot() AS snapshot");
         const snapshot: string = rows[0].snapshot;
         // Before the dump starts: a misspelt table must not cost a whole dump.
-        await assertTablesExist(client, request.target.database, request.criticalTables);
+        const criticalTables = request.beforeFirstMigration
+            ? await existingTables(client, request.criticalTables, request.stderr)
+            : request.criticalTables;
+        await assertTablesExist(client, request.target.database, criticalTables);
 
         const meter = new ProgressMeter("dumped", request.stderr);
         // Opened synchronously so an existing file fails here, before cleanup could remove it.
@@ -85,7 +94,7 @@ export async function dumpWithFacts(request: DumpRequest): Promise<DumpResult> {
         });
         // pg_dump holds the write end now: when it exits, the copy sees end-of-file.
         output.closeWriter();
-        const reading = readFacts(client, request.target.database, request.criticalTables, snapshot);
+        const reading = readFacts(client, request.target.database, criticalTables, snapshot);
         const [dumped, copied, read] = await Promise.allSettled([dumping, output.done, reading]);
         if (dumped.status === "rejected") throw dumped.reason;
         if (copied.status === "rejected") throw copied.reason;
@@ -137,4 +146,14 @@ export async function checkDumpFile(file: string, env: NodeJS.ProcessEnv): Promi
         ),
     ]);
     return { sha256, size: bytes, ...listing };
+}
+
+async function existingTables(client: Client, tables: string[], stderr: Writable): Promise<string[]> {
+    const present: string[] = [];
+    for (const table of tables) {
+        const { rows } = await client.query("SELECT to_regclass($1) IS NOT NULL AS present", [quoteIdent(table)]);
+        if (rows[0].present) present.push(table);
+        else stderr.write(`critical table \`${table}\` does not exist yet (no migration has run): not counted\n`);
+    }
+    return present;
 }

@@ -342,31 +342,37 @@ describe("e2e substrate: Docker engine, registry, images, service database", fun
             const base = `http://127.0.0.1:${port}`;
             assert.deepEqual(await get(`${base}/`), { status: 503, body: "no release is routed yet", version: null });
             // As `pulumi up` does (`wait: true`): a backend joins the router only once healthy.
-            await startService("svc-v11", "v1.1.0", []);
+            await startService("web-v1", "v1.0.0", []);
+            await startService("web-v11", "v1.1.0", []);
             const masterPid = (await engine.docker(["exec", "e2e-router", "cat", "/run/nginx.pid"])).stdout.trim();
             const startedAt = (await engine.docker(["inspect", "--format", "{{.State.StartedAt}}", "e2e-router"])).stdout;
 
             const components = parseComponents({ web: { image: images.service.repository, role: "web", port: 8080 } });
+            const workers = async () => {
+                const { stdout } = await engine.docker(["exec", "e2e-router", "ps", "-o", "pid,args"]);
+                return stdout.split("\n").flatMap((line) => (/nginx: worker process/.test(line) ? [line.trim().split(/\s+/)[0]] : []));
+            };
             // Exactly what the program's `local.Command` runs: `sh -c <command>` with the config on stdin.
             const apply = async (config: string) => {
+                const old = await workers();
                 await run("sh", ["-c", applyConfigCommand("e2e-router", config)], { env: engine.env, input: config });
-                // The command returns once a new worker serves; workers of the old config may still take a
-                // connection until they have handled nginx's shutdown signal, so wait for them to be gone.
+                // The command returns once one new worker serves; a worker of the old config may still accept a
+                // connection until it has handled nginx's shutdown signal, so wait until every old worker is gone.
                 await pollUntil("the old nginx workers to exit", 15_000, async () => {
-                    const { stdout } = await engine.docker(["exec", "e2e-router", "ps", "-o", "args"]);
-                    return !stdout.includes("shutting down");
+                    const current = await workers();
+                    return !old.some((pid) => current.includes(pid));
                 });
             };
             const first = renderNginxConfig(
-                routerSpec(components, [{ version: "v1.0.0", weight: 100, backends: { web: ["svc-v1:8080"] } }]),
+                routerSpec(components, [{ version: "v1.0.0", weight: 100, backends: { web: ["web-v1:8080"] } }]),
             );
             await apply(first);
             assert.deepEqual(await get(`${base}/`), { status: 200, body: "v1.0.0", version: "v1.0.0" });
 
             const canary = renderNginxConfig(
                 routerSpec(components, [
-                    { version: "v1.1.0", weight: 50, backends: { web: ["svc-v11:8080"] } },
-                    { version: "v1.0.0", weight: 50, backends: { web: ["svc-v1:8080"] } },
+                    { version: "v1.1.0", weight: 50, backends: { web: ["web-v11:8080"] } },
+                    { version: "v1.0.0", weight: 50, backends: { web: ["web-v1:8080"] } },
                 ]),
             );
             await apply(canary);

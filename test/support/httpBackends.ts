@@ -10,6 +10,8 @@ export interface NamedBackend {
     readonly address: string;
     /** Requests answered since start or the last `resetHits()`. */
     hits(): number;
+    /** POSTs among them, each counted once its whole body arrived. */
+    posts(): number;
     resetHits(): void;
     close(): Promise<void>;
 }
@@ -48,10 +50,12 @@ export async function startNamedBackends(names: readonly string[]): Promise<Name
 
 async function startNamedBackend(name: string): Promise<NamedBackend> {
     let hits = 0;
+    let posts = 0;
     const server = http.createServer((request, response) => {
         hits += 1;
         request.resume();
         request.on("end", () => {
+            if (request.method === "POST") posts += 1;
             response.writeHead(200, { "Content-Type": "text/plain", "Content-Length": Buffer.byteLength(name) });
             response.end(name);
         });
@@ -66,8 +70,10 @@ async function startNamedBackend(name: string): Promise<NamedBackend> {
         port,
         address: `127.0.0.1:${port}`,
         hits: () => hits,
+        posts: () => posts,
         resetHits: () => {
             hits = 0;
+            posts = 0;
         },
         close,
     };

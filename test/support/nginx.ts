@@ -5,7 +5,11 @@ import * as path from "path";
 import { readConfigFingerprint } from "../../components/dockerHost/nginxConfig";
 import { atTestEnd, isRoot, run, tempDir } from "./processes";
 
+export { failed, failuresByMethod, percentServedBy, sendRequests, tally } from "./httpLoad";
+export type { LoadMethod, LoadOptions, Outcome } from "./httpLoad";
+
 export const NGINX_BINARY = "/usr/sbin/nginx";
+const ACCESS_LOG_WAIT_MS = 2000;
 
 /** A real nginx serving a generated config from its own temporary prefix. */
 export interface TestNginx {
@@ -20,6 +24,11 @@ export interface TestNginx {
     reload(config: string): Promise<number>;
     /** Lines of the access log written so far. */
     accessLog(): string[];
+    /**
+     * The lines after the first `start`, once there are `expected` of them (or after 2 s): nginx
+     * writes a request's line just after the answer's last byte, so the client may see it first.
+     */
+    accessLogSince(start: number, expected: number): Promise<string[]>;
     stop(): Promise<void>;
 }
 
@@ -101,6 +110,10 @@ export async function startNginx(config: string, paths: NginxPaths, statusPort: 
         return stopped;
     };
     atTestEnd(stop);
+    const accessLog = () =>
+        readIfExists(accessLogPath)
+            .split("\n")
+            .filter((line) => line !== "");
     try {
         await waitForFingerprint(statusPort, readConfigFingerprint(config), child, 5000);
     } catch (err) {
@@ -123,10 +136,12 @@ export async function startNginx(config: string, paths: NginxPaths, statusPort: 
             await waitUntilRetired(oldWorkers, 5000);
             return Number(process.hrtime.bigint() - started) / 1e6;
         },
-        accessLog: () =>
-            readIfExists(accessLogPath)
-                .split("\n")
-                .filter((line) => line !== ""),
+        accessLog,
+        async accessLogSince(start: number, expected: number): Promise<string[]> {
+            const deadline = Date.now() + ACCESS_LOG_WAIT_MS;
+            while (accessLog().length < start + expected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+            return accessLog().slice(start);
+        },
         stop,
     };
 }
@@ -168,96 +183,4 @@ function readIfExists(file: string): string {
         if (["ENOENT", "ESRCH"].includes((err as NodeJS.ErrnoException).code ?? "")) return "";
         throw err;
     }
-}
-
-/**
- * One request's outcome: the answer, or the client-side error (reset, refused …).
- * `retried` marks a GET sent a second time because the connection closed before any byte of an
- * answer: an idle keep-alive connection, or a fresh one, closed unread by a worker that a reload
- * retires. HTTP lets clients resend idempotent requests then, and browsers and proxies do.
- */
-export type Outcome =
-    | {
-          readonly status: number;
-          readonly body: string;
-          readonly version: string | undefined;
-          readonly retried: boolean;
-          readonly error?: undefined;
-      }
-    | { readonly error: string };
-
-export interface LoadOptions {
-    readonly port: number;
-    /** Requests to send in all; the run ends earlier once `stop()` returns true. */
-    readonly count: number;
-    readonly concurrency: number;
-    readonly path?: string;
-    readonly headers?: Readonly<Record<string, string>>;
-    /** Keep-alive connections reused across requests, like a browser or a load balancer. */
-    readonly agent: http.Agent;
-    readonly stop?: () => boolean;
-}
-
-const RESEND_DELAY_MS = 20;
-
-function getOnce(options: LoadOptions, retried = false): Promise<Outcome> {
-    return new Promise((resolve) => {
-        let answered = false;
-        const request = http.get(
-            { host: "127.0.0.1", port: options.port, path: options.path ?? "/", headers: options.headers, agent: options.agent },
-            (response) => {
-                answered = true;
-                let body = "";
-                response.setEncoding("utf8");
-                response.on("data", (chunk) => (body += chunk));
-                response.on("end", () => {
-                    const version = response.headers["x-release-version"];
-                    resolve({
-                        status: response.statusCode ?? 0,
-                        body,
-                        version: typeof version === "string" ? version : undefined,
-                        retried,
-                    });
-                });
-                response.on("error", (err) => resolve({ error: err.message }));
-            },
-        );
-        request.on("error", (err: NodeJS.ErrnoException) => {
-            const closedUnanswered = !answered && (err.code === "ECONNRESET" || err.message === "socket hang up");
-            // A short pause lets the retiring worker finish closing its listeners before the resend.
-            if (closedUnanswered && !retried) setTimeout(() => void getOnce(options, true).then(resolve), RESEND_DELAY_MS);
-            else resolve({ error: err.message });
-        });
-        request.setTimeout(5000, () => request.destroy(new Error("request timed out after 5000 ms")));
-    });
-}
-
-/** Sends up to `count` GETs over `concurrency` parallel loops; outcomes in completion order. */
-export async function sendRequests(options: LoadOptions): Promise<Outcome[]> {
-    const outcomes: Outcome[] = [];
-    let issued = 0;
-    const loop = async () => {
-        while (issued < options.count && !(options.stop?.() ?? false)) {
-            issued += 1;
-            outcomes.push(await getOnce(options));
-        }
-    };
-    await Promise.all(Array.from({ length: options.concurrency }, loop));
-    return outcomes;
-}
-
-/** How many outcomes carry each answer body (the backend's name) or error; keys sorted. */
-export function tally(outcomes: readonly Outcome[]): Record<string, number> {
-    const counts = new Map<string, number>();
-    for (const outcome of outcomes) {
-        const key = outcome.error !== undefined ? `error: ${outcome.error}` : `${outcome.status} ${outcome.body}`;
-        counts.set(key, (counts.get(key) ?? 0) + 1);
-    }
-    return Object.fromEntries([...counts.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}
-
-/** Percent of outcomes answered 200 by the backend named `body`. */
-export function percentServedBy(outcomes: readonly Outcome[], body: string): number {
-    const served = outcomes.filter((outcome) => outcome.error === undefined && outcome.status === 200 && outcome.body === body).length;
-    return (100 * served) / outcomes.length;
 }

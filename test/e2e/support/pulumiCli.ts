@@ -81,19 +81,26 @@ export class E2eStack {
         const written = path.join(PROJECT_DIR, `Pulumi.${stackName}.yaml`);
         const salt = fs.existsSync(written) ? (yaml.load(fs.readFileSync(written, "utf8")) as { encryptionsalt?: string }) : {};
         fs.rmSync(written, { force: true });
-        fs.writeFileSync(stack.configFile, yaml.dump({ encryptionsalt: salt?.encryptionsalt }));
+        fs.writeFileSync(stack.configFile, yaml.dump({ encryptionsalt: salt?.encryptionsalt, config: {} }));
         stack.writeConfig(config);
         return stack;
     }
 
-    /** Replaces the stack's config, as a reviewed change to its stack file would. */
+    /**
+     * Replaces the stack's config, as a reviewed change to its stack file would;
+     * the passphrase's salt and the secrets set with `setSecret` stay.
+     */
     writeConfig(config: StackConfig): void {
         const existing = fs.existsSync(this.configFile)
-            ? (yaml.load(fs.readFileSync(this.configFile, "utf8")) as Record<string, unknown>)
+            ? ((yaml.load(fs.readFileSync(this.configFile, "utf8")) ?? {}) as { encryptionsalt?: string; config?: Record<string, unknown> })
             : {};
-        // The passphrase provider's salt lives in the stack file; a config change must keep it.
-        const salt = existing?.encryptionsalt;
-        fs.writeFileSync(this.configFile, yaml.dump({ ...(salt !== undefined ? { encryptionsalt: salt } : {}), config }));
+        const secrets = Object.entries(existing.config ?? {}).filter(
+            ([, value]) => typeof value === "object" && value !== null && "secure" in value,
+        );
+        fs.writeFileSync(
+            this.configFile,
+            yaml.dump({ encryptionsalt: existing.encryptionsalt, config: { ...config, ...Object.fromEntries(secrets) } }),
+        );
     }
 
     async setSecret(key: string, value: string): Promise<void> {
@@ -159,7 +166,15 @@ export interface HistoryEntry {
     readonly config?: Record<string, unknown>;
 }
 
-/** `{op} {resource type}::{name}` of each step that changes something, in the engine's order. */
+/**
+ * `{op} {type}::{name}` of each step that changes something (a read changes nothing), in the engine's
+ * order; the type without its parents' (a URN's type is `Parent$Child`).
+ */
 export function changedSteps(json: PreviewJson): string[] {
-    return (json.steps ?? []).filter((step) => step.op !== "same").map((step) => `${step.op} ${step.urn.split("::").slice(-2).join("::")}`);
+    return (json.steps ?? [])
+        .filter((step) => step.op !== "same" && step.op !== "read")
+        .map((step) => {
+            const [type, name] = step.urn.split("::").slice(-2);
+            return `${step.op} ${type.split("$").pop()}::${name}`;
+        });
 }

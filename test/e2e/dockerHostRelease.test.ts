@@ -1,0 +1,201 @@
+import * as assert from "assert";
+import { changedSteps } from "./support/pulumiCli";
+import { APP, ReleaseStep, ShopWorld, backupLog, startShopWorld, stopShopWorld } from "./support/shopStack";
+
+/**
+ * A whole release of a web + worker service on PostgreSQL, on `docker-host`,
+ * through the real engine: every step is the config change the README's table
+ * names, previewed with `pulumi preview --json` and applied with `pulumi up`,
+ * and checked where the operator would look — the engine's plan, the
+ * containers, the router's answers, the rows in PostgreSQL, the backup log,
+ * the stack's outputs and history.
+ */
+describe("e2e: a release on docker-host under the real engine", function () {
+    let world: ShopWorld;
+
+    before(async () => {
+        world = await startShopWorld("shop");
+    });
+    after(async () => stopShopWorld(world));
+
+    /** Container name → id and start time: a traffic shift must leave every one alone. */
+    async function containers(): Promise<Record<string, string>> {
+        const { stdout } = await world.engine.docker(["ps", "-a", "--filter", `label=safe-release.app=${APP}`, "--format", "{{.Names}}"]);
+        const names = stdout
+            .split("\n")
+            .filter((n) => n !== "")
+            .sort();
+        const state: Record<string, string> = {};
+        for (const name of names) {
+            const inspect = await world.engine.docker(["inspect", "--format", "{{.Id}} {{.State.StartedAt}} {{.State.Status}}", name]);
+            state[name] = inspect.stdout.trim();
+        }
+        return state;
+    }
+
+    async function ledger(): Promise<string[]> {
+        const rows = await world.db.query("SELECT version, status FROM safe_release_migrations ORDER BY started_at, version");
+        return rows.map((r) => `${r.version} ${r.status}`);
+    }
+
+    /** Who answers `GET /` through the router, over `count` requests. */
+    async function split(count: number): Promise<Record<string, number>> {
+        const answers: Record<string, number> = {};
+        for (let i = 0; i < count; i++) {
+            const { status, body } = await world.get("/");
+            assert.strictEqual(status, 200, `request ${i} through the router`);
+            answers[body] = (answers[body] ?? 0) + 1;
+        }
+        return answers;
+    }
+
+    /**
+     * What the engine deletes on the first update after a release: the data steps
+     * that release declared. Their commands ran; deleting them runs nothing (they
+     * have no `delete`), and the backup's record stays in the stack outputs.
+     */
+    function finishedDataSteps(version: string): string[] {
+        return [
+            `delete command:local:Command::shop-preflight-${version}-checks`,
+            `delete safe-release:data:Preflight::shop-preflight-${version}`,
+            `delete command:local:Command::shop-quiesce-${version}-stop`,
+            `delete command:local:Command::shop-quiesce-${version}-resume`,
+            `delete safe-release:data:Quiesce::shop-quiesce-${version}`,
+            `delete command:local:Command::shop-backup-${version}-pg-dump`,
+            `delete safe-release:data:PreUpgradeBackup::shop-backup-${version}`,
+            `delete command:local:Command::shop-migrate-${version}-run`,
+            `delete safe-release:data:Migration::shop-migrate-${version}`,
+            `delete command:local:Command::shop-prune-${version}`,
+        ];
+    }
+
+    /**
+     * A traffic shift or a warm rollback: the engine's plan is the router's config
+     * (and, right after a release, the removal of its finished data steps); no
+     * container is created, replaced or restarted.
+     */
+    async function weightsOnly(step: ReleaseStep, expected: Record<string, number>, afterRelease?: string): Promise<void> {
+        world.configure(step);
+        const before = await containers();
+        const { json } = await world.stack.preview();
+        const want = ["update command:local:Command::shop-docker-router-config", ...(afterRelease ? finishedDataSteps(afterRelease) : [])];
+        assert.deepStrictEqual(changedSteps(json).sort(), want.sort());
+        await world.stack.up();
+        assert.deepStrictEqual(await containers(), before, "no container created, replaced or restarted");
+        assert.deepStrictEqual((await world.stack.outputs()).weights, expected);
+    }
+
+    it("first deploy: v1.0.0 migrated once and serving at 100%", async () => {
+        const { json } = await world.stack.preview();
+        const steps = changedSteps(json);
+        assert.ok(steps.includes("create safe-release:data:Migration::shop-migrate-v1.0.0"), steps.join("\n"));
+        assert.ok(steps.includes("create docker:index/container:Container::shop-docker-v1.0.0-web"), steps.join("\n"));
+        await world.stack.up();
+
+        assert.deepStrictEqual(await ledger(), ["v1.0.0 succeeded"]);
+        assert.deepStrictEqual(await world.get("/"), { status: 200, body: "v1.0.0" });
+        const outputs = await world.stack.outputs();
+        assert.strictEqual(outputs.version, "v1.0.0");
+        assert.strictEqual(outputs.schemaHead, "v1.0.0");
+        assert.deepStrictEqual(outputs.weights, { "v1.0.0": 100 });
+        const history = await world.stack.history();
+        assert.deepStrictEqual(
+            history.map((h) => [h.kind, h.result]),
+            [["update", "succeeded"]],
+        );
+    });
+
+    it("start a release: preflight, quiesce, backup, migrate once, resume, deploy, smoke; no user traffic yet", async () => {
+        await world.get("/items"); // nothing to see: rows come from the worker and the POSTs below
+        for (let i = 0; i < 3; i++)
+            assert.strictEqual((await fetch(`http://127.0.0.1:${world.routerPort}/items`, { method: "POST" })).status, 201);
+        world.configure({ version: "v1.1.0", previous: "v1.0.0", canaryWeight: 0 });
+        const { json } = await world.stack.preview();
+        const steps = changedSteps(json);
+        const order = [
+            "create command:local:Command::shop-preflight-v1.1.0-checks",
+            "create command:local:Command::shop-backup-v1.1.0-pg-dump",
+            "create command:local:Command::shop-migrate-v1.1.0-run",
+            "create docker:index/container:Container::shop-docker-v1.1.0-web",
+            "create command:local:Command::shop-docker-router-config".replace("create", "update"),
+        ];
+        for (const step of order) assert.ok(steps.includes(step), `${step} in:\n${steps.join("\n")}`);
+        const positions = order.map((step) => steps.indexOf(step));
+        assert.deepStrictEqual(
+            [...positions].sort((a, b) => a - b),
+            positions,
+            `in order:\n${steps.join("\n")}`,
+        );
+        const containersBefore = await containers();
+        await world.stack.up();
+
+        assert.deepStrictEqual(await ledger(), ["v1.0.0 succeeded", "v1.1.0 succeeded"]);
+        const outputs = await world.stack.outputs();
+        assert.deepStrictEqual([outputs.version, outputs.previous, outputs.schemaHead], ["v1.1.0", "v1.0.0", "v1.1.0"]);
+        assert.deepStrictEqual(outputs.weights, { "v1.1.0": 0, "v1.0.0": 100 });
+        const logged = backupLog(world).filter((r) => r.version === "v1.1.0");
+        assert.strictEqual(logged.length, 1, "one pre-upgrade backup of v1.1.0 in the log");
+        assert.match(String(logged[0].sha256), /^[0-9a-f]{64}$/);
+        assert.deepStrictEqual(await split(20), { "v1.0.0": 20 }, "no user traffic on v1.1.0");
+        const after = await containers();
+        assert.strictEqual(after["shop-web-v1-0-0"], containersBefore["shop-web-v1-0-0"], "v1.0.0's web container untouched");
+    });
+
+    it("shift traffic 10 → 50 → 100: the router's config only, the split measured through the router", async () => {
+        for (const weight of [10, 50, 100]) {
+            await weightsOnly(
+                { version: "v1.1.0", previous: "v1.0.0", canaryWeight: weight },
+                { "v1.1.0": weight, "v1.0.0": 100 - weight },
+                weight === 10 ? "v1.1.0" : undefined,
+            );
+            if (weight === 10) {
+                const backups = (await world.stack.outputs()).backups as Array<{ version: string }>;
+                assert.ok(
+                    backups.some((b) => b.version === "v1.1.0"),
+                    "the release's backup is still listed once its step is gone",
+                );
+            }
+            const answers = await split(100);
+            assert.deepStrictEqual(
+                answers,
+                Object.fromEntries(Object.entries({ "v1.1.0": weight, "v1.0.0": 100 - weight }).filter(([, n]) => n > 0)),
+            );
+        }
+    });
+
+    it("roll back after promotion: v1.0.0 takes all traffic at once, nothing restarts", async () => {
+        await weightsOnly({ version: "v1.0.0", previous: "v1.1.0", canaryWeight: 100 }, { "v1.0.0": 100, "v1.1.0": 0 });
+        assert.deepStrictEqual(await split(20), { "v1.0.0": 20 });
+        assert.deepStrictEqual(await ledger(), ["v1.0.0 succeeded", "v1.1.0 succeeded"], "a rollback never re-runs or reverts a migration");
+    });
+
+    it("roll forward, then retire v1.0.0: its containers deleted, v1.1.0 alone", async () => {
+        await weightsOnly({ version: "v1.1.0", previous: "v1.0.0", canaryWeight: 100 }, { "v1.1.0": 100, "v1.0.0": 0 });
+        world.configure({ version: "v1.1.0" });
+        const { json } = await world.stack.preview();
+        const deleted = changedSteps(json).filter((step) => step.startsWith("delete docker"));
+        assert.deepStrictEqual(deleted.sort(), [
+            "delete docker:index/container:Container::shop-docker-v1.0.0-web",
+            "delete docker:index/container:Container::shop-docker-v1.0.0-worker",
+            "delete docker:index/remoteImage:RemoteImage::shop-docker-v1.0.0-web-image",
+            "delete docker:index/remoteImage:RemoteImage::shop-docker-v1.0.0-worker-image",
+        ]);
+        await world.stack.up();
+        assert.deepStrictEqual(Object.keys(await containers()).sort(), ["shop-router", "shop-web-v1-1-0", "shop-worker-v1-1-0"]);
+        assert.deepStrictEqual(await split(10), { "v1.1.0": 10 });
+        const outputs = await world.stack.outputs();
+        assert.deepStrictEqual([outputs.version, outputs.previous ?? null, outputs.schemaHead], ["v1.1.0", null, "v1.1.0"]);
+    });
+
+    it("stack history: one entry per update, each with the version its config named", async () => {
+        const history = await world.stack.history();
+        // Newest first: retire, roll forward, roll back, 100, 50, 10, start, first deploy.
+        assert.deepStrictEqual(
+            history.map(
+                (h) =>
+                    `${h.result} ${(h.config?.["release:version"] as { value?: string } | undefined)?.value ?? h.config?.["release:version"]}`,
+            ),
+            ["v1.1.0", "v1.1.0", "v1.0.0", "v1.1.0", "v1.1.0", "v1.1.0", "v1.1.0", "v1.0.0"].map((v) => `succeeded ${v}`),
+        );
+    });
+});
