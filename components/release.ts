@@ -19,20 +19,26 @@ export interface ReleaseArgs extends PlatformArgs {
 const BACKUPS_LISTED = 20;
 
 /** The stack outputs: what a person or a script needs to act on the release. */
+/**
+ * The stack's outputs. The release record — `version`, `previous`, `weights`,
+ * `schemaHead`, `restoredFrom` — resolves only once everything the update must
+ * carry out has succeeded: the engine keeps the outputs a failed update did
+ * resolve, so a record resolved up front would claim a migration that failed.
+ */
 export interface ReleaseOutputs {
-    readonly version: string;
-    readonly previous?: string;
+    readonly version: pulumi.Output<string>;
+    readonly previous?: pulumi.Output<string>;
     /** Version → percent of traffic. */
-    readonly weights: Record<string, number>;
+    readonly weights: pulumi.Output<Record<string, number>>;
     /** Version → component → `repo@sha256:…` */
     readonly images: pulumi.Output<Record<string, Record<string, string>>>;
     /** Version → component → digest, for images whose digest was looked up rather than pinned: copy into `release:digests`. */
     readonly unpinnedDigests: pulumi.Output<Record<string, Record<string, string>>>;
     /** Newest version whose migration has run. */
-    readonly schemaHead: string;
+    readonly schemaHead: pulumi.Output<string>;
     /** Pre-upgrade backups, newest last: the ids `release:restoreFrom` accepts. */
     readonly backups: pulumi.Output<BackupRecord[]>;
-    readonly restoredFrom?: string;
+    readonly restoredFrom?: pulumi.Output<string>;
     /** Version → names of the alarms watching it (aws-ecs with `release:analysis`). */
     readonly alarms: Record<string, string[]>;
     readonly transition: string;
@@ -76,24 +82,26 @@ export class Release extends pulumi.ComponentResource {
             version.testEndpoint?.viaRouting ? version : this.smokeTested(name, config, args, version),
         );
         const routing = platform.routeTraffic(gated.map((version, i) => ({ deployed: version, weight: plan.live[i].weight })));
-        deployed
+        const routedSmokeTests = deployed
             .filter((version) => version.testEndpoint?.viaRouting)
-            .forEach((version) => this.smokeTested(name, config, args, version, routing.applied));
+            .map((version) => this.smokeTested(name, config, args, version, routing.applied));
+        const completed = completion([...data.ready, ...routing.applied, ...[...gated, ...routedSmokeTests].flatMap((v) => v.ready)]);
+        const recorded = <T>(value: T): pulumi.Output<T> => completed.apply(() => value);
         const restoredFrom = config.data.restoreFrom;
         this.outputs = {
-            version: config.version,
-            ...(config.previous !== undefined ? { previous: config.previous } : {}),
-            weights: plan.weights,
+            version: recorded(config.version),
+            ...(config.previous !== undefined ? { previous: recorded(config.previous) } : {}),
+            weights: recorded(plan.weights),
             images: pulumi.output(Object.fromEntries(Object.entries(images).map(([version, pinned]) => [version, refs(pinned)]))),
             unpinnedDigests: pulumi.output(lookedUpDigests(images)),
-            schemaHead: plan.schemaHead.after,
+            schemaHead: recorded(plan.schemaHead.after),
             backups: data.backups.apply((fresh) =>
                 mergeBackups(
                     (last.backups ?? []).map((b) => ({ ...b, kind: String(b.kind) })),
                     fresh,
                 ),
             ),
-            ...(restoredFrom !== undefined ? { restoredFrom } : {}),
+            ...(restoredFrom !== undefined ? { restoredFrom: recorded(restoredFrom) } : {}),
             alarms: Object.fromEntries(deployed.filter((d) => (d.alarmNames ?? []).length > 0).map((d) => [d.version, d.alarmNames!])),
             transition: plan.transition,
             summary: plan.summary,
@@ -145,6 +153,15 @@ export class Release extends pulumi.ComponentResource {
             ]),
         );
     }
+}
+
+/**
+ * Resolves once each resource has been created or updated: a custom resource's
+ * id is known only then (and never, if it failed). A component's children are
+ * awaited through the custom resources that depend on it.
+ */
+function completion(resources: pulumi.Resource[]): pulumi.Output<unknown[]> {
+    return pulumi.all(resources.filter(pulumi.CustomResource.isInstance).map((resource) => resource.id));
 }
 
 /** Earlier records first, then this update's, each id once, the newest `BACKUPS_LISTED` kept. */

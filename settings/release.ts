@@ -129,7 +129,10 @@ export function parseReleaseConfig(raw: Record<string, unknown>): ReleaseConfig 
 function withArtifactNames(components: unknown, app: string): unknown {
     if (!isObject(components)) return components;
     return Object.fromEntries(
-        Object.entries(components).map(([name, spec]) => [name, isObject(spec) && spec.image === undefined ? { ...spec, image: `${app}-${name}` } : spec]),
+        Object.entries(components).map(([name, spec]) => [
+            name,
+            isObject(spec) && spec.image === undefined ? { ...spec, image: `${app}-${name}` } : spec,
+        ]),
     );
 }
 

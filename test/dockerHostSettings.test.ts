@@ -201,7 +201,7 @@ describe("`release:dockerHost` settings", () => {
 
     it("names docker-host among the valid platforms", () => {
         assert.throws(() => parseReleaseConfig(raw({}, { platform: "kubernetes" })), {
-            message: '`release:platform` must be one of "aws-ecs", "docker-host"; got "kubernetes"',
+            message: '`release:platform` must be one of "aws-ecs", "docker-host", "host"; got "kubernetes"',
         });
     });
 });

@@ -25,7 +25,10 @@ function recordRouted(root: string, run: ProgramRun): void {
     const create: string = resource(run, "command:local:Command", "shop-host-router-config").inputs.create;
     const slots = JSON.parse(JSON.parse(`"${/--slots-json '([^']*)'/.exec(create)![1].replace(/"/g, '\\"')}"`)) as Record<string, string>;
     fs.mkdirSync(`${root}/srv/router`, { recursive: true });
-    fs.writeFileSync(`${root}/srv/router/live.json`, JSON.stringify(Object.fromEntries(Object.entries(slots).map(([v, s]) => [v, Number(s)]))));
+    fs.writeFileSync(
+        `${root}/srv/router/live.json`,
+        JSON.stringify(Object.fromEntries(Object.entries(slots).map(([v, s]) => [v, Number(s)]))),
+    );
 }
 
 /** Version → port its api program listens on, from the program commands' `PORT`. */
@@ -44,7 +47,9 @@ function routerWeights(run: ProgramRun): Record<string, number> {
         [...config.matchAll(/listen 127\.0\.0\.1:(\d+);\s+add_header X-Release-Version (\S+) always;/g)].map((m) => [m[1], m[2]]),
     );
     const front = /upstream api__weighted \{\n([\s\S]*?)\n\s*\}/.exec(config)![1];
-    return Object.fromEntries([...front.matchAll(/server 127\.0\.0\.1:(\d+) (?:weight=(\d+)|backup)/g)].map((m) => [ports[m[1]], Number(m[2] ?? 0)]));
+    return Object.fromEntries(
+        [...front.matchAll(/server 127\.0\.0\.1:(\d+) (?:weight=(\d+)|backup)/g)].map((m) => [ports[m[1]], Number(m[2] ?? 0)]),
+    );
 }
 
 describe("release transitions on host (DESIGN.md transition table)", () => {

@@ -130,6 +130,16 @@ describe("renderNginxConfig", () => {
         );
     });
 
+    it("keeps no client connection alive on the front, and only there", () => {
+        const config = renderNginxConfig(BASE);
+        const servers = config.split("server {\n").slice(1);
+        const front = servers.find((server) => server.includes("listen 0.0.0.0:8080;"));
+        assert.ok(
+            front?.includes("        listen 0.0.0.0:8080;\n        access_log /dev/stdout release_json;\n        keepalive_timeout 0;\n"),
+        );
+        assert.strictEqual(config.split("keepalive_timeout").length - 1, 1, "version hops and the status server keep nginx's default");
+    });
+
     it("answers 503 from a version hop for a component that has no containers of that (weight-0) version", () => {
         const spec = { ...withVersions([0, 100]), components: [{ ...BASE.components[0], backends: { "v1.4.2": ["web-v1-4-2:3000"] } }] };
         const config = renderNginxConfig(spec);

@@ -5,7 +5,8 @@ import { routerPaths } from "./layout";
 /**
  * The argv of every step the `host` platform runs, as pure functions of the
  * settings: a `local.Command` runs them here, and a `remote.Command` can run the
- * same words on another machine.
+ * same words on another machine. (`--env-path`, not `--env-file`: Node 20 takes
+ * `--env-file` for itself wherever it appears on its command line.)
  */
 
 export function managerArgs(settings: HostSettings): string[] {
@@ -56,7 +57,7 @@ export function serviceUpArgv(settings: HostSettings, up: ServiceUp): string[] {
         "--program",
         up.program,
         ...managerArgs(settings),
-        ...(up.envFile !== undefined ? ["--env-file", up.envFile] : []),
+        ...(up.envFile !== undefined ? ["--env-path", up.envFile] : []),
         ...(up.plainEnv !== undefined ? ["--plain-env-json", JSON.stringify(up.plainEnv)] : []),
         ...((up.secretEnv ?? []).length > 0 ? ["--secret-env", up.secretEnv!.join(",")] : []),
         ...(up.healthUrl !== undefined ? ["--health-url", up.healthUrl] : []),
@@ -67,7 +68,15 @@ export function serviceUpArgv(settings: HostSettings, up: ServiceUp): string[] {
 }
 
 export function serviceDownArgv(settings: HostSettings, program: string, envFile?: string): string[] {
-    return [...OPS, "host-service", "down", "--program", program, ...managerArgs(settings), ...(envFile !== undefined ? ["--env-file", envFile] : [])];
+    return [
+        ...OPS,
+        "host-service",
+        "down",
+        "--program",
+        program,
+        ...managerArgs(settings),
+        ...(envFile !== undefined ? ["--env-path", envFile] : []),
+    ];
 }
 
 export function routerPrepareArgv(settings: HostSettings): string[] {
@@ -99,7 +108,16 @@ export function routerApplyArgv(settings: HostSettings, program: string, slots: 
 }
 
 export function pruneArgv(settings: HostSettings, protect: string[]): string[] {
-    return [...OPS, "host-prune", "--root", settings.root, "--keep", String(settings.keep), "--protect", [...new Set(protect)].sort().join(",")];
+    return [
+        ...OPS,
+        "host-prune",
+        "--root",
+        settings.root,
+        "--keep",
+        String(settings.keep),
+        "--protect",
+        [...new Set(protect)].sort().join(","),
+    ];
 }
 
 /** `supervisorctl stop|start <program>…` (systemd: `systemctl stop|start <unit>…`). */

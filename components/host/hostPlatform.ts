@@ -150,7 +150,16 @@ export class HostPlatform extends pulumi.ComponentResource implements PlatformAd
         const programs = versions.flatMap((version) =>
             this.components
                 .filter((c) => components.includes(c.name))
-                .map((c) => programPlan({ app: this.app, settings: this.settings, component: c, version, replaced: this.settings.mode[c.name] === "replace" }).name),
+                .map(
+                    (c) =>
+                        programPlan({
+                            app: this.app,
+                            settings: this.settings,
+                            component: c,
+                            version,
+                            replaced: this.settings.mode[c.name] === "replace",
+                        }).name,
+                ),
         );
         const { stop, start } = writerArgv(this.settings, [...new Set(programs)]);
         const verified = Object.values(this.installs).flatMap((perComponent) => Object.values(perComponent).map((c) => c.stdout));
@@ -251,6 +260,10 @@ export class HostPlatform extends pulumi.ComponentResource implements PlatformAd
     /** Old release directories beyond `keep` go once the update has routed; the live set and the schema head's stay. */
     private protectReleases(live: string[], schemaHead: string | undefined): void {
         const prune = commandLine(pruneArgv(this.settings, [...live, ...(schemaHead !== undefined ? [schemaHead] : [])]));
-        new command.local.Command(`${this.name}-prune`, { create: prune, update: prune }, { parent: this, dependsOn: Object.values(this.installs).flatMap((p) => Object.values(p)) });
+        new command.local.Command(
+            `${this.name}-prune`,
+            { create: prune, update: prune },
+            { parent: this, dependsOn: Object.values(this.installs).flatMap((p) => Object.values(p)) },
+        );
     }
 }

@@ -52,7 +52,13 @@ export function programPlan(args: Omit<ProgramArgs, "secrets" | "installed" | "a
               command: component.command!,
               ...(settings.exclusiveData[component.name] !== undefined ? { dataDirectory: settings.exclusiveData[component.name] } : {}),
           })
-        : renderProgramSection({ name, root: settings.root, directory: dir, command: component.command!, description: `${app} ${component.name} ${version}` });
+        : renderProgramSection({
+              name,
+              root: settings.root,
+              directory: dir,
+              command: component.command!,
+              description: `${app} ${component.name} ${version}`,
+          });
     const up = serviceUpArgv(settings, {
         program: name,
         envFile,

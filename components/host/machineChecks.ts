@@ -138,7 +138,12 @@ export function localMachine(env: NodeJS.ProcessEnv = process.env): MachineFacts
         systemdRunning: fs.existsSync("/run/systemd/system"),
         listening: listeningPorts(),
         which(program) {
-            const candidates = program.includes("/") ? [program] : (env.PATH ?? "").split(":").filter(Boolean).map((d) => path.join(d, program));
+            const candidates = program.includes("/")
+                ? [program]
+                : (env.PATH ?? "")
+                      .split(":")
+                      .filter(Boolean)
+                      .map((d) => path.join(d, program));
             return candidates.find((file) => {
                 try {
                     fs.accessSync(file, fs.constants.X_OK);

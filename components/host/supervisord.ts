@@ -32,12 +32,17 @@ const supervisorLiteral = (text: string) => text.replace(/%/g, "%%");
  */
 export function renderProgramSection(spec: ProgramSpec): string {
     if (!PROGRAM_NAME.test(spec.name)) {
-        throw new Error(`program name ${JSON.stringify(spec.name)} must be letters, digits, \`-\` and \`_\`, starting with a letter or digit`);
+        throw new Error(
+            `program name ${JSON.stringify(spec.name)} must be letters, digits, \`-\` and \`_\`, starting with a letter or digit`,
+        );
     }
     if (spec.command.length === 0) throw new Error(`program ${spec.name} has no command; give the program to run`);
     const [executable, ...args] = spec.command;
     const exec = shellWords([programPath(spec.directory, executable), ...args]);
-    const script = spec.withEnvFile === false ? `exec ${exec}` : `set -a && . ${shellWords([envFilePath(spec.root, spec.name)])} && set +a && exec ${exec}`;
+    const script =
+        spec.withEnvFile === false
+            ? `exec ${exec}`
+            : `set -a && . ${shellWords([envFilePath(spec.root, spec.name)])} && set +a && exec ${exec}`;
     const log = logFilePath(spec.root, spec.name);
     return [
         `; ${spec.description} (written by safe-release; changes are overwritten)`,

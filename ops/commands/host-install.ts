@@ -15,7 +15,15 @@ Prints {"dir", "sha256", "installed"} on stdout.
 `;
 
 async function run(args: string[], io: OpsIO): Promise<number> {
-    const flags = parseFlags(args, { root: "value", version: "value", component: "value", sha256: "value", path: "value", url: "value", key: "value" });
+    const flags = parseFlags(args, {
+        root: "value",
+        version: "value",
+        component: "value",
+        sha256: "value",
+        path: "value",
+        url: "value",
+        key: "value",
+    });
     const version = requireValue(flags, "version", "the release tag");
     const component = requireValue(flags, "component", "the component name");
     const sha256 = requireValue(flags, "sha256", "the artifact's sha256 (64 hex digits)");
@@ -42,4 +50,9 @@ async function run(args: string[], io: OpsIO): Promise<number> {
     }
 }
 
-export const command: OpsCommand = { name: "host-install", summary: "fetch, verify (sha256) and unpack one artifact into its release directory", usage, run };
+export const command: OpsCommand = {
+    name: "host-install",
+    summary: "fetch, verify (sha256) and unpack one artifact into its release directory",
+    usage,
+    run,
+};

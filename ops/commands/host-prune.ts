@@ -22,4 +22,9 @@ async function run(args: string[], io: OpsIO): Promise<number> {
     return 0;
 }
 
-export const command: OpsCommand = { name: "host-prune", summary: "remove old release directories, keeping the live set, the schema head's and the newest N", usage, run };
+export const command: OpsCommand = {
+    name: "host-prune",
+    summary: "remove old release directories, keeping the live set, the schema head's and the newest N",
+    usage,
+    run,
+};

@@ -40,7 +40,8 @@ async function run(args: string[], io: OpsIO): Promise<number> {
         io.stdout.write(`${JSON.stringify({ config: paths.config })}\n`);
         return 0;
     }
-    if (subcommand !== "apply") throw new UsageError(`the subcommand must be \`prepare\` or \`apply\`; got ${JSON.stringify(subcommand ?? "")}`);
+    if (subcommand !== "apply")
+        throw new UsageError(`the subcommand must be \`prepare\` or \`apply\`; got ${JSON.stringify(subcommand ?? "")}`);
     const slots = Object.fromEntries(Object.entries(jsonObjectOption(flags, "slots-json")).map(([v, s]) => [v, Number(s)]));
     try {
         const result = await applyRouterConfig({
@@ -62,4 +63,9 @@ async function run(args: string[], io: OpsIO): Promise<number> {
     }
 }
 
-export const command: OpsCommand = { name: "host-router", summary: "prepare the host's nginx router, and load a rendered config into it (reload, not restart)", usage, run };
+export const command: OpsCommand = {
+    name: "host-router",
+    summary: "prepare the host's nginx router, and load a rendered config into it (reload, not restart)",
+    usage,
+    run,
+};

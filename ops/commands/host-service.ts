@@ -3,12 +3,20 @@ import { renderEnvFile } from "../../components/host/supervisord";
 import { OpsCommand, OpsIO, UsageError } from "../command";
 import { parseFlags } from "../flags";
 import { MANAGER_FLAGS, MANAGER_USAGE, jsonObjectOption, managerOptions, readAll, requireValue, secondsOption } from "../host/options";
-import { ManagerOptions, ServiceError, applyDefinitions, definitionPath, removeProgram, waitHealthy, writeAtomically } from "../host/service";
+import {
+    ManagerOptions,
+    ServiceError,
+    applyDefinitions,
+    definitionPath,
+    removeProgram,
+    waitHealthy,
+    writeAtomically,
+} from "../host/service";
 
-const usage = `usage: safe-release-ops host-service up --program <name> [--env-file <file>] [--plain-env-json <json>]
+const usage = `usage: safe-release-ops host-service up --program <name> [--env-path <file>] [--plain-env-json <json>]
                                       [--secret-env NAME,NAME] [--health-url <url>] [--wait <seconds>]
                                       [--restore-on-failure] [manager options] < definition
-       safe-release-ops host-service down --program <name> [--env-file <file>] [manager options]
+       safe-release-ops host-service down --program <name> [--env-path <file>] [manager options]
 
 up: writes the env file (mode 0600: the --plain-env-json variables, and the --secret-env ones
 taken by name from this command's environment, never from its arguments), then the program
@@ -24,7 +32,7 @@ Prints {"program", "state"} on stdout.
 const FLAGS = {
     ...MANAGER_FLAGS,
     program: "value",
-    "env-file": "value",
+    "env-path": "value",
     "plain-env-json": "value",
     "secret-env": "value",
     "health-url": "value",
@@ -56,7 +64,7 @@ async function up(args: string[], io: OpsIO): Promise<number> {
     const flags = parseFlags(args, FLAGS);
     const options = managerOptions(flags);
     const program = requireValue(flags, "program", "the program (or unit) name");
-    const files: Files = { definition: definitionPath(options, program), envFile: flags.values.get("env-file") };
+    const files: Files = { definition: definitionPath(options, program), envFile: flags.values.get("env-path") };
     const variables = { ...jsonObjectOption(flags, "plain-env-json") };
     for (const name of (flags.values.get("secret-env") ?? "").split(",").filter((n) => n !== "")) {
         const value = io.env[name];
@@ -87,7 +95,12 @@ async function up(args: string[], io: OpsIO): Promise<number> {
     return 0;
 }
 
-async function putBack(options: ManagerOptions, program: string, files: Files, before: { definition?: string; env?: string }): Promise<void> {
+async function putBack(
+    options: ManagerOptions,
+    program: string,
+    files: Files,
+    before: { definition?: string; env?: string },
+): Promise<void> {
     restoreFile(files.envFile, before.env, 0o600);
     if (before.definition === undefined) {
         await removeProgram(options, program);
@@ -108,7 +121,7 @@ async function down(args: string[], io: OpsIO): Promise<number> {
         io.stderr.write(`host-service: ${err.message}\n`);
         return 1;
     }
-    const envFile = flags.values.get("env-file");
+    const envFile = flags.values.get("env-path");
     if (envFile !== undefined) fs.rmSync(envFile, { force: true });
     io.stdout.write(`${JSON.stringify({ program, state: "removed" })}\n`);
     return 0;
@@ -121,4 +134,9 @@ async function run(args: string[], io: OpsIO): Promise<number> {
     throw new UsageError(`the subcommand must be \`up\` or \`down\`; got ${JSON.stringify(subcommand ?? "")}`);
 }
 
-export const command: OpsCommand = { name: "host-service", summary: "install and start (up) or stop and remove (down) one supervisord program or systemd unit", usage, run };
+export const command: OpsCommand = {
+    name: "host-service",
+    summary: "install and start (up) or stop and remove (down) one supervisord program or systemd unit",
+    usage,
+    run,
+};

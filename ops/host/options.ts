@@ -32,7 +32,8 @@ export function secondsOption(flags: ParsedFlags, name: string, fallback: number
     const text = flags.values.get(name);
     if (text === undefined) return fallback;
     const value = Number(text);
-    if (!Number.isInteger(value) || value < 1 || value > 3600) throw new UsageError(`\`--${name}\` must be whole seconds from 1 to 3600; got \`${text}\``);
+    if (!Number.isInteger(value) || value < 1 || value > 3600)
+        throw new UsageError(`\`--${name}\` must be whole seconds from 1 to 3600; got \`${text}\``);
     return value;
 }
 
@@ -45,7 +46,12 @@ export function jsonObjectOption(flags: ParsedFlags, name: string): Record<strin
     } catch {
         throw new UsageError(`\`--${name}\` must be a JSON object of strings; got \`${text}\``);
     }
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed) || !Object.values(parsed).every((v) => typeof v === "string")) {
+    if (
+        typeof parsed !== "object" ||
+        parsed === null ||
+        Array.isArray(parsed) ||
+        !Object.values(parsed).every((v) => typeof v === "string")
+    ) {
         throw new UsageError(`\`--${name}\` must be a JSON object of strings; got \`${text}\``);
     }
     return parsed as Record<string, string>;

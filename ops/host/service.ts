@@ -34,7 +34,13 @@ export function exec(command: string, args: string[], timeoutMs = 60_000): Promi
 
 function missingTool(command: string): string {
     const name = path.basename(command);
-    const pkg = name.startsWith("supervisor") ? "supervisor" : name === "nginx" ? "nginx-light" : name === "systemctl" ? "systemd" : undefined;
+    const pkg = name.startsWith("supervisor")
+        ? "supervisor"
+        : name === "nginx"
+          ? "nginx-light"
+          : name === "systemctl"
+            ? "systemd"
+            : undefined;
     return `${command} is not installed${pkg !== undefined ? `: install the Debian package \`${pkg}\` (apt-get install ${pkg})` : ""}`;
 }
 

@@ -34,10 +34,19 @@ export async function createDatabaseLike(admin: Client, live: string, name: stri
     );
     if (rows.length === 0) throw new Error(`\`DATABASE_URL\` names database \`${live}\`, which does not exist`);
     const { owner, encoding, datcollate, datctype } = rows[0];
-    await admin.query(
-        `CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0 OWNER ${quoteIdent(owner)}
+    try {
+        await admin.query(
+            `CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0 OWNER ${quoteIdent(owner)}
            ENCODING '${encoding}' LC_COLLATE '${sqlText(datcollate)}' LC_CTYPE '${sqlText(datctype)}'`,
-    );
+        );
+    } catch (err) {
+        // 42501 insufficient_privilege: say which right is missing, not only that one is.
+        if ((err as { code?: string }).code !== "42501") throw err;
+        throw new Error(
+            `${(err as Error).message}: a restore creates a scratch database beside \`${live}\` and swaps it in by renaming, ` +
+                `so the role in \`DATABASE_URL\` needs CREATEDB (\`ALTER ROLE … CREATEDB\`) and must own \`${live}\``,
+        );
+    }
 }
 
 function sqlText(value: string): string {

@@ -12,6 +12,13 @@ import { APP, ReleaseStep, ShopWorld, backupLog, startShopWorld, stopShopWorld }
  */
 describe("e2e: a release on docker-host under the real engine", function () {
     let world: ShopWorld;
+    /** The pre-upgrade backup of the release whose migration failed, and the rows it held. */
+    let failedReleaseBackup: { id: string; rows: number } | undefined;
+
+    async function post(pathname: string): Promise<void> {
+        const response = await fetch(`http://127.0.0.1:${world.routerPort}${pathname}`, { method: "POST" });
+        assert.strictEqual(response.status, 201, `POST ${pathname}`);
+    }
 
     before(async () => {
         world = await startShopWorld("shop");
@@ -197,5 +204,56 @@ describe("e2e: a release on docker-host under the real engine", function () {
             ),
             ["v1.1.0", "v1.1.0", "v1.0.0", "v1.1.0", "v1.1.0", "v1.1.0", "v1.1.0", "v1.0.0"].map((v) => `succeeded ${v}`),
         );
+    });
+
+    it("a release whose migration fails: the update fails naming the ways on, no traffic moves, the head stays", async () => {
+        for (let i = 0; i < 2; i++) await post("/items");
+        const rowsAtBackup = Number((await world.db.query("SELECT count(*) AS n FROM items"))[0].n);
+        world.configure({ version: "v1.2.0", previous: "v1.1.0", canaryWeight: 0 });
+        const failed = await world.stack.up({ allowFailure: true });
+        assert.notStrictEqual(failed.code, 0);
+        const output = failed.stdout + failed.stderr;
+        assert.match(
+            output,
+            /migration of `shop` v1\.2\.0 \(sha256:[0-9a-f]{64}\) failed with exit code 1; `safe_release_migrations` records it as failed/,
+        );
+        assert.match(output, /Writers stay stopped\. Do not retry the same migration/);
+        assert.match(output, /roll back: restore the pre-upgrade backup of `shop` by setting `release:restoreFrom`/);
+        assert.ok(!output.includes(world.db.hostUrl) && !output.includes(world.db.containerUrl), "no connection string in the output");
+
+        assert.deepStrictEqual(await ledger(), ["v1.0.0 succeeded", "v1.1.0 succeeded", "v1.2.0 failed"]);
+        assert.deepStrictEqual(await split(10), { "v1.1.0": 10 }, "v1.1.0 keeps all traffic");
+        const names = Object.keys(await containers());
+        assert.ok(!names.some((n) => n.includes("v1-2-0")), `no v1.2.0 container started on the old schema: ${names.join(", ")}`);
+        const outputs = await world.stack.outputs();
+        assert.strictEqual(outputs.schemaHead, "v1.1.0", "the stack does not believe the failed version's schema");
+        assert.strictEqual(outputs.version, "v1.1.0");
+        const backup = backupLog(world).find((r) => r.version === "v1.2.0");
+        assert.ok(backup !== undefined, "the failed release's pre-upgrade backup is in the log");
+        failedReleaseBackup = { id: String(backup.id), rows: rowsAtBackup };
+
+        // The same `pulumi up` again: the migration is refused, never retried blindly.
+        const again = await world.stack.up({ allowFailure: true });
+        assert.notStrictEqual(again.code, 0);
+        assert.match(again.stdout + again.stderr, /v1\.2\.0/);
+        assert.deepStrictEqual(await ledger(), ["v1.0.0 succeeded", "v1.1.0 succeeded", "v1.2.0 failed"]);
+    });
+
+    it("restoreFrom the failed release's backup with v1.1.0: restored, verified, writers resumed", async () => {
+        assert.ok(failedReleaseBackup !== undefined, "the previous step found the backup");
+        await post("/items"); // written after the backup: the restore takes the database back to the backup
+        world.configure({ version: "v1.1.0", restoreFrom: failedReleaseBackup.id });
+        const { json } = await world.stack.preview();
+        assert.ok(
+            changedSteps(json).includes(`create safe-release:data:Restore::shop-restore-${failedReleaseBackup.id}`),
+            changedSteps(json).join("\n"),
+        );
+        await world.stack.up();
+        assert.deepStrictEqual(await ledger(), ["v1.0.0 succeeded", "v1.1.0 succeeded"], "the ledger as the backup held it");
+        assert.strictEqual(Number((await world.db.query("SELECT count(*) AS n FROM items"))[0].n), failedReleaseBackup.rows);
+        assert.deepStrictEqual(await split(10), { "v1.1.0": 10 });
+        const { stdout } = await world.engine.docker(["inspect", "--format", "{{.State.Status}}", "shop-worker-v1-1-0"]);
+        assert.strictEqual(stdout.trim(), "running", "the worker runs again");
+        assert.strictEqual((await world.stack.outputs()).restoredFrom, failedReleaseBackup.id);
     });
 });

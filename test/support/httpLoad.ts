@@ -6,8 +6,8 @@ export type LoadMethod = "GET" | "POST";
 /**
  * One request's outcome: the answer, or the client-side error (reset, refused …).
  * `retried` marks a GET sent a second time because the connection closed before any byte of an
- * answer: an idle keep-alive connection, or a fresh one, closed unread by a worker that a reload
- * retires. HTTP lets clients resend idempotent requests then, and browsers and proxies do.
+ * answer, as a keep-alive connection does when a server closes it while the request is on its
+ * way. HTTP lets clients resend idempotent requests then, and browsers and proxies do.
  */
 export type Outcome =
     | {

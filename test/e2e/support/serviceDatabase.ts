@@ -92,11 +92,12 @@ export async function startServiceDatabase(engine: DockerEngine): Promise<Servic
     atTestEnd(stop);
     try {
         await asServerUser(pgCtl, ["-D", dataDir, "-o", serverOptions, "-l", path.join(dir, "server.log"), "-w", "-t", "60", "start"]);
-        // The password goes in on stdin, never on a command line.
+        // The password goes in on stdin, never on a command line. CREATEDB: a restore builds a
+        // scratch database beside the live one and swaps it in by renaming, as the README asks of the role.
         await asServerUser(
             path.join(binDir, "psql"),
             ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", dir, "-p", String(port), "-U", SERVER_USER, "-d", "postgres"],
-            `CREATE ROLE ${ROLE} LOGIN PASSWORD '${password}';\nCREATE DATABASE ${DATABASE} OWNER ${ROLE};\n`,
+            `CREATE ROLE ${ROLE} LOGIN CREATEDB PASSWORD '${password}';\nCREATE DATABASE ${DATABASE} OWNER ${ROLE};\n`,
         );
     } catch (err) {
         await stop();
