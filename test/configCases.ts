@@ -48,7 +48,11 @@ export const BAD: Array<[string, Raw, string]> = [
     ["app upper-case", { app: "Shop" }, `\`release:app\` must be ${NAME_RULE}; got "Shop"`],
     ["app of 21 characters", { app: "a".repeat(21) }, `\`release:app\` must be ${NAME_RULE}; got "${"a".repeat(21)}"`],
     ["app not a string", { app: 7 }, "`release:app` must be a non-empty string; got 7"],
-    ["unknown platform", { platform: "kubernetes" }, '`release:platform` must be one of "aws-ecs", "docker-host", "host"; got "kubernetes"'],
+    [
+        "unknown platform",
+        { platform: "kubernetes" },
+        '`release:platform` must be one of "aws-ecs", "docker-host", "host"; got "kubernetes"',
+    ],
     ["version missing", { version: undefined }, "`release:version` must be a non-empty string; got nothing"],
     ["version without v", { version: "1.5.0" }, `\`release:version\` must be ${TAG_RULE}; got "1.5.0"`],
     ["version latest", { version: "latest" }, `\`release:version\` must be ${TAG_RULE}; got "latest"`],
