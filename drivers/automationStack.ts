@@ -1,5 +1,29 @@
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { toolchainPulumiCommand } from "./pulumiCommand";
 import { ChangeSummary, ReleaseStack, ReleaseUpdate } from "./types";
+
+/**
+ * Whole lines out of the CLI's output. The Automation API hands on pipe-sized chunks, which
+ * cut lines anywhere: a line in two pieces would be printed half without its prefix, and a
+ * secret cut in two would escape masking.
+ */
+export class LineSplitter {
+    private pending = "";
+
+    constructor(private readonly onLine: (line: string) => void) {}
+
+    write(chunk: string): void {
+        const parts = (this.pending + chunk).split("\n");
+        this.pending = parts.pop() ?? "";
+        for (const line of parts) this.onLine(line.replace(/\r$/, ""));
+    }
+
+    /** The last line, when the output did not end with a newline. */
+    end(): void {
+        if (this.pending !== "") this.onLine(this.pending.replace(/\r$/, ""));
+        this.pending = "";
+    }
+}
 
 /** `ReleaseStack` over the Pulumi CLI through the Automation API, for the project in `workDir`. */
 export class AutomationStack implements ReleaseStack {
@@ -25,7 +49,12 @@ export class AutomationStack implements ReleaseStack {
     }
 
     async up(onOutput: (line: string) => void): Promise<void> {
-        await this.stack.up({ onOutput, color: "never" });
+        const lines = new LineSplitter(onOutput);
+        try {
+            await this.stack.up({ onOutput: (chunk) => lines.write(chunk), color: "never" });
+        } finally {
+            lines.end();
+        }
     }
 
     async preview(): Promise<ChangeSummary> {
@@ -45,5 +74,6 @@ export class AutomationStack implements ReleaseStack {
 }
 
 export async function openAutomationStack(stackName: string, workDir: string): Promise<ReleaseStack> {
-    return new AutomationStack(await LocalWorkspace.selectStack({ stackName, workDir }));
+    const pulumiCommand = await toolchainPulumiCommand();
+    return new AutomationStack(await LocalWorkspace.selectStack({ stackName, workDir }, { pulumiCommand }));
 }

@@ -23,21 +23,41 @@ export interface PlannedUpdate {
     readonly stack: string;
     /** The deployed config; absent for a first deploy. */
     readonly before?: { readonly config: EvaluatedConfig; readonly label: string };
+    /**
+     * The config the deployed one was applied over (the stack file's previous
+     * version), or `"none"` when the deployed config was the stack's first update:
+     * with it the plan knows what that update left in the state — the data steps
+     * of a release stay there until the next update deletes them.
+     */
+    readonly earlier?: { readonly config: EvaluatedConfig; readonly label: string } | "none";
     readonly after: EvaluatedConfig;
 }
 
 /**
- * Evaluates an update as `pulumi preview` would see it: the deployed config is
- * evaluated twice (the second run reads its own outputs back, like a stack at
- * rest), then the new config against those outputs.
+ * Evaluates an update as `pulumi preview` would see it. The deployed state is
+ * what the update that applied the deployed config registered: that config
+ * evaluated against the outputs of the one before it (itself evaluated at rest,
+ * twice, reading its own outputs back). Without an earlier config the deployed
+ * one is taken at rest. The new config is then evaluated against the deployed
+ * outputs, and each resource compared.
  */
-export async function evaluateTransition({ stack, before, after }: PlannedUpdate): Promise<PlanDiff> {
+export async function evaluateTransition({ stack, before, earlier, after }: PlannedUpdate): Promise<PlanDiff> {
     let deployed: ProgramRun = { resources: new Map(), outputs: {} };
     if (before !== undefined) {
         const options = runOptions(stack, before.config);
         try {
+            // The deployed config as its stack's first update, over nothing.
             const first = await runProgram(options);
-            deployed = await runProgram({ ...options, lastOutputs: first.outputs });
+            const start = earlier !== undefined && earlier !== "none" ? await evaluatedOver(stack, earlier.config) : undefined;
+            // The update that applied the deployed config, started from the earlier one's outputs; where the
+            // program refuses that step (the history is not a sequence of updates), the deployed config at rest.
+            const applied =
+                earlier === "none"
+                    ? first
+                    : start !== undefined
+                      ? await runProgram({ ...options, lastOutputs: start.outputs }).catch(() => undefined)
+                      : undefined;
+            deployed = applied ?? (await runProgram({ ...options, lastOutputs: first.outputs }));
         } catch (err) {
             throw new ProgramRefusal(`the config it is compared with (${before.label}) does not evaluate: ${(err as Error).message}`, err);
         }
@@ -46,6 +66,18 @@ export async function evaluateTransition({ stack, before, after }: PlannedUpdate
         return diffRuns(deployed, await runProgram({ ...runOptions(stack, after), lastOutputs: deployed.outputs }));
     } catch (err) {
         throw new ProgramRefusal((err as Error).message, err);
+    }
+}
+
+/** A config at rest: evaluated, then evaluated again against its own outputs. Undefined when the program refuses it. */
+async function evaluatedOver(stack: string, config: EvaluatedConfig): Promise<ProgramRun | undefined> {
+    const options = runOptions(stack, config);
+    try {
+        const first = await runProgram(options);
+        return await runProgram({ ...options, lastOutputs: first.outputs });
+    } catch {
+        // An earlier config the program now refuses says nothing about the state: fall back to the deployed one at rest.
+        return undefined;
     }
 }
 

@@ -27,10 +27,23 @@ export function readStackSources(dir: string, stack: string, against?: string): 
     const now = readWorkingFile(dir, stackFile, `\`--stack ${stack}\` needs`);
     const project = readWorkingFile(dir, PROJECT_FILE, "run the plan in the project directory: it needs");
     const after = evaluatedConfig(now, projectDefaults(project), stackFile);
-    const compareWith = (ref: string, text: string, comparedWith: string): StackSources => {
+    const configAt = (ref: string, text: string) => {
         const projectThen = gitShow(dir, ref, PROJECT_FILE) ?? project;
         const config = evaluatedConfig(text, projectDefaults(projectThen, `${PROJECT_FILE} at ${ref}`), `${stackFile} at ${ref}`);
-        return { update: { stack, before: { config, label: `${stackFile} at ${ref}` }, after }, comparedWith };
+        return { config, label: `${stackFile} at ${ref}` };
+    };
+    const compareWith = (ref: string, text: string, comparedWith: string): StackSources => {
+        const before = configAt(ref, text);
+        // Each change of the stack file was one update: the version before `ref`'s is what that update was applied over.
+        const earlierRef = previousChange(dir, ref, stackFile);
+        const earlierText = earlierRef !== undefined && earlierRef !== "none" ? gitShow(dir, earlierRef, stackFile) : undefined;
+        let earlier: PlannedUpdate["earlier"];
+        try {
+            earlier = earlierRef === "none" ? "none" : earlierText !== undefined ? configAt(earlierRef!, earlierText) : undefined;
+        } catch {
+            earlier = undefined; // an old stack file this version cannot read: plan the deployed one at rest
+        }
+        return { update: { stack, before, ...(earlier !== undefined ? { earlier } : {}), after }, comparedWith };
     };
     const firstDeploy = (why: string): StackSources => ({
         update: { stack, after },
@@ -58,6 +71,17 @@ export function readStackSources(dir: string, stack: string, against?: string): 
     if (committed === now)
         return firstDeploy(`the working copy of ${stackFile} matches HEAD; pass \`--against <ref>\` to compare with a commit`);
     return compareWith("HEAD", committed, `${stackFile} at HEAD (the working copy differs)`);
+}
+
+/**
+ * The commit before `ref`'s version of `file` (short hash); `"none"` when that
+ * version is the file's first (the stack's first update); undefined without history.
+ */
+function previousChange(dir: string, ref: string, file: string): string | "none" | undefined {
+    // `ref` itself may not change the file: its version is then the newest change's, and the one before that is earlier.
+    const commits = (git(dir, ["log", "--format=%h", "-n", "2", ref, "--", file]) ?? "").split("\n").filter((c) => c !== "");
+    if (commits.length === 0) return undefined;
+    return commits[1] ?? "none";
 }
 
 function readWorkingFile(dir: string, file: string, why: string): string {

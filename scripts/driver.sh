@@ -9,6 +9,6 @@ cd "$(dirname "$0")/.."
 driver=${1:?usage: STACK=<stack> scripts/driver.sh <promote|rollback> [options]   (--help for details)}
 shift
 . scripts/stack-env.sh
-# The Automation API drives the same CLI the npm package provides.
-export PATH="$PWD/node_modules/.bin:$PATH"
+# The drivers run the toolchain's CLI ($PULUMI_HOME/versions/<pin>, see drivers/pulumiCommand.ts),
+# which stack-env.sh has just built or found.
 exec npx --no-install ts-node --transpile-only drivers/cli.ts "$driver" "$stack" "$@"

@@ -9,5 +9,11 @@ cd "$(dirname "$0")/.."
 command=${1:?usage: STACK=<stack> scripts/pulumi.sh <preview|up|stack|config|…> [flags]}
 shift
 . scripts/stack-env.sh
+case "$command" in
+preview | up | refresh | destroy) prepare_dev_machine ;;
+esac
 npx --no-install pulumi stack select --create "$stack" --non-interactive >/dev/null
-exec npx --no-install pulumi "$command" --stack "$stack" "$@"
+case "$command" in
+preview | up | refresh | destroy | config) exec npx --no-install pulumi "$command" --stack "$stack" "${config_file_args[@]}" "$@" ;;
+*) exec npx --no-install pulumi "$command" --stack "$stack" "$@" ;;
+esac

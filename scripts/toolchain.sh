@@ -105,6 +105,10 @@ install_standins() {
     local newest
     newest=$(find "$root/test/plugins" -name '*.ts' -newer "$stamp" -print -quit 2>/dev/null || true)
     if ! compgen -G "$root/test/plugins/*/main.ts" >/dev/null; then return; fi
+    if [ ! -x "$root/node_modules/.bin/tsc" ]; then
+        say "stand-in plugins: not compiled yet (run \`npm ci\` first; the next run compiles them)"
+        return
+    fi
     if [ ! -f "$stamp" ] || [ -n "$newest" ]; then
         say "compiling the stand-in plugins in test/plugins"
         (cd "$root" && npx --no-install tsc -p tsconfig.plugins.json)

@@ -6,7 +6,7 @@ import { ConfigError } from "../../settings/checks";
 import { assignSlots, servicePort } from "../../settings/host";
 import { ReleaseConfig } from "../../settings/release";
 import { routerDirectPort, routerStatusPort } from "./argv";
-import { releaseDir, routerPaths } from "./layout";
+import { programName, releaseDir, routerPaths } from "./layout";
 
 /** What the checks need to know about the machine; `localMachine()` reads this one. */
 export interface MachineFacts {
@@ -19,6 +19,8 @@ export interface MachineFacts {
     unwritable(dir: string): string | undefined;
     exists(file: string): boolean;
     sha256(file: string): string;
+    /** Whether a marker of a program this project started (the router's pid file, a program's section) is there. @default none is */
+    started?(marker: string): boolean;
 }
 
 /**
@@ -59,14 +61,24 @@ function requireTool(facts: MachineFacts, program: string, key: string, debianPa
     }
 }
 
-/** Only ports this update will newly bind: a running version's own port, and the router's once it runs, are taken by us. */
+/**
+ * Only ports this update will newly bind: a running version's own port, and the
+ * router's once it runs, are taken by us. "Ours" is also a program an earlier,
+ * failed update started before anything was routed (its definition is in place,
+ * the router's pid file is there): retrying that update must not trip over it.
+ */
 function checkPorts(config: ReleaseConfig, facts: MachineFacts): void {
     const host = config.host!;
-    const held = readLiveSlots(routerPaths(host.root).live);
+    const paths = routerPaths(host.root);
+    const held = readLiveSlots(paths.live);
     const live = [config.version, ...(config.previous !== undefined ? [config.previous] : [])];
     const slots = assignSlots(live, held);
     const web = config.components.filter((c) => c.role === "web");
-    if (web.length > 0 && Object.keys(held).length === 0) {
+    // A supervisord program's section is written before it starts and removed when it stops or fails to.
+    const defined = (component: string, version: string | undefined) =>
+        host.manager === "supervisord" &&
+        facts.started?.(`${host.programDir}/${programName(config.app, component, version)}.conf`) === true;
+    if (web.length > 0 && Object.keys(held).length === 0 && facts.started?.(paths.pid) !== true) {
         const routerPorts = [host.routerPort, routerStatusPort(host), routerDirectPort(host, 0), routerDirectPort(host, 1)];
         for (const port of routerPorts) {
             if (facts.listening.has(port)) {
@@ -81,8 +93,10 @@ function checkPorts(config: ReleaseConfig, facts: MachineFacts): void {
         web.forEach((component, index) => {
             const slot = host.mode[component.name] === "replace" ? 0 : slots[version];
             const port = servicePort(host.basePort, index, slot);
-            const ownReplaced = host.mode[component.name] === "replace" && Object.keys(held).length > 0;
-            if (!ownReplaced && facts.listening.has(port)) {
+            const replaced = host.mode[component.name] === "replace";
+            const ownReplaced = replaced && (Object.keys(held).length > 0 || defined(component.name, undefined));
+            const ownCanary = !replaced && defined(component.name, version);
+            if (!ownReplaced && !ownCanary && facts.listening.has(port)) {
                 throw new ConfigError(
                     `\`release:host.basePort\`: port ${port} (${component.name} of ${version}) is taken by another process; ` +
                         "stop it or choose another `basePort`",
@@ -164,6 +178,7 @@ export function localMachine(env: NodeJS.ProcessEnv = process.env): MachineFacts
             }
         },
         exists: (file) => fs.existsSync(file),
+        started: (marker) => fs.existsSync(marker),
         sha256: (file) => createHash("sha256").update(fs.readFileSync(file)).digest("hex"),
     };
 }

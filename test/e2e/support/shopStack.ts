@@ -25,6 +25,8 @@ export interface ShopWorld {
     readonly backupDir: string;
     /** Writes the config of one release step: the versions and weights, the rest fixed. */
     configure(step: ReleaseStep): void;
+    /** The config `configure` writes for a step (without the secrets). */
+    config(step: ReleaseStep): StackConfig;
     /** GET through the router, as a user. */
     get(pathname: string): Promise<{ status: number; body: string }>;
 }
@@ -34,6 +36,27 @@ export interface ReleaseStep {
     readonly previous?: string;
     readonly canaryWeight?: number;
     readonly restoreFrom?: string;
+    /**
+     * Version → share of `GET /` that its web containers answer 500 (the test service's
+     * FAIL_RATE): a canary that breaches its analysis while the previous version stays healthy.
+     * Components are one spec for every live version, so the share is picked per container
+     * from its RELEASE_VERSION; changing it replaces the web containers of every live version.
+     */
+    readonly failRates?: Readonly<Record<string, number>>;
+    /** More stack config of this step, such as `release:analysis`; the fixed keys win. */
+    readonly moreConfig?: StackConfig;
+    /**
+     * Versions whose web containers answer `/smoke` with 500 (the test service's SMOKE_FAIL=1),
+     * picked per container from its RELEASE_VERSION like `failRates` (not together with it).
+     */
+    readonly smokeFails?: readonly string[];
+    /** `release:migrate.command` instead of `service migrate`, e.g. one that waits first. */
+    readonly migrateCommand?: readonly string[];
+}
+
+export interface ShopWorldOptions {
+    /** Environment of every CLI call of the stack, and so of its plugins and the commands they run. */
+    readonly env?: NodeJS.ProcessEnv;
 }
 
 export const APP = "shop";
@@ -41,7 +64,12 @@ export const NETWORK = "shop-e2e";
 /** Where e2e stacks keep what the program writes relative to the project (git ignores it). */
 const E2E_DIR = ".e2e-state";
 
-export async function startShopWorld(name: string): Promise<ShopWorld> {
+/** `firstStep` is the config of the world's first deploy; the stack is created, not updated. */
+export async function startShopWorld(
+    name: string,
+    firstStep: ReleaseStep = { version: "v1.0.0" },
+    options: ShopWorldOptions = {},
+): Promise<ShopWorld> {
     const engine = await startDockerEngine();
     const registry = await startRegistry();
     const images = await buildImages(engine, registry);
@@ -53,7 +81,7 @@ export async function startShopWorld(name: string): Promise<ShopWorld> {
     const backupDir = path.relative(PROJECT_DIR, fs.mkdtempSync(path.join(PROJECT_DIR, E2E_DIR, `${name}-`)));
     const config = (step: ReleaseStep): StackConfig => shopConfig({ images, routerPort, backupDir }, step);
     // DOCKER_HOST reaches the plugin and every `docker` a command runs: the test's engine, never the machine's.
-    const stack = await E2eStack.create(name, config({ version: "v1.0.0" }), { DOCKER_HOST: engine.host });
+    const stack = await E2eStack.create(name, config(firstStep), { ...options.env, DOCKER_HOST: engine.host });
     await stack.setSecret("release:databaseUrl", db.hostUrl);
     await stack.setSecret("release:serviceDatabaseUrl", db.containerUrl);
     return {
@@ -65,6 +93,7 @@ export async function startShopWorld(name: string): Promise<ShopWorld> {
         routerPort,
         backupDir,
         configure: (step) => stack.writeConfig(config(step)),
+        config,
         get: async (pathname) => {
             const response = await fetch(`http://127.0.0.1:${routerPort}${pathname}`);
             return { status: response.status, body: (await response.text()).trim() };
@@ -90,6 +119,7 @@ function shopConfig(fixed: Fixed, step: ReleaseStep): StackConfig {
     const { images } = fixed;
     const secretEnv = { DATABASE_URL: "config:serviceDatabaseUrl" };
     return {
+        ...step.moreConfig,
         "release:app": APP,
         "release:platform": "docker-host",
         "release:version": step.version,
@@ -97,7 +127,15 @@ function shopConfig(fixed: Fixed, step: ReleaseStep): StackConfig {
         ...(step.canaryWeight !== undefined ? { "release:canaryWeight": step.canaryWeight } : {}),
         ...(step.restoreFrom !== undefined ? { "release:restoreFrom": step.restoreFrom } : {}),
         "release:components": {
-            web: { image: images.service.repository, role: "web", port: 8080, healthPath: "/healthz", secretEnv },
+            web: {
+                image: images.service.repository,
+                role: "web",
+                port: 8080,
+                healthPath: "/healthz",
+                secretEnv,
+                ...(step.failRates !== undefined ? { command: failRateCommand(step.failRates) } : {}),
+                ...(step.smokeFails !== undefined ? { command: smokeFailCommand(step.smokeFails, step.failRates) } : {}),
+            },
             worker: { image: images.service.repository, role: "worker", command: ["service", "worker"], secretEnv },
         },
         "release:dockerHost": {
@@ -112,12 +150,29 @@ function shopConfig(fixed: Fixed, step: ReleaseStep): StackConfig {
         },
         "release:database": { criticalTables: ["items"] },
         "release:backup": { dir: fixed.backupDir, keep: 5 },
-        "release:migrate": { command: ["service", "migrate"], component: "web", quiesce: ["worker"] },
+        "release:migrate": { command: step.migrateCommand ?? ["service", "migrate"], component: "web", quiesce: ["worker"] },
         "release:smoke": [
             { name: "home", path: "/" },
             { name: "smoke", path: "/smoke" },
         ],
     };
+}
+
+/** The service's own command, behind a shell that sets FAIL_RATE from the container's RELEASE_VERSION. */
+function failRateCommand(failRates: Readonly<Record<string, number>>): string[] {
+    const arms = Object.entries(failRates).map(([version, rate]) => {
+        if (!/^v\d+\.\d+\.\d+$/.test(version) || !(rate >= 0 && rate <= 1))
+            throw new Error(`failRates: a version vX.Y.Z → a share from 0 to 1; got ${version} → ${rate}`);
+        return `${version}) export FAIL_RATE=${rate} ;;`;
+    });
+    return ["sh", "-c", `case "$RELEASE_VERSION" in ${arms.join(" ")} esac; exec service`];
+}
+
+/** The service's own command, behind a shell that sets SMOKE_FAIL=1 in the given versions' containers. */
+function smokeFailCommand(versions: readonly string[], failRates: ReleaseStep["failRates"]): string[] {
+    if (failRates !== undefined) throw new Error("smokeFails and failRates each set the web command; give one of them");
+    for (const version of versions) if (!/^v\d+\.\d+\.\d+$/.test(version)) throw new Error(`smokeFails: versions vX.Y.Z; got ${version}`);
+    return ["sh", "-c", `case "$RELEASE_VERSION" in ${versions.join("|")}) export SMOKE_FAIL=1 ;; esac; exec service`];
 }
 
 /** The backup log the stack writes: one JSON record per backup. */
