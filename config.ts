@@ -20,6 +20,16 @@ export interface LoadedConfig {
  * (a misspelt `canaryWieght` must not silently keep the old weight), and every
  * value is validated before the program registers a single resource.
  */
+/**
+ * The offline plan evaluates the program where the stack's machine is not, so it
+ * turns the host platform's checks of that machine off (the engine's preview
+ * runs them).
+ */
+let machineChecks = true;
+export function skipMachineChecks(): void {
+    machineChecks = false;
+}
+
 export function readReleaseConfig(): LoadedConfig {
     const raw = rawReleaseValues(pulumi.runtime.allConfig());
     const allowed = [...RELEASE_KEYS, ...referencedSecretKeys(raw.components)];
@@ -38,7 +48,7 @@ export function readReleaseConfig(): LoadedConfig {
     }
     const release = parseReleaseConfig(raw);
     // The host platform's checks need the machine (tools, root, ports, artifacts); they too come before any resource.
-    if (release.platform === "host") checkHostMachine(release, localMachine());
+    if (release.platform === "host" && machineChecks) checkHostMachine(release, localMachine());
     const config = new pulumi.Config("release");
     const secrets: Record<string, pulumi.Output<string>> = {};
     const secretKeys = [

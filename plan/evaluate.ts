@@ -51,12 +51,14 @@ export async function evaluateTransition({ stack, before, earlier, after }: Plan
             const start = earlier !== undefined && earlier !== "none" ? await evaluatedOver(stack, earlier.config) : undefined;
             // The update that applied the deployed config, started from the earlier one's outputs; where the
             // program refuses that step (the history is not a sequence of updates), the deployed config at rest.
-            const applied =
-                earlier === "none"
-                    ? first
-                    : start !== undefined
-                      ? await runProgram({ ...options, lastOutputs: start.outputs }).catch(() => undefined)
-                      : undefined;
+            // A config that names a `previous` cannot have been a stack's first update: the file's history
+            // starts later than the stack's, so take it at rest.
+            const firstUpdate = earlier === "none" && !before.config.config["release:previous"];
+            const applied = firstUpdate
+                ? first
+                : start !== undefined
+                  ? await runProgram({ ...options, lastOutputs: start.outputs }).catch(() => undefined)
+                  : undefined;
             deployed = applied ?? (await runProgram({ ...options, lastOutputs: first.outputs }));
         } catch (err) {
             throw new ProgramRefusal(`the config it is compared with (${before.label}) does not evaluate: ${(err as Error).message}`, err);

@@ -87,7 +87,8 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     await pulumi.runtime.setMocks(monitor.mocks, project, stack, preview, "organization");
     pulumi.runtime.setMockOptions(monitor, project, stack, preview, "organization");
     pulumi.runtime.setAllConfig(configStrings(options.config), options.secretKeys ?? []);
-    // index.ts exports the program as a function, so every run evaluates it anew.
+    // index.ts exports the program as a function, so every run evaluates it anew; this machine is not the stack's.
+    (require("../config") as typeof import("../config")).skipMachineChecks();
     const program: () => Promise<Record<string, unknown>> = require("../index");
     const settle = () => (require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> }).waitForRPCs();
     const registered = () => new Map([...monitor.recorded].filter(([, r]) => r.type !== "pulumi:pulumi:Stack"));

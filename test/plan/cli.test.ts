@@ -94,7 +94,8 @@ describe("plan: the command line, as a process", function () {
     });
 
     it("`--against HEAD~1` in a real repository: the stack file at that commit, deployed, then the working copy", () => {
-        assert.deepEqual(against, { code: 0, stdout: releaseStartPlan("Pulumi.staging.yaml at HEAD~1"), stderr: "" });
+        // HEAD~1 holds the file's first version: the stack's first deploy, whose finished data steps this update deletes.
+        assert.deepEqual(against, { code: 0, stdout: releaseStartPlan("Pulumi.staging.yaml at HEAD~1", true), stderr: "" });
     });
 
     it("without git history (a fork's pull request): a first deploy, no credentials, no error", () => {
@@ -131,6 +132,30 @@ describe("plan: what the update is compared with", () => {
             ),
             stderr: "",
         });
+    });
+
+    it("the first update after a release lists that release's finished data steps as deleted, as the engine does", async () => {
+        // Each commit of the stack file was one update: HEAD's (the release start) was applied over HEAD~1's.
+        const dir = await gitRepo([{ "Pulumi.staging.yaml": V142 }, { "Pulumi.staging.yaml": START }]);
+        write(dir, { "Pulumi.staging.yaml": SHIFT_10 });
+        const report = JSON.parse((await planInProcess(dir, ["--stack", "staging", "--json"])).stdout);
+        const deleted = report.resources.deleted.map((r: { type: string; name: string }) => `${r.type}::${r.name}`);
+        assert.deepEqual(deleted.filter((r: string) => r.startsWith("safe-release:data:")).sort(), [
+            "safe-release:data:Migration::shop-migrate-v1.5.0",
+            "safe-release:data:PreUpgradeBackup::shop-backup-v1.5.0",
+            "safe-release:data:Preflight::shop-preflight-v1.5.0",
+            "safe-release:data:Quiesce::shop-quiesce-v1.5.0",
+        ]);
+        assert.deepEqual(report.resources.created, []);
+        assert.deepEqual(report.resources.updated, [{ type: "aws:lb/listener:Listener", name: "shop-ecs-listener" }]);
+    });
+
+    it("a shift after a shift deletes nothing: the update before it ran no data step", async () => {
+        const dir = await gitRepo([{ "Pulumi.staging.yaml": V142 }, { "Pulumi.staging.yaml": START }, { "Pulumi.staging.yaml": SHIFT_10 }]);
+        write(dir, { "Pulumi.staging.yaml": SHIFT_50 });
+        const report = JSON.parse((await planInProcess(dir, ["--stack", "staging", "--json"])).stdout);
+        assert.deepEqual(report.resources.deleted, []);
+        assert.deepEqual(report.resources.updated, [{ type: "aws:lb/listener:Listener", name: "shop-ecs-listener" }]);
     });
 
     it("a stack file that does not exist at the `--against` commit is a first deploy", async () => {

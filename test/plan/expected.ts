@@ -67,7 +67,26 @@ export function firstDeployPlan(comparedWith: string): string {
 }
 
 /** Starting the release of v1.5.0 beside v1.4.2: the data steps in order, v1.5.0 smoke-tested, no traffic yet. */
-export function releaseStartPlan(comparedWith: string): string {
+/**
+ * The first deploy's finished data steps, which the next update deletes from the
+ * state (deleting them runs nothing): listed when the plan knows the deployed
+ * config was the stack's first update.
+ */
+const FIRST_DEPLOY_STEPS_DELETED = [
+    "  deleted (9):",
+    "    aws:ecs/taskDefinition:TaskDefinition  shop-ecs-v1.4.2-api-oneoff",
+    "    aws:rds/snapshot:Snapshot              shop-backup-v1.4.2-rds",
+    "    command:local:Command                  shop-backup-v1.4.2-pg-dump",
+    "    command:local:Command                  shop-migrate-v1.4.2-run",
+    "    command:local:Command                  shop-preflight-v1.4.2-checks",
+    "    command:local:Command                  shop-prune-v1.4.2",
+    "    safe-release:data:Migration            shop-migrate-v1.4.2",
+    "    safe-release:data:PreUpgradeBackup     shop-backup-v1.4.2",
+    "    safe-release:data:Preflight            shop-preflight-v1.4.2",
+];
+
+/** `afterFirstDeploy`: the deployed v1.4.2 was the stack's first update, so its data steps are still in the state. */
+export function releaseStartPlan(comparedWith: string, afterFirstDeploy = false): string {
     return [
         "Release plan for stack staging (app shop on aws-ecs)",
         `Compared with: ${comparedWith}`,
@@ -115,9 +134,9 @@ export function releaseStartPlan(comparedWith: string): string {
         "    safe-release:image:PinnedImage         shop-v1.5.0-worker",
         "  updated (1):",
         "    aws:lb/listener:Listener  shop-ecs-listener",
-        "  deleted: none",
+        ...(afterFirstDeploy ? FIRST_DEPLOY_STEPS_DELETED : ["  deleted: none"]),
         "",
-        "Summary: release: runs record version, quiesce, backup, migrate, resume, deploy, smoke, weights; traffic v1.5.0 0% / v1.4.2 100%; 23 to create, 1 to update, 0 to delete, 21 unchanged",
+        `Summary: release: runs record version, quiesce, backup, migrate, resume, deploy, smoke, weights; traffic v1.5.0 0% / v1.4.2 100%; 23 to create, 1 to update, ${afterFirstDeploy ? 9 : 0} to delete, 21 unchanged`,
         "",
     ].join("\n");
 }
