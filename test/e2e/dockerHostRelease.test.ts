@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import { engineChanges, offlinePlan } from "./support/offlinePlan";
 import { PreviewJson, changedSteps } from "./support/pulumiCli";
-import { APP, ReleaseStep, ShopWorld, backupLog, startShopWorld, stopShopWorld } from "./support/shopStack";
+import { APP, ReleaseStep, ShopWorld, backupLog, ledger, split, startShopWorld, stopShopWorld } from "./support/shopStack";
 
 /**
  * A whole release of a web + worker service on PostgreSQL, on `docker-host`,
@@ -60,22 +60,6 @@ describe("e2e: a release on docker-host under the real engine", function () {
         return state;
     }
 
-    async function ledger(): Promise<string[]> {
-        const rows = await world.db.query("SELECT version, status FROM safe_release_migrations ORDER BY started_at, version");
-        return rows.map((r) => `${r.version} ${r.status}`);
-    }
-
-    /** Who answers `GET /` through the router, over `count` requests. */
-    async function split(count: number): Promise<Record<string, number>> {
-        const answers: Record<string, number> = {};
-        for (let i = 0; i < count; i++) {
-            const { status, body } = await world.get("/");
-            assert.strictEqual(status, 200, `request ${i} through the router`);
-            answers[body] = (answers[body] ?? 0) + 1;
-        }
-        return answers;
-    }
-
     /**
      * What the engine deletes on the first update after a release: the data steps
      * that release declared. Their commands ran; deleting them runs nothing (they
@@ -121,7 +105,7 @@ describe("e2e: a release on docker-host under the real engine", function () {
         await planAgrees({ version: "v1.0.0" }, json);
         await apply({ version: "v1.0.0" });
 
-        assert.deepStrictEqual(await ledger(), ["v1.0.0 succeeded"]);
+        assert.deepStrictEqual(await ledger(world), ["v1.0.0 succeeded"]);
         assert.deepStrictEqual(await world.get("/"), { status: 200, body: "v1.0.0" });
         const outputs = await world.stack.outputs();
         assert.strictEqual(outputs.version, "v1.0.0");
@@ -159,14 +143,14 @@ describe("e2e: a release on docker-host under the real engine", function () {
         await planAgrees({ version: "v1.1.0", previous: "v1.0.0", canaryWeight: 0 }, json);
         await apply({ version: "v1.1.0", previous: "v1.0.0", canaryWeight: 0 });
 
-        assert.deepStrictEqual(await ledger(), ["v1.0.0 succeeded", "v1.1.0 succeeded"]);
+        assert.deepStrictEqual(await ledger(world), ["v1.0.0 succeeded", "v1.1.0 succeeded"]);
         const outputs = await world.stack.outputs();
         assert.deepStrictEqual([outputs.version, outputs.previous, outputs.schemaHead], ["v1.1.0", "v1.0.0", "v1.1.0"]);
         assert.deepStrictEqual(outputs.weights, { "v1.1.0": 0, "v1.0.0": 100 });
         const logged = backupLog(world).filter((r) => r.version === "v1.1.0");
         assert.strictEqual(logged.length, 1, "one pre-upgrade backup of v1.1.0 in the log");
         assert.match(String(logged[0].sha256), /^[0-9a-f]{64}$/);
-        assert.deepStrictEqual(await split(20), { "v1.0.0": 20 }, "no user traffic on v1.1.0");
+        assert.deepStrictEqual(await split(world, 20), { "v1.0.0": 20 }, "no user traffic on v1.1.0");
         const after = await containers();
         assert.strictEqual(after["shop-web-v1-0-0"], containersBefore["shop-web-v1-0-0"], "v1.0.0's web container untouched");
     });
@@ -185,7 +169,7 @@ describe("e2e: a release on docker-host under the real engine", function () {
                     "the release's backup is still listed once its step is gone",
                 );
             }
-            const answers = await split(100);
+            const answers = await split(world, 100);
             assert.deepStrictEqual(
                 answers,
                 Object.fromEntries(Object.entries({ "v1.1.0": weight, "v1.0.0": 100 - weight }).filter(([, n]) => n > 0)),
@@ -195,8 +179,12 @@ describe("e2e: a release on docker-host under the real engine", function () {
 
     it("roll back after promotion: v1.0.0 takes all traffic at once, nothing restarts", async () => {
         await weightsOnly({ version: "v1.0.0", previous: "v1.1.0", canaryWeight: 100 }, { "v1.0.0": 100, "v1.1.0": 0 });
-        assert.deepStrictEqual(await split(20), { "v1.0.0": 20 });
-        assert.deepStrictEqual(await ledger(), ["v1.0.0 succeeded", "v1.1.0 succeeded"], "a rollback never re-runs or reverts a migration");
+        assert.deepStrictEqual(await split(world, 20), { "v1.0.0": 20 });
+        assert.deepStrictEqual(
+            await ledger(world),
+            ["v1.0.0 succeeded", "v1.1.0 succeeded"],
+            "a rollback never re-runs or reverts a migration",
+        );
     });
 
     it("roll forward, then retire v1.0.0: its containers deleted, v1.1.0 alone", async () => {
@@ -213,7 +201,7 @@ describe("e2e: a release on docker-host under the real engine", function () {
         ]);
         await apply({ version: "v1.1.0" });
         assert.deepStrictEqual(Object.keys(await containers()).sort(), ["shop-router", "shop-web-v1-1-0", "shop-worker-v1-1-0"]);
-        assert.deepStrictEqual(await split(10), { "v1.1.0": 10 });
+        assert.deepStrictEqual(await split(world, 10), { "v1.1.0": 10 });
         const outputs = await world.stack.outputs();
         assert.deepStrictEqual([outputs.version, outputs.previous ?? null, outputs.schemaHead], ["v1.1.0", null, "v1.1.0"]);
     });
@@ -245,8 +233,8 @@ describe("e2e: a release on docker-host under the real engine", function () {
         assert.match(output, /roll back: restore the pre-upgrade backup of `shop` by setting `release:restoreFrom`/);
         assert.ok(!output.includes(world.db.hostUrl) && !output.includes(world.db.containerUrl), "no connection string in the output");
 
-        assert.deepStrictEqual(await ledger(), ["v1.0.0 succeeded", "v1.1.0 succeeded", "v1.2.0 failed"]);
-        assert.deepStrictEqual(await split(10), { "v1.1.0": 10 }, "v1.1.0 keeps all traffic");
+        assert.deepStrictEqual(await ledger(world), ["v1.0.0 succeeded", "v1.1.0 succeeded", "v1.2.0 failed"]);
+        assert.deepStrictEqual(await split(world, 10), { "v1.1.0": 10 }, "v1.1.0 keeps all traffic");
         const names = Object.keys(await containers());
         assert.ok(!names.some((n) => n.includes("v1-2-0")), `no v1.2.0 container started on the old schema: ${names.join(", ")}`);
         const outputs = await world.stack.outputs();
@@ -260,7 +248,7 @@ describe("e2e: a release on docker-host under the real engine", function () {
         const again = await world.stack.up({ allowFailure: true });
         assert.notStrictEqual(again.code, 0);
         assert.match(again.stdout + again.stderr, /v1\.2\.0/);
-        assert.deepStrictEqual(await ledger(), ["v1.0.0 succeeded", "v1.1.0 succeeded", "v1.2.0 failed"]);
+        assert.deepStrictEqual(await ledger(world), ["v1.0.0 succeeded", "v1.1.0 succeeded", "v1.2.0 failed"]);
     });
 
     it("restoreFrom the failed release's backup with v1.1.0: restored, verified, writers resumed", async () => {
@@ -275,9 +263,9 @@ describe("e2e: a release on docker-host under the real engine", function () {
         // No offline comparison here: the state now holds what the failed update created before its migration
         // failed, which no stack file describes.
         await world.stack.up();
-        assert.deepStrictEqual(await ledger(), ["v1.0.0 succeeded", "v1.1.0 succeeded"], "the ledger as the backup held it");
+        assert.deepStrictEqual(await ledger(world), ["v1.0.0 succeeded", "v1.1.0 succeeded"], "the ledger as the backup held it");
         assert.strictEqual(Number((await world.db.query("SELECT count(*) AS n FROM items"))[0].n), failedReleaseBackup.rows);
-        assert.deepStrictEqual(await split(10), { "v1.1.0": 10 });
+        assert.deepStrictEqual(await split(world, 10), { "v1.1.0": 10 });
         const { stdout } = await world.engine.docker(["inspect", "--format", "{{.State.Status}}", "shop-worker-v1-1-0"]);
         assert.strictEqual(stdout.trim(), "running", "the worker runs again");
         assert.strictEqual((await world.stack.outputs()).restoredFrom, failedReleaseBackup.id);

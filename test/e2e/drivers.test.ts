@@ -4,7 +4,7 @@ import * as http from "http";
 import * as yaml from "js-yaml";
 import { freePort } from "../support/processes";
 import { DriverProject, DriverRun, driverProject } from "./support/driverProject";
-import { ReleaseStep, ShopWorld, startShopWorld, stopShopWorld } from "./support/shopStack";
+import { ReleaseStep, ShopWorld, split, startShopWorld, stopShopWorld } from "./support/shopStack";
 
 /**
  * The promote and rollback drivers against the real CLI: the Automation API runs
@@ -106,17 +106,6 @@ describe("e2e: the promote and rollback drivers against the real CLI", function 
         return (yaml.load(fs.readFileSync(shop().stack.configFile, "utf8")) as { config: Record<string, unknown> }).config;
     }
 
-    /** Who answers `GET /` through the router, over `count` requests. */
-    async function split(count: number): Promise<Record<string, number>> {
-        const answers: Record<string, number> = {};
-        for (let i = 0; i < count; i++) {
-            const { status, body } = await shop().get("/");
-            assert.strictEqual(status, 200, `request ${i} through the router`);
-            answers[body] = (answers[body] ?? 0) + 1;
-        }
-        return answers;
-    }
-
     /** Runs a driver while users send traffic; the event lines must be what the webhook got, in order. */
     async function drive(command: "promote" | "rollback", args: string[]): Promise<DriverRun & { answers: Record<string, number> }> {
         const posted = webhook!.bodies.length;
@@ -153,7 +142,7 @@ describe("e2e: the promote and rollback drivers against the real CLI", function 
         configure({ version: CANARY, previous: STABLE, canaryWeight: 0, failRates: { [CANARY]: 0.5 } });
         await shop().stack.up();
         assert.deepStrictEqual((await shop().stack.outputs()).weights, { [CANARY]: 0, [STABLE]: 100 });
-        assert.deepStrictEqual(await split(10), { [STABLE]: 10 });
+        assert.deepStrictEqual(await split(shop(), 10), { [STABLE]: 10 });
     });
 
     it("promote: the canary's error rate breaches at 10%, the driver reverts to weight 0 on its own", async () => {
@@ -201,7 +190,7 @@ describe("e2e: the promote and rollback drivers against the real CLI", function 
 
         assert.deepStrictEqual((await shop().stack.outputs()).weights, { [CANARY]: 0, [STABLE]: 100 });
         assert.strictEqual(stackFileConfig()["release:canaryWeight"], "0", "the driver's change is in the stack file");
-        assert.deepStrictEqual(await split(20), { [STABLE]: 20 }, "all traffic back on v1.0.0");
+        assert.deepStrictEqual(await split(shop(), 20), { [STABLE]: 20 }, "all traffic back on v1.0.0");
     });
 
     it("promote a healthy canary to 100%: each weight baked, the split measured through the router", async () => {
@@ -235,7 +224,7 @@ describe("e2e: the promote and rollback drivers against the real CLI", function 
         assert.ok(!Object.keys(run.answers).some((answer) => answer.startsWith("5")), JSON.stringify(run.answers));
 
         assert.deepStrictEqual((await shop().stack.outputs()).weights, { [CANARY]: 100, [STABLE]: 0 });
-        assert.deepStrictEqual(await split(20), { [CANARY]: 20 });
+        assert.deepStrictEqual(await split(shop(), 20), { [CANARY]: 20 });
     });
 
     it("rollback: back to v1.0.0, still warm, from the stack history", async () => {
@@ -252,7 +241,7 @@ describe("e2e: the promote and rollback drivers against the real CLI", function 
         const outputs = await shop().stack.outputs();
         assert.deepStrictEqual([outputs.version, outputs.previous, outputs.schemaHead], [STABLE, CANARY, CANARY]);
         assert.deepStrictEqual(outputs.weights, { [STABLE]: 100, [CANARY]: 0 });
-        assert.deepStrictEqual(await split(20), { [STABLE]: 20 });
+        assert.deepStrictEqual(await split(shop(), 20), { [STABLE]: 20 });
         const config = stackFileConfig();
         assert.deepStrictEqual(
             [config["release:version"], config["release:previous"], config["release:canaryWeight"]],

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { HeldDump, heldPgDump, upKilledWhen, waitFor } from "./support/faults";
 import { CliResult, PROJECT_DIR } from "./support/pulumiCli";
-import { ShopWorld, backupLog, startShopWorld, stopShopWorld } from "./support/shopStack";
+import { ShopWorld, backupLog, ledger, split, startShopWorld, stopShopWorld } from "./support/shopStack";
 
 /**
  * Faults in the middle of a release on `docker-host`, under the real engine:
@@ -40,21 +40,6 @@ describe("e2e: faults during a release on docker-host", function () {
     });
     after(async () => stopShopWorld(world));
 
-    async function ledger(): Promise<string[]> {
-        const rows = await world.db.query("SELECT version, status FROM safe_release_migrations ORDER BY started_at, version");
-        return rows.map((r) => `${r.version} ${r.status}`);
-    }
-
-    async function split(count: number): Promise<Record<string, number>> {
-        const answers: Record<string, number> = {};
-        for (let i = 0; i < count; i++) {
-            const { status, body } = await world.get("/");
-            assert.strictEqual(status, 200, `request ${i} through the router`);
-            answers[body] = (answers[body] ?? 0) + 1;
-        }
-        return answers;
-    }
-
     async function state(container: string): Promise<string> {
         const { stdout } = await world.engine.docker(["inspect", "--format", "{{.State.Status}}", container]);
         return stdout.trim();
@@ -85,7 +70,7 @@ describe("e2e: faults during a release on docker-host", function () {
     async function restoreWithV100(backupId: string): Promise<void> {
         world.configure({ version: "v1.0.0", restoreFrom: backupId });
         await world.stack.up();
-        assert.deepStrictEqual(await ledger(), ["v1.0.0 succeeded"]);
+        assert.deepStrictEqual(await ledger(world), ["v1.0.0 succeeded"]);
         assert.strictEqual(await state("shop-worker-v1-0-0"), "running", "the writers run again");
         assert.strictEqual((await world.stack.outputs()).restoredFrom, backupId);
     }
@@ -99,7 +84,7 @@ describe("e2e: faults during a release on docker-host", function () {
         const locked = await world.stack.up({ allowFailure: true });
         assert.notStrictEqual(locked.code, 0);
         assert.match(outputOf(locked), STALE_LOCK);
-        assert.deepStrictEqual(await ledger(), ledgerBefore, "the refused up ran nothing");
+        assert.deepStrictEqual(await ledger(world), ledgerBefore, "the refused up ran nothing");
         const cancel = await world.stack.cli(["cancel", "--yes"]);
         assert.match(outputOf(cancel), /The currently running update for 'e2e-faults' has been canceled!/);
     }
@@ -108,7 +93,7 @@ describe("e2e: faults during a release on docker-host", function () {
     it("first deploy: v1.0.0 serving", async () => {
         await world.stack.up();
         await addItems(3);
-        assert.deepStrictEqual(await split(5), { "v1.0.0": 5 });
+        assert.deepStrictEqual(await split(world, 5), { "v1.0.0": 5 });
     });
 
     it("a failing smoke test: the update fails naming the check, v1.1.0 takes no traffic, the record names v1.0.0", async () => {
@@ -119,10 +104,14 @@ describe("e2e: faults during a release on docker-host", function () {
             outputOf(failed),
             /smoke check `smoke` failed: GET \/smoke returned 500, expected 200; response body \(first 500 bytes, secrets masked\): v1\.1\.0 smoke check failed \(SMOKE_FAIL=1\)/,
         );
-        assert.deepStrictEqual(await split(20), { "v1.0.0": 20 }, "all traffic stays on v1.0.0");
+        assert.deepStrictEqual(await split(world, 20), { "v1.0.0": 20 }, "all traffic stays on v1.0.0");
         const outputs = await world.stack.outputs();
         assert.deepStrictEqual([outputs.version, outputs.schemaHead, outputs.weights], ["v1.0.0", "v1.0.0", { "v1.0.0": 100 }]);
-        assert.deepStrictEqual(await ledger(), ["v1.0.0 succeeded", "v1.1.0 succeeded"], "the migration ran once, before the smoke test");
+        assert.deepStrictEqual(
+            await ledger(world),
+            ["v1.0.0 succeeded", "v1.1.0 succeeded"],
+            "the migration ran once, before the smoke test",
+        );
 
         // The next step the docs name for a release that failed after its migration: restore its backup with v1.0.0.
         const backup = backupLog(world).find((r) => r.version === "v1.1.0");
@@ -154,8 +143,8 @@ describe("e2e: faults during a release on docker-host", function () {
             "the log holds the first deploy's and the smoke release's backups only",
         );
         assert.strictEqual(await state("shop-worker-v1-0-0"), "exited", "the writers stay stopped");
-        assert.deepStrictEqual(await split(10), { "v1.0.0": 10 }, "v1.0.0 still serves");
-        ledgerBefore = await ledger();
+        assert.deepStrictEqual(await split(world, 10), { "v1.0.0": 10 }, "v1.0.0 still serves");
+        ledgerBefore = await ledger(world);
         assert.deepStrictEqual(ledgerBefore, ["v1.0.0 succeeded"]);
         await clearStaleLock();
     });
@@ -168,7 +157,8 @@ describe("e2e: faults during a release on docker-host", function () {
             () => world.stack.up({ allowFailure: true }),
             "the migration",
             // Running: its ledger row says so and dockerd runs its one-off container.
-            async () => (await ledger().catch((): string[] => [])).includes("v1.1.0 running") && (await migrationContainers()).length === 1,
+            async () =>
+                (await ledger(world).catch((): string[] => [])).includes("v1.1.0 running") && (await migrationContainers()).length === 1,
         );
         assert.match(
             outputOf(result),
@@ -184,7 +174,7 @@ describe("e2e: faults during a release on docker-host", function () {
         await world.engine.docker(["rm", "-f", ...ids]);
 
         ledgerBefore = ["v1.0.0 succeeded", "v1.1.0 running"];
-        assert.deepStrictEqual(await ledger(), ledgerBefore);
+        assert.deepStrictEqual(await ledger(world), ledgerBefore);
         await clearStaleLock();
         const refused = await world.stack.up({ allowFailure: true });
         assert.notStrictEqual(refused.code, 0);
@@ -196,9 +186,9 @@ describe("e2e: faults during a release on docker-host", function () {
             /v1\.1\.0 \(sha256:[0-9a-f]{64}\) started and never finished, started \S+ \(its migrate process died mid-run; make sure nothing of it still runs\)/,
         );
         assert.match(output, /Writers stay stopped\. Do not retry the same migration/);
-        assert.deepStrictEqual(await ledger(), ledgerBefore, "refused, not re-run");
+        assert.deepStrictEqual(await ledger(world), ledgerBefore, "refused, not re-run");
         assert.strictEqual(await state("shop-worker-v1-0-0"), "exited", "the writers stay stopped, as the message says");
-        assert.deepStrictEqual(await split(10), { "v1.0.0": 10 });
+        assert.deepStrictEqual(await split(world, 10), { "v1.0.0": 10 });
         const outputs = await world.stack.outputs();
         assert.strictEqual(outputs.version, "v1.0.0");
         const recorded = (outputs.backups as Array<{ location: string }>).map((b) => path.basename(b.location));
@@ -213,7 +203,7 @@ describe("e2e: faults during a release on docker-host", function () {
         world.configure({ ...release, migrateCommand: slowMigration });
         const updating = world.stack.up({ allowFailure: true });
         // The second starts while the first is inside its migration, well past taking the stack's lock.
-        await waitFor("the first up's migration", async () => ((await ledger()).includes("v1.1.0 running") ? true : undefined));
+        await waitFor("the first up's migration", async () => ((await ledger(world)).includes("v1.1.0 running") ? true : undefined));
         const second = await world.stack.up({ allowFailure: true });
         assert.notStrictEqual(second.code, 0);
         assert.match(outputOf(second), STALE_LOCK);
@@ -229,7 +219,7 @@ describe("e2e: faults during a release on docker-host", function () {
             [outputs.version, outputs.schemaHead, outputs.weights],
             ["v1.1.0", "v1.1.0", { "v1.1.0": 0, "v1.0.0": 100 }],
         );
-        assert.deepStrictEqual(await split(10), { "v1.0.0": 10 });
+        assert.deepStrictEqual(await split(world, 10), { "v1.0.0": 10 });
         assert.strictEqual(await itemCount(), 3, "no row lost");
         assert.strictEqual(await state("shop-worker-v1-0-0"), "running");
     });

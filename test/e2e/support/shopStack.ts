@@ -185,3 +185,20 @@ export function backupLog(world: ShopWorld): Array<Record<string, unknown>> {
         .filter((line) => line.trim() !== "")
         .map((line) => JSON.parse(line));
 }
+
+/** The migration ledger as `<version> <status>` rows, oldest first. */
+export async function ledger(world: ShopWorld): Promise<string[]> {
+    const rows = await world.db.query("SELECT version, status FROM safe_release_migrations ORDER BY started_at, version");
+    return rows.map((r) => `${r.version} ${r.status}`);
+}
+
+/** Who answers `GET /` through the router, over `count` requests; every answer must be a 200. */
+export async function split(world: ShopWorld, count: number): Promise<Record<string, number>> {
+    const answers: Record<string, number> = {};
+    for (let i = 0; i < count; i++) {
+        const { status, body } = await world.get("/");
+        if (status !== 200) throw new Error(`request ${i} through the router answered ${status}: ${body}`);
+        answers[body] = (answers[body] ?? 0) + 1;
+    }
+    return answers;
+}
