@@ -1,8 +1,10 @@
 // Stands in for `pulumi-resource-command` where the real plugin cannot be installed
 // (its Go module is refused by this machine's module proxy). It follows the
 // semantics of pulumi-command v1.2.1 for `command:local:Command`, the one type the
-// program uses, and tells the engine it is version 1.2.1. For tests only; `install.ts`
-// puts it into a Pulumi plugin cache.
+// program uses, and tells the engine it is version 1.2.1. The tests run it, and so does
+// `npm run preview`/`up` where the real plugin is not installed: scripts/toolchain.sh
+// then puts it on PATH and the engine says so (`using pulumi-resource-command from $PATH`).
+// `install.ts` puts it into a plugin cache instead, for the tests that need that layout.
 import * as provider from "@pulumi/pulumi/provider";
 import { engineAddressFromArgs, engineLog } from "./engineLog";
 import { commandProvider } from "./provider";
