@@ -1,4 +1,5 @@
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { freePort } from "../../support/processes";
 import { DockerEngine, startDockerEngine } from "./dockerEngine";
@@ -23,6 +24,8 @@ export interface ShopWorld {
     readonly routerPort: number;
     /** Relative to the project, as the stack's `release:backup.dir`. */
     readonly backupDir: string;
+    /** An absolute temp dir on the host for bind-mounted data (see `WorldFixed.dataDir`). */
+    readonly dataDir?: string;
     /** Writes the config of one release step: the versions and weights, the rest fixed. */
     configure(step: ReleaseStep): void;
     /** The config `configure` writes for a step (without the secrets). */
@@ -70,6 +73,39 @@ export async function startShopWorld(
     firstStep: ReleaseStep = { version: "v1.0.0" },
     options: ShopWorldOptions = {},
 ): Promise<ShopWorld> {
+    return startWorldOf(name, shopConfig, firstStep, options);
+}
+
+/** What a config builder gets: the world's substrate, fixed for its life. */
+export interface WorldFixed {
+    readonly images: BuiltImages;
+    readonly routerPort: number;
+    /** Relative to the project, as the stack's `release:backup.dir`. */
+    readonly backupDir: string;
+    /** An absolute, empty temp dir on the host for bind-mounted data, removed with the world. */
+    readonly dataDir: string;
+}
+
+/** The stack config of one step of a world, from its fixed parts. */
+export type ConfigBuilder = (fixed: WorldFixed, step: ReleaseStep) => StackConfig;
+
+export interface WorldOptions extends ShopWorldOptions {
+    /**
+     * `release:<key>` → value, set as stack secrets. Default: the shop's two database URLs
+     * (`databaseUrl` as the host reaches PostgreSQL, `serviceDatabaseUrl` as containers do).
+     */
+    readonly secrets?: (db: ServiceDatabase) => Record<string, string>;
+    /** Hands `dataDir` to this user, so a container that runs as it can write its bind mount. */
+    readonly dataDirOwner?: { readonly uid: number; readonly gid: number };
+}
+
+/** The shop world's substrate with any service's config: `build` writes every step's stack config. */
+export async function startWorldOf(
+    name: string,
+    build: ConfigBuilder,
+    firstStep: ReleaseStep,
+    options: WorldOptions = {},
+): Promise<ShopWorld> {
     const engine = await startDockerEngine();
     const registry = await startRegistry();
     const images = await buildImages(engine, registry);
@@ -79,11 +115,16 @@ export async function startShopWorld(
     // machine): a directory of the checkout that git ignores and the test removes.
     fs.mkdirSync(path.join(PROJECT_DIR, E2E_DIR), { recursive: true });
     const backupDir = path.relative(PROJECT_DIR, fs.mkdtempSync(path.join(PROJECT_DIR, E2E_DIR, `${name}-`)));
-    const config = (step: ReleaseStep): StackConfig => shopConfig({ images, routerPort, backupDir }, step);
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `${name}-data-`));
+    if (options.dataDirOwner !== undefined) fs.chownSync(dataDir, options.dataDirOwner.uid, options.dataDirOwner.gid);
+    const config = (step: ReleaseStep): StackConfig => build({ images, routerPort, backupDir, dataDir }, step);
     // DOCKER_HOST reaches the plugin and every `docker` a command runs: the test's engine, never the machine's.
     const stack = await E2eStack.create(name, config(firstStep), { ...options.env, DOCKER_HOST: engine.host });
-    await stack.setSecret("release:databaseUrl", db.hostUrl);
-    await stack.setSecret("release:serviceDatabaseUrl", db.containerUrl);
+    const secrets = options.secrets?.(db) ?? {
+        "release:databaseUrl": db.hostUrl,
+        "release:serviceDatabaseUrl": db.containerUrl,
+    };
+    for (const [key, value] of Object.entries(secrets)) await stack.setSecret(key, value);
     return {
         engine,
         registry,
@@ -92,6 +133,7 @@ export async function startShopWorld(
         stack,
         routerPort,
         backupDir,
+        dataDir,
         configure: (step) => stack.writeConfig(config(step)),
         config,
         get: async (pathname) => {
@@ -107,15 +149,10 @@ export async function stopShopWorld(world: ShopWorld | undefined): Promise<void>
     await world.registry.stop();
     await world.db.stop();
     fs.rmSync(path.join(PROJECT_DIR, world.backupDir), { recursive: true, force: true });
+    if (world.dataDir !== undefined) fs.rmSync(world.dataDir, { recursive: true, force: true });
 }
 
-interface Fixed {
-    readonly images: BuiltImages;
-    readonly routerPort: number;
-    readonly backupDir: string;
-}
-
-function shopConfig(fixed: Fixed, step: ReleaseStep): StackConfig {
+function shopConfig(fixed: WorldFixed, step: ReleaseStep): StackConfig {
     const { images } = fixed;
     const secretEnv = { DATABASE_URL: "config:serviceDatabaseUrl" };
     return {
