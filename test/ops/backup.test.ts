@@ -136,6 +136,21 @@ describe("backup --kind postgres (real PostgreSQL)", function () {
         removeDir(empty);
     });
 
+    it("before the first migration, leaves a critical table that does not exist yet out of the facts and says so", async () => {
+        const first = await backupDir();
+        const args = ["backup", "--kind", "postgres", "--app", "shop", "--version", "v1.4.2", "--dir", first];
+        const result = await runOps([...args, "--critical-tables", "users,orders", "--before-first-migration"], opsEnv(pg, db));
+        assert.equal(result.code, 0, result.stderr);
+        assert.ok(
+            result.stderr.includes("critical table `orders` does not exist yet (no migration has run): not counted\n"),
+            result.stderr,
+        );
+        const written: PostgresBackupRecord = JSON.parse(result.stdout);
+        const facts = parseFacts(fs.readFileSync(written.factsLocation!, "utf8"), written.factsLocation!);
+        assert.deepEqual(facts.rowCounts, { users: 500 }, "the tables that exist are still counted");
+        removeDir(first);
+    });
+
     it("fails with pg_dump's reason (and no password) when the database does not exist", async () => {
         const empty = await backupDir();
         const result = await runOps(

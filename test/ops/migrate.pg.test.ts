@@ -100,6 +100,18 @@ describe("migrate against a real PostgreSQL", function () {
         assert.equal(markerLines(), 1, "the runner must not have been started again");
     });
 
+    it("keeps the ledger where SAFE_RELEASE_LEDGER_URL says and hands the runner its own DATABASE_URL", async () => {
+        // A container reaches the database under another address than the host: two databases make the two visible.
+        const taskDb = await pg.createDatabase("migrate-task");
+        const split = { ...env, SAFE_RELEASE_LEDGER_URL: env.DATABASE_URL, DATABASE_URL: pg.url(taskDb) };
+        const run = await ops(migrateArgs("v1.6.0"), split);
+        assert.equal(run.code, 0, run.stderr);
+        assert.equal(await pg.psql(taskDb, "SELECT count(*) FROM items"), "1", "the runner migrated its own DATABASE_URL");
+        assert.deepEqual(await ledger(), [["v1.6.0", "succeeded", 0]], "the ledger is in SAFE_RELEASE_LEDGER_URL's database");
+        assert.equal(await pg.psql(db, "SELECT to_regclass('items') IS NULL"), "t", "nothing ran against the ledger's database");
+        assert.equal(await pg.psql(taskDb, "SELECT to_regclass('safe_release_migrations') IS NULL"), "t");
+    });
+
     it("migrates exactly once when two runs race; the second waits for the lock and finds the first's result", async () => {
         const racing = { ...env, SLEEP_MS: "400" };
         const [a, b] = await Promise.all([ops(migrateArgs("v1.6.0"), racing), ops(migrateArgs("v1.6.0"), racing)]);
