@@ -1,4 +1,4 @@
-import { AnalysisConfig } from "./config";
+import { AnalysisConfig } from "../core/gateConfig";
 import { MetricSample } from "./types";
 
 export type Verdict =

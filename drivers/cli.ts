@@ -1,6 +1,8 @@
 import { Writable } from "stream";
-import { maskSecrets } from "../ops/smoke/mask";
-import { parseAnalysisConfig, parseDuration, parseNotifyConfig, parseSemVerTag, parseSteps } from "./config";
+import { maskSecrets } from "../core/mask";
+import { FlagSpec, parseFlags, UsageError } from "../core/args";
+import { parseDuration } from "../core/duration";
+import { parseAnalysisConfig, parseNotifyConfig, parseSemVerTag, parseSteps } from "../core/gateConfig";
 import { EventLog } from "./events";
 import { CloudWatchSource, parseCloudWatchTarget, parseRegion } from "./metrics/cloudwatch";
 import { NginxAccessLogSource } from "./metrics/nginxLog";
@@ -87,8 +89,6 @@ const SECRET_ENV = [
     "DATABASE_URL",
 ];
 
-class ArgumentError extends Error {}
-
 const VALUE_FLAGS = {
     promote: [
         "--steps",
@@ -111,25 +111,18 @@ export function parseArguments(
     command: "promote" | "rollback",
     args: readonly string[],
 ): { stack: string; flags: Map<string, string | true> } {
-    const flags = new Map<string, string | true>();
-    let stack: string | undefined;
-    for (let i = 0; i < args.length; i++) {
-        const arg = args[i];
-        if (VALUE_FLAGS[command].includes(arg)) {
-            const value = args[++i];
-            if (value === undefined) throw new ArgumentError(`\`${arg}\` needs a value`);
-            flags.set(arg, value);
-        } else if (SWITCHES[command].includes(arg)) {
-            flags.set(arg, true);
-        } else if (arg.startsWith("-") || stack !== undefined) {
-            throw new ArgumentError(
-                `unknown argument \`${arg}\`; valid: <stack>, ${[...VALUE_FLAGS[command], ...SWITCHES[command]].join(", ")}`,
-            );
-        } else {
-            stack = arg;
-        }
-    }
-    if (stack === undefined) throw new ArgumentError(`the stack name is required, such as \`${command} prod\``);
+    const spec: FlagSpec = Object.fromEntries([
+        ...VALUE_FLAGS[command].map((flag) => [flag.slice(2), "value" as const]),
+        ...SWITCHES[command].map((flag) => [flag.slice(2), "switch" as const]),
+    ]);
+    const parsed = parseFlags(args, spec, { max: 1, name: "<stack>" });
+    if (parsed.rest.length > 0) throw new UsageError(`unknown argument \`--\`; ${command} runs no program of its own`);
+    const stack = parsed.positionals[0];
+    if (stack === undefined) throw new UsageError(`the stack name is required, such as \`${command} prod\``);
+    const flags = new Map<string, string | true>([
+        ...[...parsed.values].map(([name, value]): [string, string] => [`--${name}`, value]),
+        ...[...parsed.switches].map((name): [string, true] => [`--${name}`, true]),
+    ]);
     return { stack, flags };
 }
 
@@ -144,16 +137,16 @@ const METRIC_SOURCES = ["--metrics-url", "--access-log", "--cloudwatch"];
 function checkMetricSource(flags: Map<string, string | true>, dryRun: boolean): void {
     const given = METRIC_SOURCES.filter((flag) => flags.has(flag));
     if (given.length > 1) {
-        throw new ArgumentError(
+        throw new UsageError(
             `give one metric source: \`--metrics-url\`, \`--access-log\` or \`--cloudwatch\`; got ${given.map((flag) => `\`${flag}\``).join(" and ")}`,
         );
     }
     if (given.length === 0 && !dryRun) {
-        throw new ArgumentError(
+        throw new UsageError(
             "promote needs a metric source: `--metrics-url <url>`, `--access-log <path>` or `--cloudwatch <targetGroupArnSuffix>,<loadBalancerArnSuffix>`",
         );
     }
-    if (flags.has("--region") && !flags.has("--cloudwatch")) throw new ArgumentError("`--region` applies to `--cloudwatch` only");
+    if (flags.has("--region") && !flags.has("--cloudwatch")) throw new UsageError("`--region` applies to `--cloudwatch` only");
     const cloudwatch = flagText(flags, "--cloudwatch");
     if (cloudwatch !== undefined) parseCloudWatchTarget(cloudwatch);
     const region = flagText(flags, "--region");
@@ -170,7 +163,7 @@ function buildMetrics(flags: Map<string, string | true>, version: string | undef
     }
     if (url !== undefined) {
         if (!/^https?:\/\/[^/\s]+/.test(url))
-            throw new ArgumentError(`\`--metrics-url\` must be an http:// or https:// URL; got ${JSON.stringify(url)}`);
+            throw new UsageError(`\`--metrics-url\` must be an http:// or https:// URL; got ${JSON.stringify(url)}`);
         return new PrometheusSource({
             url,
             version,
@@ -199,7 +192,7 @@ export async function main(argv: readonly string[], io: CliIO, deps: CliDeps = d
     try {
         const { stack: stackName, flags } = parseArguments(command, args);
         const steps = parseSteps(flagText(flags, "--steps") ?? "10,50,100");
-        const bakeMs = parseDuration(flagText(flags, "--bake") ?? "5m");
+        const bakeMs = parseDuration(flagText(flags, "--bake") ?? "5m", "--bake");
         const to = flagText(flags, "--to");
         if (to !== undefined) parseSemVerTag(to);
         const dryRun = flags.has("--dry-run");
@@ -227,7 +220,7 @@ export async function main(argv: readonly string[], io: CliIO, deps: CliDeps = d
     } catch (err) {
         const message = (err as Error).message;
         io.stderr.write(`${command}: ${log ? log.mask(message) : maskSecrets(message, secrets)}\n`);
-        return err instanceof ArgumentError || /^`--/.test(message) ? 2 : 1;
+        return err instanceof UsageError || /^`--/.test(message) ? 2 : 1;
     }
 }
 

@@ -1,4 +1,4 @@
-import { maskSecrets } from "../ops/smoke/mask";
+import { maskSecrets } from "../core/mask";
 import { DriverIO } from "./types";
 
 export interface EventLogOptions {

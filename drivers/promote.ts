@@ -1,5 +1,6 @@
 import { describeSample, describeVerdict, judgeSample } from "./analysis";
-import { AnalysisConfig, formatDuration } from "./config";
+import { formatDuration } from "../core/duration";
+import { AnalysisConfig } from "../core/gateConfig";
 import { EventLog } from "./events";
 import { CONFIG_KEYS, DriverIO, MetricSample, MetricSource, ReleaseStack } from "./types";
 

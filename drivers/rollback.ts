@@ -1,4 +1,4 @@
-import { compareSemVer, isSemVerTag } from "./config";
+import { compareTags, isReleaseTag } from "../core/releaseTags";
 import { EventLog } from "./events";
 import { CONFIG_KEYS, DriverIO, ReleaseStack, ReleaseUpdate } from "./types";
 
@@ -25,7 +25,7 @@ export function pickPriorVersion(history: readonly ReleaseUpdate[], current: str
     for (const update of newestFirst) {
         if (update.kind !== "update" || update.result !== "succeeded") continue;
         const version = update.config?.[CONFIG_KEYS.version]?.value;
-        if (version !== undefined && version !== current && isSemVerTag(version)) return version;
+        if (version !== undefined && version !== current && isReleaseTag(version)) return version;
     }
     return undefined;
 }
@@ -57,8 +57,8 @@ export function planRollback(state: RollbackState, history: readonly ReleaseUpda
     if (target === from)
         throw new Error(`\`--to ${target}\` is already \`${CONFIG_KEYS.version}\` on stack \`${state.stack}\`; nothing to roll back`);
     const head = state.schemaHead;
-    if (head !== undefined && isSemVerTag(head) && compareSemVer(head, target) > 0 && !state.restoreFrom) {
-        const warmServesHead = isSemVerTag(from) && compareSemVer(from, head) >= 0;
+    if (head !== undefined && isReleaseTag(head) && compareTags(head, target) > 0 && !state.restoreFrom) {
+        const warmServesHead = isReleaseTag(from) && compareTags(from, head) >= 0;
         if (!warmServesHead) throw new Error(schemaHeadRefusal(state, from, target));
     }
     return {

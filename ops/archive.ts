@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { Transform, TransformCallback, Writable } from "stream";
 import { pipeline } from "stream/promises";
+import { extract, Extract, Header } from "tar-stream";
 import * as zlib from "zlib";
 import { fsyncPath, HashingCounter, ProgressMeter, runChild } from "./checksum";
 
@@ -33,102 +34,72 @@ export interface TreeCount {
 
 const BLOCK = 512;
 
-function headerSize(header: Buffer): number {
-    if (header[124] & 0x80) {
-        // GNU base-256 for sizes of 8 GiB and more.
-        let size = 0;
-        for (let i = 125; i < 136; i++) size = size * 256 + header[i];
-        return size;
-    }
-    const octal = header.toString("latin1", 124, 136).replace(/[\0 ]/g, "");
-    return octal === "" ? 0 : parseInt(octal, 8);
-}
-
-function headerChecksumValid(header: Buffer): boolean {
-    let sum = 0;
-    for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : header[i];
-    const recorded = parseInt(header.toString("latin1", 148, 156).replace(/[\0 ]/g, ""), 8);
-    return recorded === sum;
-}
-
 /**
- * Passes a tar stream through unchanged while reading its headers, so the
+ * Passes a tar stream through unchanged while tar-stream reads its headers, so the
  * archive's file count and bytes come from the same pass that writes it, and a
- * damaged header (bad checksum) or a truncated archive is detected while reading.
+ * damaged header or a truncated archive is detected while reading. A hard link
+ * counts as a file of its target's size, as a walk of the extracted tree sees it.
  */
 export class TarCounter extends Transform {
     files = 0;
     contentBytes = 0;
-    private pending = Buffer.alloc(0);
-    /** Bytes of entry data (padded to whole blocks) still to skip. */
-    private skip = 0;
-    /** Entry data being collected (pax headers), and the size it overrides for the next entry. */
-    private paxData: Buffer[] | undefined;
-    private paxSize: number | undefined;
-    private ended = false;
+    private readonly reader: Extract = extract();
+    /** Entry name → size, for the hard links that name an earlier entry. */
+    private readonly sizes = new Map<string, number>();
+    private readonly headersRead: Promise<void>;
+    /** The stream's last 512 bytes: the end-of-archive marker is zeros. */
+    private tail = Buffer.alloc(0);
+
+    constructor() {
+        super();
+        this.reader.on("entry", (header: Header, body, next) => {
+            this.count(header);
+            body.on("end", () => next());
+            body.resume();
+        });
+        this.headersRead = new Promise((resolve, reject) => {
+            this.reader.on("finish", resolve);
+            this.reader.on("error", (err: Error) => reject(this.explain(err)));
+        });
+        // Settled here too, so a failure is never an unhandled rejection before `_flush` awaits it.
+        this.headersRead.catch((err: Error) => this.destroy(err));
+    }
 
     _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-        try {
-            this.consume(chunk);
-            callback(null, chunk);
-        } catch (err) {
-            callback(err as Error);
-        }
+        this.tail = Buffer.concat([this.tail, chunk]).subarray(-BLOCK);
+        if (this.reader.write(chunk)) callback(null, chunk);
+        else this.reader.once("drain", () => callback(null, chunk));
     }
 
     _flush(callback: TransformCallback): void {
-        if (!this.ended || this.skip > 0) callback(new Error("tar archive is truncated: it ends before its end-of-archive marker"));
-        else callback();
+        this.reader.end(undefined);
+        this.headersRead.then(
+            () => callback(this.tail.length === BLOCK && this.tail.every((b) => b === 0) ? null : truncated()),
+            (err: Error) => callback(err),
+        );
     }
 
-    private consume(chunk: Buffer): void {
-        let offset = 0;
-        while (offset < chunk.length) {
-            if (this.skip > 0) {
-                const n = Math.min(this.skip, chunk.length - offset);
-                this.paxData?.push(chunk.subarray(offset, offset + n));
-                this.skip -= n;
-                offset += n;
-                if (this.skip === 0 && this.paxData) this.readPax();
-                continue;
-            }
-            const need = BLOCK - this.pending.length;
-            const piece = chunk.subarray(offset, offset + need);
-            offset += piece.length;
-            this.pending = this.pending.length === 0 ? Buffer.from(piece) : Buffer.concat([this.pending, piece]);
-            if (this.pending.length < BLOCK) return;
-            const header = this.pending;
-            this.pending = Buffer.alloc(0);
-            if (this.ended) continue;
-            this.readHeader(header);
-        }
-    }
-
-    private readHeader(header: Buffer): void {
-        if (header.every((b) => b === 0)) {
-            this.ended = true;
-            return;
-        }
-        if (!headerChecksumValid(header)) throw new Error(`tar archive is damaged: header checksum mismatch after ${this.files} files`);
-        const type = String.fromCharCode(header[156]);
-        const size = this.paxSize ?? headerSize(header);
-        this.paxSize = undefined;
-        if (type === "x") this.paxData = [];
-        // Regular files ("0", old-style NUL, contiguous "7"); hard links ("1") carry no data and are not counted.
-        if (type === "0" || type === "\0" || type === "7") {
+    private count(header: Header): void {
+        if (header.type === "file" || header.type === "contiguous-file") {
+            this.sizes.set(header.name, header.size ?? 0);
             this.files += 1;
-            this.contentBytes += size;
+            this.contentBytes += header.size ?? 0;
+        } else if (header.type === "link") {
+            this.files += 1;
+            this.contentBytes += this.sizes.get(header.linkname ?? "") ?? 0;
         }
-        this.skip = Math.ceil(size / BLOCK) * BLOCK;
-        if (this.skip === 0 && this.paxData) this.readPax();
     }
 
-    private readPax(): void {
-        const text = Buffer.concat(this.paxData!).toString("utf8");
-        this.paxData = undefined;
-        const match = /(?:^|\n)\d+ size=(\d+)\n/.exec(text);
-        if (match) this.paxSize = Number(match[1]);
+    private explain(err: Error): Error {
+        if (/Unexpected end of data/.test(err.message)) return truncated();
+        if (/Invalid tar header/.test(err.message))
+            return new Error(`tar archive is damaged: header checksum mismatch after ${this.files} files`);
+        return err;
     }
+}
+
+function truncated(): Error {
+    return new Error("tar archive is truncated: it ends before its end-of-archive marker");
 }
 
 /** Regular files under `dir` and their total bytes; symlinks are not followed. */

@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
+import { ownArguments } from "../core/args";
 import { OpsCommand, OpsIO, UsageError } from "./command";
 
 /** Every `ops/commands/*` module, by command name. */
@@ -39,7 +40,9 @@ export async function main(argv: string[], io: OpsIO): Promise<number> {
         io.stderr.write(`unknown command \`${name}\`; valid commands: ${[...commands.keys()].join(", ")}\n`);
         return 2;
     }
-    if (args.includes("--help") || args.includes("-h")) {
+    // After `--` come the arguments of the program a command runs (`migrate … -- sh -c …`): its `--help` is its own.
+    const own = ownArguments(args);
+    if (own.includes("--help") || own.includes("-h")) {
         io.stderr.write(command.usage.endsWith("\n") ? command.usage : `${command.usage}\n`);
         return 0;
     }

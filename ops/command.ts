@@ -27,4 +27,4 @@ export interface OpsCommand {
 }
 
 /** Thrown for bad input: the CLI prints the message and exits 2 without a stack trace. */
-export class UsageError extends Error {}
+export { UsageError } from "../core/args";

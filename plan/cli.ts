@@ -1,7 +1,8 @@
 import { ProgramRefusal, evaluateTransition } from "./evaluate";
 import { buildReport } from "./report";
 import { renderReport } from "./render";
-import { UsageError, readStackSources } from "./sources";
+import { parseFlags, UsageError } from "../core/args";
+import { readStackSources } from "./sources";
 import { StackFileError } from "./stackConfig";
 
 /**
@@ -27,21 +28,11 @@ export interface CliIo {
 }
 
 export function parsePlanArgs(argv: string[]): PlanArgs {
-    let stack: string | undefined;
-    let against: string | undefined;
-    let json = false;
-    for (let i = 0; i < argv.length; i++) {
-        const flag = argv[i];
-        const value = () => {
-            const next = argv[++i];
-            if (next === undefined) throw new UsageError(`\`${flag}\` needs a value`);
-            return next;
-        };
-        if (flag === "--stack") stack = value();
-        else if (flag === "--against") against = value();
-        else if (flag === "--json") json = true;
-        else throw new UsageError(`unknown argument ${JSON.stringify(flag)}`);
-    }
+    const flags = parseFlags(argv, { stack: "value", against: "value", json: "switch" });
+    if (flags.rest.length > 0) throw new UsageError("unknown argument `--`; the plan runs no program of its own");
+    const stack = flags.values.get("stack");
+    const against = flags.values.get("against");
+    const json = flags.switches.has("json");
     if (stack === undefined) throw new UsageError("`--stack` is required: the stack whose Pulumi.<stack>.yaml to plan");
     // The name becomes a file name, so nothing that could leave the directory.
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(stack)) {

@@ -1,11 +1,11 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { UsageError } from "../core/args";
 import { PlannedUpdate } from "./evaluate";
 import { evaluatedConfig, projectDefaults } from "./stackConfig";
 
 /** The command line asked for something that cannot be: exit 2, with the usage. */
-export class UsageError extends Error {}
 
 const PROJECT_FILE = "Pulumi.yaml";
 

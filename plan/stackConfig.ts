@@ -1,3 +1,4 @@
+import { isPlainObject } from "../core/values";
 import { StackConfig } from "./mockProviders";
 
 /*
@@ -143,8 +144,4 @@ function optionalObject(value: unknown, what: string): Record<string, unknown> {
     if (!isPlainObject(value))
         throw new StackFileError(`${what} must be a mapping of key → value; got ${Array.isArray(value) ? "a list" : typeof value}`);
     return value;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-    return typeof value === "object" && value !== null && !Array.isArray(value);
 }

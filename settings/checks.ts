@@ -3,6 +3,7 @@
  * whose message names the key in backticks, says what would be valid and shows
  * what was given, so the operator can fix `Pulumi.<stack>.yaml` without reading code.
  */
+import { isPlainObject } from "../core/values";
 export class ConfigError extends Error {
     constructor(message: string) {
         super(message);
@@ -22,9 +23,7 @@ export function fail(key: string, expectation: string, value: unknown): never {
 
 export type Plain = Record<string, unknown>;
 
-export function isObject(value: unknown): value is Plain {
-    return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+export const isObject: (value: unknown) => value is Plain = isPlainObject;
 
 export function requireObject(key: string, value: unknown): Plain {
     if (!isObject(value)) fail(key, "an object", value);

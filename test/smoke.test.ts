@@ -5,7 +5,7 @@ import * as path from "path";
 import { Writable } from "stream";
 import { command } from "../ops/commands/smoke";
 import { main } from "../ops/cli";
-import { parseSmokeConfig } from "../ops/smoke/config";
+import { parseSmokeConfig } from "../core/smokeConfig";
 import { runSmoke, SmokeReport } from "../ops/smoke/runner";
 import { tempDir } from "./support/processes";
 

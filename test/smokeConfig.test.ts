@@ -1,7 +1,7 @@
 import * as assert from "assert";
-import { parseSmokeConfig } from "../ops/smoke/config";
+import { parseSmokeConfig } from "../core/smokeConfig";
 import { jsonEqual, substitute, valueAtPath } from "../ops/smoke/json";
-import { firstBytes, maskSecrets } from "../ops/smoke/mask";
+import { firstBytes, maskSecrets } from "../core/mask";
 import { isSecretCapture } from "../ops/smoke/runner";
 
 describe("parseSmokeConfig (`release:smoke`)", () => {

@@ -1,8 +1,8 @@
-import * as aws from "@pulumi/aws";
+import { awsSdk } from "../awsSdk";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { BackupSettings, DatabaseSettings } from "../../settings/data";
-import { tagSlug } from "../../settings/semver";
+import { tagSlug } from "../../core/releaseTags";
 import { NO_RERUN, OPS, commandLine, parseOpsResult } from "./opsCommand";
 
 export interface PreUpgradeBackupArgs {
@@ -130,7 +130,7 @@ export class PreUpgradeBackup extends pulumi.ComponentResource {
         };
         const { rdsInstance, auroraCluster } = args.database ?? {};
         if (rdsInstance !== undefined) {
-            const snapshot = new aws.rds.Snapshot(
+            const snapshot = new (awsSdk().rds.Snapshot)(
                 `${name}-rds`,
                 { dbInstanceIdentifier: rdsInstance, dbSnapshotIdentifier: identifier, tags },
                 options,
@@ -138,7 +138,7 @@ export class PreUpgradeBackup extends pulumi.ComponentResource {
             record("rds-snapshot", snapshot, snapshot.dbSnapshotArn);
         }
         if (auroraCluster !== undefined) {
-            const snapshot = new aws.rds.ClusterSnapshot(
+            const snapshot = new (awsSdk().rds.ClusterSnapshot)(
                 `${name}-aurora`,
                 { dbClusterIdentifier: auroraCluster, dbClusterSnapshotIdentifier: identifier, tags },
                 options,

@@ -1,4 +1,4 @@
-import * as aws from "@pulumi/aws";
+import { awsSdk } from "../awsSdk";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { DatabaseSettings } from "../../settings/data";
@@ -44,8 +44,8 @@ export class Preflight extends pulumi.ComponentResource {
         const kmsKeyState =
             args.kmsKeyId === undefined
                 ? undefined
-                : aws.kms
-                      .getKeyOutput({ keyId: args.kmsKeyId }, { parent: this })
+                : awsSdk()
+                      .kms.getKeyOutput({ keyId: args.kmsKeyId }, { parent: this })
                       .keyState.apply((state) => checkKeyState(args.kmsKeyId!, state));
         if (args.databaseUrl !== undefined) {
             const argv = [

@@ -1,4 +1,4 @@
-import { asArray, asString, callAws, field } from "../../ops/aws/awsCli";
+import { asArray, asString, callAws, field } from "../../core/awsCli";
 import { MetricSample, MetricSource } from "../types";
 
 /**

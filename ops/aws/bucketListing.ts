@@ -1,6 +1,6 @@
 import { createHash } from "crypto";
 import { UsageError } from "../command";
-import { asArray, asString, callAws, field } from "./awsCli";
+import { asArray, asString, callAws, field } from "../../core/awsCli";
 
 /** A bucket and a key prefix without leading or trailing `/` ("" for the whole bucket). */
 export interface S3Location {

@@ -1,6 +1,6 @@
 import { UsageError } from "../command";
 import { parseDuration, parseFlags, requireValue } from "../flags";
-import { asArray, asString, field } from "./awsCli";
+import { asArray, asString, field } from "../../core/awsCli";
 import { DEFAULT_POLL, validateNameOrArn } from "./ecsTask";
 
 export const DEFAULT_SCALE_TIMEOUT = "10m";
@@ -80,8 +80,8 @@ export function parseEcsScaleArgs(args: readonly string[]): EcsScaleRequest {
         ),
         targets,
         wait: flags.switches.has("wait"),
-        timeoutMs: parseDuration(flags.values.get("timeout") ?? DEFAULT_SCALE_TIMEOUT, "timeout"),
-        pollMs: parseDuration(flags.values.get("poll") ?? DEFAULT_POLL, "poll"),
+        timeoutMs: parseDuration(flags.values.get("timeout") ?? DEFAULT_SCALE_TIMEOUT, "--timeout"),
+        pollMs: parseDuration(flags.values.get("poll") ?? DEFAULT_POLL, "--poll"),
     };
 }
 

@@ -1,6 +1,6 @@
 import { UsageError } from "../command";
 import { parseDuration, parseFlags, requireValue } from "../flags";
-import { asArray, asString, field } from "./awsCli";
+import { asArray, asString, field } from "../../core/awsCli";
 
 export const DEFAULT_TASK_TIMEOUT = "30m";
 export const DEFAULT_POLL = "5s";
@@ -74,8 +74,8 @@ export function parseEcsTaskArgs(args: readonly string[]): EcsTaskRequest {
             "sg-0123abcd",
         ),
         assignPublicIp: flags.switches.has("assign-public-ip"),
-        timeoutMs: parseDuration(flags.values.get("timeout") ?? DEFAULT_TASK_TIMEOUT, "timeout"),
-        pollMs: parseDuration(flags.values.get("poll") ?? DEFAULT_POLL, "poll"),
+        timeoutMs: parseDuration(flags.values.get("timeout") ?? DEFAULT_TASK_TIMEOUT, "--timeout"),
+        pollMs: parseDuration(flags.values.get("poll") ?? DEFAULT_POLL, "--poll"),
         command: flags.rest,
     };
 }

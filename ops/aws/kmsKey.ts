@@ -1,6 +1,6 @@
 import { UsageError } from "../command";
-import { asString, field } from "./awsCli";
-import { KmsKeyFacts } from "../backupLog";
+import { asString, field } from "../../core/awsCli";
+import { KmsKeyFacts } from "../../core/backupLog";
 
 /** A key id, key ARN, `alias/<name>` or alias ARN: whatever `aws kms describe-key --key-id` takes. */
 const KEY_REFERENCE = /^[A-Za-z0-9][A-Za-z0-9:/_.-]{0,2047}$/;

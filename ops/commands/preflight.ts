@@ -6,6 +6,8 @@ import {
     CheckResult,
     djangoAppliedCheck,
     freeDiskCheck,
+    noteUnreadDjangoMigrations,
+    pendingDjangoMigrations,
     pendingPrismaMigrations,
     pendingSqlCheck,
     prismaAppliedCheck,
@@ -26,6 +28,7 @@ import {
     readPrismaMigrations,
     readSqlFile,
 } from "../preflight/sources";
+import { loadSqlParser } from "../migrate/destructive";
 import { connect, describeTarget, parseDatabaseUrl, redactor } from "../pg/connection";
 import { readDjangoLedger, readPrismaLedger, readToolLedger, TOOL_LEDGER } from "../pg/ledgers";
 
@@ -52,10 +55,12 @@ Checks, before anything changes, that a release may migrate (reads only):
   applied-migrations  with --migrations-dir: every applied migration still has its file, unchanged
                       (Prisma: <dir>/<name>/migration.sql against its checksum;
                        Django: <dir>/<app>/migrations/<name>.py for apps kept in <dir>)
-  pending-sql         no destructive statement (DROP TABLE/COLUMN/SCHEMA, TRUNCATE, DELETE without
-                      WHERE, type change, SET NOT NULL, NOT NULL column without DEFAULT, RENAME) in the
-                      pending SQL: Prisma migrations in <dir> not yet applied, and the --pending-sql file
-                      (e.g. \`manage.py sqlmigrate\` output); --allow-destructive accepts them
+  pending-sql         no statement that deletes or rewrites data, drops or renames what the previous
+                      version uses, or takes a long lock (read by PostgreSQL's own parser, also inside
+                      DO blocks and function bodies; SQL that does not parse and dynamic EXECUTE count
+                      too) in the pending SQL: Prisma migrations in <dir> not yet applied, and the
+                      --pending-sql file (e.g. \`manage.py sqlmigrate\` output; Django's Python is not
+                      read); --allow-destructive accepts them
   free-disk           with --data-dir: free space on that local volume ≥ --min-free-disk-mb;
                       otherwise reported as not readable (skipped), never as passed
 
@@ -153,7 +158,9 @@ async function frameworkChecks(client: ClientBase, detected: DetectedLedger, req
             return [ledgerCheck, applied, scan(fileSource, pendingHint)];
         }
         const tree = readDjangoMigrations(dir);
-        return [ledgerCheck, djangoAppliedCheck(await readDjangoLedger(client), tree.apps, tree.files, dir), scan(fileSource, pendingHint)];
+        const rows = await readDjangoLedger(client);
+        const pending = noteUnreadDjangoMigrations(scan(fileSource, pendingHint), pendingDjangoMigrations(rows, tree.files));
+        return [ledgerCheck, djangoAppliedCheck(rows, tree.apps, tree.files, dir), pending];
     }
     const tables = `\`${LEDGER_TABLES.prisma}\` or \`${LEDGER_TABLES.django}\``;
     const ledgerCheck =
@@ -205,6 +212,7 @@ export function formatChecks(checks: readonly CheckResult[]): string {
 
 async function runPreflight(args: string[], io: OpsIO): Promise<number> {
     const request = parsePreflightArgs(args);
+    await loadSqlParser();
     const target = parseDatabaseUrl(io.env.DATABASE_URL);
     const redact = redactor(target);
     const fail = (message: string): number => {

@@ -1,5 +1,8 @@
+import * as fs from "fs";
 import * as path from "path";
+import * as tls from "tls";
 import { Client, ClientConfig } from "pg";
+import { parse as parseConnectionString } from "pg-connection-string";
 import { UsageError } from "../command";
 
 /** Where a database lives, from `DATABASE_URL`; the password never leaves this object except as PGPASSWORD. */
@@ -10,7 +13,14 @@ export interface PgTarget {
     readonly password?: string;
     readonly database: string;
     readonly sslmode?: string;
+    /** `sslrootcert`, `sslcert`, `sslkey`: files, handed to pg_dump as PGSSLROOTCERT… and read for the driver. */
+    readonly sslFiles?: { readonly sslrootcert?: string; readonly sslcert?: string; readonly sslkey?: string };
+    /** The driver's TLS settings with libpq's meaning of `sslmode` (pg-connection-string's libpq mode). */
+    readonly clientSsl?: ClientConfig["ssl"];
 }
+
+const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+const SSL_FILES = ["sslrootcert", "sslcert", "sslkey"] as const;
 
 /** `variable` names where the URL came from, for the error messages. */
 export function parseDatabaseUrl(url: string | undefined, variable = "DATABASE_URL"): PgTarget {
@@ -28,21 +38,35 @@ export function parseDatabaseUrl(url: string | undefined, variable = "DATABASE_U
     if (parsed.protocol !== "postgresql:" && parsed.protocol !== "postgres:") {
         throw new UsageError(`\`${variable}\` must start with postgresql:// or postgres://; got ${parsed.protocol}//…`);
     }
-    const database = decodeURIComponent(parsed.pathname.replace(/^\//, ""));
-    if (database === "") {
+    const sslmode = parsed.searchParams.get("sslmode") ?? undefined;
+    if (sslmode !== undefined && !SSL_MODES.includes(sslmode)) {
+        throw new UsageError(`\`${variable}\`'s sslmode must be one of ${SSL_MODES.join(", ")}; got ${JSON.stringify(sslmode)}`);
+    }
+    const sslFiles = Object.fromEntries(
+        SSL_FILES.flatMap((key) => (parsed.searchParams.has(key) ? [[key, parsed.searchParams.get(key)!]] : [])),
+    );
+    for (const [key, file] of Object.entries(sslFiles)) {
+        if (!fs.existsSync(file)) throw new UsageError(`\`${variable}\`'s ${key} names ${file}, which does not exist`);
+    }
+    if (sslmode === "verify-ca" && sslFiles.sslrootcert === undefined) {
+        throw new UsageError(
+            `\`${variable}\` has sslmode=verify-ca without sslrootcert: name the CA bundle that signs the server's certificate`,
+        );
+    }
+    const options = parseConnectionString(url, { useLibpqCompat: true });
+    if (!options.database) {
         throw new UsageError(`\`${variable}\` must name a database (postgresql://host/<database>); got ${maskUrl(url)}`);
     }
     return {
-        // `?host=/var/run/postgresql` (a Unix socket directory) as libpq accepts it.
-        host:
-            parsed.hostname === ""
-                ? (parsed.searchParams.get("host") ?? undefined)
-                : decodeURIComponent(parsed.hostname.replace(/^\[|\]$/g, "")),
-        port: parsed.port === "" ? undefined : Number(parsed.port),
-        user: parsed.username === "" ? undefined : decodeURIComponent(parsed.username),
-        password: parsed.password === "" ? undefined : decodeURIComponent(parsed.password),
-        database,
-        sslmode: parsed.searchParams.get("sslmode") ?? undefined,
+        // `?host=/var/run/postgresql` or a percent-encoded socket directory as the host, as libpq accepts them.
+        host: options.host || undefined,
+        port: options.port ? Number(options.port) : undefined,
+        user: options.user || undefined,
+        password: options.password || undefined,
+        database: options.database,
+        sslmode,
+        ...(Object.keys(sslFiles).length > 0 ? { sslFiles } : {}),
+        ...(sslmode !== undefined ? { clientSsl: sslmode === "allow" ? false : (options.ssl as ClientConfig["ssl"]) } : {}),
     };
 }
 
@@ -73,7 +97,19 @@ export function withDatabase(target: PgTarget, database: string): PgTarget {
 /** libpq environment for pg_dump / pg_restore: the password travels as PGPASSWORD, never as an argument. */
 export function pgEnv(target: PgTarget, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { ...base };
-    for (const key of ["DATABASE_URL", "PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "PGSSLMODE", "PGSERVICE"]) {
+    for (const key of [
+        "DATABASE_URL",
+        "PGHOST",
+        "PGPORT",
+        "PGUSER",
+        "PGPASSWORD",
+        "PGDATABASE",
+        "PGSSLMODE",
+        "PGSSLROOTCERT",
+        "PGSSLCERT",
+        "PGSSLKEY",
+        "PGSERVICE",
+    ]) {
         delete env[key];
     }
     if (target.host !== undefined) env.PGHOST = target.host;
@@ -81,6 +117,7 @@ export function pgEnv(target: PgTarget, base: NodeJS.ProcessEnv): NodeJS.Process
     if (target.user !== undefined) env.PGUSER = target.user;
     if (target.password !== undefined) env.PGPASSWORD = target.password;
     if (target.sslmode !== undefined) env.PGSSLMODE = target.sslmode;
+    for (const [key, file] of Object.entries(target.sslFiles ?? {})) env[`PG${key.toUpperCase()}`] = file;
     env.PGDATABASE = target.database;
     return env;
 }
@@ -100,12 +137,23 @@ export async function connect(target: PgTarget): Promise<Client> {
         database: target.database,
         application_name: "safe-release-ops",
     };
-    if (target.sslmode !== undefined && target.sslmode !== "disable") {
-        config.ssl = { rejectUnauthorized: target.sslmode === "verify-full" || target.sslmode === "verify-ca" };
-    }
+    if (target.clientSsl !== undefined) config.ssl = withHostCheck(target);
     const client = new Client(config);
     await client.connect();
     return client;
+}
+
+/**
+ * verify-full checks the certificate against the host the URL names. node-postgres
+ * sends no server name for an IP address, and Node then checks the certificate
+ * against `localhost`: a certificate for localhost would pass for 127.0.0.1 where
+ * libpq (pg_dump) refuses it. So the check is made against the URL's host here.
+ */
+function withHostCheck(target: PgTarget): ClientConfig["ssl"] {
+    const ssl = target.clientSsl;
+    if (target.sslmode !== "verify-full" || typeof ssl !== "object" || target.host === undefined) return ssl;
+    const host = target.host;
+    return { ...ssl, checkServerIdentity: (_servername: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(host, cert) };
 }
 
 /** A quoted identifier; `schema.table` becomes `"schema"."table"`. */

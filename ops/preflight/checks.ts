@@ -1,5 +1,5 @@
 import { createHash } from "crypto";
-import { findDestructiveStatements } from "../migrate/destructive";
+import { describeFinding, findDestructiveStatements } from "../migrate/destructive";
 import { blockingRows } from "../migrate/plan";
 import { DjangoLedgerRow, PrismaLedgerRow, TOOL_LEDGER, ToolLedgerRow } from "../pg/ledgers";
 
@@ -142,16 +142,37 @@ export function djangoAppliedCheck(
     );
 }
 
+/** `app/name` of every migration module in the tree that the ledger has not applied, sorted. */
+export function pendingDjangoMigrations(rows: readonly DjangoLedgerRow[], files: ReadonlySet<string>): string[] {
+    const applied = new Set(rows.map((r) => `${r.app}/${r.name}`));
+    return [...files].filter((file) => !applied.has(file)).sort();
+}
+
+/**
+ * Django migrations are Python, which is not analysed (a RunPython can do anything); only
+ * their SQL, from `manage.py sqlmigrate`, is. The pending-sql check says so rather than
+ * letting its verdict read as if those files had been checked.
+ */
+export function noteUnreadDjangoMigrations(check: CheckResult, pending: readonly string[]): CheckResult {
+    if (pending.length === 0) return check;
+    const names = pending.map((p) => p.replace("/", ".")).join(", ");
+    return {
+        ...check,
+        detail:
+            `${check.detail}; the Python of ${pending.length} pending Django migration(s) is not analysed (${names}): ` +
+            "only SQL is, so pass their `manage.py sqlmigrate` output with `--pending-sql`",
+    };
+}
+
 export interface SqlSource {
     /** Where the SQL came from, e.g. a file path. */
     readonly label: string;
     readonly sql: string;
 }
 
+/** Needs the SQL parser loaded (`await loadSqlParser()` from ../migrate/destructive). */
 export function pendingSqlCheck(sources: readonly SqlSource[], allowDestructive: boolean): CheckResult {
-    const findings = sources.flatMap((source) =>
-        findDestructiveStatements(source.sql).map((f) => `${source.label}:${f.line}: ${f.reason}: ${f.statement}`),
-    );
+    const findings = sources.flatMap((source) => findDestructiveStatements(source.sql).map((f) => describeFinding(source.label, f)));
     const scanned = `${sources.length} pending SQL source(s)`;
     if (findings.length === 0) return ok("pending-sql", `no destructive statement in ${scanned}`);
     if (allowDestructive) {

@@ -1,6 +1,6 @@
-import { SmokeCheck, SmokeItem } from "./config";
+import { SmokeCheck, SmokeItem } from "../../core/smokeConfig";
 import { jsonEqual, substitute, valueAtPath } from "./json";
-import { firstBytes, maskSecrets } from "./mask";
+import { firstBytes, maskSecrets } from "../../core/mask";
 
 export const BODY_EXCERPT_BYTES = 500;
 

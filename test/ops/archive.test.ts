@@ -4,7 +4,7 @@ import * as path from "path";
 import { Readable, Writable } from "stream";
 import { pipeline } from "stream/promises";
 import { compressionOf, countTree, inspectArchive, TarCounter } from "../../ops/archive";
-import { DirectoryBackupRecord, readLog } from "../../ops/backupLog";
+import { DirectoryBackupRecord, readLog } from "../../core/backupLog";
 import { directoryRestoreNames } from "../../ops/commands/restore";
 import { run } from "../support/processes";
 import { backupDir, removeDir, runOps } from "./backupTestSupport";
@@ -142,6 +142,31 @@ describe("directory archives", function () {
         assert.deepEqual(JSON.parse(drill.stdout).verified, { files: 8, contentBytes: 104_547 });
         assert.deepEqual(treeBytes(data), before);
         assert.deepEqual(fs.readdirSync(work).sort(), ["backups.log", "bk", "db"]);
+        removeDir(work);
+    });
+
+    it("restores a directory holding hard links: each name counted as a walk counts it, the link kept", async () => {
+        const work = await backupDir();
+        const data = path.join(work, "db");
+        fs.mkdirSync(path.join(data, "checkpoints"), { recursive: true });
+        fs.writeFileSync(path.join(data, "000007.sst"), Buffer.alloc(4000, 7));
+        // Pebble checkpoints hard-link the SSTs they share with the live store.
+        fs.linkSync(path.join(data, "000007.sst"), path.join(data, "checkpoints", "000007.sst"));
+        const log = path.join(work, "backups.log");
+        const args = ["--path", data, "--app", "pebble", "--version", "v0.9.0", "--dir", path.join(work, "bk"), "--log", log];
+        const backup = await runOps(["backup", "--kind", "directory", ...args, "--quiesced"], process.env);
+        assert.equal(backup.code, 0, backup.stderr);
+        const record: DirectoryBackupRecord = JSON.parse(backup.stdout);
+        assert.deepEqual([record.files, record.contentBytes], [2, 8000]);
+        assert.deepEqual(countTree(data), { files: 2, contentBytes: 8000 });
+
+        fs.rmSync(path.join(data, "checkpoints"), { recursive: true });
+        const restore = await runOps(["restore", "--id", record.id, "--log", log], process.env);
+        assert.equal(restore.code, 0, restore.stderr);
+        assert.deepEqual(JSON.parse(restore.stdout).verified, { files: 2, contentBytes: 8000 });
+        const live = fs.statSync(path.join(data, "000007.sst"));
+        const linked = fs.statSync(path.join(data, "checkpoints", "000007.sst"));
+        assert.deepEqual([linked.ino, live.nlink], [live.ino, 2]);
         removeDir(work);
     });
 

@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
-import { awsArgv, awsEnv, awsProgram, formatElapsed, lastErrorLine } from "../../ops/aws/awsCli";
-import { envRedactor } from "../../ops/report";
+import { awsArgv, awsEnv, awsProgram, formatElapsed, lastErrorLine } from "../../core/awsCli";
+import { envRedactor } from "../../core/mask";
 import {
     checkSeparate,
     compareListings,
@@ -114,7 +114,10 @@ describe("aws: ecs-task logic", () => {
     const errors: Array<[string[], string]> = [
         [args, "a command is required after `--`, e.g. `-- python manage.py migrate --noinput`"],
         [[...args.slice(2), "--", "x"], "`--cluster` is required: the ECS cluster to run in"],
-        [[...args, "--timeout", "forever", "--", "x"], "`--timeout` must be a duration from 1ms to 24h such as 30s or 10m; got `forever`"],
+        [
+            [...args, "--timeout", "forever", "--", "x"],
+            '`--timeout` must be a duration from 1ms to 24h such as 90s, 5m or 1h; got "forever"',
+        ],
         [
             args.map((a) => (a === "subnet-0a1b2c3d" ? "subnet-0a1b2c3d,,subnet-x" : a)).concat("--", "x"),
             "`--subnets` must be a comma-separated list of ids like subnet-0123abcd; got `` in `subnet-0a1b2c3d,,subnet-x`",

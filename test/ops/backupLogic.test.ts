@@ -64,6 +64,8 @@ describe("connection strings", () => {
             password: "pa@ss:w0rd",
             database: "shop",
             sslmode: "require",
+            // libpq's `require`: encrypted, the certificate not checked (no sslrootcert given).
+            clientSsl: { rejectUnauthorized: false },
         });
     });
 
@@ -95,6 +97,31 @@ describe("connection strings", () => {
             PGUSER: "app",
             PGPASSWORD: "pa@ss:w0rd",
             PGSSLMODE: "require",
+            PGDATABASE: "shop",
+        });
+    });
+
+    it("names the sslmode, the missing CA bundle or the missing file it was given", () => {
+        assert.throws(() => parseDatabaseUrl("postgresql://u:secret@h/db?sslmode=strict"), {
+            message: '`DATABASE_URL`\'s sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full; got "strict"',
+        });
+        assert.throws(() => parseDatabaseUrl("postgresql://u:secret@h/db?sslmode=verify-ca"), {
+            message: "`DATABASE_URL` has sslmode=verify-ca without sslrootcert: name the CA bundle that signs the server's certificate",
+        });
+        assert.throws(() => parseDatabaseUrl("postgresql://u:secret@h/db?sslmode=verify-full&sslrootcert=/nonexistent/rds-ca.pem"), {
+            message: "`DATABASE_URL`'s sslrootcert names /nonexistent/rds-ca.pem, which does not exist",
+        });
+    });
+
+    it("hands sslrootcert, sslcert and sslkey to libpq as PGSSLROOTCERT, PGSSLCERT and PGSSLKEY", () => {
+        const target = parseDatabaseUrl(`postgresql://app@db/shop?sslmode=verify-full&sslrootcert=${__filename}`);
+        const env = pgEnv(target, { PATH: "/bin", PGSSLCERT: "/inherited.crt" });
+        assert.deepEqual(env, {
+            PATH: "/bin",
+            PGHOST: "db",
+            PGUSER: "app",
+            PGSSLMODE: "verify-full",
+            PGSSLROOTCERT: __filename,
             PGDATABASE: "shop",
         });
     });

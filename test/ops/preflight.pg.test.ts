@@ -186,7 +186,13 @@ describe("preflight against real PostgreSQL ledgers", function () {
         assert.equal(allowed.code, 0, allowed.stderr);
         const additive = await preflight("--migrations-dir", DJANGO_DIR, "--pending-sql", path.join(DJANGO_DIR, "sqlmigrate-0002.sql"));
         assert.equal(additive.code, 0, additive.stderr);
-        assert.equal(check(additive.report.checks, "pending-sql").detail, "no destructive statement in 1 pending SQL source(s)");
+        assert.equal(
+            check(additive.report.checks, "pending-sql").detail,
+            "no destructive statement in 1 pending SQL source(s); the Python of 1 pending Django migration(s) is not analysed " +
+                "(shop.0003_remove_item_sku): only SQL is, so pass their `manage.py sqlmigrate` output with `--pending-sql`",
+        );
+        const withoutSql = await preflight("--migrations-dir", DJANGO_DIR);
+        assert.equal(check(withoutSql.report.checks, "pending-sql").status, "skipped", "unread Python is never a pass");
     });
 
     it("Django: an applied migration whose file is missing fails", async () => {

@@ -1,11 +1,13 @@
 import { strict as assert } from "assert";
 import { createHash } from "crypto";
 import { parsePreflightArgs, formatChecks } from "../../ops/commands/preflight";
-import { REASONS } from "../../ops/migrate/destructive";
+import { loadSqlParser, REASONS } from "../../ops/migrate/destructive";
 import {
     djangoAppliedCheck,
     freeDiskCheck,
     MB,
+    noteUnreadDjangoMigrations,
+    pendingDjangoMigrations,
     pendingPrismaMigrations,
     pendingSqlCheck,
     prismaAppliedCheck,
@@ -198,6 +200,7 @@ describe("preflight: ledger checks", () => {
 });
 
 describe("preflight: pending SQL and disk", () => {
+    before(loadSqlParser);
     const sources = [
         { label: "a.sql", sql: "CREATE TABLE t (id int);\nDROP TABLE old;" },
         { label: "b.sql", sql: "DELETE FROM s WHERE x;" },
@@ -222,6 +225,38 @@ describe("preflight: pending SQL and disk", () => {
             detail: `1 destructive statement(s) in 2 pending SQL source(s), allowed by \`--allow-destructive\`: a.sql:2: ${REASONS.dropTable}: DROP TABLE old`,
         });
         assert.equal(pendingSqlCheck(sources.slice(1), false).detail, "no destructive statement in 1 pending SQL source(s)");
+    });
+
+    it("names what is inside a DO block and refuses SQL that does not parse", () => {
+        const check = pendingSqlCheck(
+            [
+                { label: "c.sql", sql: "SELECT 1;\nDO $$ BEGIN UPDATE t SET a = 1; END $$;" },
+                { label: "d.sql", sql: "ALTER TABLE t ADD COLUMN;" },
+            ],
+            false,
+        );
+        assert.equal(check.detail, "2 destructive statement(s) in 2 pending SQL source(s)");
+        assert.deepEqual(
+            check.problems.map((p) => p.split("; make the migration additive")[0]),
+            [
+                `c.sql:2: ${REASONS.updateWithoutWhere}: UPDATE t SET a = 1 (in the DO block at line 2)`,
+                `d.sql:1: ${REASONS.syntaxError('syntax error at or near ";"')}: ALTER TABLE t ADD COLUMN;`,
+            ],
+        );
+    });
+
+    it("says which pending Django migrations are Python and not analysed", () => {
+        const rows = [{ app: "shop", name: "0001_initial" }];
+        const pending = pendingDjangoMigrations(rows, new Set(["shop/0003_drop", "shop/0001_initial", "blog/0001_initial"]));
+        assert.deepEqual(pending, ["blog/0001_initial", "shop/0003_drop"]);
+        const scanned = pendingSqlCheck(sources.slice(1), false);
+        assert.deepEqual(noteUnreadDjangoMigrations(scanned, pending), {
+            ...scanned,
+            detail:
+                "no destructive statement in 1 pending SQL source(s); the Python of 2 pending Django migration(s) is not analysed " +
+                "(blog.0001_initial, shop.0003_drop): only SQL is, so pass their `manage.py sqlmigrate` output with `--pending-sql`",
+        });
+        assert.equal(noteUnreadDjangoMigrations(scanned, []), scanned);
     });
 
     it("compares free disk with the threshold and never passes an unreadable disk", () => {

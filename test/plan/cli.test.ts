@@ -224,7 +224,13 @@ describe("plan: refusals", () => {
             usage,
             '`--stack` must be a stack name (letters, digits, `_`, `.`, `-`); got "../prod"',
         ],
-        ["an unknown argument", () => repo, ["--stack", "staging", "--yes"], usage, 'unknown argument "--yes"'],
+        [
+            "an unknown argument",
+            () => repo,
+            ["--stack", "staging", "--yes"],
+            usage,
+            "unknown argument `--yes`; valid options: --stack, --against, --json",
+        ],
         [
             "a stack without its file",
             () => repo,
@@ -244,7 +250,7 @@ describe("plan: refusals", () => {
             () => repo,
             ["--stack", "staging", "--against", "--output=x"],
             usage,
-            '`--against` must name a git commit, branch or tag; got "--output=x"',
+            "`--against` needs a value",
         ],
         [
             "`--against` without git history",

@@ -22,12 +22,6 @@ export interface TestPostgres {
 const SERVER_USER = "postgres";
 let shared: Promise<TestPostgres> | undefined;
 
-/** Starts the cluster on first use; the root hook stops it when the run ends. */
-export function testPostgres(): Promise<TestPostgres> {
-    shared ??= startCluster();
-    return shared;
-}
-
 /** The newest Debian server directory (/usr/lib/postgresql/<major>/bin), else whatever is on PATH. */
 export function postgresBinDir(): string {
     const root = "/usr/lib/postgresql";
@@ -42,7 +36,20 @@ function asServerUser(binary: string, args: string[]) {
     return isRoot() ? run("runuser", ["-u", SERVER_USER, "--", binary, ...args]) : run(binary, args);
 }
 
-async function startCluster(): Promise<TestPostgres> {
+/** Starts the shared cluster on first use; the root hook stops it when the run ends. */
+export function testPostgres(): Promise<TestPostgres> {
+    shared ??= startPostgresCluster();
+    return shared;
+}
+
+/**
+ * A cluster of its own (most tests share `testPostgres()`), with extra `name=value` server
+ * settings such as TLS, given the cluster's directory; `prepare` fills that directory before the server starts.
+ */
+export async function startPostgresCluster(
+    settings: (dir: string) => string[] = () => [],
+    prepare: (dir: string) => Promise<void> = async () => {},
+): Promise<TestPostgres> {
     const binDir = postgresBinDir();
     const dir = await tempDir("safe-release-pg-", SERVER_USER);
     const dataDir = path.join(dir, "data");
@@ -66,7 +73,9 @@ async function startCluster(): Promise<TestPostgres> {
         "-c fsync=off",
         "-c synchronous_commit=off",
         "-c full_page_writes=off",
+        ...settings(dir).map((setting) => `-c ${setting}`),
     ].join(" ");
+    await prepare(dir);
     await asServerUser(path.join(binDir, "pg_ctl"), [
         "-D",
         dataDir,

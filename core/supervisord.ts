@@ -1,4 +1,4 @@
-import { envFilePath, logFilePath, programPath, shellWords } from "./layout";
+import { envFilePath, logFilePath, programPath, shellWords } from "./hostLayout";
 
 /** What one supervisord program (or systemd unit) runs. */
 export interface ProgramSpec {

@@ -1,6 +1,6 @@
 import { spawn } from "child_process";
 import { Writable } from "stream";
-import { envRedactor } from "../report";
+import { envRedactor } from "./mask";
 
 /**
  * The AWS CLI v2, driven as a child process: the ops programs carry no SDK, and the

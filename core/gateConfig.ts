@@ -1,6 +1,7 @@
-import { compareTags, isReleaseTag } from "../settings/semver";
 /** Parsers for the drivers' stack config and arguments; each throws an `Error` naming the key or flag. */
-import { fromJsonConfig } from "../ops/smoke/config";
+import { isReleaseTag } from "./releaseTags";
+import { isPlainObject } from "./values";
+import { fromJsonConfig } from "./smokeConfig";
 
 export interface AnalysisConfig {
     /** Seconds between metric samples during a bake. */
@@ -14,10 +15,6 @@ export interface AnalysisConfig {
 
 export interface NotifyConfig {
     readonly webhookUrl: string;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-    return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function rejectUnknown(key: string, raw: Record<string, unknown>, fields: string[]): void {
@@ -80,41 +77,9 @@ export function parseSteps(raw: string, flag = "--steps"): number[] {
     return steps;
 }
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60000, h: 3600000 };
-
-/** `90s`, `5m`, `1h`, `250ms` → milliseconds. */
-export function parseDuration(raw: string, flag = "--bake"): number {
-    const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(raw.trim());
-    const ms = match ? Number(match[1]) * UNIT_MS[match[2]] : NaN;
-    if (!(ms > 0) || ms > 24 * 3600000) {
-        throw new Error(`\`${flag}\` must be a duration from 1ms to 24h such as 90s, 5m or 1h; got ${JSON.stringify(raw)}`);
-    }
-    return Math.round(ms);
-}
-
 /** The same tags as `release:version`: `vMAJOR.MINOR.PATCH`, optionally with a pre-release suffix. */
-export function isSemVerTag(value: string): boolean {
-    return isReleaseTag(value);
-}
-
 export function parseSemVerTag(raw: string, what = "--to"): string {
-    if (!isSemVerTag(raw))
+    if (!isReleaseTag(raw))
         throw new Error(`\`${what}\` must be a SemVer tag vMAJOR.MINOR.PATCH, such as v1.4.2; got ${JSON.stringify(raw)}`);
     return raw;
-}
-
-/** Negative when `a` is older than `b` (SemVer precedence). */
-export function compareSemVer(a: string, b: string): number {
-    for (const tag of [a, b]) {
-        if (!isReleaseTag(tag)) throw new Error(`${JSON.stringify(tag)} is not a SemVer tag vMAJOR.MINOR.PATCH`);
-    }
-    return compareTags(a, b);
-}
-
-/** `300000` → `5m`, `1500` → `1.5s`: for progress lines. */
-export function formatDuration(ms: number): string {
-    if (ms >= 60000 && ms % 60000 === 0) return `${ms / 60000}m`;
-    if (ms >= 60000) return `${Math.floor(ms / 60000)}m${Math.round((ms % 60000) / 1000)}s`;
-    if (ms >= 1000) return `${Math.round(ms / 100) / 10}s`;
-    return `${Math.round(ms)}ms`;
 }

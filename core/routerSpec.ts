@@ -1,4 +1,4 @@
-import { isReleaseTag } from "../../settings/semver";
+import { isReleaseTag } from "./releaseTags";
 
 /** The router's input, and its validation: what `renderNginxConfig` (nginxConfig.ts) turns into nginx's config. */
 

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { Writable } from "stream";
-import { UsageError } from "./command";
+import { UsageError } from "./args";
 
 /** What a KMS key looked like when it was recorded. */
 export interface KmsKeyFacts {

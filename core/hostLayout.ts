@@ -1,4 +1,5 @@
-import { tagSlug } from "../../settings/semver";
+import * as fs from "fs";
+import { tagSlug } from "./releaseTags";
 
 /**
  * Where the `host` platform keeps things on the machine, and what it names
@@ -63,4 +64,15 @@ export function shellWords(argv: readonly string[]): string {
 /** The program's own path: relative to its release directory unless absolute. */
 export function programPath(dir: string, executable: string): string {
     return executable.startsWith("/") ? executable : `${dir}/${executable.replace(/^\.\//, "")}`;
+}
+
+/** The live set the router last served, version → slot; empty before the first config. */
+export function readLiveSlots(file: string): Record<string, number> {
+    try {
+        const parsed: unknown = JSON.parse(fs.readFileSync(file, "utf8"));
+        if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return {};
+        return Object.fromEntries(Object.entries(parsed).filter(([, slot]) => Number.isInteger(slot))) as Record<string, number>;
+    } catch {
+        return {};
+    }
 }

@@ -1,4 +1,5 @@
 /** The shape of `release:smoke`: standalone checks and ordered flows whose steps share captured values. */
+import { isPlainObject } from "./values";
 
 export const SMOKE_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] as const;
 export type SmokeMethod = (typeof SMOKE_METHODS)[number];
@@ -36,10 +37,6 @@ const VARIABLE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function describe(value: unknown): string {
     return value === undefined ? "nothing" : JSON.stringify(value);
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-    return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** Stack config arrives as a JSON string through the Automation API and as an object through `pulumi.Config`. */

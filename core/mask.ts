@@ -34,3 +34,17 @@ export function firstBytes(text: string, limit: number): string {
         .toString("utf8")
         .replace(/\uFFFD$/, "");
 }
+
+const SECRET_NAME = /SECRET|TOKEN|PASSWORD|PASSPHRASE|PRIVATE|CREDENTIAL|DATABASE_URL|_DSN$/i;
+
+/**
+ * Replaces the value of every secret-looking environment variable with `***`, so an
+ * echo of one in the CLI's error text or in a task's log never reaches our output.
+ */
+export function envRedactor(env: NodeJS.ProcessEnv): (text: string) => string {
+    const secrets = Object.entries(env)
+        .filter(([name, value]) => SECRET_NAME.test(name) && value !== undefined && value.length >= 6)
+        .map(([, value]) => value as string)
+        .sort((a, b) => b.length - a.length);
+    return (text) => secrets.reduce((result, secret) => result.split(secret).join("***"), text);
+}
