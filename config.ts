@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { checkHostMachine, localMachine } from "./components/host/machineChecks";
 import { ConfigError } from "./settings/checks";
+import { checkHostKeySecret, hostSecretKeys } from "./settings/host";
 import { RELEASE_KEYS, ReleaseConfig, parseReleaseConfig, referencedSecretKeys } from "./settings/release";
 
 export { ConfigError } from "./settings/checks";
@@ -32,7 +33,7 @@ export function skipMachineChecks(): void {
 
 export function readReleaseConfig(): LoadedConfig {
     const raw = rawReleaseValues(pulumi.runtime.allConfig());
-    const allowed = [...RELEASE_KEYS, ...referencedSecretKeys(raw.components)];
+    const allowed = [...RELEASE_KEYS, ...referencedSecretKeys(raw.components), ...hostSecretKeys(raw.host)];
     const unknown = Object.keys(raw)
         .filter((key) => !(allowed as string[]).includes(key))
         .sort();
@@ -47,16 +48,31 @@ export function readReleaseConfig(): LoadedConfig {
         );
     }
     const release = parseReleaseConfig(raw);
+    checkHostKeySecret(
+        release.host,
+        (key) => raw[key] !== undefined,
+        (key) => isConfigSecret(`${NAMESPACE}${key}`),
+    );
     // The host platform's checks need the machine (tools, root, ports, artifacts); they too come before any resource.
-    if (release.platform === "host" && machineChecks) checkHostMachine(release, localMachine());
+    if (release.platform === "host" && machineChecks) {
+        const note = checkHostMachine(release, localMachine());
+        if (note !== undefined) void pulumi.log.info(note);
+    }
     const config = new pulumi.Config("release");
     const secrets: Record<string, pulumi.Output<string>> = {};
     const secretKeys = [
         ...referencedSecretKeys(raw.components),
+        ...hostSecretKeys(raw.host),
         ...(["databaseUrl", "smokeOperatorToken"] as const).filter((key) => raw[key] !== undefined),
     ];
     for (const key of secretKeys) secrets[key] = config.requireSecret(key);
     return { release, secrets };
+}
+
+/** Whether the stack holds the key as a secret: the SDK's own test, which it marks internal (the SDK is pinned exactly). */
+function isConfigSecret(fullKey: string): boolean {
+    const sdkConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
+    return sdkConfig.isConfigSecret(fullKey);
 }
 
 /** The known key a typo most likely meant: at most two edits away, ignoring case. */

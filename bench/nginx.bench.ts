@@ -1,6 +1,6 @@
 import * as http from "http";
 import { performance } from "perf_hooks";
-import { renderNginxConfig, RouterSpec } from "../components/dockerHost/nginxConfig";
+import { renderNginxConfig, RouterSpec } from "../core/nginxConfig";
 import { NamedBackend, startNamedBackends } from "../test/support/httpBackends";
 import { failuresByMethod, nginxPaths, percentServedBy, sendRequests, startNginx, TestNginx } from "../test/support/nginx";
 import { freePort } from "../test/support/processes";

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { readLog } from "../ops/backupLog";
-import { compareTags, isReleaseTag } from "../settings/semver";
+import { readLog } from "../core/backupLog";
+import { compareTags, isReleaseTag } from "../core/releaseTags";
 import { LastRelease } from "./plan";
 
 /**
@@ -12,7 +12,7 @@ export async function readLastRelease(app: string, backupLog?: string): Promise<
     const self = new pulumi.StackReference(`${app}-last-release`, {
         name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
     });
-    const names = ["version", "previous", "weights", "schemaHead", "backups", "restoredFrom"];
+    const names = ["version", "previous", "weights", "schemaHead", "backups", "restoredFrom", "slots"];
     const values = await Promise.all(names.map(async (name) => (await self.getOutputDetails(name)).value));
     const last = lastReleaseFromOutputs(Object.fromEntries(names.map((name, i) => [name, values[i]])));
     return backupLog === undefined ? last : withLoggedBackups(last, app, readLog(backupLog));
@@ -61,7 +61,9 @@ export function lastReleaseFromOutputs(outputs: Record<string, unknown>): LastRe
                   ...(typeof schemaHead === "string" && isReleaseTag(schemaHead) ? { schemaHead } : {}),
               }))
         : [];
+    const slots = recordedSlots(outputs.slots);
     return {
+        ...(slots !== undefined ? { slots } : {}),
         ...(backups.length > 0 ? { backups } : {}),
         ...(typeof outputs.restoredFrom === "string" ? { restoredFrom: outputs.restoredFrom } : {}),
         ...(tag("version") !== undefined ? { version: tag("version") } : {}),
@@ -69,4 +71,23 @@ export function lastReleaseFromOutputs(outputs: Record<string, unknown>): LastRe
         ...(validWeights ? { weights: weights as Record<string, number> } : {}),
         ...(tag("schemaHead") !== undefined ? { schemaHead: tag("schemaHead") } : {}),
     };
+}
+
+/**
+ * The `slots` output (`host`): version → 0 or 1. Like a tag, a hand-edited
+ * value stops the update: two versions in one slot would share a port.
+ */
+function recordedSlots(value: unknown): Record<string, number> | undefined {
+    if (value === undefined || value === null) return undefined;
+    const entries = typeof value === "object" && !Array.isArray(value) ? Object.entries(value) : [];
+    const valid =
+        entries.length > 0 &&
+        entries.every(([version, slot]) => isReleaseTag(version) && (slot === 0 || slot === 1)) &&
+        new Set(entries.map(([, slot]) => slot)).size === entries.length;
+    if (!valid) {
+        throw new Error(
+            `the last update's stack output \`slots\` is ${JSON.stringify(value)}, not release tags each in its own slot 0 or 1; check \`pulumi stack output slots\``,
+        );
+    }
+    return Object.fromEntries(entries) as Record<string, number>;
 }

@@ -1,5 +1,5 @@
 import { createHash } from "crypto";
-import { tagSlug } from "../settings/semver";
+import { tagSlug } from "../core/releaseTags";
 
 /**
  * Names that AWS sees. They are deterministic (the same config always names the

@@ -1,5 +1,5 @@
 import { ReleaseConfig } from "../settings/release";
-import { compareTags, newestTag } from "../settings/semver";
+import { compareTags, newestTag } from "../core/releaseTags";
 import { ConfigError } from "../settings/checks";
 
 /**
@@ -18,6 +18,8 @@ export interface LastRelease {
     readonly backups?: RecordedBackup[];
     /** The backup the last update restored, if it restored one. */
     readonly restoredFrom?: string;
+    /** Version → the slot (port) it runs in (`host`): read from here where the host is remote. */
+    readonly slots?: Record<string, number>;
 }
 
 export interface RecordedBackup {

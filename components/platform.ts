@@ -40,6 +40,8 @@ export interface Routing {
     readonly url: pulumi.Output<string>;
     /** The resources that carry the weights. */
     readonly applied: pulumi.Resource[];
+    /** Version → slot of the routed versions (`host`), recorded as the stack output the next update reads. */
+    readonly slots?: pulumi.Output<Record<string, number>>;
 }
 
 /**
@@ -70,7 +72,10 @@ export interface OneOffTask {
 
 export interface WriterControl {
     readonly stop: pulumi.Output<string[]>;
-    readonly start: pulumi.Output<string[]>;
+    /** Absent when none of the writers is the resume's to start (a replaced component: its new program starts it). */
+    readonly start?: pulumi.Output<string[]>;
+    /** Secret variables both commands need (a remote host's SSH key). */
+    readonly environment?: Record<string, pulumi.Output<string>>;
 }
 
 export interface PlatformArgs {

@@ -1,8 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ReleaseConfig } from "../settings/release";
-import { EcsPlatform } from "./awsEcs/ecsPlatform";
-import { DockerPlatform } from "./dockerHost/dockerPlatform";
-import { HostPlatform } from "./host/hostPlatform";
+// Types only: each adapter's module is required when its platform is chosen (see `choosePlatform`).
+import type { EcsPlatform } from "./awsEcs/ecsPlatform";
+import type { DockerPlatform } from "./dockerHost/dockerPlatform";
+import type { HostPlatform } from "./host/hostPlatform";
 import { BackupRecord } from "./data/preUpgradeBackup";
 import { dataSteps } from "./data/upgradeSteps";
 import { PinnedImage } from "./pinnedImage";
@@ -39,6 +40,8 @@ export interface ReleaseOutputs {
     /** Pre-upgrade backups, newest last: the ids `release:restoreFrom` accepts. */
     readonly backups: pulumi.Output<BackupRecord[]>;
     readonly restoredFrom?: pulumi.Output<string>;
+    /** Version → slot on `host`: where each live version listens, kept while it is live. */
+    readonly slots?: pulumi.Output<Record<string, number>>;
     /** Version → names of the alarms watching it (aws-ecs with `release:analysis`). */
     readonly alarms: Record<string, string[]>;
     readonly transition: string;
@@ -102,6 +105,7 @@ export class Release extends pulumi.ComponentResource {
                 ),
             ),
             ...(restoredFrom !== undefined ? { restoredFrom: recorded(restoredFrom) } : {}),
+            ...(routing.slots !== undefined ? { slots: pulumi.all([routing.slots, completed]).apply(([slots]) => slots) } : {}),
             alarms: Object.fromEntries(deployed.filter((d) => (d.alarmNames ?? []).length > 0).map((d) => [d.version, d.alarmNames!])),
             transition: plan.transition,
             summary: plan.summary,
@@ -183,14 +187,25 @@ function refs(images: Record<string, PinnedImage>): VersionImages {
     return Object.fromEntries(Object.entries(images).map(([component, image]) => [component, image.ref]));
 }
 
+/**
+ * The adapter of the configured platform. Its module is loaded here, not at the
+ * top: a stack loads only its own platform's provider SDK (`@pulumi/aws` alone
+ * costs a noticeable share of every `pulumi up` on a machine without AWS).
+ */
 function choosePlatform(name: string, args: ReleaseArgs, parent: pulumi.Resource): PlatformAdapter {
     switch (args.config.platform) {
-        case "aws-ecs":
-            return new EcsPlatform(`${name}-ecs`, args, { parent });
-        case "docker-host":
-            return new DockerPlatform(`${name}-docker`, args, { parent });
-        case "host":
-            return new HostPlatform(`${name}-host`, args, { parent });
+        case "aws-ecs": {
+            const adapter: typeof EcsPlatform = require("./awsEcs/ecsPlatform").EcsPlatform;
+            return new adapter(`${name}-ecs`, args, { parent });
+        }
+        case "docker-host": {
+            const adapter: typeof DockerPlatform = require("./dockerHost/dockerPlatform").DockerPlatform;
+            return new adapter(`${name}-docker`, args, { parent });
+        }
+        case "host": {
+            const adapter: typeof HostPlatform = require("./host/hostPlatform").HostPlatform;
+            return new adapter(`${name}-host`, args, { parent });
+        }
         default:
             throw new Error(`\`release:platform\` "${args.config.platform}" has no adapter`);
     }

@@ -1,4 +1,4 @@
-import { isReleaseTag } from "../settings/semver";
+import { isReleaseTag } from "../core/releaseTags";
 import { UsageError } from "./command";
 
 /**

@@ -4,7 +4,8 @@
 #   - a supervisord of its own: <root>/supervisor/supervisord.conf, socket
 #     <root>/supervisor/supervisor.sock, programs in <root>/supervisor/conf.d/;
 #   - a PostgreSQL of its own for the migration ledger and lock: <root>/postgres/data,
-#     listening on the Unix socket <root>/postgres/.s.PGSQL.5432 only, database `demo`.
+#     listening on the Unix socket <root>/postgres/.s.PGSQL.5432 only, with the database the
+#     stack file's `release:databaseUrl` names (its `release:app` when that URL is a secret).
 # Each is started when it is not running; a machine without the tools gets one
 # line naming the Debian packages. The machine's own services are not touched.
 #   scripts/dev-machine.sh start [stack file]   (default Pulumi.dev.yaml)
@@ -29,8 +30,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
     exit 3
 fi
 
-# Line 1: the root; line 2: the data directory the backup archives (empty before the first release).
-{ read -r root; read -r data_dir; } < <(node -e '
+# Line 1: the root; line 2: the data directory the backup archives (empty before the first release);
+# line 3: the database the ledger lives in.
+{ read -r root; read -r data_dir; read -r database; } < <(node -e '
     const yaml = require("js-yaml");
     const file = process.argv[1];
     const config = yaml.load(require("fs").readFileSync(file, "utf8")).config || {};
@@ -39,9 +41,23 @@ fi
         console.error(`${file}: release:host.root must be an absolute directory`);
         process.exit(2);
     }
-    console.log(`${root}\n${(config["release:backup"] || {}).directory || ""}`);
+    // A secret URL is encrypted in the stack file: its database cannot be read here, so the app names it.
+    const url = config["release:databaseUrl"];
+    let database = config["release:app"];
+    if (typeof url === "string") {
+        try {
+            database = decodeURIComponent(new URL(url).pathname.replace(/^\//, ""));
+        } catch {
+            database = "";
+        }
+    }
+    if (typeof database !== "string" || !/^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$/.test(database)) {
+        console.error(`${file}: release:databaseUrl must name a database of letters, digits, "_" or "-" (postgresql://…/<database>); got ${JSON.stringify(database ?? null)}`);
+        process.exit(2);
+    }
+    console.log(`${root}\n${(config["release:backup"] || {}).directory || ""}\n${database}`);
 ' "$stack_file")
-[ -n "$root" ] || exit 2
+[ -n "$root" ] && [ -n "$database" ] || exit 2
 sup=$root/supervisor
 conf=$sup/supervisord.conf
 pg=$root/postgres
@@ -93,6 +109,7 @@ if [ ! -S "$pg/.s.PGSQL.5432" ] || ! as_postgres "$pg_bin/pg_isready" -q -h "$pg
         { echo "PostgreSQL did not start; see $pg/postgres.log" >&2; exit 1; }
     echo "dev-machine: started PostgreSQL (socket in $pg)" >&2
 fi
-if ! as_postgres "$pg_bin/psql" -h "$pg" -U postgres -d postgres -tAc "select 1 from pg_database where datname = 'demo'" | grep -q 1; then
-    as_postgres "$pg_bin/createdb" -h "$pg" -U postgres demo
+if ! as_postgres "$pg_bin/psql" -h "$pg" -U postgres -d postgres -tAc "select 1 from pg_database where datname = '$database'" | grep -q 1; then
+    as_postgres "$pg_bin/createdb" -h "$pg" -U postgres "$database"
+    echo "dev-machine: created database $database" >&2
 fi

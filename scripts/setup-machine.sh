@@ -5,7 +5,7 @@
 # Docker engine, a registry on loopback, busybox for the images they build, systemd's
 # systemd-analyze and iproute2. Nothing else, and nothing when all are there.
 set -euo pipefail
-packages=(postgresql nginx-light supervisor systemd iproute2 docker.io docker-registry busybox-static ca-certificates)
+packages=(postgresql nginx-light supervisor systemd iproute2 docker.io docker-registry busybox-static ca-certificates openssh-server)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

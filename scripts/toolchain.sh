@@ -94,8 +94,40 @@ install_cli() {
         [ -x "$built/bin/pulumi" ] || build_binaries
         flock -u 9
     fi
+    install_language_launcher
     mkdir -p "$cli_dir"
     ln -sfn "$built/bin" "$cli_dir/bin"
+}
+
+# The language host built here (v3.68) reads the project's `runtime.options.typescript` only from
+# a flag, which this CLI no longer passes (it sends the options in the run request, which that host
+# predates). Without `-typescript=false` every program run loads ts-node and the TypeScript compiler,
+# although the program is compiled JavaScript: a launcher in the host's place, in the same directory
+# (so the CLI takes it as the bundled host, without a warning), passes the flag when the Pulumi.yaml
+# in its working directory (the project's) says `typescript: false`.
+install_language_launcher() {
+    local host=$built/bin/pulumi-language-nodejs real=$built/bin/pulumi-language-nodejs-host
+    if [ -x "$real" ] && head -n 2 "$host" | grep -q 'safe-release language launcher'; then return; fi
+    mkdir -p "$cache"
+    exec 8>"$cache/.lock"
+    flock 8
+    if [ ! -x "$real" ] || ! head -n 2 "$host" | grep -q 'safe-release language launcher'; then
+        [ -x "$real" ] || ln -f "$host" "$real"
+        # Renamed over the host in one step: a CLI starting meanwhile finds the old binary or the launcher.
+        cat >"$host.$$" <<'LAUNCHER'
+#!/bin/sh
+# safe-release language launcher: pulumi-language-nodejs-host with the project's typescript option (scripts/toolchain.sh).
+host="$(dirname "$0")/pulumi-language-nodejs-host"
+if [ -f Pulumi.yaml ] && grep -Eq '^[[:space:]]+typescript:[[:space:]]*false[[:space:]]*(#.*)?$' Pulumi.yaml; then
+    exec "$host" -typescript=false "$@"
+fi
+exec "$host" "$@"
+LAUNCHER
+        chmod +x "$host.$$"
+        mv -f "$host.$$" "$host"
+        say "the Node.js language host passes the project's \`typescript: false\` on (launcher in $built/bin)"
+    fi
+    flock -u 8
 }
 
 # The stand-in plugins run on node from compiled JavaScript: compiled again only when a source changed.

@@ -10,7 +10,7 @@ import {
     requireString,
 } from "./checks";
 import { ComponentSpec } from "./components";
-import { isReleaseTag } from "./semver";
+import { isReleaseTag } from "../core/releaseTags";
 
 /** The PostgreSQL database the release migrates; its URL is the secret `release:databaseUrl`. */
 export interface DatabaseSettings {

@@ -1,5 +1,5 @@
-import { AnalysisConfig, parseAnalysisConfig, parseNotifyConfig } from "../drivers/config";
-import { SmokeItem, parseSmokeConfig } from "../ops/smoke/config";
+import { AnalysisConfig, parseAnalysisConfig, parseNotifyConfig } from "../core/gateConfig";
+import { SmokeItem, parseSmokeConfig } from "../core/smokeConfig";
 
 /** What gates traffic: smoke tests inside an update, and the analysis the promote driver bakes against. */
 export interface GateSettings {

@@ -4,8 +4,16 @@ import { ComponentSpec, parseComponents } from "./components";
 import { DATA_KEYS, DataSettings, parseDataSettings } from "./data";
 import { GATE_KEYS, GateSettings, parseGateSettings } from "./gates";
 import { DockerSettings, parseDockerSettings, splitImageReference } from "./docker";
-import { ArtifactTable, HostSettings, checkHostComponents, checkReplaceWeights, parseArtifacts, parseHostSettings } from "./host";
-import { isReleaseTag, tagSlug } from "./semver";
+import {
+    ArtifactTable,
+    HostSettings,
+    checkHostComponents,
+    checkRemoteBackup,
+    checkReplaceWeights,
+    parseArtifacts,
+    parseHostSettings,
+} from "./host";
+import { isReleaseTag, tagSlug } from "../core/releaseTags";
 
 export type Platform = "aws-ecs" | "docker-host" | "host";
 /** Platforms with an adapter. */
@@ -150,6 +158,7 @@ function hostSettings(
     }
     checkHostComponents(components);
     const settings = parseHostSettings(raw.host, components);
+    checkRemoteBackup(settings, raw.backup);
     checkReplaceWeights(settings, previous, canaryWeight);
     const artifacts = parseArtifacts(raw.artifacts, components, live);
     const digests = Object.fromEntries(

@@ -122,7 +122,7 @@ describe("data steps of a forward upgrade (aws-ecs)", () => {
         assert.equal(task.inputs.family, "shop-api-oneoff-v1-5-0");
         assert.equal(
             migrate.inputs.create,
-            `node ops/bin/safe-release-ops.js migrate --app shop --version v1.5.0 --digest ${digestOf("apiv1.5.0")} --lock-timeout 10m -- ` +
+            `node ops/bin/safe-release-ops.js migrate --app shop --version v1.5.0 --digest ${digestOf("apiv1.5.0")} --lock-timeout 10m --stopped-writers worker -- ` +
                 "node ops/bin/safe-release-ops.js ecs-task --cluster arn:aws:mock:eu-west-1:123456789012:shop-ecs " +
                 "--task-definition arn:aws:mock:eu-west-1:123456789012:shop-ecs-v1.5.0-api-oneoff --container api " +
                 "--subnets subnet-0aaa1111bbbb2222c,subnet-0ddd3333eeee4444f --security-groups shop-ecs-service-id -- npx prisma migrate deploy",
@@ -149,7 +149,7 @@ describe("data steps of a forward upgrade (aws-ecs)", () => {
                 },
             }),
         );
-        assert.match(command(run, "shop-migrate-v1.5.1-run").inputs.create, / --lock-timeout 10m --fix-forward-from v1\.5\.0 -- /);
+        assert.match(command(run, "shop-migrate-v1.5.1-run").inputs.create, / --lock-timeout 10m --fix-forward-from v1\.5\.0 --stopped-writers worker -- /);
     });
 
     it("keeps the database URL a secret everywhere", async () => {

@@ -179,7 +179,7 @@ describe("docker-host resources", () => {
         const migrate = resource(run, "command:local:Command", "shop-migrate-v1.5.0-run");
         assert.equal(
             migrate.inputs.create,
-            `node ops/bin/safe-release-ops.js migrate --app shop --version v1.5.0 --digest ${digestOf("apiv1.5.0")} --lock-timeout 10m -- ` +
+            `node ops/bin/safe-release-ops.js migrate --app shop --version v1.5.0 --digest ${digestOf("apiv1.5.0")} --lock-timeout 10m --stopped-writers worker -- ` +
                 "docker run --rm --network shop --label safe-release.app=shop --label safe-release.version=v1.5.0 --label safe-release.role=one-off " +
                 `-e RELEASE_VERSION=v1.5.0 -e DATABASE_URL ghcr.io/acme/shop-api@${digestOf("apiv1.5.0")} npx prisma migrate deploy`,
         );

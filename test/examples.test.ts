@@ -1,9 +1,12 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
+import * as path from "path";
+import { parseReleaseConfig } from "../settings/release";
 import { digestOf } from "./support/fixtures";
 import { plainTextPaths, resource, resourcesOfType } from "./support/inspect";
 import { ProgramRun, runProgram } from "./support/mockEngine";
 import { StackConfig } from "./support/mockProviders";
+import { run as runProcess, tempDir } from "./support/processes";
 
 // js-yaml is the YAML parser the Pulumi SDK itself depends on.
 const yaml: { load(text: string): unknown } = require("js-yaml");
@@ -177,5 +180,138 @@ describe("examples/ (the seeds' services on docker-host)", () => {
         const router: string = resource(run, "command:local:Command", "portal-docker-router-config").inputs.stdin;
         assert.ok(!router.includes("celery"), "workers take no traffic");
         assert.ok(router.includes("server portal-app-v4-2-0:8000 ") && router.includes("server portal-frontend-v4-2-0:3000 "));
+    });
+
+    describe("progressdb-host.yaml (the binary on host, `replace`)", () => {
+        const ROOT = "/var/tmp/safe-release-progressdb";
+        const SUPERVISORCTL = `supervisorctl -c ${ROOT}/supervisor/supervisord.conf`;
+        const deps = (run: ProgramRun, name: string) =>
+            resource(run, "command:local:Command", name).dependencies.map((urn: string) => urn.split("::").pop());
+        const commands = (run: ProgramRun) => names(run, "command:local:Command").sort();
+
+        async function deployed(): Promise<{ config: StackConfig; secretKeys: string[]; first: ProgramRun }> {
+            const { config, secretKeys } = loadExample("progressdb-host.yaml");
+            return { config, secretKeys, first: await runProgram({ config, secretKeys }) };
+        }
+
+        it("a release of v0.6.0: stop v0.5.0 → archive db + kms → migrate once → v0.6.0 on the same port → router → smoke; no resume", async () => {
+            const { config, secretKeys, first } = await deployed();
+            const run = await runProgram({ config: { ...config, "release:version": "v0.6.0" }, secretKeys, lastOutputs: first.outputs });
+            assert.deepEqual(commands(run), [
+                "progressdb-backup-v0.6.0-directory",
+                "progressdb-backup-v0.6.0-pg-dump",
+                "progressdb-host-progressdb",
+                "progressdb-host-prune",
+                "progressdb-host-router",
+                "progressdb-host-router-config",
+                "progressdb-host-v0.6.0-progressdb-release",
+                "progressdb-migrate-v0.6.0-run",
+                "progressdb-preflight-v0.6.0-checks",
+                "progressdb-prune-v0.6.0",
+                "progressdb-quiesce-v0.6.0-stop",
+                "progressdb-smoke-v0.6.0-run",
+            ]);
+            assert.equal(create(run, "progressdb-quiesce-v0.6.0-stop"), `${SUPERVISORCTL} stop progressdb-progressdb`);
+            assert.deepEqual(deps(run, "progressdb-backup-v0.6.0-directory"), ["progressdb-quiesce-v0.6.0-stop"]);
+            assert.equal(
+                create(run, "progressdb-backup-v0.6.0-directory"),
+                `${OPS} backup --kind directory --path ${ROOT}/data --dir backups/progressdb-host --app progressdb --version v0.6.0 ` +
+                    "--log backups/progressdb-host/backups.log --quiesced",
+            );
+            assert.ok(deps(run, "progressdb-migrate-v0.6.0-run").includes("progressdb-backup-v0.6.0-directory"));
+            assert.ok(
+                create(run, "progressdb-migrate-v0.6.0-run").endsWith(
+                    ` -- env -C ${ROOT}/releases/v0.6.0/progressdb PROGRESSDB_KMS_DIR=${ROOT}/data/kms PROGRESSDB_KMS_MODE=embedded ` +
+                        `RELEASE_VERSION=v0.6.0 node migrate.js --db ${ROOT}/data/db`,
+                ),
+            );
+            assert.deepEqual(deps(run, "progressdb-host-progressdb"), [
+                "progressdb-migrate-v0.6.0-run",
+                "progressdb-host-v0.6.0-progressdb-release",
+            ]);
+            for (const [r, version] of [
+                [first, "v0.5.0"],
+                [run, "v0.6.0"],
+            ] as const) {
+                const up = create(r, "progressdb-host-progressdb");
+                assert.ok(up.includes(`"RELEASE_VERSION":"${version}","PORT":"9100"`), up);
+                assert.ok(up.endsWith(" --health-url http://127.0.0.1:9100/healthz --wait 30 --restore-on-failure"), up);
+            }
+            assert.deepEqual(deps(run, "progressdb-host-router-config").sort(), ["progressdb-host-progressdb", "progressdb-host-router"]);
+            assert.ok(deps(run, "progressdb-smoke-v0.6.0-run").includes("progressdb-host-router-config"));
+            assert.deepEqual(run.outputs.weights, { "v0.6.0": 100 });
+            assert.equal(run.outputs.url, "http://127.0.0.1:8090");
+        });
+
+        it("a restore with the same version starts the program again; one that changes the version leaves that to its `host-service up`", async () => {
+            const { config, secretKeys, first } = await deployed();
+            const backups = first.outputs.backups as Array<{ id: string; kind: string }>;
+            const archive = backups.find((b) => b.kind === "directory")!.id;
+            const same = await runProgram({
+                config: { ...config, "release:restoreFrom": archive },
+                secretKeys,
+                lastOutputs: first.outputs,
+            });
+            assert.equal(create(same, `progressdb-quiesce-${archive}-resume`), `${SUPERVISORCTL} start progressdb-progressdb`);
+            assert.deepEqual(deps(same, `progressdb-quiesce-${archive}-resume`), [`progressdb-restore-${archive}-run`]);
+
+            const released = await runProgram({
+                config: { ...config, "release:version": "v0.6.0" },
+                secretKeys,
+                lastOutputs: first.outputs,
+            });
+            const preUpgrade = (released.outputs.backups as Array<{ id: string; kind: string; version: string }>).find(
+                (b) => b.kind === "directory" && b.version === "v0.6.0",
+            )!.id;
+            const back = await runProgram({
+                config: { ...config, "release:restoreFrom": preUpgrade },
+                secretKeys,
+                lastOutputs: released.outputs,
+            });
+            assert.deepEqual(
+                commands(back).filter((n) => n.includes(preUpgrade)),
+                [`progressdb-quiesce-${preUpgrade}-stop`, `progressdb-restore-${preUpgrade}-run`],
+            );
+            assert.deepEqual(deps(back, "progressdb-host-progressdb"), [
+                `progressdb-restore-${preUpgrade}-run`,
+                "progressdb-host-v0.5.0-progressdb-release",
+            ]);
+            assert.ok(create(back, "progressdb-host-progressdb").includes('"RELEASE_VERSION":"v0.5.0","PORT":"9100"'));
+        });
+
+        it("refuses `canary` for progressdb, naming the key and the data directory", () => {
+            const { config } = loadExample("progressdb-host.yaml");
+            const raw = Object.fromEntries(Object.entries(config).map(([k, v]) => [k.slice("release:".length), v]));
+            assert.throws(() => parseReleaseConfig({ ...raw, host: { ...(raw.host as object), mode: "canary" } }), {
+                name: "ConfigError",
+                message:
+                    '`release:host.mode` must be "replace" for `progressdb`: `release:host.exclusiveData.progressdb` declares a data ' +
+                    `directory only one process may open (${ROOT}/data/db), so two versions cannot run side by side; got "canary"`,
+            });
+        });
+
+        it("its artifacts rebuild byte for byte to the sha256 pinned in the example", async function () {
+            this.timeout(60_000);
+            const out = await tempDir("safe-release-progressdb-artifacts-");
+            try {
+                const { stdout } = await runProcess(path.join("scripts", "progressdb-artifacts.sh"), [out]);
+                const built = Object.fromEntries(
+                    stdout
+                        .trim()
+                        .split("\n")
+                        .map((line) => line.split(/\s+/))
+                        .map(([sha256, file]) => [path.basename(file).replace(/^progressdb-(.*)\.tar\.gz$/, "$1"), sha256]),
+                );
+                const artifacts = loadExample("progressdb-host.yaml").config["release:artifacts"] as Record<
+                    string,
+                    { progressdb: { path: string; sha256: string } }
+                >;
+                assert.deepEqual(built, Object.fromEntries(Object.entries(artifacts).map(([v, a]) => [v, a.progressdb.sha256])));
+                for (const [version, a] of Object.entries(artifacts))
+                    assert.equal(a.progressdb.path, `examples/progressdb-demo/dist/progressdb-${version}.tar.gz`);
+            } finally {
+                fs.rmSync(out, { recursive: true, force: true });
+            }
+        });
     });
 });

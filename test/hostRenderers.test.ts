@@ -1,11 +1,11 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { renderEnvFile, renderProgramSection } from "../components/host/supervisord";
+import { renderEnvFile, renderProgramSection } from "../core/supervisord";
 import { renderUnitTemplate } from "../components/host/systemd";
 import { run, tempDir } from "./support/processes";
 
-describe("host renderers (components/host/supervisord.ts, systemd.ts)", () => {
+describe("host renderers (core/supervisord.ts, components/host/systemd.ts)", () => {
     it("renders a supervisord program that sources its env file and execs the program", () => {
         const section = renderProgramSection({
             name: "shop-api-v1-5-0",

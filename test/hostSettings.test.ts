@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import { checkHostMachine, MachineFacts } from "../components/host/machineChecks";
 import { parseReleaseConfig } from "../settings/release";
-import { assignSlots, servicePort } from "../settings/host";
+import { assignSlots, checkHostKeySecret, hostSecretKeys, parseHostSettings, servicePort } from "../settings/host";
 import { SHA, hostConfig } from "./hostFixtures";
 
 const ROOT = "/tmp/no-such-host-root";
@@ -73,6 +73,40 @@ const BAD: Array<[string, Record<string, unknown>, string]> = [
         "`release:canaryWeight` must be 100 while `release:previous` is set, because `api` runs in `replace` mode (one version at a time; " +
             "v1.4.2's release directory is kept for a rollback); got 10",
     ],
+    [
+        "an address that is not ssh://user@host[:port]",
+        host({ address: "deploy@db1", privateKey: "config:sshKey" }),
+        '`release:host.address` must be `ssh://user@host` or `ssh://user@host:port` (a user name, a host name or IPv4 address, a port 1–65535); got "deploy@db1"',
+    ],
+    [
+        "an address with a port out of range",
+        host({ address: "ssh://deploy@db1:70000", privateKey: "config:sshKey" }),
+        '`release:host.address` must be `ssh://user@host` or `ssh://user@host:port` (a user name, a host name or IPv4 address, a port 1–65535); got "ssh://deploy@db1:70000"',
+    ],
+    [
+        "an address without a key reference",
+        host({ address: "ssh://deploy@db1" }),
+        "`release:host.privateKey` is required with `release:host.address`: `config:<key>`, naming the stack secret that holds the SSH private key " +
+            "(`pulumi config set --secret <key> < <key file>`)",
+    ],
+    [
+        "a pasted key instead of a reference, without quoting it",
+        host({ address: "ssh://deploy@db1", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n" }),
+        "`release:host.privateKey` must be `config:<key>`, naming the stack secret that holds the SSH private key " +
+            "(`pulumi config set --secret <key> < <key file>`), never the key itself; got a value that is not such a reference (not shown)",
+    ],
+    [
+        "a key reference without an address",
+        host({ privateKey: "config:sshKey" }),
+        "`release:host.privateKey` applies only with `release:host.address`; set the address or remove the key",
+    ],
+    [
+        "a directory backup on a remote host",
+        { ...host({ address: "ssh://deploy@db1", privateKey: "config:sshKey" }), backup: { directory: "/srv/shop/data" } },
+        "`release:backup.directory` cannot be used with `release:host.address` (deploy@db1): the directory backup archives /srv/shop/data " +
+            "on the machine running Pulumi, not on the remote host; remove `release:backup.directory` and back the data directory up on that host, " +
+            "or run Pulumi there without `release:host.address`",
+    ],
 ];
 
 describe("`release:host` settings (settings/host.ts)", () => {
@@ -102,6 +136,37 @@ describe("`release:host` settings (settings/host.ts)", () => {
         assert.equal(config.components[0].image, "shop-api");
     });
 
+    it("reads `release:host.address` and the key's secret, and checks the secret is set and secret", () => {
+        const settings = parseHostSettings(
+            { root: "/srv/shop", address: "ssh://deploy@db-1.internal:2222", privateKey: "config:sshKey" },
+            [],
+        );
+        assert.deepEqual(settings.remote, { user: "deploy", host: "db-1.internal", port: 2222, privateKeyConfig: "sshKey" });
+        assert.deepEqual(parseHostSettings({ root: "/srv/shop", address: "ssh://root@10.0.0.5", privateKey: "config:k" }, []).remote, {
+            user: "root",
+            host: "10.0.0.5",
+            port: 22,
+            privateKeyConfig: "k",
+        });
+        assert.equal(parseHostSettings({ root: "/srv/shop" }, []).remote, undefined);
+        assert.deepEqual(hostSecretKeys({ privateKey: "config:sshKey" }), ["sshKey"]);
+        assert.deepEqual(hostSecretKeys({ privateKey: "-----BEGIN" }), []);
+        const yes = () => true;
+        const no = () => false;
+        assert.doesNotThrow(() => checkHostKeySecret(settings, yes, yes));
+        assert.throws(() => checkHostKeySecret(settings, no, no), {
+            name: "ConfigError",
+            message:
+                "`release:sshKey` is missing: `release:host.privateKey` refers to it; set the SSH private key with `pulumi config set --secret sshKey < <key file>`",
+        });
+        assert.throws(() => checkHostKeySecret(settings, yes, no), {
+            name: "ConfigError",
+            message:
+                "`release:sshKey` must be a secret: `release:host.privateKey` refers to it, and a private key is never stored in plain text; " +
+                "set it again with `pulumi config set --secret sshKey < <key file>` (and rotate the key, since the stack file held it)",
+        });
+    });
+
     it("keeps each version's slot while it is live, whichever is `version` or `previous`", () => {
         assert.deepEqual(assignSlots(["v1.4.2"], {}), { "v1.4.2": 0 });
         assert.deepEqual(assignSlots(["v1.5.0", "v1.4.2"], { "v1.4.2": 0 }), { "v1.5.0": 1, "v1.4.2": 0 });
@@ -126,7 +191,24 @@ describe("`release:host` checks of the machine (components/host/machineChecks.ts
     const refuses = (overrides: Record<string, unknown>, patch: Partial<MachineFacts>, message: string) =>
         assert.throws(() => checkHostMachine(config(overrides), facts(patch)), { name: "ConfigError", message });
 
-    it("accepts a machine with everything in place", () => checkHostMachine(config(), facts()));
+    it("accepts a machine with everything in place", () => assert.equal(checkHostMachine(config(), facts()), undefined));
+
+    it("on a remote host, checks only the artifacts here and says the machine checks were not run", () => {
+        const remote = host({ address: "ssh://deploy@db1", privateKey: "config:sshKey" });
+        const nothingHere: Partial<MachineFacts> = { which: () => undefined, unwritable: () => "ENOENT", listening: new Set([8080, 9000]) };
+        assert.equal(
+            checkHostMachine(config(remote), facts(nothingHere)),
+            "the machine checks of `release:host` (service manager, nginx, root writable, ports free) were not run: the host is db1 " +
+                "(`release:host.address`), reached only by the update's steps, which fail there naming what is missing; " +
+                "the artifacts' digests were checked here",
+        );
+        // A release directory of the same path here is not the remote's: the artifact is checked all the same.
+        refuses(
+            remote,
+            { ...nothingHere, exists: () => true, sha256: () => SHA("other") },
+            `\`release:artifacts.v1.5.0.api.sha256\` is ${SHA("api v1.5.0")}, but ${ROOT}/api-v1.5.0 has sha256 ${SHA("other")}; pin the artifact's digest (\`sha256sum ${ROOT}/api-v1.5.0\`)`,
+        );
+    });
 
     it("refuses systemd where systemd is not running", () =>
         refuses(

@@ -1,6 +1,8 @@
 import { strict as assert } from "assert";
 import { lastReleaseFromOutputs, withLoggedBackups } from "../components/lastRelease";
+import { heldSlots } from "../components/host/hostPlatform";
 import { planRelease } from "../components/plan";
+import { parseHostSettings } from "../settings/host";
 
 function notATag(name: string, shown: string): { message: string } {
     return { message: `the last update's stack output \`${name}\` is ${shown}, not a release tag; check \`pulumi stack output\`` };
@@ -61,6 +63,32 @@ describe("last release from the stack's own outputs (lastReleaseFromOutputs)", (
             assert.throws(() => lastReleaseFromOutputs(outputs), notATag(name, shown));
         });
     }
+
+    it("keeps the `slots` a remote host's next update places its versions by", () => {
+        const outputs = { version: "v1.1.0", previous: "v1.0.0", schemaHead: "v1.1.0", slots: { "v1.0.0": 0, "v1.1.0": 1 } };
+        assert.deepEqual(lastReleaseFromOutputs(outputs), outputs);
+        assert.deepEqual(lastReleaseFromOutputs({ version: "v1.1.0", slots: null }), { version: "v1.1.0" });
+    });
+
+    for (const slots of [{}, { "v1.0.0": 2 }, { "v1.0.0": 0, "v1.1.0": 0 }, { latest: 0 }, { "v1.0.0": "0" }, [0, 1], 1]) {
+        it(`refuses a hand-edited \`slots\` of ${JSON.stringify(slots)}`, () =>
+            assert.throws(() => lastReleaseFromOutputs({ version: "v1.1.0", slots }), {
+                message: `the last update's stack output \`slots\` is ${JSON.stringify(slots)}, not release tags each in its own slot 0 or 1; check \`pulumi stack output slots\``,
+            }));
+    }
+
+    it("places the versions by the router's file here, by the last `slots` output on a remote host", () => {
+        const settings = parseHostSettings({ root: "/srv/shop" }, []);
+        const remote = parseHostSettings({ root: "/srv/shop", address: "ssh://deploy@db1", privateKey: "config:sshKey" }, []);
+        const last = { version: "v1.1.0", slots: { "v1.1.0": 1 } };
+        const read: string[] = [];
+        const file = (path: string) => (read.push(path), { "v1.1.0": 0 });
+        assert.deepEqual(heldSlots(settings, last, file), { "v1.1.0": 0 });
+        assert.deepEqual(read, ["/srv/shop/router/live.json"]);
+        assert.deepEqual(heldSlots(remote, last, file), { "v1.1.0": 1 });
+        assert.deepEqual(heldSlots(remote, { version: "v1.1.0" }, file), {}, "before any slot was recorded: every slot is free");
+        assert.equal(read.length, 1, "a remote host's slots are never read from this machine");
+    });
 
     it("feeds the planner: a retired head recorded in the outputs still refuses a cold rollback", () => {
         const last = lastReleaseFromOutputs({ version: "v1.5.0", previous: undefined, weights: { "v1.5.0": 100 }, schemaHead: "v1.5.0" });

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import * as http from "http";
-import { renderNginxConfig, RouterSpec } from "../components/dockerHost/nginxConfig";
+import { renderNginxConfig, RouterSpec } from "../core/nginxConfig";
 import { parseAccessLogLine } from "../drivers/metrics/nginxLog";
 import { closedAddress, NamedBackend, startDroppingBackend, startNamedBackends } from "./support/httpBackends";
 import { failed, failuresByMethod, nginxPaths, percentServedBy, sendRequests, startNginx, tally, TestNginx } from "./support/nginx";

@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { readConfigFingerprint, renderNginxConfig, RouterSpec, validateRouterSpec } from "../components/dockerHost/nginxConfig";
+import { readConfigFingerprint, renderNginxConfig, RouterSpec, validateRouterSpec } from "../core/nginxConfig";
 
 const BASE: RouterSpec = {
     listenPort: 8080,

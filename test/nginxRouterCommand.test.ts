@@ -2,7 +2,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { Writable } from "stream";
-import { readConfigFingerprint, renderNginxConfig, RouterSpec } from "../components/dockerHost/nginxConfig";
+import { readConfigFingerprint, renderNginxConfig, RouterSpec } from "../core/nginxConfig";
 import { main } from "../ops/cli";
 import { atTestEnd, run, tempDir } from "./support/processes";
 import { NGINX_BINARY } from "./support/nginx";

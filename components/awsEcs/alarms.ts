@@ -1,8 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { AnalysisConfig } from "../../drivers/config";
+import { AnalysisConfig } from "../../core/gateConfig";
 import { boundedName } from "../naming";
-import { tagSlug } from "../../settings/semver";
+import { tagSlug } from "../../core/releaseTags";
 
 export interface CanaryAlarmArgs {
     readonly app: string;

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AwsSettings } from "../../settings/aws";
 import { ComponentSpec } from "../../settings/components";
 import { targetGroupName, versionedName } from "../naming";
-import { AnalysisConfig } from "../../drivers/config";
+import { AnalysisConfig } from "../../core/gateConfig";
 import { DeployedVersion, TestEndpoint } from "../platform";
 import { canaryAlarmNames, canaryAlarms } from "./alarms";
 import { TARGET_HEADER } from "./containerDefinition";

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ComponentSpec } from "../../settings/components";
-import { tagSlug } from "../../settings/semver";
+import { tagSlug } from "../../core/releaseTags";
 import { boundedName } from "../naming";
 import { containerDefinition } from "./containerDefinition";
 import { EcsShared } from "./ecsVersion";

@@ -14,6 +14,8 @@ export interface MigrationArgs {
     readonly lockTimeout: string;
     /** The failed version this migration fixes forward (`release:migrate.fixForwardFrom`). */
     readonly fixForwardFrom?: string;
+    /** The components the release stopped for the migration: a failure leaves them stopped, and says so. */
+    readonly stoppedWriters: readonly string[];
     /** Secret variables the runner passes to the task by name (`OneOffTask.environment`). */
     readonly environment?: Record<string, pulumi.Output<string>>;
 }
@@ -45,6 +47,8 @@ export class Migration extends pulumi.ComponentResource {
                 "--lock-timeout",
                 args.lockTimeout,
                 ...(args.fixForwardFrom !== undefined ? ["--fix-forward-from", args.fixForwardFrom] : []),
+                "--stopped-writers",
+                args.stoppedWriters.join(","),
                 "--",
                 ...runner,
             ]);

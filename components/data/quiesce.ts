@@ -9,6 +9,8 @@ export interface QuiesceArgs {
     readonly stop: pulumi.Output<string[]>;
     /** Argv that starts them again in the versions that stay live; none when no such version remains. */
     readonly start?: pulumi.Output<string[]>;
+    /** Secret variables both commands need (`WriterControl.environment`: a remote host's SSH key). */
+    readonly environment?: Record<string, pulumi.Output<string>>;
 }
 
 /**
@@ -21,17 +23,20 @@ export class Quiesce extends pulumi.ComponentResource {
     public readonly stopped: command.local.Command;
     private readonly name: string;
     private readonly start?: pulumi.Output<string[]>;
+    private readonly environment?: Record<string, pulumi.Output<string>>;
 
     constructor(name: string, args: QuiesceArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super("safe-release:data:Quiesce", name, {}, opts);
         this.name = name;
         this.start = args.start;
+        this.environment = args.environment;
         this.stopped = new command.local.Command(
             `${name}-stop`,
-            { create: commandLine(args.stop), update: NO_RERUN },
+            { create: commandLine(args.stop), update: NO_RERUN, ...this.secretEnvironment() },
             {
                 parent: this,
                 dependsOn: opts.dependsOn,
+                additionalSecretOutputs: ["environment"],
             },
         );
         this.registerOutputs({ components: args.components });
@@ -42,11 +47,16 @@ export class Quiesce extends pulumi.ComponentResource {
         if (this.start === undefined) return undefined;
         return new command.local.Command(
             `${this.name}-resume`,
-            { create: commandLine(this.start), update: NO_RERUN },
+            { create: commandLine(this.start), update: NO_RERUN, ...this.secretEnvironment() },
             {
                 parent: this,
                 dependsOn: after,
+                additionalSecretOutputs: ["environment"],
             },
         );
+    }
+
+    private secretEnvironment(): { environment?: Record<string, pulumi.Output<string>> } {
+        return this.environment !== undefined ? { environment: this.environment } : {};
     }
 }

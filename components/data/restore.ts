@@ -14,7 +14,9 @@ export interface RestoreArgs {
  * scratch copy, verifies it against the facts recorded at backup time (ledger
  * rows, exact row counts of the critical tables) and only then swaps it in,
  * keeping the failed state beside it. Any difference fails the update and
- * leaves the live data untouched. Keyed by the backup id, so it runs once.
+ * leaves the live data untouched. Then the migration ledger agrees with the
+ * restored data: runs that started after the backup are marked undone, so their
+ * versions migrate again. Keyed by the backup id, so it runs once.
  */
 export class Restore extends pulumi.ComponentResource {
     public readonly run: command.local.Command;
@@ -26,7 +28,11 @@ export class Restore extends pulumi.ComponentResource {
             {
                 create: commandLine([...OPS, "restore", "--id", args.backupId, "--log", args.log]),
                 update: NO_RERUN,
-                ...(args.databaseUrl !== undefined ? { environment: { DATABASE_URL: args.databaseUrl } } : {}),
+                // The ledger's connection as the Migration component passes it: after a restore of a
+                // directory (or of another database) the restore marks the runs it undid there.
+                ...(args.databaseUrl !== undefined
+                    ? { environment: { DATABASE_URL: args.databaseUrl, SAFE_RELEASE_LEDGER_URL: args.databaseUrl } }
+                    : {}),
             },
             {
                 parent: this,

@@ -44,18 +44,21 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
     // Every running version's writers stop, even one this update retires (its services go only at the end of
     // the update); only the versions that stay live start again, so none writes to a schema it does not know.
     const staying = args.running.filter((v) => plan.live.some((l) => l.version === v));
-    const quiesce = (key: string, dependsOn: pulumi.Resource[]) =>
-        writers.length > 0 && args.running.length > 0
-            ? new Quiesce(
-                  `${name}-quiesce-${key}`,
-                  {
-                      components: writers,
-                      stop: args.platform.writerControl(args.running, writers).stop,
-                      ...(staying.length > 0 ? { start: args.platform.writerControl(staying, writers).start } : {}),
-                  },
-                  { parent, dependsOn },
-              )
-            : undefined;
+    const start = staying.length > 0 ? args.platform.writerControl(staying, writers).start : undefined;
+    const quiesce = (key: string, dependsOn: pulumi.Resource[]) => {
+        if (writers.length === 0 || args.running.length === 0) return undefined;
+        const control = args.platform.writerControl(args.running, writers);
+        return new Quiesce(
+            `${name}-quiesce-${key}`,
+            {
+                components: writers,
+                stop: control.stop,
+                ...(start !== undefined ? { start } : {}),
+                ...(control.environment !== undefined ? { environment: control.environment } : {}),
+            },
+            { parent, dependsOn },
+        );
+    };
 
     if (data.restoreFrom !== undefined) {
         const stop = quiesce(data.restoreFrom, []);
@@ -125,6 +128,7 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
                 databaseUrl: args.databaseUrl,
                 lockTimeout: data.migrate.lockTimeout,
                 ...(data.migrate.fixForwardFrom !== undefined ? { fixForwardFrom: data.migrate.fixForwardFrom } : {}),
+                stoppedWriters: stop !== undefined ? writers : [],
                 ...(task.environment !== undefined ? { environment: task.environment } : {}),
             },
             { parent, dependsOn: [backup, ...(stop !== undefined ? [stop.stopped] : []), ...task.needs] },

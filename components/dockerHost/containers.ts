@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import { ConfigError } from "../../settings/checks";
 import { ComponentSpec } from "../../settings/components";
 import { DockerSettings, VolumeMount } from "../../settings/docker";
-import { tagSlug } from "../../settings/semver";
+import { tagSlug } from "../../core/releaseTags";
 import { boundedName } from "../naming";
 
 /**

@@ -9,7 +9,7 @@ import { PinnedImage } from "../pinnedImage";
 import { OneOffTask, PlatformAdapter, PlatformArgs, Routing, VersionImages, WeightedVersion, WriterControl } from "../platform";
 import { checkDistinctNames, oneOffArgv, parseEnvFile, routerContainerName, writerArgv } from "./containers";
 import { DockerShared, DockerVersion } from "./dockerVersion";
-import { renderNginxConfig } from "./nginxConfig";
+import { renderNginxConfig } from "../../core/nginxConfig";
 import { ROUTER_LISTEN_PORT, ROUTER_STATUS_PORT, applyConfigCommand, routerSpec, routerUrl } from "./router";
 
 /**

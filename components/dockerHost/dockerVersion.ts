@@ -4,7 +4,7 @@ import { ComponentSpec } from "../../settings/components";
 import { DockerSettings } from "../../settings/docker";
 import { DeployedVersion, TestEndpoint } from "../platform";
 import { plainEnv, replicaNames, volumeInputs, webHealthcheck } from "./containers";
-import { TARGET_HEADER } from "./nginxConfig";
+import { TARGET_HEADER } from "../../core/nginxConfig";
 import { routerUrl } from "./router";
 
 /** What every version shares, made once by `DockerPlatform`. */

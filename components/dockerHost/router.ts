@@ -1,6 +1,6 @@
 import { ComponentSpec } from "../../settings/components";
 import { DockerSettings } from "../../settings/docker";
-import { RouterSpec, readConfigFingerprint } from "./nginxConfig";
+import { RouterSpec, readConfigFingerprint } from "../../core/nginxConfig";
 
 /** Ports inside the router container: the published front, the status page, and one loopback hop per live version. */
 export const ROUTER_LISTEN_PORT = 8080;

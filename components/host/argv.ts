@@ -1,6 +1,6 @@
 import { HostSettings, ArtifactSource } from "../../settings/host";
 import { OPS } from "../data/opsCommand";
-import { routerPaths } from "./layout";
+import { routerPaths } from "../../core/hostLayout";
 
 /**
  * The argv of every step the `host` platform runs, as pure functions of the
@@ -8,6 +8,19 @@ import { routerPaths } from "./layout";
  * same words on another machine. (`--env-path`, not `--env-file`: Node 20 takes
  * `--env-file` for itself wherever it appears on its command line.)
  */
+
+/** Where the agent's files land on a remote host: `npm run build`'s output of `ops/hostAgent.ts` and its imports. */
+export function agentDir(root: string): string {
+    return `${root}/agent`;
+}
+
+/**
+ * The program that runs the host steps: the project's ops launcher here, or on
+ * a remote host the compiled agent that the program copied to `<root>/agent/`.
+ */
+export function hostOps(settings: HostSettings): string[] {
+    return settings.remote === undefined ? OPS : ["node", `${agentDir(settings.root)}/ops/hostAgent.js`];
+}
 
 export function managerArgs(settings: HostSettings): string[] {
     return [
@@ -24,7 +37,7 @@ export function managerArgs(settings: HostSettings): string[] {
 
 export function installArgv(settings: HostSettings, version: string, component: string, artifact: ArtifactSource): string[] {
     return [
-        ...OPS,
+        ...hostOps(settings),
         "host-install",
         "--root",
         settings.root,
@@ -51,7 +64,7 @@ export interface ServiceUp {
 
 export function serviceUpArgv(settings: HostSettings, up: ServiceUp): string[] {
     return [
-        ...OPS,
+        ...hostOps(settings),
         "host-service",
         "up",
         "--program",
@@ -69,7 +82,7 @@ export function serviceUpArgv(settings: HostSettings, up: ServiceUp): string[] {
 
 export function serviceDownArgv(settings: HostSettings, program: string, envFile?: string): string[] {
     return [
-        ...OPS,
+        ...hostOps(settings),
         "host-service",
         "down",
         "--program",
@@ -80,7 +93,7 @@ export function serviceDownArgv(settings: HostSettings, program: string, envFile
 }
 
 export function routerPrepareArgv(settings: HostSettings): string[] {
-    return [...OPS, "host-router", "prepare", "--root", settings.root, "--status-port", String(routerStatusPort(settings))];
+    return [...hostOps(settings), "host-router", "prepare", "--root", settings.root, "--status-port", String(routerStatusPort(settings))];
 }
 
 export function routerApplyArgv(settings: HostSettings, program: string, slots: Record<string, number>): string[] {
@@ -90,7 +103,7 @@ export function routerApplyArgv(settings: HostSettings, program: string, slots: 
             .map((v) => [v, String(slots[v])]),
     );
     return [
-        ...OPS,
+        ...hostOps(settings),
         "host-router",
         "apply",
         "--root",
@@ -109,7 +122,7 @@ export function routerApplyArgv(settings: HostSettings, program: string, slots: 
 
 export function pruneArgv(settings: HostSettings, protect: string[]): string[] {
     return [
-        ...OPS,
+        ...hostOps(settings),
         "host-prune",
         "--root",
         settings.root,

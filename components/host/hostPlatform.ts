@@ -1,10 +1,8 @@
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { readLiveSlots } from "../../ops/host/router";
 import { ComponentSpec } from "../../settings/components";
 import { ArtifactTable, HostSettings, assignSlots, servicePort } from "../../settings/host";
 import { commandLine } from "../data/opsCommand";
-import { RouterSpec, renderNginxConfig } from "../dockerHost/nginxConfig";
+import { RouterSpec, renderNginxConfig } from "../../core/nginxConfig";
 import { LastRelease } from "../plan";
 import { OneOffTask, PlatformAdapter, PlatformArgs, Routing, VersionImages, WeightedVersion, WriterControl } from "../platform";
 import {
@@ -21,8 +19,9 @@ import {
     writerArgv,
 } from "./argv";
 import { HostVersion, plainEnvironment, programCommand, programPlan } from "./hostVersion";
-import { releaseDir, routerPaths, routerProgramName } from "./layout";
-import { renderProgramSection } from "./supervisord";
+import { readLiveSlots, releaseDir, routerPaths, routerProgramName } from "../../core/hostLayout";
+import { HostRunner, HostStep } from "./runner";
+import { renderProgramSection } from "../../core/supervisord";
 
 export interface HostPlatformArgs extends PlatformArgs {
     /** What the last update exported: the schema head's release directory is never pruned. */
@@ -46,8 +45,10 @@ export class HostPlatform extends pulumi.ComponentResource implements PlatformAd
     private readonly slots: Record<string, number>;
     private readonly secrets: Record<string, Record<string, pulumi.Output<string>>>;
     /** Version → component → the command that installs its release directory. */
-    private readonly installs: Record<string, Record<string, command.local.Command>> = {};
-    private readonly router?: command.local.Command;
+    private readonly installs: Record<string, Record<string, HostStep>> = {};
+    private readonly router?: HostStep;
+    /** Runs each step here, or over SSH with `release:host.address`. */
+    private readonly runner: HostRunner;
     private readonly deployed = new Map<string, HostVersion>();
 
     constructor(name: string, args: HostPlatformArgs, opts: pulumi.ComponentResourceOptions = {}) {
@@ -59,7 +60,9 @@ export class HostPlatform extends pulumi.ComponentResource implements PlatformAd
         this.components = config.components;
         this.current = config.version;
         const live = [config.version, ...(config.previous !== undefined ? [config.previous] : [])];
-        this.slots = assignSlots(live, readLiveSlots(routerPaths(this.settings.root).live));
+        const remote = this.settings.remote;
+        this.runner = new HostRunner(name, this.settings, remote === undefined ? undefined : args.secrets[remote.privateKeyConfig], this);
+        this.slots = assignSlots(live, heldSlots(this.settings, args.last));
         this.secrets = Object.fromEntries(
             config.components.map((c) => [
                 c.name,
@@ -94,6 +97,7 @@ export class HostPlatform extends pulumi.ComponentResource implements PlatformAd
                             installed: [this.installs[version][component.name]],
                             after,
                             replaced: true,
+                            runner: this.runner,
                         },
                         this,
                     ),
@@ -118,6 +122,7 @@ export class HostPlatform extends pulumi.ComponentResource implements PlatformAd
                 installed: this.installs[version],
                 after,
                 replaced: { ready, backends },
+                runner: this.runner,
             },
             { parent: this },
         );
@@ -138,32 +143,49 @@ export class HostPlatform extends pulumi.ComponentResource implements PlatformAd
                 .map((k) => `${k}=${env[k]}`),
             ...commandArgv,
         ];
-        return { argv: pulumi.output(argv), needs: Object.values(this.installs[version] ?? {}), environment: this.secrets[component] };
+        // On a remote host, through the local `migrate` (lock, ledger) and `ssh-exec` to the host.
+        const task = this.runner.onHost(argv, this.secrets[component]);
+        return { argv: pulumi.output(task.argv), needs: Object.values(this.installs[version] ?? {}), environment: task.environment };
     }
 
     /**
      * Stop and start of the writers' programs. Stopping waits for every live
      * version's artifact to be verified: a bad digest fails the update before
-     * anything stops.
+     * anything stops. A replaced component has one program for all versions:
+     * it is started again only while this update keeps its version; when the
+     * version changes, its new program's `host-service up` starts it, and a
+     * resume would start the old version on data the new one just migrated.
      */
     writerControl(versions: string[], components: string[]): WriterControl {
-        const programs = versions.flatMap((version) =>
-            this.components
-                .filter((c) => components.includes(c.name))
-                .map(
-                    (c) =>
-                        programPlan({
-                            app: this.app,
-                            settings: this.settings,
-                            component: c,
-                            version,
-                            replaced: this.settings.mode[c.name] === "replace",
-                        }).name,
+        const writers = this.components.filter((c) => components.includes(c.name));
+        const programsOf = (startable: ComponentSpec[]) => [
+            ...new Set(
+                versions.flatMap((version) =>
+                    startable.map(
+                        (c) =>
+                            programPlan({
+                                app: this.app,
+                                settings: this.settings,
+                                component: c,
+                                version,
+                                replaced: this.settings.mode[c.name] === "replace",
+                            }).name,
+                    ),
                 ),
-        );
-        const { stop, start } = writerArgv(this.settings, [...new Set(programs)]);
+            ),
+        ];
+        const keepsVersion = versions.includes(this.current);
+        const restartable = writers.filter((c) => this.settings.mode[c.name] !== "replace" || keepsVersion);
+        const { stop } = writerArgv(this.settings, programsOf(writers));
         const verified = Object.values(this.installs).flatMap((perComponent) => Object.values(perComponent).map((c) => c.stdout));
-        return { stop: pulumi.all(verified).apply(() => stop), start: pulumi.output(start) };
+        const started = programsOf(restartable);
+        // On a remote host both go through `ssh-exec`, its key in the environment.
+        const { environment } = this.runner.onHost(stop);
+        return {
+            stop: pulumi.all(verified).apply(() => this.runner.onHost(stop).argv),
+            ...(started.length > 0 ? { start: pulumi.output(this.runner.onHost(writerArgv(this.settings, started).start).argv) } : {}),
+            ...(environment !== undefined ? { environment } : {}),
+        };
     }
 
     /**
@@ -177,12 +199,12 @@ export class HostPlatform extends pulumi.ComponentResource implements PlatformAd
         const config = renderNginxConfig(spec);
         const slots = Object.fromEntries(versions.map((v) => [v.deployed.version, this.slots[v.deployed.version]]));
         const apply = commandLine(routerApplyArgv(this.settings, routerProgramName(this.app), slots));
-        const applied = new command.local.Command(
+        const applied = this.runner.step(
             `${this.name}-router-config`,
             { create: apply, update: apply, stdin: config, triggers: [this.router.id] },
-            { parent: this, dependsOn: [this.router, ...versions.flatMap((v) => v.deployed.ready)] },
+            { dependsOn: [this.router, ...versions.flatMap((v) => v.deployed.ready)] },
         );
-        return { url: pulumi.output(routerUrl(this.settings)), applied: [applied] };
+        return { url: pulumi.output(routerUrl(this.settings)), applied: [applied], slots: applied.stdout.apply(() => slots) };
     }
 
     private routerSpec(versions: WeightedVersion[]): RouterSpec {
@@ -217,17 +239,19 @@ export class HostPlatform extends pulumi.ComponentResource implements PlatformAd
     }
 
     /** Verified release directories are kept when the version leaves the live set: a rollback needs nothing downloaded. */
-    private installCommands(version: string, artifacts: ArtifactTable): Record<string, command.local.Command> {
+    private installCommands(version: string, artifacts: ArtifactTable): Record<string, HostStep> {
         return Object.fromEntries(
             this.components.map((c) => {
                 const artifact = artifacts[version][c.name];
-                const install = commandLine(installArgv(this.settings, version, c.name, artifact));
+                // On a remote host, host-install reads the artifact where its copy landed.
+                const { source, needs } = this.runner.artifact(version, c.name, artifact);
+                const install = commandLine(installArgv(this.settings, version, c.name, source));
                 return [
                     c.name,
-                    new command.local.Command(
+                    this.runner.step(
                         `${this.name}-${version}-${c.name}-release`,
                         { create: install, update: install, triggers: [artifact.sha256] },
-                        { parent: this },
+                        { dependsOn: needs },
                     ),
                 ];
             }),
@@ -235,7 +259,7 @@ export class HostPlatform extends pulumi.ComponentResource implements PlatformAd
     }
 
     /** nginx under the service manager, started from a bootstrap config until the first routed one arrives. */
-    private routerProgram(): command.local.Command {
+    private routerProgram(): HostStep {
         const name = routerProgramName(this.app);
         const section = renderProgramSection({
             name,
@@ -246,24 +270,34 @@ export class HostPlatform extends pulumi.ComponentResource implements PlatformAd
             withEnvFile: false,
         });
         const up = serviceUpArgv(this.settings, { program: name, healthUrl: `http://127.0.0.1:${routerStatusPort(this.settings)}/` });
-        return new command.local.Command(
-            `${this.name}-router`,
-            {
-                create: pulumi.interpolate`${commandLine(routerPrepareArgv(this.settings))} && ${commandLine(up)}`,
-                delete: commandLine(serviceDownArgv(this.settings, name)),
-                stdin: section,
-            },
-            { parent: this },
-        );
+        return this.runner.step(`${this.name}-router`, {
+            create: pulumi.interpolate`${commandLine(routerPrepareArgv(this.settings))} && ${commandLine(up)}`,
+            delete: commandLine(serviceDownArgv(this.settings, name)),
+            stdin: section,
+        });
     }
 
     /** Old release directories beyond `keep` go once the update has routed; the live set and the schema head's stay. */
     private protectReleases(live: string[], schemaHead: string | undefined): void {
         const prune = commandLine(pruneArgv(this.settings, [...live, ...(schemaHead !== undefined ? [schemaHead] : [])]));
-        new command.local.Command(
+        this.runner.step(
             `${this.name}-prune`,
             { create: prune, update: prune },
-            { parent: this, dependsOn: Object.values(this.installs).flatMap((p) => Object.values(p)) },
+            { dependsOn: Object.values(this.installs).flatMap((p) => Object.values(p)) },
         );
     }
+}
+
+/**
+ * The slots the running versions hold: on this machine, the router's own
+ * record (`router/live.json`, written once it routes to them); on a remote
+ * host, which the program cannot read, the last update's `slots` output.
+ */
+export function heldSlots(
+    settings: HostSettings,
+    last: LastRelease | undefined,
+    readLocal: (file: string) => Record<string, number> = readLiveSlots,
+): Record<string, number> {
+    if (settings.remote !== undefined) return last?.slots ?? {};
+    return readLocal(routerPaths(settings.root).live);
 }

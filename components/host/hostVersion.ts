@@ -3,11 +3,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { ComponentSpec } from "../../settings/components";
 import { HostSettings } from "../../settings/host";
 import { commandLine } from "../data/opsCommand";
-import { TARGET_HEADER } from "../dockerHost/nginxConfig";
+import { TARGET_HEADER } from "../../core/nginxConfig";
 import { DeployedVersion, TestEndpoint } from "../platform";
 import { routerUrl, serviceDownArgv, serviceUpArgv } from "./argv";
-import { envFilePath, programName, releaseDir, unitName } from "./layout";
-import { renderProgramSection } from "./supervisord";
+import { envFilePath, programName, releaseDir, unitName } from "../../core/hostLayout";
+import { HostRunner, HostStep } from "./runner";
+import { renderProgramSection } from "../../core/supervisord";
 import { renderUnitTemplate } from "./systemd";
 
 /** What one program of a component needs, whichever resource runs it. */
@@ -25,6 +26,8 @@ export interface ProgramArgs {
     readonly after: pulumi.Resource[];
     /** A program keyed by component (`replace`): an update swaps the version, and a failure puts the old one back. */
     readonly replaced: boolean;
+    /** Where the step runs (here, or over SSH); a local command when unset. */
+    readonly runner?: HostRunner;
 }
 
 /** The environment a program (and a one-off task of its version) gets besides the secrets. */
@@ -71,20 +74,12 @@ export function programPlan(args: Omit<ProgramArgs, "secrets" | "installed" | "a
 }
 
 /** One program under the service manager: created (and updated) by `host-service up`, deleted by `host-service down`. */
-export function programCommand(name: string, args: ProgramArgs, parent: pulumi.Resource): command.local.Command {
+export function programCommand(name: string, args: ProgramArgs, parent: pulumi.Resource): HostStep {
     const plan = programPlan(args);
     const up = commandLine(plan.up);
-    return new command.local.Command(
-        name,
-        {
-            create: up,
-            update: up,
-            delete: commandLine(plan.down),
-            stdin: plan.definition,
-            environment: args.secrets,
-        },
-        { parent, dependsOn: [...args.installed, ...args.after], additionalSecretOutputs: ["environment"] },
-    );
+    const inputs = { create: up, update: up, delete: commandLine(plan.down), stdin: plan.definition, environment: args.secrets };
+    const opts = { parent, dependsOn: [...args.installed, ...args.after], additionalSecretOutputs: ["environment"] };
+    return args.runner !== undefined ? args.runner.step(name, inputs, opts) : new command.local.Command(name, inputs, opts);
 }
 
 export interface HostVersionArgs {
@@ -100,6 +95,7 @@ export interface HostVersionArgs {
     readonly after: pulumi.Resource[];
     /** Programs of this version that the platform runs per component (`replace`), with their backends. */
     readonly replaced: { readonly ready: pulumi.Resource[]; readonly backends: Record<string, string[]> };
+    readonly runner?: HostRunner;
 }
 
 /**
@@ -136,6 +132,7 @@ export class HostVersion extends pulumi.ComponentResource implements DeployedVer
                         installed: [args.installed[component.name]],
                         after: args.after,
                         replaced: false,
+                        runner: args.runner,
                     },
                     this,
                 ),

@@ -1,12 +1,11 @@
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { readLiveSlots } from "../../ops/host/router";
 import { ConfigError } from "../../settings/checks";
 import { assignSlots, servicePort } from "../../settings/host";
 import { ReleaseConfig } from "../../settings/release";
 import { routerDirectPort, routerStatusPort } from "./argv";
-import { programName, releaseDir, routerPaths } from "./layout";
+import { programName, readLiveSlots, releaseDir, routerPaths } from "../../core/hostLayout";
 
 /** What the checks need to know about the machine; `localMachine()` reads this one. */
 export interface MachineFacts {
@@ -28,8 +27,13 @@ export interface MachineFacts {
  * tools, the root, the ports the update will bind, the artifacts on disk. Each
  * message names the key to change and what would be valid.
  */
-export function checkHostMachine(config: ReleaseConfig, facts: MachineFacts): void {
+export function checkHostMachine(config: ReleaseConfig, facts: MachineFacts): string | undefined {
     const host = config.host!;
+    if (host.remote !== undefined) {
+        // The artifacts are files here (copied to the host by the update); the rest is the remote's.
+        checkArtifacts(config, facts);
+        return remoteChecksNote(host.remote.host);
+    }
     if (host.manager === "systemd" && !facts.systemdRunning) {
         throw new ConfigError(
             '`release:host.manager` is "systemd", but systemd is not running on this machine (/run/systemd/system is missing: PID 1 is not systemd); ' +
@@ -51,6 +55,21 @@ export function checkHostMachine(config: ReleaseConfig, facts: MachineFacts): vo
     }
     checkPorts(config, facts);
     checkArtifacts(config, facts);
+    return undefined;
+}
+
+/**
+ * What the plan says when the host is remote: this machine's tools, root and
+ * ports say nothing about the remote's, so those checks are not run; the
+ * steps themselves fail there, naming what is missing (node, supervisorctl,
+ * nginx, a taken port), before traffic moves.
+ */
+export function remoteChecksNote(host: string): string {
+    return (
+        `the machine checks of \`release:host\` (service manager, nginx, root writable, ports free) were not run: ` +
+        `the host is ${host} (\`release:host.address\`), reached only by the update's steps, which fail there naming what is missing; ` +
+        "the artifacts' digests were checked here"
+    );
 }
 
 function requireTool(facts: MachineFacts, program: string, key: string, debianPackage: string): void {
@@ -115,7 +134,10 @@ function checkArtifacts(config: ReleaseConfig, facts: MachineFacts): void {
             const artifact = config.artifacts![version][component.name];
             const key = `release:artifacts.${version}.${component.name}`;
             if (artifact.path === undefined) continue;
-            if (facts.exists(`${releaseDir(host.root, version, component.name)}/.safe-release.json`)) continue;
+            // An installed release directory here says nothing of a remote host's.
+            const installed =
+                host.remote === undefined && facts.exists(`${releaseDir(host.root, version, component.name)}/.safe-release.json`);
+            if (installed) continue;
             if (!facts.exists(artifact.path)) {
                 throw new ConfigError(`\`${key}.path\` ${artifact.path} does not exist (paths are relative to the project directory)`);
             }

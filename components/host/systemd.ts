@@ -1,4 +1,4 @@
-import { programPath, shellWords } from "./layout";
+import { programPath, shellWords } from "../../core/hostLayout";
 
 export interface UnitTemplateSpec {
     readonly app: string;

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { ARCHIVE_EXTENSIONS, archiveDirectory, Compression, inspectArchive } from "../archive";
-import { DirectoryBackupRecord, logAndPrint, PostgresBackupRecord, RecordHead, recordHead } from "../backupLog";
+import { DirectoryBackupRecord, logAndPrint, PostgresBackupRecord, RecordHead, recordHead } from "../../core/backupLog";
 import { fsyncPath } from "../checksum";
 import { OpsCommand, OpsIO, UsageError } from "../command";
 import { FlagSpec, ParsedFlags, parseFlags, requireValue } from "../flags";

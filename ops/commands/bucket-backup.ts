@@ -1,9 +1,9 @@
 import * as path from "path";
-import { BucketBackupRecord, logAndPrint, recordHead } from "../backupLog";
+import { BucketBackupRecord, logAndPrint, recordHead } from "../../core/backupLog";
 import { OpsCommand, OpsIO } from "../command";
 import { parseFlags, requireValue } from "../flags";
 import { validateApp, validateVersion } from "../validate";
-import { callAws, progress } from "../aws/awsCli";
+import { callAws, progress } from "../../core/awsCli";
 import { reported } from "../report";
 import { checkSeparate, compareListings, listAllObjects, listingChecksum, parseS3Location, s3Url, totals } from "../aws/bucketListing";
 import { DEFAULT_BACKUP_LOG } from "../aws/records";

@@ -1,6 +1,6 @@
 import { OpsCommand, OpsIO } from "../command";
 import { formatDuration } from "../flags";
-import { callAws, formatElapsed, progress, sleep } from "../aws/awsCli";
+import { callAws, formatElapsed, progress, sleep } from "../../core/awsCli";
 import { reported } from "../report";
 import {
     DEFAULT_SCALE_TIMEOUT,

@@ -1,6 +1,6 @@
 import { OpsCommand, OpsIO } from "../command";
 import { formatDuration } from "../flags";
-import { asString, callAws, field, formatElapsed, progress, sleep } from "../aws/awsCli";
+import { asString, callAws, field, formatElapsed, progress, sleep } from "../../core/awsCli";
 import { reported } from "../report";
 import {
     containerNames,

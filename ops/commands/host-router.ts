@@ -1,4 +1,4 @@
-import { routerPaths } from "../../components/host/layout";
+import { routerPaths } from "../../core/hostLayout";
 import { OpsCommand, OpsIO, UsageError } from "../command";
 import { parseFlags } from "../flags";
 import { MANAGER_FLAGS, MANAGER_USAGE, jsonObjectOption, managerOptions, readAll, requireValue, secondsOption } from "../host/options";

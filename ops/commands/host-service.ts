@@ -1,5 +1,5 @@
 import * as fs from "fs";
-import { renderEnvFile } from "../../components/host/supervisord";
+import { renderEnvFile } from "../../core/supervisord";
 import { OpsCommand, OpsIO, UsageError } from "../command";
 import { parseFlags } from "../flags";
 import { MANAGER_FLAGS, MANAGER_USAGE, jsonObjectOption, managerOptions, readAll, requireValue, secondsOption } from "../host/options";
@@ -9,6 +9,7 @@ import {
     applyDefinitions,
     definitionPath,
     removeProgram,
+    restartProgram,
     waitHealthy,
     writeAtomically,
 } from "../host/service";
@@ -22,8 +23,10 @@ up: writes the env file (mode 0600: the --plain-env-json variables, and the --se
 taken by name from this command's environment, never from its arguments), then the program
 section (supervisord) or unit (systemd) read on stdin, loads it (\`supervisorctl reread\` +
 \`update <program>\`) and waits until the program runs and, with --health-url, answers it with
-200 (default wait 60s). When that fails, the program is removed again; with
---restore-on-failure a definition it replaced is put back and started, and the command still fails.
+200 (default wait 60s). A definition that did not change is restarted (supervisord would leave it
+stopped, or running with its old env file). When that fails, the program is removed again; with
+--restore-on-failure a definition it replaced is put back, started and waited for in the same way
+(the same health URL), and the command still fails, saying whether the old one answers again.
 down: stops the program and removes its definition and env file.
 ${MANAGER_USAGE}
 Prints {"program", "state"} on stdout.
@@ -68,46 +71,97 @@ async function up(args: string[], io: OpsIO): Promise<number> {
     const variables = { ...jsonObjectOption(flags, "plain-env-json") };
     for (const name of (flags.values.get("secret-env") ?? "").split(",").filter((n) => n !== "")) {
         const value = io.env[name];
+        if (value === undefined && io.env.SSH_CONNECTION !== undefined) {
+            // Over SSH a variable arrives only when the server accepts its name; an absent one is the server's refusal.
+            throw new UsageError(
+                `the secret ${name} did not arrive over SSH: the server drops variables its sshd_config does not accept; ` +
+                    `add \`AcceptEnv ${name}\` to /etc/ssh/sshd_config on this host and reload sshd`,
+            );
+        }
         if (value === undefined) throw new UsageError(`\`--secret-env\` names ${name}, which is not in this command's environment`);
         variables[name] = value;
     }
     const definition = await readAll(io.stdin ?? process.stdin);
     if (definition.trim() === "") throw new UsageError("the program section or unit must arrive on stdin; got nothing");
     const before = { definition: readIfPresent(files.definition), env: readIfPresent(files.envFile) };
-    const wait = { program, url: flags.values.get("health-url"), timeoutMs: secondsOption(flags, "wait", 60) * 1000 };
+    const url = flags.values.get("health-url");
+    const timeoutMs = secondsOption(flags, "wait", 60) * 1000;
+    const wait = { program, label: labelOf(program, variables.RELEASE_VERSION), url, timeoutMs };
     try {
         if (files.envFile !== undefined) writeAtomically(files.envFile, renderEnvFile(variables), 0o600);
         writeAtomically(files.definition, definition);
-        await applyDefinitions(options, program);
+        await start(options, program, before.definition === definition);
         await waitHealthy(options, wait);
     } catch (err) {
         if (!(err instanceof ServiceError)) throw err;
-        const restored = flags.switches.has("restore-on-failure") && before.definition !== undefined;
-        await putBack(options, program, files, restored ? before : { definition: undefined, env: undefined }).catch((e: Error) =>
-            io.stderr.write(`host-service: putting ${program} back failed too: ${e.message}\n`),
-        );
-        const outcome = restored ? "the definition it replaced was put back and started again" : "it was removed again";
+        const replaced = flags.switches.has("restore-on-failure") ? before.definition : undefined;
+        const outcome =
+            replaced !== undefined
+                ? await putBack(options, program, files, { definition: replaced, env: before.env }, definition, { url, timeoutMs })
+                : await removeAgain(options, program, files);
         io.stderr.write(`host-service: ${err.message}; ${outcome}\n`);
         return 1;
     }
-    io.stderr.write(`${program} runs${wait.url !== undefined ? ` and answers ${wait.url}` : ""}\n`);
+    io.stderr.write(`${wait.label} runs${url !== undefined ? ` and answers ${url}` : ""}\n`);
     io.stdout.write(`${JSON.stringify({ program, state: "running" })}\n`);
     return 0;
 }
 
+/**
+ * Loads the definition and starts the program. supervisord leaves a program whose
+ * definition did not change as it is — stopped by a quiesce, or running with the
+ * env file it started with — so that one is restarted.
+ */
+async function start(options: ManagerOptions, program: string, unchanged: boolean): Promise<void> {
+    await applyDefinitions(options, program);
+    if (unchanged && options.manager === "supervisord") await restartProgram(options, program);
+}
+
+/** `shop-api v1.5.0`: a replaced program's name has no version, so messages add its `RELEASE_VERSION`. */
+function labelOf(program: string, version: string | undefined): string {
+    if (version === undefined || version === "" || program.endsWith(`-${version.replace(/\./g, "-")}`)) return program;
+    return `${program} ${version}`;
+}
+
+/** The `RELEASE_VERSION` an env file written by `up` holds. */
+function versionInEnvFile(text: string | undefined): string | undefined {
+    return /^RELEASE_VERSION="([^"\\$`]*)"$/m.exec(text ?? "")?.[1];
+}
+
+async function removeAgain(options: ManagerOptions, program: string, files: Files): Promise<string> {
+    try {
+        restoreFile(files.envFile, undefined, 0o600);
+        await removeProgram(options, program);
+        return "it was removed again";
+    } catch (err) {
+        return `removing it failed too: ${(err as Error).message}`;
+    }
+}
+
+/**
+ * `replace`: the definition the failed one replaced goes back, starts on its own
+ * and must answer the same health URL (the same port) before the command ends,
+ * so the failure message says truthfully whether the old version serves again.
+ */
 async function putBack(
     options: ManagerOptions,
     program: string,
     files: Files,
-    before: { definition?: string; env?: string },
-): Promise<void> {
-    restoreFile(files.envFile, before.env, 0o600);
-    if (before.definition === undefined) {
-        await removeProgram(options, program);
-        return;
+    before: { definition: string; env?: string },
+    failed: string,
+    health: { url?: string; timeoutMs: number },
+): Promise<string> {
+    const version = versionInEnvFile(before.env);
+    const label = version !== undefined ? labelOf(program, version) : `${program} (the definition it replaced)`;
+    try {
+        restoreFile(files.envFile, before.env, 0o600);
+        restoreFile(files.definition, before.definition, 0o644);
+        await start(options, program, before.definition === failed);
+        await waitHealthy(options, { program, label, ...health });
+    } catch (err) {
+        return `putting ${label} back failed too: ${(err as Error).message}`;
     }
-    restoreFile(files.definition, before.definition, 0o644);
-    await applyDefinitions(options, program);
+    return `${label} was put back and ${health.url !== undefined ? `answers ${health.url} again` : "runs again"}`;
 }
 
 async function down(args: string[], io: OpsIO): Promise<number> {

@@ -1,9 +1,9 @@
 import * as path from "path";
-import { KmsBackupRecord, logAndPrint, recordHead } from "../backupLog";
+import { KmsBackupRecord, logAndPrint, recordHead } from "../../core/backupLog";
 import { OpsCommand, OpsIO } from "../command";
 import { parseFlags, requireValue } from "../flags";
 import { validateApp, validateVersion } from "../validate";
-import { callAws, progress } from "../aws/awsCli";
+import { callAws, progress } from "../../core/awsCli";
 import { reported } from "../report";
 import { judgeKeyState, keyFacts, readKeyMetadata, readPolicy, validateKeyReference } from "../aws/kmsKey";
 import { canonicalJson, DEFAULT_BACKUP_LOG, sha256Hex } from "../aws/records";

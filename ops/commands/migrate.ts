@@ -5,7 +5,17 @@ import { validateApp, validateDigest, validateVersion } from "../validate";
 import { decideMigration, failureMessage, waysForward } from "../migrate/plan";
 import { LineTail, runProgram } from "../migrate/runner";
 import { connect, describeTarget, parseDatabaseUrl, redactor } from "../pg/connection";
-import { ensureToolLedger, forgetRun, MigrationKey, readToolLedger, recordRunEnd, recordRunStart, TOOL_LEDGER } from "../pg/ledgers";
+import {
+    ensureToolLedger,
+    forgetRun,
+    LEDGER_URL,
+    ledgerTarget,
+    MigrationKey,
+    readToolLedger,
+    recordRunEnd,
+    recordRunStart,
+    TOOL_LEDGER,
+} from "../pg/ledgers";
 import { acquireAdvisoryLock, advisoryLockKey, LockTimeoutError, releaseAdvisoryLock } from "../pg/lock";
 
 export const DEFAULT_LOCK_TIMEOUT = "10m";
@@ -14,12 +24,14 @@ export interface MigrateRequest {
     readonly key: MigrationKey;
     readonly lockTimeoutMs: number;
     readonly fixForwardFrom?: string;
+    /** The components the release stopped for this migration (`--stopped-writers`); unknown when not given. */
+    readonly stoppedWriters?: readonly string[];
     /** The program that migrates, e.g. `docker run --rm … python manage.py migrate --noinput`. */
     readonly runner: readonly string[];
 }
 
 const USAGE = `usage: safe-release-ops migrate --app <app> --version <vX.Y.Z> --digest <sha256:…> [--lock-timeout ${DEFAULT_LOCK_TIMEOUT}]
-                                [--fix-forward-from <vX.Y.Z>] -- <runner> [args…]
+                                [--fix-forward-from <vX.Y.Z>] [--stopped-writers <a,b>|''] -- <runner> [args…]
 
 Runs a release's migration exactly once. Under a PostgreSQL advisory lock keyed by the
 app (a second concurrent run waits, then finds the first one's result), it reads the
@@ -31,6 +43,8 @@ ledger table \`${TOOL_LEDGER}\` (created if missing):
   - otherwise: records 'running', runs <runner> with this environment (DATABASE_URL
     included), streams its output to stderr and records 'succeeded' or 'failed' with
     the exit code and the last 50 lines.
+Rows a restore marked \`restored_by\` (the data was put back to before their run) count
+neither as applied nor as blocking: that version migrates again, in a row of its own.
 
 The ledger and the lock are in the database SAFE_RELEASE_LEDGER_URL names, else DATABASE_URL
 (the same database: set the first where the migration reaches it under another address, such
@@ -39,9 +53,6 @@ stdout: {"ran":…,"outcome":"succeeded"|"already-applied"|"refused"|"failed"|"n
 exit status: 0 succeeded or already applied, 1 anything else, 2 usage error.
 `;
 
-/** The ledger's own connection, where the runner reaches the database under another address. */
-const LEDGER_URL = "SAFE_RELEASE_LEDGER_URL";
-
 export function parseMigrateArgs(args: readonly string[]): MigrateRequest {
     const flags = parseFlags(args, {
         app: "value",
@@ -49,6 +60,7 @@ export function parseMigrateArgs(args: readonly string[]): MigrateRequest {
         digest: "value",
         "lock-timeout": "value",
         "fix-forward-from": "value",
+        "stopped-writers": "value",
     });
     const key = {
         app: validateApp(requireValue(flags, "app", "the application whose database is migrated")),
@@ -56,13 +68,15 @@ export function parseMigrateArgs(args: readonly string[]): MigrateRequest {
         digest: validateDigest(requireValue(flags, "digest", "the image digest of that version")),
     };
     const fixForward = flags.values.get("fix-forward-from");
+    const stopped = flags.values.get("stopped-writers");
     if (flags.rest.length === 0) {
         throw new UsageError("a runner is required after `--`, e.g. `-- docker run --rm <image> python manage.py migrate --noinput`");
     }
     return {
         key,
-        lockTimeoutMs: parseDuration(flags.values.get("lock-timeout") ?? DEFAULT_LOCK_TIMEOUT, "lock-timeout"),
+        lockTimeoutMs: parseDuration(flags.values.get("lock-timeout") ?? DEFAULT_LOCK_TIMEOUT, "--lock-timeout"),
         ...(fixForward !== undefined ? { fixForwardFrom: validateVersion(fixForward, "fix-forward-from") } : {}),
+        ...(stopped !== undefined ? { stoppedWriters: stopped.split(",").filter((name) => name !== "") } : {}),
         runner: flags.rest,
     };
 }
@@ -80,8 +94,8 @@ interface Session {
 
 async function runMigrate(args: string[], io: OpsIO): Promise<number> {
     const request = parseMigrateArgs(args);
-    const target =
-        io.env[LEDGER_URL] !== undefined ? parseDatabaseUrl(io.env[LEDGER_URL], LEDGER_URL) : parseDatabaseUrl(io.env.DATABASE_URL);
+    // Neither variable set: parseDatabaseUrl names DATABASE_URL as the missing one.
+    const target = ledgerTarget(io.env) ?? parseDatabaseUrl(io.env.DATABASE_URL);
     const redact = redactor(target);
     const session: Session = {
         request,
@@ -138,9 +152,10 @@ async function migrateLocked(client: Client, session: Session): Promise<number> 
 }
 
 async function migrateOnce(client: Client, session: Session): Promise<number> {
-    const { key, runner, fixForwardFrom } = session.request;
+    const { key, runner, fixForwardFrom, stoppedWriters } = session.request;
     await ensureToolLedger(client);
-    const decision = decideMigration(await readToolLedger(client, key.app), key, fixForwardFrom);
+    const rows = await readToolLedger(client, key.app);
+    const decision = decideMigration(rows, key, fixForwardFrom, stoppedWriters);
     if (decision.action === "skip") {
         const at = (decision.applied.finishedAt ?? decision.applied.startedAt).toISOString();
         session.log(`\`${key.app}\` ${key.version} (${key.digest}) was already migrated at ${at}; nothing to run`);
@@ -153,6 +168,12 @@ async function migrateOnce(client: Client, session: Session): Promise<number> {
     await recordRunStart(client, key, decision.supersedes);
     if (decision.supersedes !== undefined) {
         session.log(`fixing forward from ${decision.supersedes}: its unfinished rows are marked superseded by ${key.version}`);
+    }
+    for (const undone of rows.filter((r) => r.version === key.version && r.digest === key.digest && r.restoredBy)) {
+        session.log(
+            `${key.version} ran before (started ${undone.startedAt.toISOString()}), but restore ${undone.restoredBy} ` +
+                "put the data back to before that run; migrating again",
+        );
     }
     session.log(`migrating \`${key.app}\` ${key.version}: ${runner.join(" ")}`);
     const tail = new LineTail();
@@ -179,12 +200,12 @@ async function migrateOnce(client: Client, session: Session): Promise<number> {
         session.log(
             `the migration exited ${result.exitCode ?? result.signal} but \`${TOOL_LEDGER}\` could not record it ` +
                 `(${err instanceof Error ? err.message : String(err)}); its row stays 'running' and blocks further runs.\n` +
-                waysForward(key.app, key.version),
+                waysForward(key.app, key.version, stoppedWriters),
         );
         return session.finish("error", { exitCode: result.exitCode });
     }
     if (!succeeded) {
-        session.io.stderr.write(`${failureMessage(key, result.exitCode, result.signal, logTail)}\n`);
+        session.io.stderr.write(`${failureMessage(key, result.exitCode, result.signal, logTail, stoppedWriters)}\n`);
         return session.finish("failed", { exitCode: result.exitCode });
     }
     session.log(`migration of \`${key.app}\` ${key.version} succeeded`);

@@ -1,5 +1,5 @@
 import * as fs from "fs";
-import { BackupRecord, planPruning, readLog, writeLogAtomically } from "../backupLog";
+import { BackupRecord, planPruning, readLog, writeLogAtomically } from "../../core/backupLog";
 import { OpsCommand, OpsIO, UsageError } from "../command";
 import { parseFlags, requireValue } from "../flags";
 import { reported } from "../report";

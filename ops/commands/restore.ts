@@ -1,10 +1,12 @@
 import * as fs from "fs";
 import * as path from "path";
 import { countTree, extractArchive } from "../archive";
-import { BackupRecord, backupStamp, DirectoryBackupRecord, findRecord, PostgresBackupRecord, readLog } from "../backupLog";
+import { BackupRecord, backupStamp, DirectoryBackupRecord, findRecord, PostgresBackupRecord, readLog } from "../../core/backupLog";
 import { checksumMismatch } from "../checksum";
 import { OpsCommand, OpsIO, UsageError } from "../command";
-import { describeTarget, parseDatabaseUrl } from "../pg/connection";
+import { describeTarget, parseDatabaseUrl, PgTarget, redactor } from "../pg/connection";
+import { checkLedgerReachable, LedgerOutcome, markLedgerAfterRestore } from "../pg/ledgerAfterRestore";
+import { ledgerTarget, TOOL_LEDGER } from "../pg/ledgers";
 import { parseFacts } from "../pg/facts";
 import { restorePostgres } from "../pg/restore";
 import { parseFlags, requireValue } from "../flags";
@@ -26,8 +28,16 @@ directory: extracts into <path>.restore-<stamp> beside the target, checks the ch
   the file count and bytes of the record, then renames the target to <path>.pre-restore-<stamp>
   (kept) and the extracted copy to <path>. --path overrides the recorded directory.
 
---drill: restore and verify into the scratch copy, report, remove it; live data untouched
-  (the runbook's "restore backups to staging and run smoke tests").
+The migration ledger (\`${TOOL_LEDGER}\` in SAFE_RELEASE_LEDGER_URL's database, else
+DATABASE_URL's) must agree with the restored data, or the next release of a version whose
+migration the restore undid would skip it. It must be reachable before anything is touched;
+after the swap, every run of the backup's app that started after the backup's \`time\` is
+marked \`restored_by\` <backup id> (kept, readable, no longer applied nor blocking), so that
+version migrates again. A pg restore of the ledger's own database brought the old ledger
+back: nothing is left to mark, and the result says so. No ledger URL: nothing is marked.
+
+--drill: restore and verify into the scratch copy, report, remove it; live data and the
+  ledger untouched (the runbook's "restore backups to staging and run smoke tests").
 Prints the result (names, verified facts, timings) as JSON on stdout; exits 1 on failure.
 `;
 
@@ -43,14 +53,17 @@ export const command: OpsCommand = {
             const record = findRecord(readLog(log), id, log);
             if (record.kind === "bucket" || record.kind === "kms") throw new UsageError(notRestorable(record));
             const drill = flags.switches.has("drill");
+            const ledger = ledgerTarget(io.env);
+            if (ledger !== undefined && !drill) await checkLedgerReachable(ledger);
             const started = Date.now();
-            const result =
+            const restored =
                 record.kind === "directory"
                     ? await restoreDirectory(record, flags.values.get("path"), drill, io)
                     : await restoreDatabase(record, drill, io);
-            for (const difference of result.differences) io.stderr.write(`restore: difference: ${difference}\n`);
-            if (typeof result.error === "string") io.stderr.write(`restore: ${result.error}\n`);
-            if (!result.ok) io.stderr.write("restore: failed; the live data was not touched\n");
+            for (const difference of restored.differences) io.stderr.write(`restore: difference: ${difference}\n`);
+            if (typeof restored.error === "string") io.stderr.write(`restore: ${restored.error}\n`);
+            if (!restored.ok) io.stderr.write("restore: failed; the live data was not touched\n");
+            const result = restored.ok ? await withLedger(restored, record, ledger, drill, io) : restored;
             io.stdout.write(`${JSON.stringify({ id, kind: record.kind, drill, ...result, totalMs: Date.now() - started }, null, 2)}\n`);
             return result.ok ? 0 : 1;
         }),
@@ -97,6 +110,44 @@ async function restoreDatabase(record: PostgresBackupRecord, drill: boolean, io:
         };
     } catch (err) {
         return { ok: false, differences: [], error: (err as Error).message, liveDatabase: live.database };
+    }
+}
+
+/**
+ * The ledger step after a successful restore. A failure here comes after the data was
+ * swapped in: the result says so, and a rerun of the update restores again and marks.
+ */
+async function withLedger(
+    restored: RestoreResult,
+    record: PostgresBackupRecord | DirectoryBackupRecord,
+    ledger: PgTarget | undefined,
+    drill: boolean,
+    io: OpsIO,
+): Promise<RestoreResult> {
+    const skipped = (note: string): RestoreResult => {
+        io.stderr.write(`restore: ledger: ${note}\n`);
+        return { ...restored, ledger: { database: ledger ? describeTarget(ledger) : null, marked: [], note } satisfies LedgerOutcome };
+    };
+    if (drill) return skipped("a drill leaves the migration ledger as it is");
+    if (ledger === undefined) {
+        return skipped("no SAFE_RELEASE_LEDGER_URL or DATABASE_URL: no migration ledger to bring in line with the restored data");
+    }
+    const restoredDatabase = record.kind === "postgres" ? parseDatabaseUrl(io.env.DATABASE_URL) : undefined;
+    try {
+        const outcome = await markLedgerAfterRestore(
+            ledger,
+            { id: record.id, app: record.app, time: record.time },
+            restoredDatabase,
+            io.stderr,
+        );
+        return { ...restored, ledger: outcome };
+    } catch (err) {
+        const error =
+            `the data was restored, but the migration ledger at ${describeTarget(ledger)} could not be marked: ` +
+            `${redactor(ledger)((err as Error).message)}. Until it is, a release of a version that ran after the backup skips its ` +
+            "migration: run the update again (the restore runs again from the same backup, then marks the ledger)";
+        io.stderr.write(`restore: ${error}\n`);
+        return { ...restored, ok: false, error };
     }
 }
 

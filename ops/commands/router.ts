@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
-import { readConfigFingerprint, renderNginxConfig, RouterSpec } from "../../components/dockerHost/nginxConfig";
+import { readConfigFingerprint, renderNginxConfig, RouterSpec } from "../../core/nginxConfig";
 import { OpsCommand, OpsIO, UsageError } from "../command";
 
 const usage = `usage: safe-release-ops router render --spec <spec.json> [--out <nginx.conf>]

@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import { OpsCommand, OpsIO, UsageError } from "../command";
-import { parseSmokeConfig } from "../smoke/config";
+import { parseSmokeConfig } from "../../core/smokeConfig";
 import { runSmoke } from "../smoke/runner";
 
 const usage = `usage: safe-release-ops smoke --base-url <url> --checks <json file> [--header Name:Value]...

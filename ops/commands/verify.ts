@@ -2,7 +2,7 @@ import * as path from "path";
 import { inspectArchive } from "../archive";
 import { listAllObjects, listingChecksum, parseS3Location, totals } from "../aws/bucketListing";
 import { canonicalJson, sha256Hex } from "../aws/records";
-import { BucketBackupRecord, findRecord, KmsBackupRecord, readLog } from "../backupLog";
+import { BucketBackupRecord, findRecord, KmsBackupRecord, readLog } from "../../core/backupLog";
 import { checksumMismatch, sha256OfFile } from "../checksum";
 import { OpsCommand, OpsIO, UsageError } from "../command";
 import { checkDumpFile } from "../pg/dump";

@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { Readable } from "stream";
 import { pipeline } from "stream/promises";
-import { compareTags, isReleaseTag } from "../../settings/semver";
+import { compareTags, isReleaseTag } from "../../core/releaseTags";
 import { HashingCounter, runChild, sha256OfFile } from "../checksum";
 
 /** The record each verified release directory carries: what was unpacked there, by digest. */

@@ -1,6 +1,6 @@
 import * as fs from "fs";
-import { readConfigFingerprint } from "../../components/dockerHost/nginxConfig";
-import { RouterPaths } from "../../components/host/layout";
+import { readConfigFingerprint } from "../../core/nginxConfig";
+import { RouterPaths } from "../../core/hostLayout";
 import { ServiceError, exec, waitHealthy, writeAtomically, ManagerOptions } from "./service";
 
 /** What nginx serves before the first routed config: only the status port, so the router program can start and be checked. */
@@ -65,15 +65,4 @@ export async function applyRouterConfig(req: ApplyRequest): Promise<{ fingerprin
     await waitHealthy(req.manager, { program: req.program, url: req.statusUrl, expect: fingerprint, timeoutMs: req.timeoutMs });
     writeAtomically(req.paths.live, `${JSON.stringify(req.slots)}\n`);
     return { fingerprint };
-}
-
-/** The live set the router last served, version → slot; empty before the first config. */
-export function readLiveSlots(file: string): Record<string, number> {
-    try {
-        const parsed: unknown = JSON.parse(fs.readFileSync(file, "utf8"));
-        if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return {};
-        return Object.fromEntries(Object.entries(parsed).filter(([, slot]) => Number.isInteger(slot))) as Record<string, number>;
-    } catch {
-        return {};
-    }
 }

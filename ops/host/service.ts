@@ -79,6 +79,19 @@ export async function applyDefinitions(options: ManagerOptions, program: string)
     await must(exec("systemctl", ["restart", program]), `\`systemctl restart ${program}\``);
 }
 
+/**
+ * Restarts (or starts) a program whose definition did not change: the manager
+ * then neither restarts it for a new env file nor starts it after a quiesce.
+ */
+export async function restartProgram(options: ManagerOptions, program: string): Promise<void> {
+    if (options.manager === "systemd") {
+        await must(exec("systemctl", ["restart", program]), `\`systemctl restart ${program}\``);
+        return;
+    }
+    const output = await must(ctl(options, ["restart", program]), `\`${options.supervisorctl} restart ${program}\``);
+    if (/ERROR/.test(output)) throw new ServiceError(`\`${options.supervisorctl} restart ${program}\` failed: ${output}`);
+}
+
 /** Stops the program and forgets it: its definition is removed, then the manager updated. */
 export async function removeProgram(options: ManagerOptions, program: string): Promise<void> {
     if (options.manager === "systemd") {
@@ -101,6 +114,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface HealthWait {
     readonly program: string;
+    /** How messages name the program (with its version, say). @default program */
+    readonly label?: string;
     /** `http://127.0.0.1:<port><healthPath>` of a web program; a worker only has to stay running. */
     readonly url?: string;
     /** A response body must contain this (the router's config fingerprint). */
@@ -115,11 +130,12 @@ export interface HealthWait {
  */
 export async function waitHealthy(options: ManagerOptions, wait: HealthWait): Promise<void> {
     const deadline = Date.now() + wait.timeoutMs;
+    const label = wait.label ?? wait.program;
     let last = "no answer yet";
     while (Date.now() < deadline) {
         const state = await programState(options, wait.program);
         if (state === "FATAL" || state === "failed" || state === "EXITED") {
-            throw new ServiceError(`${wait.program} did not start: ${options.manager} reports ${state}; see its log`);
+            throw new ServiceError(`${label} did not start: ${options.manager} reports ${state}; see its log`);
         }
         if (state === "RUNNING" || state === "active") {
             if (wait.url === undefined) return;
@@ -129,7 +145,7 @@ export async function waitHealthy(options: ManagerOptions, wait: HealthWait): Pr
         await sleep(200);
     }
     const target = wait.url !== undefined ? `answer ${wait.url} with 200` : "run";
-    throw new ServiceError(`${wait.program} did not ${target} within ${Math.round(wait.timeoutMs / 1000)}s (last: ${last})`);
+    throw new ServiceError(`${label} did not ${target} within ${Math.round(wait.timeoutMs / 1000)}s (last: ${last})`);
 }
 
 async function probe(url: string, expect: string | undefined): Promise<string> {

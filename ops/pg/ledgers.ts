@@ -1,7 +1,20 @@
 import { ClientBase } from "pg";
+import { parseDatabaseUrl, PgTarget } from "./connection";
 
 /** safe-release's own record of every migration run, one row per (app, version, image digest). */
 export const TOOL_LEDGER = "safe_release_migrations";
+
+/**
+ * The ledger's own connection, for where the migration reaches the database under another
+ * address (a container on a Docker network) or the ledger lives in another database.
+ */
+export const LEDGER_URL = "SAFE_RELEASE_LEDGER_URL";
+
+/** Where the ledger is: `SAFE_RELEASE_LEDGER_URL`, else `DATABASE_URL`; undefined when neither is set. */
+export function ledgerTarget(env: NodeJS.ProcessEnv): PgTarget | undefined {
+    if (env[LEDGER_URL] !== undefined) return parseDatabaseUrl(env[LEDGER_URL], LEDGER_URL);
+    return env.DATABASE_URL !== undefined ? parseDatabaseUrl(env.DATABASE_URL) : undefined;
+}
 
 export type RunStatus = "running" | "succeeded" | "failed";
 
@@ -19,7 +32,17 @@ export interface ToolLedgerRow extends MigrationKey {
     readonly logTail: string | null;
     /** Set when a later version fixed forward from this failed or interrupted run, so it blocks no longer. */
     readonly supersededBy: string | null;
+    /**
+     * The backup id of a restore that put the data back to before this run: the run's effect is
+     * gone, so the row no longer counts as applied nor as blocking (its history stays readable).
+     * Null (or absent, in rows built by hand) while the run stands.
+     */
+    readonly restoredBy?: string | null;
+    readonly restoredAt?: Date | null;
 }
+
+/** At most one row per key still counts; rows a restore undid keep theirs beside a new run of the same key. */
+const LIVE_KEY_INDEX = `${TOOL_LEDGER}_live_key`;
 
 /** Any fixed number: it only serializes concurrent CREATE TABLE IF NOT EXISTS across apps. */
 const CREATE_LEDGER_LOCK = 0x5afe_4e1;
@@ -38,10 +61,19 @@ export async function ensureToolLedger(client: ClientBase): Promise<void> {
             exit_code integer,
             log_tail text,
             superseded_by text,
-            PRIMARY KEY (app, version, image_digest)
+            restored_by text,
+            restored_at timestamptz
         )`);
-        // A ledger created before fix-forward existed gains the column in place.
+        // A ledger created before fix-forward or restore marks existed gains the columns in place.
         await client.query(`ALTER TABLE ${TOOL_LEDGER} ADD COLUMN IF NOT EXISTS superseded_by text`);
+        await client.query(
+            `ALTER TABLE ${TOOL_LEDGER} ADD COLUMN IF NOT EXISTS restored_by text, ADD COLUMN IF NOT EXISTS restored_at timestamptz`,
+        );
+        // The key was the primary key before a restore could undo a run; a new run of an undone key needs its own row.
+        await client.query(`ALTER TABLE ${TOOL_LEDGER} DROP CONSTRAINT IF EXISTS ${TOOL_LEDGER}_pkey`);
+        await client.query(
+            `CREATE UNIQUE INDEX IF NOT EXISTS ${LIVE_KEY_INDEX} ON ${TOOL_LEDGER} (app, version, image_digest) WHERE restored_by IS NULL`,
+        );
         await client.query("COMMIT");
     } catch (err) {
         await client.query("ROLLBACK").catch(() => undefined);
@@ -58,11 +90,15 @@ export async function tableExists(client: ClientBase, table: string): Promise<bo
 export async function readToolLedger(client: ClientBase, app: string): Promise<ToolLedgerRow[]> {
     if (!(await tableExists(client, TOOL_LEDGER))) return [];
     const { rows } = await client.query(
-        // `*` so a read-only check also works on a ledger that predates `superseded_by`.
+        // `*` so a read-only check also works on a ledger that predates `superseded_by` or `restored_by`.
         `SELECT * FROM ${TOOL_LEDGER} WHERE app = $1 ORDER BY started_at, version, image_digest`,
         [app],
     );
-    return rows.map((r) => ({
+    return rows.map(toLedgerRow);
+}
+
+function toLedgerRow(r: Record<string, any>): ToolLedgerRow {
+    return {
         app: r.app,
         version: r.version,
         digest: r.image_digest,
@@ -72,7 +108,9 @@ export async function readToolLedger(client: ClientBase, app: string): Promise<T
         exitCode: r.exit_code,
         logTail: r.log_tail,
         supersededBy: r.superseded_by ?? null,
-    }));
+        restoredBy: r.restored_by ?? null,
+        restoredAt: r.restored_at ?? null,
+    };
 }
 
 /**
@@ -85,7 +123,8 @@ export async function recordRunStart(client: ClientBase, key: MigrationKey, supe
         if (supersedes !== undefined) {
             await client.query(
                 `UPDATE ${TOOL_LEDGER} SET superseded_by = $3
-                  WHERE app = $1 AND version = $2 AND status IN ('running', 'failed') AND superseded_by IS NULL`,
+                  WHERE app = $1 AND version = $2 AND status IN ('running', 'failed') AND superseded_by IS NULL
+                    AND restored_by IS NULL`,
                 [key.app, supersedes, key.version],
             );
         }
@@ -108,18 +147,41 @@ export async function recordRunEnd(
 ): Promise<void> {
     await client.query(
         `UPDATE ${TOOL_LEDGER} SET status = $4, finished_at = now(), exit_code = $5, log_tail = $6
-          WHERE app = $1 AND version = $2 AND image_digest = $3 AND status = 'running'`,
+          WHERE app = $1 AND version = $2 AND image_digest = $3 AND status = 'running' AND restored_by IS NULL`,
         [key.app, key.version, key.digest, outcome.status, outcome.exitCode, outcome.logTail],
     );
 }
 
 /** Only for a runner that never started: nothing touched the database, so no trace is kept. */
 export async function forgetRun(client: ClientBase, key: MigrationKey): Promise<void> {
-    await client.query(`DELETE FROM ${TOOL_LEDGER} WHERE app = $1 AND version = $2 AND image_digest = $3 AND status = 'running'`, [
-        key.app,
-        key.version,
-        key.digest,
-    ]);
+    await client.query(
+        `DELETE FROM ${TOOL_LEDGER} WHERE app = $1 AND version = $2 AND image_digest = $3 AND status = 'running' AND restored_by IS NULL`,
+        [key.app, key.version, key.digest],
+    );
+}
+
+/** The backup a restore put back: its id and when it was taken (ISO-8601, the backup log's `time`). */
+export interface RestoredBackup {
+    readonly id: string;
+    readonly app: string;
+    readonly time: string;
+}
+
+/**
+ * Marks every run of the app that started after the backup was taken as undone by the
+ * restore of `backup`, and returns those rows as marked. The start time decides, not the
+ * version: a run that started after the backup is exactly one whose effect the restored
+ * data lacks, whatever its version (a fix-forward, a backup labelled after its migration).
+ * Rows an earlier restore already marked keep that mark.
+ */
+export async function markRestoredAway(client: ClientBase, backup: RestoredBackup): Promise<ToolLedgerRow[]> {
+    const { rows } = await client.query(
+        `UPDATE ${TOOL_LEDGER} SET restored_by = $2, restored_at = now()
+          WHERE app = $1 AND restored_by IS NULL AND started_at > $3::timestamptz
+          RETURNING *`,
+        [backup.app, backup.id, backup.time],
+    );
+    return rows.map(toLedgerRow).sort((x, y) => x.startedAt.getTime() - y.startedAt.getTime() || x.version.localeCompare(y.version));
 }
 
 /** One row of Prisma's `_prisma_migrations`. */

@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as http from "http";
 import { applyConfigCommand, routerSpec } from "../../components/dockerHost/router";
-import { readConfigFingerprint, renderNginxConfig } from "../../components/dockerHost/nginxConfig";
+import { readConfigFingerprint, renderNginxConfig } from "../../core/nginxConfig";
 import { extractCounters, parsePrometheusText } from "../../drivers/metrics/prometheus";
 import { parseComponents } from "../../settings/components";
 import { freePort, run } from "../support/processes";

@@ -229,7 +229,7 @@ describe("e2e: a release on docker-host under the real engine", function () {
             output,
             /migration of `shop` v1\.2\.0 \(sha256:[0-9a-f]{64}\) failed with exit code 1; `safe_release_migrations` records it as failed/,
         );
-        assert.match(output, /Writers stay stopped\. Do not retry the same migration/);
+        assert.match(output, /Writers stay stopped \(worker\)\. Do not retry the same migration/);
         assert.match(output, /roll back: restore the pre-upgrade backup of `shop` by setting `release:restoreFrom`/);
         assert.ok(!output.includes(world.db.hostUrl) && !output.includes(world.db.containerUrl), "no connection string in the output");
 

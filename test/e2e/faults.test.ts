@@ -185,7 +185,7 @@ describe("e2e: faults during a release on docker-host", function () {
             output,
             /v1\.1\.0 \(sha256:[0-9a-f]{64}\) started and never finished, started \S+ \(its migrate process died mid-run; make sure nothing of it still runs\)/,
         );
-        assert.match(output, /Writers stay stopped\. Do not retry the same migration/);
+        assert.match(output, /Writers stay stopped \(worker\)\. Do not retry the same migration/);
         assert.deepStrictEqual(await ledger(world), ledgerBefore, "refused, not re-run");
         assert.strictEqual(await state("shop-worker-v1-0-0"), "exited", "the writers stay stopped, as the message says");
         assert.deepStrictEqual(await split(world, 10), { "v1.0.0": 10 });

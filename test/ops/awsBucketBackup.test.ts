@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { readLog } from "../../ops/backupLog";
+import { readLog } from "../../core/backupLog";
 import { fakeAws, FakeResponse, FakeRule, runOps, secretsLeaked } from "../support/fakeAws";
 import { tempDir } from "../support/processes";
 import { versionRule } from "./backupTestSupport";

@@ -3,7 +3,7 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { PostgresBackupRecord, readLog } from "../../ops/backupLog";
+import { PostgresBackupRecord, readLog } from "../../core/backupLog";
 import { parseFacts } from "../../ops/pg/facts";
 import { testPostgres, TestPostgres } from "../support/postgres";
 import { appRule, backupDir, opsEnv, removeDir, runOps, runOpsBinary, SECRET, seedAppDatabase, versionRule } from "./backupTestSupport";

@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { appendRecord, BackupRecord, backupId, backupStamp, parseLog, readLog, writeLogAtomically } from "../../ops/backupLog";
+import { appendRecord, BackupRecord, backupId, backupStamp, parseLog, readLog, writeLogAtomically } from "../../core/backupLog";
 import { validateVersion } from "../../ops/validate";
 import { backupDir, removeDir, runOps, versionRule } from "./backupTestSupport";
 import { bucketRecord, directoryRecord, KEY, kmsRecord, record } from "./recordFixtures";

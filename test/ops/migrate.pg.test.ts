@@ -151,7 +151,7 @@ describe("migrate against a real PostgreSQL", function () {
                 "",
             ].join("\n"),
         );
-        assert.match(failed.stderr, /Writers stay stopped\. Do not retry the same migration/);
+        assert.match(failed.stderr, /Writers stopped for it stay stopped\. Do not retry the same migration/);
         assert.equal(
             await pg.psql(db, "SELECT status, exit_code, log_tail = $$" + tail.join("\n") + "$$ FROM safe_release_migrations"),
             "failed|1|t",

@@ -2,8 +2,8 @@ import { strict as assert } from "assert";
 import { Writable } from "stream";
 import { main } from "../../ops/cli";
 import { parseMigrateArgs } from "../../ops/commands/migrate";
-import { formatDuration, parseCount, parseDuration, parseFlags } from "../../ops/flags";
-import { decideMigration, failureMessage, refusalMessage } from "../../ops/migrate/plan";
+import { parseCount } from "../../ops/flags";
+import { decideMigration, failureMessage, refusalMessage, waysForward } from "../../ops/migrate/plan";
 import { LineSplitter, LineTail, runProgram } from "../../ops/migrate/runner";
 import { ToolLedgerRow } from "../../ops/pg/ledgers";
 import { advisoryLockKey } from "../../ops/pg/lock";
@@ -12,6 +12,7 @@ import { appRule, versionRule } from "./backupTestSupport";
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
 const KEY = { app: "shop", version: "v1.6.0", digest: DIGEST };
+const MIGRATE_BASE = ["--app", "shop", "--version", "v1.6.0", "--digest", DIGEST];
 
 function row(overrides: Partial<ToolLedgerRow>): ToolLedgerRow {
     return {
@@ -37,7 +38,7 @@ class Capture extends Writable {
 }
 
 describe("migrate: arguments", () => {
-    const base = ["--app", "shop", "--version", "v1.6.0", "--digest", DIGEST];
+    const base = MIGRATE_BASE;
 
     it("parses the key, the default lock timeout and the runner after --", () => {
         assert.deepEqual(parseMigrateArgs([...base, "--", "docker", "run", "--rm", "img", "--noinput"]), {
@@ -62,10 +63,13 @@ describe("migrate: arguments", () => {
             ["--app", "shop", "--version", "v1.6.0", "--digest", "sha256:abc", "--", "x"],
             "`--digest` must be sha256: followed by 64 lower-case hex digits; got `sha256:abc`",
         ],
-        [[...base, "--lock-timeout", "10", "--", "x"], "`--lock-timeout` must be a duration from 1ms to 24h such as 30s or 10m; got `10`"],
+        [
+            [...base, "--lock-timeout", "10", "--", "x"],
+            '`--lock-timeout` must be a duration from 1ms to 24h such as 90s, 5m or 1h; got "10"',
+        ],
         [
             [...base, "--database-url", "x", "--", "x"],
-            "unknown argument `--database-url`; valid options: --app, --version, --digest, --lock-timeout, --fix-forward-from",
+            "unknown argument `--database-url`; valid options: --app, --version, --digest, --lock-timeout, --fix-forward-from, --stopped-writers",
         ],
         [[...base, "--app", "other", "--", "x"], "`--app` is given twice; give it once"],
         [[...base, "--lock-timeout"], "`--lock-timeout` needs a value"],
@@ -75,21 +79,7 @@ describe("migrate: arguments", () => {
         it(`refuses ${args.join(" ").replace(DIGEST, "<digest>")}`, () => assert.throws(() => parseMigrateArgs(args), { message }));
     }
 
-    it("parses switches and refuses a value on them", () => {
-        assert.deepEqual([...parseFlags(["--x"], { x: "switch" }).switches], ["x"]);
-        assert.throws(() => parseFlags(["--x=1"], { x: "switch" }), { message: "`--x` takes no value; got `--x=1`" });
-    });
-
-    it("parses and formats durations and counts", () => {
-        assert.deepEqual(
-            ["250ms", "30s", "10m", "1h"].map((d) => parseDuration(d, "t")),
-            [250, 30_000, 600_000, 3_600_000],
-        );
-        assert.deepEqual([250, 30_000, 600_000, 3_600_000, 90_000].map(formatDuration), ["250ms", "30s", "10m", "1h", "90s"]);
-        assert.throws(() => parseDuration("0s", "t"), { message: "`--t` must be a duration from 1ms to 24h such as 30s or 10m; got `0s`" });
-        assert.throws(() => parseDuration("25h", "t"), {
-            message: "`--t` must be a duration from 1ms to 24h such as 30s or 10m; got `25h`",
-        });
+    it("parses counts", () => {
         assert.equal(parseCount("512", "n"), 512);
         assert.throws(() => parseCount("-1", "n"), { message: "`--n` must be a whole number ≥ 0; got `-1`" });
     });
@@ -151,6 +141,21 @@ describe("migrate: decision", () => {
         assert.deepEqual(decideMigration([running], KEY), { action: "refuse", message: refusalMessage(KEY, [running]) });
     });
 
+    it("says which writers the failure leaves stopped: those named, none, or those stopped for it", () => {
+        const tail = ": Do not retry the same migration: a partial run may have changed the schema. Choose one way forward:";
+        assert.equal(
+            waysForward("shop", "v1.6.0", ["worker", "celery"]).split("\n")[0],
+            `Writers stay stopped (worker, celery).${tail.slice(1)}`,
+        );
+        assert.equal(
+            waysForward("shop", "v1.6.0", []).split("\n")[0],
+            `No writer was stopped for this migration (no \`release:migrate.quiesce\`): the running versions still serve, on whatever the partial run left.${tail.slice(1)}`,
+        );
+        assert.equal(waysForward("shop", "v1.6.0").split("\n")[0], `Writers stopped for it stay stopped.${tail.slice(1)}`);
+        assert.deepEqual(parseMigrateArgs([...MIGRATE_BASE, "--stopped-writers", "worker,celery", "--", "x"]).stoppedWriters, ["worker", "celery"]);
+        assert.deepEqual(parseMigrateArgs([...MIGRATE_BASE, "--stopped-writers", "", "--", "x"]).stoppedWriters, []);
+    });
+
     it("words the refusal with both ways forward", () => {
         const failed = row({ version: "v1.5.0", status: "failed", exitCode: 3 });
         const running = row({ version: "v1.5.1", status: "running", finishedAt: null, exitCode: null });
@@ -160,7 +165,7 @@ describe("migrate: decision", () => {
                 "refusing to migrate `shop` v1.6.0: `safe_release_migrations` holds an unfinished migration of this app:",
                 `  v1.5.0 (${DIGEST}) failed with exit code 3, at 2026-01-02T03:05:00.000Z`,
                 `  v1.5.1 (${DIGEST}) started and never finished, started 2026-01-02T03:04:05.000Z (its migrate process died mid-run; make sure nothing of it still runs)`,
-                "Writers stay stopped. Do not retry the same migration: a partial run may have changed the schema. Choose one way forward:",
+                "Writers stopped for it stay stopped. Do not retry the same migration: a partial run may have changed the schema. Choose one way forward:",
                 "  - fix forward: release a new version whose migration repairs this state and migrate it with `--fix-forward-from v1.5.1`;",
                 "  - roll back: restore the pre-upgrade backup of `shop` by setting `release:restoreFrom` to its backup id, together with the previous version.",
             ].join("\n"),
@@ -202,6 +207,20 @@ describe("migrate: decision", () => {
                 "refusing to migrate `shop` v1.6.0: it already failed with exit code 2 and was superseded by v1.6.1; a version's migration never runs twice. Deploy v1.6.1 or a newer version.",
         });
         assert.deepEqual(decideMigration([row({ status: "failed", supersededBy: "v1.5.1" })], KEY), { action: "run" });
+    });
+
+    it("a run a restore undid counts neither as applied nor as blocking; the standing run beside it decides", () => {
+        const restoredBy = "shop-v1.6.0-20260102T030000.000Z";
+        const undone = row({ version: "v1.6.0", restoredBy });
+        assert.deepEqual(decideMigration([undone], KEY), { action: "run" });
+        const undoneFailure = row({ version: "v1.5.9", status: "failed", exitCode: 1, restoredBy });
+        assert.deepEqual(decideMigration([undoneFailure, undone], KEY), { action: "run" });
+        // A superseded run that a restore undid no longer refuses either.
+        assert.deepEqual(decideMigration([row({ version: "v1.6.0", status: "failed", supersededBy: "v1.6.1", restoredBy })], KEY), {
+            action: "run",
+        });
+        const again = row({ version: "v1.6.0", startedAt: new Date("2026-01-03T00:00:00.000Z") });
+        assert.deepEqual(decideMigration([undone, again], KEY), { action: "skip", applied: again });
     });
 
     it("quotes the tail in a failure message, or says it printed nothing", () => {

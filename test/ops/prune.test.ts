@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { appendRecord, BackupRecord, DirectoryBackupRecord, planPruning, readLog } from "../../ops/backupLog";
+import { appendRecord, BackupRecord, DirectoryBackupRecord, planPruning, readLog } from "../../core/backupLog";
 import { pruneAction, pruneLine } from "../../ops/commands/prune";
 import { backupDir, removeDir, runOps } from "./backupTestSupport";
 import { bucketRecord, DAY, directoryRecord, KEY, kmsRecord, NOW, record } from "./recordFixtures";

@@ -1,5 +1,5 @@
 import { canonicalJson, sha256Hex } from "../../ops/aws/records";
-import { BucketBackupRecord, DirectoryBackupRecord, KmsBackupRecord, KmsKeyFacts, PostgresBackupRecord } from "../../ops/backupLog";
+import { BucketBackupRecord, DirectoryBackupRecord, KmsBackupRecord, KmsKeyFacts, PostgresBackupRecord } from "../../core/backupLog";
 
 /** Records of every kind for log, prune and verify tests, aged relative to `NOW`. */
 export const NOW = new Date("2026-11-22T12:00:00.000Z");

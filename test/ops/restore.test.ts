@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { Client } from "pg";
-import { PostgresBackupRecord, readLog, writeLogAtomically } from "../../ops/backupLog";
+import { PostgresBackupRecord, readLog, writeLogAtomically } from "../../core/backupLog";
 import { testPostgres, TestPostgres } from "../support/postgres";
 import { OpsRun } from "../support/fakeAws";
 import { backupDir, opsEnv, removeDir, runOps, SECRET, seedAppDatabase } from "./backupTestSupport";

@@ -272,8 +272,10 @@ describe("stand-in command provider: running commands", () => {
             replaces: ["triggers"],
             deleteBeforeReplace: false,
         });
-        await assert.rejects(provider.create!(commandUrn("copy", "command:remote:CopyToRemote"), {}), {
-            message: "the stand-in command provider does not serve command:remote:CopyToRemote; it serves command:local:Command",
+        await assert.rejects(provider.create!(commandUrn("copy", "command:remote:CopyFile"), {}), {
+            message:
+                "the stand-in command provider does not serve command:remote:CopyFile; " +
+                "it serves command:local:Command, command:remote:Command, command:remote:CopyToRemote",
         });
     });
 });

@@ -2,7 +2,7 @@ import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
-import { readConfigFingerprint } from "../../components/dockerHost/nginxConfig";
+import { readConfigFingerprint } from "../../core/nginxConfig";
 import { atTestEnd, isRoot, run, tempDir } from "./processes";
 
 export { failed, failuresByMethod, percentServedBy, sendRequests, tally } from "./httpLoad";

@@ -4,13 +4,16 @@ import { diffInputs } from "./diff";
 import { EngineLog } from "./engineLog";
 import { localCommand } from "./local/command";
 import { killRunningCommands } from "./local/run";
+import { remoteCommand } from "./remote/command";
+import { copyToRemote } from "./remote/copy";
+import { closeRemoteConnections } from "./remote/run";
 import { Operation, ResourceType } from "./resourceType";
 import { WireMap } from "./wire";
 
 /** The upstream release whose semantics this plugin follows; the engine is told this version. */
 export const UPSTREAM_VERSION = "1.2.1";
 
-export const SERVED_TYPES: readonly ResourceType[] = [localCommand];
+export const SERVED_TYPES: readonly ResourceType[] = [localCommand, remoteCommand, copyToRemote];
 
 /** The provider object for `@pulumi/pulumi/provider`'s `main`: routes each resource operation to its type. */
 export function commandProvider(log: EngineLog, types: readonly ResourceType[] = SERVED_TYPES): provider.Provider {
@@ -43,7 +46,8 @@ export function commandProvider(log: EngineLog, types: readonly ResourceType[] =
         async create(urn, news: WireMap) {
             const outs = await operation(urn, (op) => typeOf(urn).create(op, news));
             // Upstream's id: the resource's name and 8 random hex digits.
-            return { id: `${urnName(urn)}${randomBytes(4).toString("hex")}`, outs };
+            const hex = randomBytes(4).toString("hex");
+            return { id: typeOf(urn).randomId === true ? hex : `${urnName(urn)}${hex}`, outs };
         },
         async update(_id, urn, olds: WireMap, news: WireMap) {
             return { outs: await operation(urn, (op) => typeOf(urn).update(op, olds, news)) };
@@ -56,6 +60,7 @@ export function commandProvider(log: EngineLog, types: readonly ResourceType[] =
         },
         async cancel() {
             killRunningCommands();
+            closeRemoteConnections();
         },
     };
 }

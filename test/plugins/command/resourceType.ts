@@ -9,8 +9,8 @@ export interface Operation {
 }
 
 /**
- * One resource type the plugin serves (`command:local:Command` now; the remote
- * types plug in the same way). Inputs and outputs are wire maps, secrets wrapped.
+ * One resource type the plugin serves (`command:local:Command`,
+ * `command:remote:Command`, `command:remote:CopyToRemote`). Inputs and outputs are wire maps, secrets wrapped.
  */
 export interface ResourceType {
     readonly token: string;
@@ -18,6 +18,8 @@ export interface ResourceType {
     readonly inputNames: readonly string[];
     /** Inputs whose change replaces the resource instead of updating it. */
     readonly replaceOnChanges: readonly string[];
+    /** An id of 8 random hex digits alone, without the resource's name (upstream's `CopyToRemote`). */
+    readonly randomId?: boolean;
     check(news: WireMap): CheckFailure[];
     /** Returns the outputs to store. */
     create(operation: Operation, news: WireMap): Promise<WireMap>;
