@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { NO_RERUN, OPS, commandLine } from "./data/opsCommand";
+import { stepResource } from "../core/runbook";
 
 export interface SmokeTestArgs {
     readonly version: string;
@@ -25,7 +26,7 @@ export class SmokeTest extends pulumi.ComponentResource {
     public readonly run: command.local.Command;
 
     constructor(name: string, args: SmokeTestArgs, opts: pulumi.ComponentResourceOptions = {}) {
-        super("safe-release:gates:SmokeTest", name, {}, opts);
+        super(stepResource("smoke").component, name, {}, opts);
         const checks = JSON.stringify(args.checks);
         const argv = args.baseUrl.apply((baseUrl) => [
             ...OPS,
@@ -37,7 +38,7 @@ export class SmokeTest extends pulumi.ComponentResource {
             ...Object.entries(args.headers).flatMap(([header, value]) => ["--header", `${header}:${value}`]),
         ]);
         this.run = new command.local.Command(
-            `${name}-run`,
+            `${name}${stepResource("smoke").child}`,
             {
                 create: commandLine(argv),
                 update: NO_RERUN,

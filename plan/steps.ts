@@ -1,9 +1,10 @@
+import { BACKUP_PARTS, RUNBOOK, StepName, stepResource } from "../core/runbook";
+import { componentsStopped } from "../components/data/upgradeSteps";
 import { ReleaseConfig } from "../settings/release";
 import { PlanDiff, canonical } from "./diff";
 import { RecordedResource } from "./mockEngine";
 
-/** The runbooks' steps of an update, in their mandatory order. */
-export type StepName = "record version" | "quiesce" | "backup" | "migrate" | "restore" | "resume" | "deploy" | "smoke" | "weights";
+export type { StepName } from "../core/runbook";
 
 export interface RunbookStep {
     readonly step: StepName;
@@ -39,20 +40,22 @@ const COMMAND = "command:local:Command";
  * changed (an update of anything else runs nothing: `update` is a no-op).
  */
 export function runbookSteps(facts: StepFacts): RunbookStep[] {
-    const { config } = facts;
-    const restoring = config.data.restoreFrom !== undefined;
-    return [
-        recordVersion(facts),
-        quiesceStep(facts, "quiesce", "-stop", "stop"),
-        backupStep(facts),
-        migrateStep(facts),
-        ...(restoring ? [restoreStep(facts)] : []),
-        quiesceStep(facts, "resume", "-resume", "start"),
-        deployStep(facts),
-        smokeStep(facts),
-        weightsStep(facts),
-    ];
+    const restoring = facts.config.data.restoreFrom !== undefined;
+    return RUNBOOK.filter(({ step }) => step !== "restore" || restoring).map(({ step }) => DESCRIBE[step](facts));
 }
+
+/** How the plan tells whether each step runs, and what it does; the order is RUNBOOK's. */
+const DESCRIBE: Record<StepName, (facts: StepFacts) => RunbookStep> = {
+    "record version": recordVersion,
+    quiesce: (facts) => quiesceStep(facts, "quiesce", "stop"),
+    backup: backupStep,
+    migrate: migrateStep,
+    restore: restoreStep,
+    resume: (facts) => quiesceStep(facts, "resume", "start"),
+    deploy: deployStep,
+    smoke: smokeStep,
+    weights: weightsStep,
+};
 
 function recordVersion({ before, after }: StepFacts): RunbookStep {
     const changes = [
@@ -68,9 +71,10 @@ function recordVersion({ before, after }: StepFacts): RunbookStep {
     );
 }
 
-function quiesceStep(facts: StepFacts, step: StepName, suffix: string, verb: string): RunbookStep {
-    const running = stepResources(facts.diff, "safe-release:data:Quiesce", suffix);
-    const writers = facts.config.data.migrate?.quiesce ?? [];
+function quiesceStep(facts: StepFacts, step: "quiesce" | "resume", verb: string): RunbookStep {
+    const { component, child } = stepResource(step);
+    const running = stepResources(facts.diff, component, child);
+    const writers = componentsStopped(facts.config);
     const versions = liveVersions(facts.before).filter((v) => v in facts.after.weights);
     if (running.length > 0) return { step, runs: true, detail: `${verb} ${writers.join(", ")} of ${versions.join(" and ")}` };
     if (!dataStepsRun(facts)) return notRun(step, noDataWork(facts));
@@ -78,19 +82,19 @@ function quiesceStep(facts: StepFacts, step: StepName, suffix: string, verb: str
     return notRun(step, "no version ran before this update, so no writer is running");
 }
 
-/** What each part of a pre-upgrade backup is, by its resource's name after the backup's. */
-const BACKUP_PARTS: Array<[string, (resource: RecordedResource, config: ReleaseConfig) => string]> = [
-    ["-pg-dump", () => "pg_dump"],
-    ["-directory", (_r, config) => `archive of ${config.data.backup.directory}`],
-    ["-bucket", (_r, config) => `copy of bucket ${config.data.backup.bucket}`],
-    ["-kms", (_r, config) => `record of KMS key ${config.data.backup.kmsKeyId}`],
-    ["-rds", (r) => `RDS snapshot ${r.inputs.dbSnapshotIdentifier}`],
-    ["-aurora", (r) => `Aurora cluster snapshot ${r.inputs.dbClusterSnapshotIdentifier}`],
-];
+/** What each part of a pre-upgrade backup is, in the order the plan lists them. */
+const BACKUP_PART_TEXT: Record<keyof typeof BACKUP_PARTS, (resource: RecordedResource, config: ReleaseConfig) => string> = {
+    postgres: () => "pg_dump",
+    directory: (_r, config) => `archive of ${config.data.backup.directory}`,
+    bucket: (_r, config) => `copy of bucket ${config.data.backup.bucket}`,
+    kms: (_r, config) => `record of KMS key ${config.data.backup.kmsKeyId}`,
+    rds: (r) => `RDS snapshot ${r.inputs.dbSnapshotIdentifier}`,
+    aurora: (r) => `Aurora cluster snapshot ${r.inputs.dbClusterSnapshotIdentifier}`,
+};
 
 function backupStep(facts: StepFacts): RunbookStep {
-    const parts = BACKUP_PARTS.flatMap(([suffix, describe]) =>
-        stepResources(facts.diff, "safe-release:data:PreUpgradeBackup", suffix).map((r) => describe(r, facts.config)),
+    const parts = (Object.keys(BACKUP_PART_TEXT) as Array<keyof typeof BACKUP_PARTS>).flatMap((part) =>
+        stepResources(facts.diff, stepResource("backup").component, BACKUP_PARTS[part]).map((r) => BACKUP_PART_TEXT[part](r, facts.config)),
     );
     if (parts.length > 0) return { step: "backup", runs: true, detail: parts.join(" + ") };
     return notRun("backup", noDataWork(facts));
@@ -99,7 +103,10 @@ function backupStep(facts: StepFacts): RunbookStep {
 function migrateStep(facts: StepFacts): RunbookStep {
     const migrate = facts.config.data.migrate;
     const head = facts.after.schemaHead!;
-    if (migrate?.command !== undefined && stepResources(facts.diff, "safe-release:data:Migration", "-run").length > 0) {
+    if (
+        migrate?.command !== undefined &&
+        stepResources(facts.diff, stepResource("migrate").component, stepResource("migrate").child).length > 0
+    ) {
         const digest = facts.digests[head]?.[migrate.component] ?? "(no image)";
         return { step: "migrate", runs: true, detail: `${migrate.command.join(" ")} as a one-off task of ${migrate.component}@${digest}` };
     }
@@ -109,7 +116,7 @@ function migrateStep(facts: StepFacts): RunbookStep {
 
 function restoreStep(facts: StepFacts): RunbookStep {
     const id = facts.config.data.restoreFrom!;
-    if (stepResources(facts.diff, "safe-release:data:Restore", "-run").length > 0) {
+    if (stepResources(facts.diff, stepResource("restore").component, stepResource("restore").child).length > 0) {
         return { step: "restore", runs: true, detail: `restore backup ${id} into a scratch copy, verify it, then swap it in` };
     }
     return notRun("restore", `backup ${id} was restored by an earlier update`);
@@ -133,7 +140,7 @@ function deployStep({ config, before, after }: StepFacts): RunbookStep {
 
 function smokeStep(facts: StepFacts): RunbookStep {
     const count = facts.config.gates.smoke.length;
-    const runs = stepResources(facts.diff, "safe-release:gates:SmokeTest", "-run");
+    const runs = stepResources(facts.diff, stepResource("smoke").component, stepResource("smoke").child);
     if (runs.length > 0) {
         const checks = `${count} check${count === 1 ? "" : "s"}`;
         return { step: "smoke", runs: true, detail: runs.map((run) => `${checks} against ${targetOf(run)}`).join("; ") };
@@ -165,8 +172,8 @@ export function liveVersions(state: ReleaseState): string[] {
 /** True when this update backs up or restores: the data steps around a migration run. */
 function dataStepsRun(facts: StepFacts): boolean {
     return (
-        stepResources(facts.diff, "safe-release:data:PreUpgradeBackup", "").length > 0 ||
-        stepResources(facts.diff, "safe-release:data:Restore", "-run").length > 0
+        stepResources(facts.diff, stepResource("backup").component, "").length > 0 ||
+        stepResources(facts.diff, stepResource("restore").component, stepResource("restore").child).length > 0
     );
 }
 

@@ -25,7 +25,7 @@ export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$PWD/.pulumi-state}
 # is installed (these machines download nothing), then found on PATH.
 eval "$(scripts/toolchain.sh --print-env)"
 mkdir -p .pulumi-state
-npm run --silent build
+scripts/build-if-changed.sh
 
 # The dev stack runs on this machine: its demo artifacts are built from examples/demo/ and its private
 # supervisord and PostgreSQL started (scripts/dev-machine.sh) before the CLI needs them.

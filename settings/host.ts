@@ -34,7 +34,7 @@ export interface HostSettings {
     readonly keep: number;
     /** @default 8080 */
     readonly routerPort: number;
-    /** @default "127.0.0.1" */
+    /** @default "127.0.0.1", or "0.0.0.0" with `address` (a remote host) */
     readonly routerAddress: string;
     /** First port of the services; see `servicePort`. @default 9000 */
     readonly basePort: number;
@@ -134,7 +134,9 @@ export function parseHostSettings(value: unknown, components: ComponentSpec[]): 
     }
     const manager = raw.manager ?? "supervisord";
     if (!MANAGERS.includes(manager as HostManager)) fail(`${key}.manager`, `one of ${MANAGERS.map((m) => `"${m}"`).join(", ")}`, manager);
-    const routerAddress = optionalString(`${key}.routerAddress`, raw.routerAddress) ?? "127.0.0.1";
+    // On this machine the router answers on loopback; on a remote host, where the smoke tests must reach it, on all addresses.
+    const routerAddress =
+        optionalString(`${key}.routerAddress`, raw.routerAddress) ?? (raw.address !== undefined ? "0.0.0.0" : "127.0.0.1");
     if (!IPV4.test(routerAddress)) fail(`${key}.routerAddress`, "an IPv4 address such as `127.0.0.1` or `0.0.0.0`", routerAddress);
     const exclusiveData = parseExclusiveData(`${key}.exclusiveData`, raw.exclusiveData, components);
     const settings: HostSettings = {
@@ -155,7 +157,24 @@ export function parseHostSettings(value: unknown, components: ComponentSpec[]): 
         ...parseRemote(raw.address, raw.privateKey),
     };
     checkPortRanges(settings, components);
+    checkRouterReach(settings);
     return settings;
+}
+
+const LOOPBACK = /^(127\.|localhost$)/;
+
+/**
+ * The smoke tests and the `url` output reach the router from the machine running
+ * Pulumi: a router on a remote host's loopback address is out of their reach.
+ */
+function checkRouterReach(settings: HostSettings): void {
+    const remote = settings.remote;
+    if (remote === undefined || !LOOPBACK.test(settings.routerAddress) || LOOPBACK.test(remote.host)) return;
+    fail(
+        "release:host.routerAddress",
+        `an address of ${remote.host} that the machine running Pulumi reaches, or \`0.0.0.0\` (the smoke tests and the \`url\` output call the router from here)`,
+        settings.routerAddress,
+    );
 }
 
 const SSH_ADDRESS = /^ssh:\/\/([a-z_][a-z0-9_.-]*)@([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(\d{1,5}))?$/;

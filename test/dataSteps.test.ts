@@ -149,7 +149,10 @@ describe("data steps of a forward upgrade (aws-ecs)", () => {
                 },
             }),
         );
-        assert.match(command(run, "shop-migrate-v1.5.1-run").inputs.create, / --lock-timeout 10m --fix-forward-from v1\.5\.0 --stopped-writers worker -- /);
+        assert.match(
+            command(run, "shop-migrate-v1.5.1-run").inputs.create,
+            / --lock-timeout 10m --fix-forward-from v1\.5\.0 --stopped-writers worker -- /,
+        );
     });
 
     it("keeps the database URL a secret everywhere", async () => {
@@ -208,7 +211,7 @@ describe("data steps of a forward upgrade (aws-ecs)", () => {
 });
 
 describe("restore after a bad migration (release:restoreFrom)", () => {
-    it("stops writers, restores the named backup, resumes, with v1.4.2 alone", async () => {
+    it("stops every component, restores the named backup, starts v1.4.2 alone again", async () => {
         const started = await deployThenStart();
         const backupId = "shop-v1.5.0-20261122T101500.000Z";
         const run = await runProgram({
@@ -219,18 +222,23 @@ describe("restore after a bad migration (release:restoreFrom)", () => {
         const restore = command(run, `shop-restore-${backupId}-run`);
         assert.equal(restore.inputs.create, `node ops/bin/safe-release-ops.js restore --id ${backupId} --log backups/backups.log`);
         assert.ok(isSecretValue(restore.inputs.environment, "DATABASE_URL"));
+        assert.ok(
+            isSecretValue(restore.inputs.environment, "SAFE_RELEASE_LEDGER_URL"),
+            "the ledger's connection, to mark the runs it undoes",
+        );
         const stop = command(run, `shop-quiesce-${backupId}-stop`);
         assert.ok(restore.dependencies.includes(stop.urn));
         assert.ok(command(run, `shop-quiesce-${backupId}-resume`).dependencies.includes(restore.urn));
-        // v1.5.0 is retired by this update, but its worker must not write while the backup is restored.
+        // Every component of both versions stops (v1.5.0 is retired by this update, but nothing may read or write
+        // the data while the backup is put back); only v1.4.2's start again.
         const cluster = "arn:aws:mock:eu-west-1:123456789012:shop-ecs";
         assert.equal(
             stop.inputs.create,
-            `node ops/bin/safe-release-ops.js ecs-scale --cluster ${cluster} --service shop-worker-v1-5-0=0 --service shop-worker-v1-4-2=0 --wait`,
+            `node ops/bin/safe-release-ops.js ecs-scale --cluster ${cluster} --service shop-api-v1-5-0=0 --service shop-worker-v1-5-0=0 --service shop-api-v1-4-2=0 --service shop-worker-v1-4-2=0 --wait`,
         );
         assert.equal(
             command(run, `shop-quiesce-${backupId}-resume`).inputs.create,
-            `node ops/bin/safe-release-ops.js ecs-scale --cluster ${cluster} --service shop-worker-v1-4-2=1 --wait`,
+            `node ops/bin/safe-release-ops.js ecs-scale --cluster ${cluster} --service shop-api-v1-4-2=1 --service shop-worker-v1-4-2=1 --wait`,
         );
         assert.equal(run.outputs.transition, "restore");
         assert.equal(run.outputs.schemaHead, "v1.4.2");

@@ -133,7 +133,9 @@ describe("examples/ (the seeds' services on docker-host)", () => {
         );
         assert.equal(
             create(run, "projects-quiesce-v2.4.0-resume"),
-            "docker --host ssh://deploy@projects.example.com start projects-frontend-v2-3-0",
+            // The frontend is a web component: the router re-resolves its address once it runs again.
+            "sh -c 'docker --host ssh://deploy@projects.example.com start projects-frontend-v2-3-0 && " +
+                "docker --host ssh://deploy@projects.example.com exec projects-router nginx -s reload'",
         );
         const router: string = resource(run, "command:local:Command", "projects-docker-router-config").inputs.stdin;
         assert.ok(router.includes("location /api/ {") && router.includes("location / {"));
@@ -172,7 +174,7 @@ describe("examples/ (the seeds' services on docker-host)", () => {
         );
         assert.equal(
             create(run, "portal-quiesce-v4.2.0-resume"),
-            "docker start portal-app-v4-1-0 portal-celery-v4-1-0 portal-frontend-v4-1-0",
+            "sh -c 'docker start portal-app-v4-1-0 portal-celery-v4-1-0 portal-frontend-v4-1-0 && docker exec portal-router nginx -s reload'",
         );
         const celery = resource(run, "docker:index/container:Container", "portal-docker-v4.2.0-celery");
         assert.deepEqual(celery.inputs.command, ["celery", "-A", "portal", "worker", "--loglevel", "info"]);

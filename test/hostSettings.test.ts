@@ -96,6 +96,12 @@ const BAD: Array<[string, Record<string, unknown>, string]> = [
             "(`pulumi config set --secret <key> < <key file>`), never the key itself; got a value that is not such a reference (not shown)",
     ],
     [
+        "a router on a remote host's loopback address, which the smoke tests cannot reach from here",
+        host({ address: "ssh://deploy@db1", privateKey: "config:sshKey", routerAddress: "127.0.0.1" }),
+        "`release:host.routerAddress` must be an address of db1 that the machine running Pulumi reaches, or `0.0.0.0` " +
+            '(the smoke tests and the `url` output call the router from here); got "127.0.0.1"',
+    ],
+    [
         "a key reference without an address",
         host({ privateKey: "config:sshKey" }),
         "`release:host.privateKey` applies only with `release:host.address`; set the address or remove the key",

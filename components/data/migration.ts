@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { NO_RERUN, OPS, commandLine } from "./opsCommand";
+import { stepResource } from "../../core/runbook";
 
 export interface MigrationArgs {
     readonly app: string;
@@ -32,7 +33,7 @@ export class Migration extends pulumi.ComponentResource {
 
     constructor(name: string, args: MigrationArgs, opts: pulumi.ComponentResourceOptions = {}) {
         // The version is a registered property too, so the policy pack sees it at preview (`migration-after-backup`).
-        super("safe-release:data:Migration", name, { version: args.version }, opts);
+        super(stepResource("migrate").component, name, { version: args.version }, opts);
         const argv = pulumi
             .all([args.digest, args.runner])
             .apply(([digest, runner]) => [
@@ -53,7 +54,7 @@ export class Migration extends pulumi.ComponentResource {
                 ...runner,
             ]);
         this.run = new command.local.Command(
-            `${name}-run`,
+            `${name}${stepResource("migrate").child}`,
             {
                 create: commandLine(argv),
                 update: NO_RERUN,

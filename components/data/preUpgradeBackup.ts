@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { BackupSettings, DatabaseSettings } from "../../settings/data";
 import { tagSlug } from "../../core/releaseTags";
 import { NO_RERUN, OPS, commandLine, parseOpsResult } from "./opsCommand";
+import { BACKUP_PARTS, stepResource } from "../../core/runbook";
 
 export interface PreUpgradeBackupArgs {
     readonly app: string;
@@ -35,13 +36,13 @@ export class PreUpgradeBackup extends pulumi.ComponentResource {
 
     constructor(name: string, args: PreUpgradeBackupArgs, opts: pulumi.ComponentResourceOptions = {}) {
         // The version is a registered property too, so the policy pack sees it at preview (`migration-after-backup`).
-        super("safe-release:data:PreUpgradeBackup", name, { version: args.version }, opts);
+        super(stepResource("backup").component, name, { version: args.version }, opts);
         const { app, version, backup } = args;
         const common = ["--app", app, "--version", version, "--log", backup.log];
         const records: pulumi.Output<BackupRecord>[] = [];
-        const opsStep = (step: string, argv: string[], environment?: Record<string, pulumi.Output<string>>) => {
+        const opsStep = (part: keyof typeof BACKUP_PARTS, argv: string[], environment?: Record<string, pulumi.Output<string>>) => {
             const run = new command.local.Command(
-                `${name}-${step}`,
+                `${name}${BACKUP_PARTS[part]}`,
                 {
                     create: commandLine([...OPS, ...argv]),
                     update: NO_RERUN,
@@ -60,7 +61,7 @@ export class PreUpgradeBackup extends pulumi.ComponentResource {
         if (args.databaseUrl !== undefined) {
             const tables = args.database?.criticalTables ?? [];
             opsStep(
-                "pg-dump",
+                "postgres",
                 [
                     "backup",
                     "--kind",
@@ -131,7 +132,7 @@ export class PreUpgradeBackup extends pulumi.ComponentResource {
         const { rdsInstance, auroraCluster } = args.database ?? {};
         if (rdsInstance !== undefined) {
             const snapshot = new (awsSdk().rds.Snapshot)(
-                `${name}-rds`,
+                `${name}${BACKUP_PARTS.rds}`,
                 { dbInstanceIdentifier: rdsInstance, dbSnapshotIdentifier: identifier, tags },
                 options,
             );
@@ -139,7 +140,7 @@ export class PreUpgradeBackup extends pulumi.ComponentResource {
         }
         if (auroraCluster !== undefined) {
             const snapshot = new (awsSdk().rds.ClusterSnapshot)(
-                `${name}-aurora`,
+                `${name}${BACKUP_PARTS.aurora}`,
                 { dbClusterIdentifier: auroraCluster, dbClusterSnapshotIdentifier: identifier, tags },
                 options,
             );

@@ -3,6 +3,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { DatabaseSettings } from "../../settings/data";
 import { NO_RERUN, OPS, commandLine } from "./opsCommand";
+import { PREFLIGHT_COMPONENT } from "../../core/runbook";
 
 export interface PreflightArgs {
     readonly app: string;
@@ -40,7 +41,7 @@ export class Preflight extends pulumi.ComponentResource {
     public readonly checks: pulumi.Resource[] = [];
 
     constructor(name: string, args: PreflightArgs, opts: pulumi.ComponentResourceOptions = {}) {
-        super("safe-release:data:Preflight", name, {}, opts);
+        super(PREFLIGHT_COMPONENT, name, {}, opts);
         const kmsKeyState =
             args.kmsKeyId === undefined
                 ? undefined

@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { NO_RERUN, commandLine } from "./opsCommand";
+import { stepResource } from "../../core/runbook";
 
 export interface QuiesceArgs {
     /** The components stopped, for the record (`release:migrate.quiesce`). */
@@ -26,12 +27,12 @@ export class Quiesce extends pulumi.ComponentResource {
     private readonly environment?: Record<string, pulumi.Output<string>>;
 
     constructor(name: string, args: QuiesceArgs, opts: pulumi.ComponentResourceOptions = {}) {
-        super("safe-release:data:Quiesce", name, {}, opts);
+        super(stepResource("quiesce").component, name, {}, opts);
         this.name = name;
         this.start = args.start;
         this.environment = args.environment;
         this.stopped = new command.local.Command(
-            `${name}-stop`,
+            `${name}${stepResource("quiesce").child}`,
             { create: commandLine(args.stop), update: NO_RERUN, ...this.secretEnvironment() },
             {
                 parent: this,
@@ -46,7 +47,7 @@ export class Quiesce extends pulumi.ComponentResource {
     resumeAfter(after: pulumi.Resource[]): command.local.Command | undefined {
         if (this.start === undefined) return undefined;
         return new command.local.Command(
-            `${this.name}-resume`,
+            `${this.name}${stepResource("resume").child}`,
             { create: commandLine(this.start), update: NO_RERUN, ...this.secretEnvironment() },
             {
                 parent: this,

@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { NO_RERUN, OPS, commandLine } from "./opsCommand";
+import { stepResource } from "../../core/runbook";
 
 export interface RestoreArgs {
     /** A backup id from the `backups` stack output / the backup log. */
@@ -22,9 +23,9 @@ export class Restore extends pulumi.ComponentResource {
     public readonly run: command.local.Command;
 
     constructor(name: string, args: RestoreArgs, opts: pulumi.ComponentResourceOptions = {}) {
-        super("safe-release:data:Restore", name, {}, opts);
+        super(stepResource("restore").component, name, {}, opts);
         this.run = new command.local.Command(
-            `${name}-run`,
+            `${name}${stepResource("restore").child}`,
             {
                 create: commandLine([...OPS, "restore", "--id", args.backupId, "--log", args.log]),
                 update: NO_RERUN,

@@ -33,14 +33,24 @@ export interface DataSteps {
 /**
  * The data side of an update, in the runbooks' mandatory order. A forward
  * upgrade: preflight → quiesce writers → back up → migrate once → resume
- * writers. A restore: quiesce writers → restore and verify → resume. Everything
+ * writers. A restore: stop every component → restore and verify → start. Everything
  * here is keyed by the schema head (or the backup id), so later updates —
  * traffic shifts, rollbacks, retirements — leave it untouched.
  */
+/**
+ * The components an update's data steps stop: the writers (`release:migrate.quiesce`)
+ * around a backup and migration; every component around a restore, which puts the data
+ * back under all that read it (a program holding it open or in memory would serve, or
+ * write back, what was replaced).
+ */
+export function componentsStopped(config: ReleaseConfig): string[] {
+    return config.data.restoreFrom !== undefined ? config.components.map((c) => c.name) : (config.data.migrate?.quiesce ?? []);
+}
+
 export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Resource): DataSteps {
     const { config, plan } = args;
     const { data } = config;
-    const writers = data.migrate?.quiesce ?? [];
+    const writers = componentsStopped(config);
     // Every running version's writers stop, even one this update retires (its services go only at the end of
     // the update); only the versions that stay live start again, so none writes to a schema it does not know.
     const staying = args.running.filter((v) => plan.live.some((l) => l.version === v));

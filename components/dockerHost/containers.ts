@@ -4,6 +4,7 @@ import { ComponentSpec } from "../../settings/components";
 import { DockerSettings, VolumeMount } from "../../settings/docker";
 import { tagSlug } from "../../core/releaseTags";
 import { boundedName } from "../naming";
+import { shellQuote } from "../data/opsCommand";
 
 /**
  * Pure helpers of the `docker-host` platform: the names, environment, mounts,
@@ -162,10 +163,22 @@ export function writerArgv(
     settings: DockerSettings,
     specs: ComponentSpec[],
     versions: string[],
+    /** The router's container, reloaded after web containers start again. */
+    router?: string,
 ): { stop: string[]; start: string[] } {
     const names = versions.flatMap((version) => specs.flatMap((component) => replicaNames(app, component, version)));
+    const start = ["docker", ...hostArgs(settings), "start", ...names];
+    // A started container may come back with another address on the network: the router re-resolves
+    // its upstreams' names on a reload, so a restart of web containers ends with one.
+    const reload = specs.some((c) => c.role === "web") && router !== undefined;
     return {
         stop: ["docker", ...hostArgs(settings), "stop", "--time", String(STOP_GRACE_SECONDS), ...names],
-        start: ["docker", ...hostArgs(settings), "start", ...names],
+        start: reload
+            ? [
+                  "sh",
+                  "-c",
+                  `${shellQuote(start)} && ${shellQuote(["docker", ...hostArgs(settings), "exec", router, "nginx", "-s", "reload"])}`,
+              ]
+            : start,
     };
 }

@@ -118,7 +118,8 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
     /** `docker stop` / `docker start` of the components' containers of the given versions. */
     writerControl(versions: string[], components: string[]): WriterControl {
         const specs = this.components.filter((c) => components.includes(c.name));
-        const { stop, start } = writerArgv(this.shared.app, this.settings, specs, versions);
+        const router = this.router !== undefined ? routerContainerName(this.shared.app) : undefined;
+        const { stop, start } = writerArgv(this.shared.app, this.settings, specs, versions, router);
         return { stop: pulumi.output(stop), start: pulumi.output(start) };
     }
 

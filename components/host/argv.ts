@@ -154,7 +154,8 @@ export function routerStatusUrl(settings: HostSettings): string {
 }
 
 export function routerUrl(settings: HostSettings): string {
-    const address = settings.routerAddress === "0.0.0.0" ? "localhost" : settings.routerAddress;
+    // A router on every address of a remote host is reached by that host's name.
+    const address = settings.routerAddress === "0.0.0.0" ? (settings.remote?.host ?? "localhost") : settings.routerAddress;
     return `http://${address}:${settings.routerPort}`;
 }
 

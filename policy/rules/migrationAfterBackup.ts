@@ -1,8 +1,9 @@
 import { StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
+import { stepResource } from "../../core/runbook";
 import { UNKNOWN, readKnown } from "../known";
 
-export const MIGRATION = "safe-release:data:Migration";
-export const PRE_UPGRADE_BACKUP = "safe-release:data:PreUpgradeBackup";
+export const MIGRATION = stepResource("migrate").component;
+export const PRE_UPGRADE_BACKUP = stepResource("backup").component;
 export const COMMAND_TYPES: readonly string[] = ["command:local:Command", "command:remote:Command"];
 const MIGRATE_MARKER = "-migrate-";
 

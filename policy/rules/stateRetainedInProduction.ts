@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PolicyResourceOptions, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 import { UNKNOWN, describeResource, quote, readKnown } from "../known";
+import { PRE_UPGRADE_BACKUP } from "./migrationAfterBackup";
 
 /** State holders that AWS itself can refuse to delete, and the input that says so. */
 export const DELETION_PROTECTION_FIELDS: Readonly<Record<string, string>> = {
@@ -76,7 +77,6 @@ export function retentionViolation(
  * program's own tests assert their `retainOnDelete`.
  */
 const SNAPSHOT_TYPES = ["aws:rds/snapshot:Snapshot", "aws:rds/clusterSnapshot:ClusterSnapshot"];
-const PRE_UPGRADE_BACKUP = "safe-release:data:PreUpgradeBackup";
 
 /** The type of the resource a URN names: the last `$`-separated type of its type chain. */
 export function parentType(urn: string | undefined): string | undefined {

@@ -1,8 +1,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
-import * as net from "net";
 import * as path from "path";
-import { atTestEnd, run, tempDir } from "../support/processes";
+import { atTestEnd, freePortRun, run, tempDir } from "../support/processes";
 import { PROJECT_DIR, changedSteps, ensureToolchain, PreviewJson } from "./support/pulumiCli";
 
 /**
@@ -57,8 +56,9 @@ describe("e2e: the dev stack as the README walks it", function () {
         fs.chmodSync(dir, 0o755);
         root = `${dir}/root`;
         backupDir = `.e2e-state/${path.basename(dir)}/backups`;
-        routerPort = await freePortRun(4);
-        const basePort = await freePortRun(2, routerPort + 4);
+        // One run: the router's four ports, then the demo's two.
+        routerPort = await freePortRun(6);
+        const basePort = routerPort + 4;
         stackFile = `${dir}/Pulumi.dev.yaml`;
         const text = checkoutStackFile
             .split(DEV_ROOT)
@@ -199,20 +199,3 @@ describe("e2e: the dev stack as the README walks it", function () {
         assert.strictEqual(fs.readFileSync(`${root}/data/FORMAT`, "utf8"), "2\n");
     });
 });
-
-/** The first of `count` consecutive loopback ports that are free now, from `above` up. */
-async function freePortRun(count: number, above = 20000): Promise<number> {
-    for (let start = above + 1 + Math.floor(Math.random() * 20000); start + count < 65535; start += count) {
-        const free = await Promise.all(Array.from({ length: count }, (_, i) => canListen(start + i)));
-        if (free.every(Boolean)) return start;
-    }
-    throw new Error(`no ${count} consecutive free ports above ${above}`);
-}
-
-function canListen(port: number): Promise<boolean> {
-    return new Promise((resolve) => {
-        const server = net.createServer();
-        server.once("error", () => resolve(false));
-        server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-    });
-}

@@ -1,9 +1,8 @@
 import * as assert from "assert";
 import * as fs from "fs";
-import * as net from "net";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { atTestEnd, run, tempDir } from "../support/processes";
+import { atTestEnd, freePortRun, run, tempDir } from "../support/processes";
 import { CliResult, E2eStack, PROJECT_DIR, StackConfig, changedSteps } from "./support/pulumiCli";
 
 /**
@@ -110,8 +109,9 @@ describe("e2e: progressdb released with `replace` on host", function () {
             fs.rmSync(dir, { recursive: true, force: true });
             fs.rmSync(path.join(PROJECT_DIR, path.dirname(backupDir)), { recursive: true, force: true });
         });
-        routerPort = await freePortRun(4);
-        basePort = await freePortRun(1, routerPort + 4);
+        // One run: the router's four ports, then progressdb's.
+        routerPort = await freePortRun(5);
+        basePort = routerPort + 4;
         await run(path.join(PROJECT_DIR, "scripts", "progressdb-artifacts.sh"), [], { cwd: PROJECT_DIR });
         const exampleText = fs
             .readFileSync(path.join(PROJECT_DIR, "examples", "progressdb-host.yaml"), "utf8")
@@ -362,21 +362,4 @@ describe("e2e: progressdb released with `replace` on host", function () {
 
 function escape(text: string): string {
     return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-/** The first of `count` consecutive loopback ports that are free now, from `above` up (as test/e2e/devStack.test.ts picks them). */
-async function freePortRun(count: number, above = 20000): Promise<number> {
-    for (let start = above + 1 + Math.floor(Math.random() * 20000); start + count < 65535; start += count) {
-        const free = await Promise.all(Array.from({ length: count }, (_, i) => canListen(start + i)));
-        if (free.every(Boolean)) return start;
-    }
-    throw new Error(`no ${count} consecutive free ports above ${above}`);
-}
-
-function canListen(port: number): Promise<boolean> {
-    return new Promise((resolve) => {
-        const server = net.createServer();
-        server.once("error", () => resolve(false));
-        server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-    });
 }

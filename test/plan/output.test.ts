@@ -61,7 +61,7 @@ describe("plan: the release as the runbooks write it (in-process)", () => {
         });
     });
 
-    it("a restore: writers stop, the backup is restored and verified, no backup or migration of its own", async () => {
+    it("a restore: every component stops, the backup is restored and verified, no backup or migration of its own", async () => {
         const restore = shopStack({ version: "v1.4.2", extra: "  release:restoreFrom: shop-v1.5.0-20261122T101500.000Z" });
         const report = await planOf(restore, START, COMPARED);
         assert.equal(report.transition, "restore");
@@ -69,11 +69,11 @@ describe("plan: the release as the runbooks write it (in-process)", () => {
             report.steps.map((s) => `${s.runs ? "x" : " "} ${s.step}: ${s.detail}`),
             [
                 "x record version: v1.5.0 → v1.4.2 (stack output `version`); previous v1.4.2 → none (stack output `previous`)",
-                "x quiesce: stop worker of v1.4.2",
+                "x quiesce: stop api, worker of v1.4.2",
                 "  backup: this update restores backup shop-v1.5.0-20261122T101500.000Z instead",
                 "  migrate: this update restores backup shop-v1.5.0-20261122T101500.000Z instead",
                 "x restore: restore backup shop-v1.5.0-20261122T101500.000Z into a scratch copy, verify it, then swap it in",
-                "x resume: start worker of v1.4.2",
+                "x resume: start api, worker of v1.4.2",
                 "  deploy: no version enters; v1.5.0 is retired (its resources are deleted)",
                 "  smoke: no version enters, and the checks are unchanged",
                 "x weights: v1.4.2 100%",

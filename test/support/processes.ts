@@ -43,6 +43,31 @@ export function freePort(): Promise<number> {
     });
 }
 
+/**
+ * The first of `count` consecutive loopback ports that are free now, for a server that
+ * takes a run of ports (a router and its status and hop ports). Picked below the
+ * kernel's ephemeral range: a port from that range, free when checked, can be taken
+ * by any outgoing connection before the server binds it, seconds later.
+ */
+export async function freePortRun(count: number): Promise<number> {
+    const range = fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+    const below = Math.min(range[0] ?? 32768, 32768);
+    for (let attempt = 0; attempt < 200; attempt++) {
+        const start = 10000 + Math.floor(Math.random() * (below - 10000 - count));
+        const free = await Promise.all(Array.from({ length: count }, (_, i) => canListen(start + i)));
+        if (free.every(Boolean)) return start;
+    }
+    throw new Error(`no ${count} consecutive free ports between 10000 and ${below}`);
+}
+
+function canListen(port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+        const server = net.createServer();
+        server.once("error", () => resolve(false));
+        server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+    });
+}
+
 /** True when this process runs as root, where servers such as PostgreSQL must be started as another user. */
 export function isRoot(): boolean {
     return typeof process.getuid === "function" && process.getuid() === 0;

@@ -1,8 +1,7 @@
 import * as fs from "fs";
-import * as net from "net";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { run, tempDir } from "../../support/processes";
+import { freePortRun, run, tempDir } from "../../support/processes";
 import { E2eStack, PROJECT_DIR, StackConfig } from "./pulumiCli";
 
 /**
@@ -48,8 +47,9 @@ export async function startHostWorld(name: string): Promise<HostWorld> {
     fs.chmodSync(dir, 0o755);
     const root = `${dir}/root`;
     const backupDir = `.e2e-state/${path.basename(dir)}/backups`;
-    const routerPort = await freePortRun(4);
-    const basePort = await freePortRun(10, routerPort + 4);
+    // One run: the router's four ports, then the services' ten.
+    const routerPort = await freePortRun(14);
+    const basePort = routerPort + 4;
     const devText = fs
         .readFileSync(path.join(PROJECT_DIR, "Pulumi.dev.yaml"), "utf8")
         .split(DEV_ROOT)
@@ -168,7 +168,7 @@ export async function ledger(world: HostWorld): Promise<string[]> {
         "-d",
         "demo",
         "-tAc",
-        "SELECT version || ' ' || status FROM safe_release_migrations ORDER BY started_at, version",
+        "SELECT version || ' ' || status || coalesce(' restored by ' || restored_by, '') FROM safe_release_migrations ORDER BY started_at, version",
     ]);
     return stdout.split("\n").filter((line) => line !== "");
 }
@@ -225,21 +225,4 @@ export async function buildDemoArtifact(
     fs.rmSync(staging, { recursive: true, force: true });
     const { stdout } = await run("sha256sum", [target]);
     return { path: target, sha256: stdout.split(" ")[0] };
-}
-
-/** The first of `count` consecutive loopback ports that are free now, from `above` up. */
-export async function freePortRun(count: number, above = 20000): Promise<number> {
-    for (let start = above + 1 + Math.floor(Math.random() * 20000); start + count < 65535; start += count) {
-        const free = await Promise.all(Array.from({ length: count }, (_, i) => canListen(start + i)));
-        if (free.every(Boolean)) return start;
-    }
-    throw new Error(`no ${count} consecutive free ports above ${above}`);
-}
-
-function canListen(port: number): Promise<boolean> {
-    return new Promise((resolve) => {
-        const server = net.createServer();
-        server.once("error", () => resolve(false));
-        server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-    });
 }

@@ -37,7 +37,7 @@ export function ensureToolchain(): Promise<Toolchain> {
             const [, name, value] = match;
             env[name] = name === "PATH" ? value.replace(/"\$PATH"$/, env.PATH ?? "").replace(/'/g, "") : value.replace(/^'|'$/g, "");
         }
-        await run("npm", ["run", "--silent", "build"], { cwd: PROJECT_DIR });
+        await run(path.join(PROJECT_DIR, "scripts", "build-if-changed.sh"), [], { cwd: PROJECT_DIR });
         return { env, home };
     })();
     return toolchain;
