@@ -95,7 +95,10 @@ describe("connection strings on TLS, against a real PostgreSQL", function () {
             sessionIsEncrypted(badHost),
             /Hostname\/IP does not match certificate's altnames: IP: 127\.0\.0\.1 is not in the cert's list: $/,
         );
-        await assert.rejects(dump(badHost), /server certificate for "localhost" \(and 1 other name\) does not match host name "127\.0\.0\.1"/);
+        await assert.rejects(
+            dump(badHost),
+            /server certificate for "localhost" \(and 1 other name\) does not match host name "127\.0\.0\.1"/,
+        );
     });
 
     it("verify-ca checks the certificate but not the host name", async () => {

@@ -152,7 +152,10 @@ describe("migrate: decision", () => {
             `No writer was stopped for this migration (no \`release:migrate.quiesce\`): the running versions still serve, on whatever the partial run left.${tail.slice(1)}`,
         );
         assert.equal(waysForward("shop", "v1.6.0").split("\n")[0], `Writers stopped for it stay stopped.${tail.slice(1)}`);
-        assert.deepEqual(parseMigrateArgs([...MIGRATE_BASE, "--stopped-writers", "worker,celery", "--", "x"]).stoppedWriters, ["worker", "celery"]);
+        assert.deepEqual(parseMigrateArgs([...MIGRATE_BASE, "--stopped-writers", "worker,celery", "--", "x"]).stoppedWriters, [
+            "worker",
+            "celery",
+        ]);
         assert.deepEqual(parseMigrateArgs([...MIGRATE_BASE, "--stopped-writers", "", "--", "x"]).stoppedWriters, []);
     });
 
