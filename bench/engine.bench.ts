@@ -10,9 +10,10 @@ import { ReleaseStep, ShopWorld, startShopWorld, stopShopWorld } from "../test/e
 import { runTestEndCleanups, tempDir } from "../test/support/processes";
 
 const RUNS = 3;
-const START: ReleaseStep = { version: "v1.1.0", previous: "v1.0.0", canaryWeight: 0 };
-const FORWARD: ReleaseStep = { version: "v1.1.0", previous: "v1.0.0", canaryWeight: 100 };
-const ROLLBACK: ReleaseStep = { version: "v1.0.0", previous: "v1.1.0", canaryWeight: 100 };
+// Every image pinned by digest, as `prod` requires: an update looks nothing up in the registry.
+const START: ReleaseStep = { version: "v1.1.0", previous: "v1.0.0", canaryWeight: 0, pinned: true };
+const FORWARD: ReleaseStep = { version: "v1.1.0", previous: "v1.0.0", canaryWeight: 100, pinned: true };
+const ROLLBACK: ReleaseStep = { version: "v1.0.0", previous: "v1.1.0", canaryWeight: 100, pinned: true };
 const shift = (canaryWeight: number): ReleaseStep => ({ ...START, canaryWeight });
 /** The goal of a warm rollback: the previous version takes traffic this soon after `pulumi up` starts. */
 const GOAL_SECONDS = 3;
@@ -136,6 +137,10 @@ async function composeStyleRollback(world: ShopWorld): Promise<BaselineTimes> {
             newName,
             "--network",
             networks[0],
+            // The router's config also names the removed warm container: the alias keeps that name resolving,
+            // so a reload (when the container comes back on a new address) loads, as it would with Compose's one name.
+            "--network-alias",
+            oldName,
             "--env-file",
             envFile,
             "--health-cmd",
@@ -206,7 +211,7 @@ export async function run(): Promise<void> {
         let started = performance.now();
         world = await startShopWorld("bench");
         console.log(`world started (dockerd, registry, images, PostgreSQL, stack init) in ${seconds(started).toFixed(1)} s`);
-        const firstDeploy = await timedUp(world, { version: "v1.0.0" });
+        const firstDeploy = await timedUp(world, { version: "v1.0.0", pinned: true });
         const releaseStart = await timedUp(world, START);
         // The first update after a release also deletes its finished data steps: not a plain shift.
         const firstShift = await timedUp(world, shift(10));
@@ -244,7 +249,9 @@ export async function run(): Promise<void> {
 
         const baseline = await composeStyleRollback(world);
 
-        console.log(`real engine (CLI 3.250.0, file backend), docker-host shop stack (web + worker, PostgreSQL), vfs dockerd`);
+        console.log(
+            `real engine (CLI 3.250.0, file backend), docker-host shop stack (web + worker, PostgreSQL, digests pinned), vfs dockerd`,
+        );
         console.log(`pulumi up wall time, --skip-preview unless marked:`);
         console.log(`  first deploy v1.0.0 (1 run)                        ${firstDeploy.toFixed(2)} s`);
         console.log(`  cold release start v1.1.0 at 0% with data steps (1) ${releaseStart.toFixed(2)} s`);

@@ -55,6 +55,8 @@ export interface ReleaseStep {
     readonly smokeFails?: readonly string[];
     /** `release:migrate.command` instead of `service migrate`, e.g. one that waits first. */
     readonly migrateCommand?: readonly string[];
+    /** Every image by its registry digest in the config, as `prod` requires: no lookups at preview. */
+    readonly pinned?: boolean;
 }
 
 export interface ShopWorldOptions {
@@ -163,6 +165,13 @@ function shopConfig(fixed: WorldFixed, step: ReleaseStep): StackConfig {
         ...(step.previous !== undefined ? { "release:previous": step.previous } : {}),
         ...(step.canaryWeight !== undefined ? { "release:canaryWeight": step.canaryWeight } : {}),
         ...(step.restoreFrom !== undefined ? { "release:restoreFrom": step.restoreFrom } : {}),
+        ...(step.pinned === true
+            ? {
+                  "release:digests": Object.fromEntries(
+                      Object.entries(images.service.digests).map(([version, digest]) => [version, { web: digest, worker: digest }]),
+                  ),
+              }
+            : {}),
         "release:components": {
             web: {
                 image: images.service.repository,
@@ -177,7 +186,10 @@ function shopConfig(fixed: WorldFixed, step: ReleaseStep): StackConfig {
         },
         "release:dockerHost": {
             // A tag: the program looks its digest up in the registry at preview, as the dev stack does.
-            routerImage: `${images.router.repository}:${images.router.tag}`,
+            routerImage:
+                step.pinned === true
+                    ? `${images.router.repository}@${images.router.digest}`
+                    : `${images.router.repository}:${images.router.tag}`,
             network: NETWORK,
             routerPort: fixed.routerPort,
             routerAddress: "127.0.0.1",
