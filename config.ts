@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { checkHostMachine, localMachine } from "./components/host/machineChecks";
 import { ConfigError } from "./settings/checks";
-import { checkHostKeySecret, hostSecretKeys } from "./settings/host";
+import { checkHostKeySecret, hostSecretKeys } from "./settings/hostRemote";
 import { RELEASE_KEYS, ReleaseConfig, parseReleaseConfig, referencedSecretKeys } from "./settings/release";
 
 export { ConfigError } from "./settings/checks";

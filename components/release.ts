@@ -4,7 +4,7 @@ import { ReleaseConfig } from "../settings/release";
 import type { EcsPlatform } from "./awsEcs/ecsPlatform";
 import type { DockerPlatform } from "./dockerHost/dockerPlatform";
 import type { HostPlatform } from "./host/hostPlatform";
-import { BackupRecord } from "./data/preUpgradeBackup";
+import { ListedBackup } from "./data/preUpgradeBackup";
 import { dataSteps } from "./data/upgradeSteps";
 import { PinnedImage } from "./pinnedImage";
 import { LastRelease, ReleasePlan, planRelease } from "./plan";
@@ -38,7 +38,7 @@ export interface ReleaseOutputs {
     /** Newest version whose migration has run. */
     readonly schemaHead: pulumi.Output<string>;
     /** Pre-upgrade backups, newest last: the ids `release:restoreFrom` accepts. */
-    readonly backups: pulumi.Output<BackupRecord[]>;
+    readonly backups: pulumi.Output<ListedBackup[]>;
     readonly restoredFrom?: pulumi.Output<string>;
     /** Version → slot on `host`: where each live version listens, kept while it is live. */
     readonly slots?: pulumi.Output<Record<string, number>>;
@@ -169,7 +169,7 @@ function completion(resources: pulumi.Resource[]): pulumi.Output<unknown[]> {
 }
 
 /** Earlier records first, then this update's, each id once, the newest `BACKUPS_LISTED` kept. */
-export function mergeBackups(earlier: BackupRecord[], fresh: BackupRecord[]): BackupRecord[] {
+export function mergeBackups(earlier: ListedBackup[], fresh: ListedBackup[]): ListedBackup[] {
     const freshIds = new Set(fresh.map((b) => b.id));
     return [...earlier.filter((b) => !freshIds.has(b.id)), ...fresh.filter((b) => typeof b.id === "string")].slice(-BACKUPS_LISTED);
 }

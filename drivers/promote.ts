@@ -14,7 +14,8 @@ export interface PromoteOptions {
     readonly dryRun: boolean;
 }
 
-export interface ReleaseState {
+/** The canary keys of the stack's config, as the driver reads them (strings, unparsed). */
+export interface CanaryConfig {
     readonly version?: string;
     readonly previous?: string;
     readonly canaryWeight?: string;
@@ -23,7 +24,7 @@ export interface ReleaseState {
 export type PlannedStep = { readonly kind: "weight"; readonly weight: number } | { readonly kind: "retire" };
 
 /** The ordered changes a promotion makes; throws when the stack is not in a canary. */
-export function planPromotion(stack: string, state: ReleaseState, options: Pick<PromoteOptions, "steps" | "retire">): PlannedStep[] {
+export function planPromotion(stack: string, state: CanaryConfig, options: Pick<PromoteOptions, "steps" | "retire">): PlannedStep[] {
     if (!state.version)
         throw new Error(`\`${CONFIG_KEYS.version}\` is not set on stack \`${stack}\`; deploy a version before promoting it`);
     if (!state.previous) {
@@ -44,7 +45,7 @@ export function planPromotion(stack: string, state: ReleaseState, options: Pick<
     return options.retire ? [...steps, { kind: "retire" }] : steps;
 }
 
-export function describePlan(plan: readonly PlannedStep[], state: ReleaseState, bakeMs: number, analysis: AnalysisConfig): string[] {
+export function describePlan(plan: readonly PlannedStep[], state: CanaryConfig, bakeMs: number, analysis: AnalysisConfig): string[] {
     const gate = `sample every ${analysis.intervalSeconds}s; revert if error rate > ${analysis.maxErrorRate} or p95 > ${analysis.maxP95LatencyMs} ms with at least ${analysis.minRequests} requests`;
     return plan.map((step, i) =>
         step.kind === "weight"
@@ -66,7 +67,7 @@ type BakeOutcome = { readonly breach?: { readonly reasons: readonly string[]; re
 /** Shifts traffic step by step, baking each weight; reverts to weight 0 on its own at a breach. Returns the exit code. */
 export async function promote(context: PromoteContext, options: PromoteOptions): Promise<number> {
     const { stack, log } = context;
-    const state: ReleaseState = {
+    const state: CanaryConfig = {
         version: await stack.getConfig(CONFIG_KEYS.version),
         previous: await stack.getConfig(CONFIG_KEYS.previous),
         canaryWeight: await stack.getConfig(CONFIG_KEYS.canaryWeight),
@@ -190,7 +191,7 @@ async function bake(context: PromoteContext, metrics: MetricSource, label: strin
 
 async function revert(
     context: PromoteContext,
-    state: ReleaseState,
+    state: CanaryConfig,
     weight: number,
     breach: NonNullable<BakeOutcome["breach"]>,
     started: number,

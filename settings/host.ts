@@ -1,6 +1,7 @@
 import { ConfigError, fail, isObject, optionalInteger, optionalString, rejectUnknownKeys, requireObject, requireString } from "./checks";
 import { ComponentSpec } from "./components";
 import { isReleaseTag } from "../core/releaseTags";
+import { RemoteHost, checkRouterReach, parseRemote } from "./hostRemote";
 
 export type HostManager = "supervisord" | "systemd";
 /** `canary`: the new version starts on its own port beside the old; `replace`: the old stops first (exclusive data). */
@@ -54,15 +55,6 @@ export interface HostSettings {
     readonly exclusiveData: Record<string, string>;
     /** `release:host.address` + `privateKey`: the steps run over SSH there; absent, on the machine running Pulumi. */
     readonly remote?: RemoteHost;
-}
-
-/** A machine reached over SSH (`ssh://user@host[:port]`), with the key from a stack secret. */
-export interface RemoteHost {
-    readonly user: string;
-    readonly host: string;
-    readonly port: number;
-    /** The `release:<key>` secret holding the private key (from `privateKey: config:<key>`). */
-    readonly privateKeyConfig: string;
 }
 
 export const HOST_KEYS = [
@@ -159,90 +151,6 @@ export function parseHostSettings(value: unknown, components: ComponentSpec[]): 
     checkPortRanges(settings, components);
     checkRouterReach(settings);
     return settings;
-}
-
-const LOOPBACK = /^(127\.|localhost$)/;
-
-/**
- * The smoke tests and the `url` output reach the router from the machine running
- * Pulumi: a router on a remote host's loopback address is out of their reach.
- */
-function checkRouterReach(settings: HostSettings): void {
-    const remote = settings.remote;
-    if (remote === undefined || !LOOPBACK.test(settings.routerAddress) || LOOPBACK.test(remote.host)) return;
-    fail(
-        "release:host.routerAddress",
-        `an address of ${remote.host} that the machine running Pulumi reaches, or \`0.0.0.0\` (the smoke tests and the \`url\` output call the router from here)`,
-        settings.routerAddress,
-    );
-}
-
-const SSH_ADDRESS = /^ssh:\/\/([a-z_][a-z0-9_.-]*)@([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(\d{1,5}))?$/;
-const KEY_REFERENCE =
-    "`config:<key>`, naming the stack secret that holds the SSH private key (`pulumi config set --secret <key> < <key file>`)";
-
-/** The key's reference is checked without ever quoting it: a pasted key must not reach an error message. */
-function parseRemote(address: unknown, privateKey: unknown): { remote?: RemoteHost } {
-    const key = "release:host.address";
-    if (address === undefined) {
-        if (privateKey !== undefined)
-            throw new ConfigError("`release:host.privateKey` applies only with `release:host.address`; set the address or remove the key");
-        return {};
-    }
-    const match = typeof address === "string" ? SSH_ADDRESS.exec(address) : null;
-    const port = match?.[3] !== undefined ? Number(match[3]) : 22;
-    if (match === null || port < 1 || port > 65535) {
-        fail(key, "`ssh://user@host` or `ssh://user@host:port` (a user name, a host name or IPv4 address, a port 1–65535)", address);
-    }
-    if (privateKey === undefined) throw new ConfigError(`\`release:host.privateKey\` is required with \`${key}\`: ${KEY_REFERENCE}`);
-    if (typeof privateKey !== "string" || !/^config:[A-Za-z][A-Za-z0-9_-]*$/.test(privateKey)) {
-        throw new ConfigError(
-            `\`release:host.privateKey\` must be ${KEY_REFERENCE}, never the key itself; got a value that is not such a reference (not shown)`,
-        );
-    }
-    return { remote: { user: match[1], host: match[2], port, privateKeyConfig: privateKey.slice("config:".length) } };
-}
-
-/** The `release:` keys `release:host` refers to: the private key's secret. */
-export function hostSecretKeys(host: unknown): string[] {
-    const ref = isObject(host) ? host.privateKey : undefined;
-    return typeof ref === "string" && /^config:[A-Za-z][A-Za-z0-9_-]*$/.test(ref) ? [ref.slice("config:".length)] : [];
-}
-
-/** The key's secret must be set, and set as a secret: a private key never sits in a stack file in plain text. */
-export function checkHostKeySecret(
-    settings: HostSettings | undefined,
-    present: (key: string) => boolean,
-    isSecret: (key: string) => boolean,
-): void {
-    const name = settings?.remote?.privateKeyConfig;
-    if (name === undefined) return;
-    if (!present(name)) {
-        throw new ConfigError(
-            `\`release:${name}\` is missing: \`release:host.privateKey\` refers to it; set the SSH private key with \`pulumi config set --secret ${name} < <key file>\``,
-        );
-    }
-    if (!isSecret(name)) {
-        throw new ConfigError(
-            `\`release:${name}\` must be a secret: \`release:host.privateKey\` refers to it, and a private key is never stored in plain text; ` +
-                `set it again with \`pulumi config set --secret ${name} < <key file>\` (and rotate the key, since the stack file held it)`,
-        );
-    }
-}
-
-/**
- * A directory backup archives the data directory from the machine running
- * Pulumi, into its backup directory; with a remote host that directory is on
- * the other machine, so the archive would be of the wrong (or no) directory.
- */
-export function checkRemoteBackup(settings: HostSettings, backup: unknown): void {
-    const directory = isObject(backup) ? backup.directory : undefined;
-    if (settings.remote === undefined || directory === undefined) return;
-    throw new ConfigError(
-        `\`release:backup.directory\` cannot be used with \`release:host.address\` (${settings.remote.user}@${settings.remote.host}): ` +
-            `the directory backup archives ${String(directory)} on the machine running Pulumi, not on the remote host; ` +
-            "remove `release:backup.directory` and back the data directory up on that host, or run Pulumi there without `release:host.address`",
-    );
 }
 
 function absolutePath(key: string, value: unknown): string | undefined {

@@ -4,15 +4,8 @@ import { ComponentSpec, parseComponents } from "./components";
 import { DATA_KEYS, DataSettings, parseDataSettings } from "./data";
 import { GATE_KEYS, GateSettings, parseGateSettings } from "./gates";
 import { DockerSettings, parseDockerSettings, splitImageReference } from "./docker";
-import {
-    ArtifactTable,
-    HostSettings,
-    checkHostComponents,
-    checkRemoteBackup,
-    checkReplaceWeights,
-    parseArtifacts,
-    parseHostSettings,
-} from "./host";
+import { ArtifactTable, HostSettings, checkHostComponents, checkReplaceWeights, parseArtifacts, parseHostSettings } from "./host";
+import { checkRemoteBackup } from "./hostRemote";
 import { isReleaseTag, tagSlug } from "../core/releaseTags";
 
 export type Platform = "aws-ecs" | "docker-host" | "host";

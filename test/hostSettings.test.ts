@@ -1,7 +1,8 @@
 import { strict as assert } from "assert";
 import { checkHostMachine, MachineFacts } from "../components/host/machineChecks";
 import { parseReleaseConfig } from "../settings/release";
-import { assignSlots, checkHostKeySecret, hostSecretKeys, parseHostSettings, servicePort } from "../settings/host";
+import { assignSlots, parseHostSettings, servicePort } from "../settings/host";
+import { checkHostKeySecret, hostSecretKeys } from "../settings/hostRemote";
 import { SHA, hostConfig } from "./hostFixtures";
 
 const ROOT = "/tmp/no-such-host-root";

@@ -19,8 +19,8 @@ export interface PreUpgradeBackupArgs {
     readonly quiesced: boolean;
 }
 
-/** What the `backups` stack output lists: a backup's log record, plus the schema head it restores. */
-export type BackupRecord = Record<string, unknown> & { readonly id: string; readonly kind: string; readonly schemaHead?: string };
+/** What the `backups` stack output lists: a backup's log record (core/backupLog.ts, as the step printed it), plus the schema head it restores. */
+export type ListedBackup = Record<string, unknown> & { readonly id: string; readonly kind: string; readonly schemaHead?: string };
 
 /**
  * Every backup the seeds ask for before a migration, taken side by side (they
@@ -32,14 +32,14 @@ export type BackupRecord = Record<string, unknown> & { readonly id: string; read
 export class PreUpgradeBackup extends pulumi.ComponentResource {
     public readonly steps: pulumi.Resource[] = [];
     /** Records of this backup, for the `backups` stack output. */
-    public readonly records: pulumi.Output<BackupRecord[]>;
+    public readonly records: pulumi.Output<ListedBackup[]>;
 
     constructor(name: string, args: PreUpgradeBackupArgs, opts: pulumi.ComponentResourceOptions = {}) {
         // The version is a registered property too, so the policy pack sees it at preview (`migration-after-backup`).
         super(stepResource("backup").component, name, { version: args.version }, opts);
         const { app, version, backup } = args;
         const common = ["--app", app, "--version", version, "--log", backup.log];
-        const records: pulumi.Output<BackupRecord>[] = [];
+        const records: pulumi.Output<ListedBackup>[] = [];
         const opsStep = (part: keyof typeof BACKUP_PARTS, argv: string[], environment?: Record<string, pulumi.Output<string>>) => {
             const run = new command.local.Command(
                 `${name}${BACKUP_PARTS[part]}`,
@@ -55,7 +55,7 @@ export class PreUpgradeBackup extends pulumi.ComponentResource {
                 },
             );
             this.steps.push(run);
-            records.push(run.stdout.apply((stdout) => ({ ...parseOpsResult(stdout), schemaHead: args.schemaHead }) as BackupRecord));
+            records.push(run.stdout.apply((stdout) => ({ ...parseOpsResult(stdout), schemaHead: args.schemaHead }) as ListedBackup));
         };
 
         if (args.databaseUrl !== undefined) {
@@ -105,7 +105,7 @@ export class PreUpgradeBackup extends pulumi.ComponentResource {
             opsStep("kms", ["kms-record", "--key", backup.kmsKeyId, ...common]);
         }
         this.snapshot(name, args, records, opts.dependsOn);
-        this.records = pulumi.all(records) as unknown as pulumi.Output<BackupRecord[]>;
+        this.records = pulumi.all(records) as unknown as pulumi.Output<ListedBackup[]>;
         this.registerOutputs({ version, records: this.records });
     }
 
@@ -113,7 +113,7 @@ export class PreUpgradeBackup extends pulumi.ComponentResource {
     private snapshot(
         name: string,
         args: PreUpgradeBackupArgs,
-        records: pulumi.Output<BackupRecord>[],
+        records: pulumi.Output<ListedBackup>[],
         dependsOn: pulumi.ResourceOptions["dependsOn"],
     ): void {
         const identifier = `${args.app}-${tagSlug(args.version)}-pre-upgrade`;
@@ -126,7 +126,7 @@ export class PreUpgradeBackup extends pulumi.ComponentResource {
                 pulumi.output({
                     ...fields,
                     ...(args.schemaHead !== undefined ? { schemaHead: args.schemaHead } : {}),
-                }) as pulumi.Output<BackupRecord>,
+                }) as pulumi.Output<ListedBackup>,
             );
         };
         const { rdsInstance, auroraCluster } = args.database ?? {};

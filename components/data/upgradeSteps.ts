@@ -8,7 +8,7 @@ import { PlatformAdapter } from "../platform";
 import { Migration } from "./migration";
 import { NO_RERUN, OPS, commandLine } from "./opsCommand";
 import { Preflight } from "./preflight";
-import { BackupRecord, PreUpgradeBackup } from "./preUpgradeBackup";
+import { ListedBackup, PreUpgradeBackup } from "./preUpgradeBackup";
 import { Quiesce } from "./quiesce";
 import { Restore } from "./restore";
 
@@ -27,7 +27,7 @@ export interface DataSteps {
     /** The services of this update start after these. */
     readonly ready: pulumi.Resource[];
     /** Records of the backup this update keeps (the schema head's). */
-    readonly backups: pulumi.Output<BackupRecord[]>;
+    readonly backups: pulumi.Output<ListedBackup[]>;
 }
 
 /**
@@ -160,7 +160,7 @@ const LOGGED_KINDS = ["postgres", "directory", "bucket", "kms"];
 function pruneBackups(
     name: string,
     settings: BackupSettings,
-    records: pulumi.Output<BackupRecord[]>,
+    records: pulumi.Output<ListedBackup[]>,
     after: pulumi.Resource,
     parent: pulumi.Resource,
 ): void {

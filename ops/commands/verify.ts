@@ -29,7 +29,7 @@ SAFE_RELEASE_PG_BIN: directory of pg_restore (else PATH). AWS: as for bucket-bac
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /** What a check found; `problems` empty means verified. */
-interface Verdict {
+interface BackupCheck {
     readonly problems: string[];
     readonly [detail: string]: unknown;
 }
@@ -42,7 +42,7 @@ export const command: OpsCommand = {
         reported("verify", io, async () => {
             const expectation = expectationFrom(parseFlags(args, { file: "value", sha256: "value", id: "value", log: "value" }));
             const started = Date.now();
-            let verdict: Verdict;
+            let verdict: BackupCheck;
             try {
                 verdict = await check(expectation, io);
             } catch (err) {
@@ -94,7 +94,7 @@ function expectationFrom(flags: ParsedFlags): Expectation {
     return { kind: "file", file: path.resolve(file), sha256 };
 }
 
-function check(expectation: Expectation, io: OpsIO): Promise<Verdict> {
+function check(expectation: Expectation, io: OpsIO): Promise<BackupCheck> {
     switch (expectation.kind) {
         case "file":
             return verifyFile(expectation, io.env);
@@ -105,7 +105,7 @@ function check(expectation: Expectation, io: OpsIO): Promise<Verdict> {
     }
 }
 
-async function verifyFile(expectation: Expectation & { kind: "file" }, env: NodeJS.ProcessEnv): Promise<Verdict> {
+async function verifyFile(expectation: Expectation & { kind: "file" }, env: NodeJS.ProcessEnv): Promise<BackupCheck> {
     const { file } = expectation;
     const found = await checkFile(file, env);
     const problems: string[] = found.readError !== undefined ? [found.readError] : [];
@@ -132,7 +132,7 @@ async function verifyFile(expectation: Expectation & { kind: "file" }, env: Node
 }
 
 /** The copy as it is now against the record; the live source may have changed since, so it is not listed. */
-async function verifyBucketCopy(record: BucketBackupRecord, io: OpsIO): Promise<Verdict> {
+async function verifyBucketCopy(record: BucketBackupRecord, io: OpsIO): Promise<BackupCheck> {
     const copy = parseS3Location(record.location, "id", true);
     const objects = await listAllObjects(copy, io.env, (line) => io.stderr.write(`verify: ${line}\n`));
     const found = totals(objects);
@@ -155,7 +155,7 @@ async function verifyBucketCopy(record: BucketBackupRecord, io: OpsIO): Promise<
 }
 
 /** A key record is its own content: the checksum is recomputed from the recorded metadata. */
-export function verifyKeyRecord(record: KmsBackupRecord): Verdict {
+export function verifyKeyRecord(record: KmsBackupRecord): BackupCheck {
     const base = { id: record.id, kind: "kms", location: record.location, expectedSha256: record.sha256 };
     if (typeof record.key !== "object" || record.key === null) {
         return { ...base, sha256: null, problems: [`\`key\` of record \`${record.id}\` must hold the recorded key metadata; got nothing`] };

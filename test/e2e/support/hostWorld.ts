@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { freePortRun, run, tempDir } from "../../support/processes";
-import { E2eStack, PROJECT_DIR, StackConfig } from "./pulumiCli";
+import { E2eStack, PROJECT_DIR, StackConfig, loggedBackups } from "./pulumiCli";
 
 /**
  * The dev stack's demo service on `host`, in a world of its own: the config of
@@ -175,13 +175,7 @@ export async function ledger(world: HostWorld): Promise<string[]> {
 
 /** The backup log the stack writes: one JSON record per backup. */
 export function backupLog(world: HostWorld): Array<Record<string, unknown>> {
-    const file = path.join(PROJECT_DIR, world.backupDir, "backups.log");
-    if (!fs.existsSync(file)) return [];
-    return fs
-        .readFileSync(file, "utf8")
-        .split("\n")
-        .filter((line) => line.trim() !== "")
-        .map((line) => JSON.parse(line) as Record<string, unknown>);
+    return loggedBackups(world.backupDir);
 }
 
 /** File path (relative to the directory) → bytes, of every file under `dir`: a directory's content to compare. */

@@ -178,3 +178,14 @@ export function changedSteps(json: PreviewJson): string[] {
             return `${step.op} ${type.split("$").pop()}::${name}`;
         });
 }
+
+/** The backup log a stack writes under `backupDir` (relative to the project): one JSON record per backup. */
+export function loggedBackups(backupDir: string): Array<Record<string, unknown>> {
+    const file = path.join(PROJECT_DIR, backupDir, "backups.log");
+    if (!fs.existsSync(file)) return [];
+    return fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .filter((line) => line.trim() !== "")
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+}

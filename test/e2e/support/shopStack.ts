@@ -4,7 +4,7 @@ import * as path from "path";
 import { freePort } from "../../support/processes";
 import { DockerEngine, startDockerEngine } from "./dockerEngine";
 import { BuiltImages, buildImages } from "./images";
-import { E2eStack, PROJECT_DIR, StackConfig } from "./pulumiCli";
+import { E2eStack, PROJECT_DIR, StackConfig, loggedBackups } from "./pulumiCli";
 import { Registry, startRegistry } from "./registry";
 import { ServiceDatabase, startServiceDatabase } from "./serviceDatabase";
 
@@ -226,13 +226,7 @@ function smokeFailCommand(versions: readonly string[], failRates: ReleaseStep["f
 
 /** The backup log the stack writes: one JSON record per backup. */
 export function backupLog(world: ShopWorld): Array<Record<string, unknown>> {
-    const file = path.join(PROJECT_DIR, world.backupDir, "backups.log");
-    if (!fs.existsSync(file)) return [];
-    return fs
-        .readFileSync(file, "utf8")
-        .split("\n")
-        .filter((line) => line.trim() !== "")
-        .map((line) => JSON.parse(line));
+    return loggedBackups(world.backupDir);
 }
 
 /** The migration ledger as `<version> <status>` rows, oldest first. */
