@@ -202,21 +202,17 @@ export async function buildDemoArtifact(
     version: string,
     files: { store: string; migrate: string },
 ): Promise<{ path: string; sha256: string }> {
-    const staging = fs.mkdtempSync(path.join(outDir, `.${version}-`));
-    fs.chmodSync(staging, 0o755);
-    fs.copyFileSync(path.join(PROJECT_DIR, "examples", "demo", "server.js"), path.join(staging, "server.js"));
-    fs.writeFileSync(path.join(staging, "store.js"), files.store);
-    fs.writeFileSync(path.join(staging, "migrate.js"), files.migrate);
-    for (const file of fs.readdirSync(staging)) fs.chmodSync(path.join(staging, file), 0o644);
+    const sources = fs.mkdtempSync(path.join(outDir, `.${version}-`));
+    fs.writeFileSync(path.join(sources, "store.js"), files.store);
+    fs.writeFileSync(path.join(sources, "migrate.js"), files.migrate);
     const target = path.join(outDir, `demo-${version}.tar.gz`);
-    await run("sh", [
-        "-c",
-        'tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --format=gnu -C "$1" -cf - . | gzip -n -9 >"$2"',
-        "sh",
-        staging,
+    // Packed as the committed demo artifacts are (scripts/release-tarball.sh), from this version's own store and migration.
+    const { stdout } = await run(path.join(PROJECT_DIR, "scripts", "release-tarball.sh"), [
         target,
+        path.join(PROJECT_DIR, "examples", "demo", "server.js"),
+        path.join(sources, "store.js"),
+        path.join(sources, "migrate.js"),
     ]);
-    fs.rmSync(staging, { recursive: true, force: true });
-    const { stdout } = await run("sha256sum", [target]);
+    fs.rmSync(sources, { recursive: true, force: true });
     return { path: target, sha256: stdout.split(" ")[0] };
 }
