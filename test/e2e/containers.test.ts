@@ -5,7 +5,7 @@ import { applyConfigCommand, routerSpec } from "../../components/dockerHost/rout
 import { readConfigFingerprint, renderNginxConfig } from "../../core/nginxConfig";
 import { extractCounters, parsePrometheusText } from "../../drivers/metrics/prometheus";
 import { parseComponents } from "../../settings/components";
-import { freePort, run } from "../support/processes";
+import { freePortRun, run } from "../support/processes";
 import { DockerEngine, pollUntil, startDockerEngine, waitForHealthy } from "./support/dockerEngine";
 import { BuiltImages, SERVICE_VERSIONS, buildImages } from "./support/images";
 import { Registry, startRegistry } from "./support/registry";
@@ -156,7 +156,7 @@ describe("e2e substrate: Docker engine, registry, images, service database", fun
         });
 
         it("publishes a container port on 127.0.0.1", async function () {
-            const port = await freePort();
+            const port = await freePortRun(1);
             await engine.docker([
                 "run",
                 "-d",
@@ -218,7 +218,7 @@ describe("e2e substrate: Docker engine, registry, images, service database", fun
         });
 
         it("answers /healthz, / and /smoke, and writes rows through the container URL", async function () {
-            port = await freePort();
+            port = await freePortRun(1);
             await startService("svc-v1", "v1.0.0", [], port);
             const base = `http://127.0.0.1:${port}`;
             assert.deepEqual(await get(`${base}/healthz`), { status: 200, body: "ok", version: null });
@@ -245,7 +245,7 @@ describe("e2e substrate: Docker engine, registry, images, service database", fun
         });
 
         it("fails the share FAIL_RATE of `GET /` and /smoke under SMOKE_FAIL=1", async function () {
-            const failing = await freePort();
+            const failing = await freePortRun(1);
             await startService("svc-failing", "v1.1.0", ["FAIL_RATE=0.25", "SMOKE_FAIL=1"], failing);
             const statuses: number[] = [];
             for (let i = 0; i < 8; i++) statuses.push((await get(`http://127.0.0.1:${failing}/`)).status);
@@ -321,7 +321,7 @@ describe("e2e substrate: Docker engine, registry, images, service database", fun
 
     describe("the router", function () {
         it("starts healthy, then reloads the program's rendered configs without a restart", async function () {
-            const port = await freePort();
+            const port = await freePortRun(1);
             const image = `${images.router.repository}@${images.router.digest}`;
             await engine.docker([
                 "run",

@@ -5,7 +5,7 @@ import * as path from "path";
 import { InitFailedError } from "../plugins/docker/resource";
 import { DockerProvider } from "../plugins/docker/provider";
 import { UNKNOWN, secret } from "../plugins/docker/wire";
-import { atTestEnd, freePort, run, tempDir } from "../support/processes";
+import { atTestEnd, freePortRun, run, tempDir } from "../support/processes";
 import { DockerEngine, commandOnPath, pollUntil, startDockerEngine, stopChild } from "./support/dockerEngine";
 import { Registry, startRegistry } from "./support/registry";
 
@@ -163,7 +163,7 @@ describe("e2e: the stand-in docker plugin against a real dockerd", function () {
         let created: { id: string; inputs: any; outs: any };
 
         before(async () => {
-            port = await freePort();
+            port = await freePortRun(1);
             await checkAndCreate(provider, urn(NETWORK, "app"), { name: "sr-app" });
             await checkAndCreate(provider, urn(VOLUME, "data"), { name: "sr-app-data" });
             await checkAndCreate(provider, urn(IMAGE, "app"), { name: pinned, keepLocally: true });

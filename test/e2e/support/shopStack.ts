@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { freePort } from "../../support/processes";
+import { freePortRun } from "../../support/processes";
 import { DockerEngine, startDockerEngine } from "./dockerEngine";
 import { BuiltImages, buildImages } from "./images";
 import { E2eStack, PROJECT_DIR, StackConfig, loggedBackups } from "./pulumiCli";
@@ -112,7 +112,7 @@ export async function startWorldOf(
     const registry = await startRegistry();
     const images = await buildImages(engine, registry);
     const db = await startServiceDatabase(engine);
-    const routerPort = await freePort();
+    const routerPort = await freePortRun(1);
     // The program takes backup paths relative to the project (the same config, the same command, on every
     // machine): a directory of the checkout that git ignores and the test removes.
     fs.mkdirSync(path.join(PROJECT_DIR, E2E_DIR), { recursive: true });
