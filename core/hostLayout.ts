@@ -56,11 +56,6 @@ export function routerPaths(root: string): RouterPaths {
     };
 }
 
-/** Single-quotes each word for `/bin/sh` unless it is plainly safe. */
-export function shellWords(argv: readonly string[]): string {
-    return argv.map((word) => (/^[A-Za-z0-9_@%+=:,.\/-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`)).join(" ");
-}
-
 /** The program's own path: relative to its release directory unless absolute. */
 export function programPath(dir: string, executable: string): string {
     return executable.startsWith("/") ? executable : `${dir}/${executable.replace(/^\.\//, "")}`;

@@ -1,4 +1,5 @@
-import { envFilePath, logFilePath, programPath, shellWords } from "./hostLayout";
+import { envFilePath, logFilePath, programPath } from "./hostLayout";
+import { shellQuote } from "./shell";
 
 /** What one supervisord program (or systemd unit) runs. */
 export interface ProgramSpec {
@@ -38,16 +39,16 @@ export function renderProgramSection(spec: ProgramSpec): string {
     }
     if (spec.command.length === 0) throw new Error(`program ${spec.name} has no command; give the program to run`);
     const [executable, ...args] = spec.command;
-    const exec = shellWords([programPath(spec.directory, executable), ...args]);
+    const exec = shellQuote([programPath(spec.directory, executable), ...args]);
     const script =
         spec.withEnvFile === false
             ? `exec ${exec}`
-            : `set -a && . ${shellWords([envFilePath(spec.root, spec.name)])} && set +a && exec ${exec}`;
+            : `set -a && . ${shellQuote([envFilePath(spec.root, spec.name)])} && set +a && exec ${exec}`;
     const log = logFilePath(spec.root, spec.name);
     return [
         `; ${spec.description} (written by safe-release; changes are overwritten)`,
         `[program:${spec.name}]`,
-        `command=${supervisorLiteral(shellWords(["/bin/sh", "-c", script]))}`,
+        `command=${supervisorLiteral(shellQuote(["/bin/sh", "-c", script]))}`,
         `directory=${supervisorLiteral(spec.directory)}`,
         "autostart=true",
         "autorestart=true",

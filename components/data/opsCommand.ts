@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { shellQuote } from "../../core/shell";
 
 /**
  * How data steps call the ops programs: relative to the project directory,
@@ -25,10 +26,7 @@ export const NO_RERUN = `printf '%s' "$PULUMI_COMMAND_STDOUT"`;
  * must be stated, not left to when a parent happens to register.
  */
 
-/** Single-quotes each word for `/bin/sh`; only non-secret words (names, paths, ids) ever go on a command line. */
-export function shellQuote(argv: string[]): string {
-    return argv.map((word) => (/^[A-Za-z0-9_@%+=:,.\/-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`)).join(" ");
-}
+export { shellQuote };
 
 export function commandLine(argv: pulumi.Input<pulumi.Input<string>[]>): pulumi.Output<string> {
     return pulumi.output(argv).apply((words) => shellQuote(words));

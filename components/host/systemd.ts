@@ -1,4 +1,5 @@
-import { programPath, shellWords } from "../../core/hostLayout";
+import { programPath } from "../../core/hostLayout";
+import { shellQuote } from "../../core/shell";
 
 export interface UnitTemplateSpec {
     readonly app: string;
@@ -35,7 +36,7 @@ export function renderUnitTemplate(spec: UnitTemplateSpec): string {
         "Type=simple",
         `WorkingDirectory=${directory}`,
         `EnvironmentFile=${unitLiteral(`${spec.root}/env/${spec.app}-${spec.component}@`)}%i.env`,
-        `ExecStart=${shellWords(exec)}`,
+        `ExecStart=${shellQuote(exec)}`,
         "Restart=on-failure",
         "RestartSec=2s",
         `TimeoutStopSec=${spec.stopWaitSeconds ?? 30}s`,

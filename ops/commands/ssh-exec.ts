@@ -2,6 +2,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { shellQuote } from "../../core/shell";
 import { SSH_KEY_ENV } from "../../core/sshExec";
 import { OpsCommand, OpsIO, UsageError } from "../command";
 import { parseFlags, requireValue } from "../flags";
@@ -50,7 +51,7 @@ async function run(args: string[], io: OpsIO): Promise<number> {
             ...sendEnv.flatMap((name) => ["-o", `SendEnv=${name}`]),
             "--",
             host,
-            acceptEnvGuard(sendEnv, host) + flags.rest.map(shellQuote).join(" "),
+            acceptEnvGuard(sendEnv, host) + shellQuote(flags.rest),
         ];
         return await new Promise<number>((resolve) => {
             const child = spawn("ssh", argv, { env, stdio: ["ignore", "pipe", "pipe"] });
@@ -84,12 +85,7 @@ async function run(args: string[], io: OpsIO): Promise<number> {
 function acceptEnvGuard(names: string[], host: string): string {
     if (names.length === 0) return "";
     const format = `ssh-exec: %s did not reach ${host}: add \`AcceptEnv ${names.join(" ")}\` to its sshd_config and reload sshd\n`;
-    return `for v in ${names.join(" ")}; do printenv "$v" >/dev/null || { printf ${shellQuote(format)} "$v" >&2; exit 3; }; done; `;
-}
-
-/** One word for the remote's POSIX shell. */
-function shellQuote(word: string): string {
-    return /^[A-Za-z0-9_\/.=:,@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
+    return `for v in ${names.join(" ")}; do printenv "$v" >/dev/null || { printf ${shellQuote([format])} "$v" >&2; exit 3; }; done; `;
 }
 
 export const command: OpsCommand = {
