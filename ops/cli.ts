@@ -29,7 +29,11 @@ export function overview(commands: Map<string, OpsCommand>): string {
 }
 
 export async function main(argv: string[], io: OpsIO): Promise<number> {
-    const commands = loadCommands();
+    return dispatch(loadCommands(), argv, io);
+}
+
+/** Runs the named command of `commands`: its usage for `--help`, exit 2 with one line for bad input. */
+export async function dispatch(commands: Map<string, OpsCommand>, argv: string[], io: OpsIO): Promise<number> {
     const [name, ...args] = argv;
     if (name === undefined || name === "--help" || name === "-h" || name === "help") {
         io.stderr.write(overview(commands));

@@ -180,9 +180,10 @@ export class HostPlatform extends pulumi.ComponentResource implements PlatformAd
         const verified = Object.values(this.installs).flatMap((perComponent) => Object.values(perComponent).map((c) => c.stdout));
         const started = programsOf(restartable);
         // On a remote host both go through `ssh-exec`, its key in the environment.
-        const { environment } = this.runner.onHost(stop);
+        const stopOnHost = this.runner.onHost(stop);
+        const { environment } = stopOnHost;
         return {
-            stop: pulumi.all(verified).apply(() => this.runner.onHost(stop).argv),
+            stop: pulumi.all(verified).apply(() => stopOnHost.argv),
             ...(started.length > 0 ? { start: pulumi.output(this.runner.onHost(writerArgv(this.settings, started).start).argv) } : {}),
             ...(environment !== undefined ? { environment } : {}),
         };

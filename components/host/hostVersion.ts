@@ -1,4 +1,3 @@
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ComponentSpec } from "../../settings/components";
 import { HostSettings } from "../../settings/host";
@@ -26,8 +25,8 @@ export interface ProgramArgs {
     readonly after: pulumi.Resource[];
     /** A program keyed by component (`replace`): an update swaps the version, and a failure puts the old one back. */
     readonly replaced: boolean;
-    /** Where the step runs (here, or over SSH); a local command when unset. */
-    readonly runner?: HostRunner;
+    /** Where the step runs: here, or over SSH. */
+    readonly runner: HostRunner;
 }
 
 /** The environment a program (and a one-off task of its version) gets besides the secrets. */
@@ -36,7 +35,7 @@ export function plainEnvironment(component: ComponentSpec, version: string, port
 }
 
 /** The program's name, its definition (a supervisord section or a systemd template) and the argv that installs and removes it. */
-export function programPlan(args: Omit<ProgramArgs, "secrets" | "installed" | "after">): {
+export function programPlan(args: Omit<ProgramArgs, "secrets" | "installed" | "after" | "runner">): {
     name: string;
     definition: string;
     up: string[];
@@ -79,7 +78,7 @@ export function programCommand(name: string, args: ProgramArgs, parent: pulumi.R
     const up = commandLine(plan.up);
     const inputs = { create: up, update: up, delete: commandLine(plan.down), stdin: plan.definition, environment: args.secrets };
     const opts = { parent, dependsOn: [...args.installed, ...args.after], additionalSecretOutputs: ["environment"] };
-    return args.runner !== undefined ? args.runner.step(name, inputs, opts) : new command.local.Command(name, inputs, opts);
+    return args.runner.step(name, inputs, opts);
 }
 
 export interface HostVersionArgs {
@@ -95,7 +94,7 @@ export interface HostVersionArgs {
     readonly after: pulumi.Resource[];
     /** Programs of this version that the platform runs per component (`replace`), with their backends. */
     readonly replaced: { readonly ready: pulumi.Resource[]; readonly backends: Record<string, string[]> };
-    readonly runner?: HostRunner;
+    readonly runner: HostRunner;
 }
 
 /**
