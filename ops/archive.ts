@@ -5,6 +5,7 @@ import { pipeline } from "stream/promises";
 import { extract, Extract, Header } from "tar-stream";
 import * as zlib from "zlib";
 import { fsyncPath, HashingCounter, ProgressMeter, runChild } from "./checksum";
+import { commitPartial, partialName } from "./partialFiles";
 
 /**
  * Directory backups (a Pebble `--db` directory, any data volume) as tar archives.
@@ -140,7 +141,10 @@ export async function archiveDirectory(
     if (!fs.statSync(source, { throwIfNoEntry: false })?.isDirectory()) {
         throw new Error(`\`--path\` must be an existing directory; got \`${source}\``);
     }
-    const fd = fs.openSync(file, "wx");
+    if (fs.existsSync(file)) throw new Error(`\`${file}\` already exists; a backup never overwrites a file`);
+    // Written under its partial name until whole: a backup killed part-way leaves no file a record could name.
+    const partial = partialName(file);
+    const fd = fs.openSync(partial, "wx");
     const meter = new ProgressMeter("archived", options.stderr);
     const tarCounter = new TarCounter();
     const hash = new HashingCounter((bytes) => meter.update(bytes));
@@ -155,7 +159,8 @@ export async function archiveDirectory(
         if (code === 1)
             options.stderr.write(`warning: files changed while being archived (copy is crash-consistent at best): ${stderr.trim()}\n`);
         meter.finish(hash.bytes);
-        fsyncPath(file);
+        fsyncPath(partial);
+        commitPartial(partial, file);
         return {
             sha256: hash.digest(),
             size: hash.bytes,
@@ -164,7 +169,7 @@ export async function archiveDirectory(
             changedDuringRead: code === 1,
         };
     } catch (err) {
-        fs.rmSync(file, { force: true });
+        fs.rmSync(partial, { force: true });
         throw err;
     }
 }

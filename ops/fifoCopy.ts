@@ -83,11 +83,20 @@ export class FifoCopy {
         this.fifo = path.join(this.dir, "output");
         // Node has no mkfifo; coreutils' is wherever pg_dump is.
         execFileSync("mkfifo", ["-m", "600", this.fifo]);
-        // Read-write opens a FIFO without waiting for a reader (Linux), and with that end
-        // open the read end opens at once too: neither side ever blocks in open, even when
-        // the program never starts, and the reader sees end-of-file once every writer is gone.
-        this.writerFd = this.writer = fs.openSync(this.fifo, fs.constants.O_RDWR);
-        const sourceFd = fs.openSync(this.fifo, fs.constants.O_RDONLY);
+        // The write end is write-only, and this process holds the only read end: if it dies,
+        // even by SIGKILL, the kernel closes that end and the program's next write fails with
+        // SIGPIPE/EPIPE, so it cannot outlive the copy blocked on a full pipe (holding its
+        // database locks). A read-write end would count as a reader and keep it blocked for ever.
+        // Opening without blocking: a non-blocking read end opens at once, the write end then
+        // finds a reader, and the blocking read end the worker uses then finds a writer.
+        const opening = fs.openSync(this.fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+        let sourceFd: number;
+        try {
+            this.writerFd = this.writer = fs.openSync(this.fifo, fs.constants.O_WRONLY);
+            sourceFd = fs.openSync(this.fifo, fs.constants.O_RDONLY);
+        } finally {
+            fs.closeSync(opening);
+        }
         const job: CopyJob = { sourceFd, targetFd, blockBytes, reportEvery: 16 * 1024 * 1024 };
         const worker = new Worker(`(${copyLoop.toString()})()`, { eval: true, workerData: job });
         this.done = new Promise<CopyResult>((resolve, reject) => {

@@ -1,13 +1,14 @@
 import * as fs from "fs";
 import * as path from "path";
 import { ARCHIVE_EXTENSIONS, archiveDirectory, Compression, inspectArchive } from "../archive";
-import { DirectoryBackupRecord, logAndPrint, PostgresBackupRecord, RecordHead, recordHead } from "../../core/backupLog";
+import { appendRecord, DirectoryBackupRecord, PostgresBackupRecord, RecordHead, recordHead } from "../../core/backupLog";
 import { fsyncPath } from "../checksum";
 import { OpsCommand, OpsIO, UsageError } from "../command";
 import { FlagSpec, ParsedFlags, parseFlags, requireValue } from "../flags";
 import { describeTarget, parseDatabaseUrl, redactor } from "../pg/connection";
 import { DEFAULT_COMPRESS_LEVEL, dumpWithFacts, listArchive } from "../pg/dump";
 import { parseCriticalTables } from "../pg/facts";
+import { removeStalePartials } from "../partialFiles";
 import { reported } from "../report";
 import { validateApp, validateVersion } from "../validate";
 
@@ -18,6 +19,10 @@ const usage = `usage: safe-release-ops backup --kind postgres --app <app> --vers
 
 Takes a backup, verifies it, appends its record to the backup log (default <dir>/backups.log)
 and prints the record as JSON on stdout. Progress goes to stderr.
+A backup writes <file>.<pid>.partial and names it <file> once whole and on disk; the next backup
+into <dir> removes the partial files of processes that are gone (a killed backup's). A log that
+is a directory or not writable fails before the dump; a record that cannot be appended (a full
+disk) removes the dump and its facts, which no record would name, and exits 1.
 
 postgres: DATABASE_URL (environment) names the database. pg_dump -Fc streams to
   <dir>/<app>-<version>-<UTC stamp>.dump, hashed (SHA-256) in the same pass; verified means the
@@ -67,16 +72,70 @@ export const command: OpsCommand = {
             const version = validateVersion(requireValue(flags, "version", "the release version being backed up for, e.g. v1.5.0"));
             const dir = path.resolve(requireValue(flags, "dir", "the directory that receives backups"));
             const log = path.resolve(flags.values.get("log") ?? path.join(dir, "backups.log"));
+            // Before the dump, which runs inside the write pause: a log that cannot take the record wastes it.
+            assertAppendable(log);
             const now = new Date();
             const record =
                 kind === "postgres"
                     ? await backupPostgres(flags, dir, recordHead(kind, app, version, now), io)
                     : await backupDirectory(flags, dir, recordHead(kind, app, version, now), io);
             if (!record) return 1;
-            logAndPrint(log, record, io.stdout);
+            if (!recorded(log, record, io)) return 1;
+            io.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
             return record.verified ? 0 : 1;
         }),
 };
+
+/**
+ * A log that is a directory, or a file this process may not write, fails here, before the dump
+ * (which runs inside the write pause). Nothing is created: a backup refused later for a bad
+ * argument leaves the directory as it was. A full disk only shows when the record is written.
+ */
+function assertAppendable(log: string): void {
+    const problem = (reason: string) =>
+        new Error(
+            `the backup log \`${log}\` (\`--log\`, default <dir>/backups.log) must be a file this backup can append its record to; ` +
+                `${reason}; nothing was backed up`,
+        );
+    const found = fs.statSync(log, { throwIfNoEntry: false });
+    if (found?.isDirectory()) throw problem("it is a directory");
+    if (found === undefined) return;
+    try {
+        fs.accessSync(log, fs.constants.W_OK);
+    } catch (err) {
+        throw problem((err as Error).message);
+    }
+}
+
+/**
+ * Appends the record. When that fails (a full disk, a log turned into a directory), the
+ * artifact is removed rather than left: no record names it, so restore, verify and prune
+ * can never reach it, and the backup failing stops the release before anything changes,
+ * so the live data still is what the dump holds. Removing it frees the space a full disk lacks.
+ */
+function recorded(log: string, record: PostgresBackupRecord | DirectoryBackupRecord, io: OpsIO): boolean {
+    try {
+        appendRecord(log, record);
+        return true;
+    } catch (err) {
+        const artifacts = [record.location, ...(record.kind === "postgres" ? [record.factsLocation] : [])];
+        const named = artifacts.map((file) => `\`${file}\``).join(" and ");
+        const failed = `backup: could not append the record of \`${record.id}\` to the backup log \`${log}\`: ${(err as Error).message}`;
+        try {
+            for (const file of artifacts) fs.rmSync(file, { force: true });
+            io.stderr.write(
+                `${failed}; removed ${named}, which no record names (a backup the log does not record cannot be restored, verified ` +
+                    "or pruned). Nothing was backed up: make the log writable and run the backup again\n",
+            );
+        } catch (removal) {
+            io.stderr.write(
+                `${failed}; ${named} could not be removed (${(removal as Error).message}): they are not a restorable backup ` +
+                    "(no record names them); delete them, make the log writable and run the backup again\n",
+            );
+        }
+        return false;
+    }
+}
 
 async function backupPostgres(
     flags: ParsedFlags,
@@ -92,6 +151,7 @@ async function backupPostgres(
     }
     const target = parseDatabaseUrl(io.env.DATABASE_URL);
     fs.mkdirSync(dir, { recursive: true });
+    removeStalePartials(dir, io.stderr);
     const file = path.join(dir, `${head.id}.dump`);
     io.stderr.write(`backing up ${describeTarget(target)} to ${file}\n`);
     let dump;
@@ -136,6 +196,7 @@ async function backupDirectory(
     }
     const quiesced = flags.switches.has("quiesced");
     fs.mkdirSync(dir, { recursive: true });
+    removeStalePartials(dir, io.stderr);
     const file = path.join(dir, `${head.id}${ARCHIVE_EXTENSIONS[compression]}`);
     io.stderr.write(`archiving ${source} to ${file}${quiesced ? " (writers stopped)" : " (live: crash-consistent at best)"}\n`);
     let archive;

@@ -2,7 +2,8 @@ import { Client } from "pg";
 import { OpsCommand, OpsIO, UsageError } from "../command";
 import { formatDuration, parseDuration, parseFlags, requireValue } from "../flags";
 import { validateApp, validateDigest, validateVersion } from "../validate";
-import { decideMigration, failureMessage, waysForward } from "../migrate/plan";
+import { dockerOfRunner, runningOneOffs } from "../migrate/oneOffContainers";
+import { blockingRows, decideMigration, failureMessage, standingRows, waysForward } from "../migrate/plan";
 import { LineTail, runProgram } from "../migrate/runner";
 import { connect, describeTarget, parseDatabaseUrl, redactor } from "../pg/connection";
 import {
@@ -43,8 +44,14 @@ ledger table \`${TOOL_LEDGER}\` (created if missing):
   - otherwise: records 'running', runs <runner> with this environment (DATABASE_URL
     included), streams its output to stderr and records 'succeeded' or 'failed' with
     the exit code and the last 50 lines.
+    A refusal over an unfinished ('running') row whose runner is \`docker … run\` also lists the
+    one-off containers of that version still running (\`docker ps\` by the labels
+    safe-release.app/version/role=one-off), with the command that stops each.
 Rows a restore marked \`restored_by\` (the data was put back to before their run) count
 neither as applied nor as blocking: that version migrates again, in a row of its own.
+The same version with another --digest (a rebuilt image) is another key: it migrates again, and
+says so on stderr, in the result ("previouslyApplied":[{"digest","appliedAt"}]) and in its row's
+\`repeats_digest\` (the earlier image's digest).
 
 The ledger and the lock are in the database SAFE_RELEASE_LEDGER_URL names, else DATABASE_URL
 (the same database: set the first where the migration reaches it under another address, such
@@ -161,11 +168,35 @@ async function migrateOnce(client: Client, session: Session): Promise<number> {
         session.log(`\`${key.app}\` ${key.version} (${key.digest}) was already migrated at ${at}; nothing to run`);
         return session.finish("already-applied", { appliedAt: at });
     }
+    const { [LEDGER_URL]: _ledger, ...runnerEnv } = session.io.env;
     if (decision.action === "refuse") {
         session.io.stderr.write(`${session.redact(decision.message)}\n`);
+        // A migrate process killed mid-run leaves its `docker run` container running under dockerd.
+        const docker = dockerOfRunner(runner);
+        const unfinished = [
+            ...new Set(
+                blockingRows(rows)
+                    .filter((r) => r.status === "running")
+                    .map((r) => r.version),
+            ),
+        ];
+        if (docker !== undefined && unfinished.length > 0) {
+            for (const line of await runningOneOffs(docker, key.app, unfinished, runnerEnv))
+                session.io.stderr.write(`${session.redact(line)}\n`);
+        }
         return session.finish("refused");
     }
-    await recordRunStart(client, key, decision.supersedes);
+    // A rebuilt image of an applied version migrates again: said, and kept in its ledger row.
+    const earlier = standingRows(rows).filter((r) => r.version === key.version && r.digest !== key.digest && r.status === "succeeded");
+    const previouslyApplied = earlier.map((r) => ({ digest: r.digest, appliedAt: (r.finishedAt ?? r.startedAt).toISOString() }));
+    await recordRunStart(client, key, decision.supersedes, previouslyApplied.at(-1)?.digest);
+    for (const applied of previouslyApplied) {
+        session.log(
+            `\`${key.app}\` ${key.version} was already migrated at ${applied.appliedAt} from image ${applied.digest}; ` +
+                `${key.digest} is another image of the same version, so its migration runs again (recorded as \`repeats_digest\` ` +
+                `in \`${TOOL_LEDGER}\`). A migration that is not idempotent fails or applies twice: release a new version, do not rebuild one`,
+        );
+    }
     if (decision.supersedes !== undefined) {
         session.log(`fixing forward from ${decision.supersedes}: its unfinished rows are marked superseded by ${key.version}`);
     }
@@ -177,7 +208,6 @@ async function migrateOnce(client: Client, session: Session): Promise<number> {
     }
     session.log(`migrating \`${key.app}\` ${key.version}: ${runner.join(" ")}`);
     const tail = new LineTail();
-    const { [LEDGER_URL]: _ledger, ...runnerEnv } = session.io.env;
     const result = await runProgram(runner, runnerEnv, (line) => {
         const safe = session.redact(line);
         tail.push(safe);
@@ -206,10 +236,15 @@ async function migrateOnce(client: Client, session: Session): Promise<number> {
     }
     if (!succeeded) {
         session.io.stderr.write(`${failureMessage(key, result.exitCode, result.signal, logTail, stoppedWriters)}\n`);
-        return session.finish("failed", { exitCode: result.exitCode });
+        return session.finish("failed", { exitCode: result.exitCode, ...repeated(previouslyApplied) });
     }
     session.log(`migration of \`${key.app}\` ${key.version} succeeded`);
-    return session.finish("succeeded", { exitCode: 0 });
+    return session.finish("succeeded", { exitCode: 0, ...repeated(previouslyApplied) });
+}
+
+/** `previouslyApplied` in the result only when the version had been migrated from another image. */
+function repeated(previouslyApplied: ReadonlyArray<{ digest: string; appliedAt: string }>): Record<string, unknown> {
+    return previouslyApplied.length > 0 ? { previouslyApplied } : {};
 }
 
 export const command: OpsCommand = {

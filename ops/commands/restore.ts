@@ -12,7 +12,7 @@ import { restorePostgres } from "../pg/restore";
 import { parseFlags, requireValue } from "../flags";
 import { reported } from "../report";
 
-const usage = `usage: safe-release-ops restore --id <backup id> --log <backup log> [--drill] [--path <dir>]
+const usage = `usage: safe-release-ops restore --id <backup id> --log <backup log> [--drill] [--path <dir>] [--into <database>]
 
 Restores a logged backup without ever overwriting the live data first:
 
@@ -24,6 +24,9 @@ postgres: DATABASE_URL (environment) names the live database. The dump is restor
   <db>_pre_restore_<stamp> (kept) and the restored one renamed to <db>. On any failure the
   live database is untouched and the scratch database is kept for inspection.
   SAFE_RELEASE_PG_MAINTENANCE_DB: database used to create/rename/drop (default postgres).
+  The live database must be the one the backup recorded (its \`database\`): a restore into a
+  database of another name is refused unless --into <that name> says it is meant (a drill,
+  which replaces nothing, needs no --into).
 directory: extracts into <path>.restore-<stamp> beside the target, checks the checksum and
   the file count and bytes of the record, then renames the target to <path>.pre-restore-<stamp>
   (kept) and the extracted copy to <path>. --path overrides the recorded directory.
@@ -47,12 +50,26 @@ export const command: OpsCommand = {
     usage,
     run: (args: string[], io: OpsIO): Promise<number> =>
         reported("restore", io, async () => {
-            const flags = parseFlags(args, { id: "value", log: "value", drill: "switch", path: "value" });
+            const flags = parseFlags(args, { id: "value", log: "value", drill: "switch", path: "value", into: "value" });
             const id = requireValue(flags, "id", "the id of a backup in the log");
             const log = requireValue(flags, "log", "the backup log that records `--id`");
             const record = findRecord(readLog(log), id, log);
             if (record.kind === "bucket" || record.kind === "kms") throw new UsageError(notRestorable(record));
             const drill = flags.switches.has("drill");
+            const into = flags.values.get("into");
+            const host = (record as { host?: unknown }).host;
+            if (record.kind === "directory" && typeof host === "string") {
+                throw new UsageError(
+                    `\`${record.id}\` is an archive of ${record.source} on ${host}: restore it there with \`safe-release-ops host-restore\`, ` +
+                        "which unpacks it on that host; `restore` would unpack it onto this machine's copy of that path",
+                );
+            }
+            if (record.kind === "directory" && into !== undefined) {
+                throw new UsageError(
+                    `\`--into\` names the database a postgres backup replaces; \`${record.id}\` is a directory backup (\`--path\` names its target)`,
+                );
+            }
+            if (record.kind === "postgres") checkTargetDatabase(record, parseDatabaseUrl(io.env.DATABASE_URL).database, into, drill);
             const ledger = ledgerTarget(io.env);
             if (ledger !== undefined && !drill) await checkLedgerReachable(ledger);
             const started = Date.now();
@@ -68,6 +85,25 @@ export const command: OpsCommand = {
             return result.ok ? 0 : 1;
         }),
 };
+
+/**
+ * A restore replaces the database `DATABASE_URL` names. One of another name than the backup's
+ * is most likely a wrong URL (another app's database, production instead of staging), so it
+ * is replaced only when `--into` names it. A drill replaces nothing and is not checked.
+ */
+export function checkTargetDatabase(record: PostgresBackupRecord, live: string, into: string | undefined, drill: boolean): void {
+    if (into !== undefined && into !== live) {
+        throw new UsageError(
+            `\`--into\` must name the database \`DATABASE_URL\` names, the one the restore replaces (\`${live}\`); got \`${into}\``,
+        );
+    }
+    if (into !== undefined || drill || record.database === live) return;
+    const recorded = record.database === undefined ? "a database it does not name" : `database \`${record.database}\``;
+    throw new UsageError(
+        `refusing to restore backup \`${record.id}\` of ${recorded} into \`${live}\` (the database \`DATABASE_URL\` names): ` +
+            `it would replace \`${live}\`. Point \`DATABASE_URL\` at the backup's database, or pass \`--into ${live}\` to replace \`${live}\` on purpose`,
+    );
+}
 
 /** Bucket copies and key records are put back with the aws CLI, not by this program. */
 export function notRestorable(record: BackupRecord & { kind: "bucket" | "kms" }): string {

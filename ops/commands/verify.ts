@@ -1,27 +1,39 @@
 import * as path from "path";
 import { inspectArchive } from "../archive";
 import { listAllObjects, listingChecksum, parseS3Location, totals } from "../aws/bucketListing";
-import { canonicalJson, sha256Hex } from "../aws/records";
-import { BucketBackupRecord, findRecord, KmsBackupRecord, readLog } from "../../core/backupLog";
+import { verifyKeyRecordLive } from "../aws/kmsLive";
+import {
+    BucketBackupRecord,
+    DirectoryBackupRecord,
+    findRecord,
+    KmsBackupRecord,
+    PostgresBackupRecord,
+    readLog,
+} from "../../core/backupLog";
 import { checksumMismatch, sha256OfFile } from "../checksum";
 import { OpsCommand, OpsIO, UsageError } from "../command";
 import { checkDumpFile } from "../pg/dump";
 import { ParsedFlags, parseFlags } from "../flags";
 import { reported } from "../report";
 
-const usage = `usage: safe-release-ops verify --file <backup file> [--sha256 <hex>]
+const usage = `usage: safe-release-ops verify --file <backup file> [--sha256 <hex> | --log <backup log>] [--structure-only]
        safe-release-ops verify --id <backup id> --log <backup log>
 
 Checks a backup without a database server, by kind:
   postgres, directory: recomputes the file's SHA-256 and reads its structure — pg_restore --list
     for a .dump (the table of contents), every tar header for a .tar[.gz] (and, with --id, the
     file count and bytes of the record). Exits 1 naming the expected and actual checksum when
-    they differ.
-  bucket (--id only): lists the copy again (\`aws s3api list-objects-v2\`) and compares its object
+    they differ. With --file, the expected checksum is --sha256, else that of the record of the
+    file in --log (default: backups.log beside the file). With neither, the content cannot be
+    verified (a truncated or altered dump can still have a readable table of contents): exit 1
+    saying so, unless --structure-only accepts a check of the structure alone.
+  bucket (--id only): lists the copy again (\`ListObjectsV2\`) and compares its object
     count and bytes with the record. The SHA-256 of the copy's listing is reported beside the
     recorded one (the source's): they are equal when every object kept its ETag, which a
     multipart or SSE-KMS copy does not, so only count and bytes decide.
-  kms (--id only): recomputes the SHA-256 of the recorded key metadata's canonical JSON.
+  kms (--id only): recomputes the SHA-256 of the recorded key metadata's canonical JSON and compares
+    the recorded key id, ARN, state, key spec and rotation with the live key (DescribeKey,
+    GetKeyRotationStatus); a difference fails naming the field.
 Prints the result as JSON on stdout.
 SAFE_RELEASE_PG_BIN: directory of pg_restore (else PATH). AWS: as for bucket-backup.
 `;
@@ -40,11 +52,12 @@ export const command: OpsCommand = {
     usage,
     run: (args: string[], io: OpsIO): Promise<number> =>
         reported("verify", io, async () => {
-            const expectation = expectationFrom(parseFlags(args, { file: "value", sha256: "value", id: "value", log: "value" }));
+            const flags = parseFlags(args, { file: "value", sha256: "value", id: "value", log: "value", "structure-only": "switch" });
+            const expectation = expectationFrom(flags);
             const started = Date.now();
             let verdict: BackupCheck;
             try {
-                verdict = await check(expectation, io);
+                verdict = await check(expectation, flags.switches.has("structure-only"), io);
             } catch (err) {
                 io.stderr.write(`verify: ${(err as Error).message}\n`);
                 return 1;
@@ -58,7 +71,15 @@ export const command: OpsCommand = {
 
 /** A local file to check, or a logged record of a kind that is checked another way. */
 type Expectation =
-    | { readonly kind: "file"; readonly file: string; readonly sha256?: string; readonly files?: number; readonly contentBytes?: number }
+    | {
+          readonly kind: "file";
+          readonly file: string;
+          readonly sha256?: string;
+          /** Where `sha256` came from (`--sha256`, or a record), or why none is known. */
+          readonly checksumFrom: string;
+          readonly files?: number;
+          readonly contentBytes?: number;
+      }
     | { readonly kind: "bucket"; readonly record: BucketBackupRecord }
     | { readonly kind: "kms"; readonly record: KmsBackupRecord };
 
@@ -76,41 +97,61 @@ function expectationFrom(flags: ParsedFlags): Expectation {
             case "kms":
                 return { kind: "kms", record };
             case "directory":
-                return {
-                    kind: "file",
-                    file: record.location,
-                    sha256: record.sha256,
-                    files: record.files,
-                    contentBytes: record.contentBytes,
-                };
             case "postgres":
-                return { kind: "file", file: record.location, sha256: record.sha256 };
+                return fileExpectation(record, `record \`${record.id}\` in \`${log}\``);
         }
     }
     if (file === undefined) throw new UsageError("`--file` (or `--id` with `--log`) must name the backup to verify; got nothing");
     if (sha256 !== undefined && !HEX64.test(sha256)) {
         throw new UsageError(`\`--sha256\` must be 64 lowercase hexadecimal digits; got \`${sha256}\``);
     }
-    return { kind: "file", file: path.resolve(file), sha256 };
+    const resolved = path.resolve(file);
+    if (sha256 !== undefined) {
+        if (log !== undefined) throw new UsageError("`--sha256` is the expected checksum: give either it or `--log`, not both");
+        return { kind: "file", file: resolved, sha256, checksumFrom: "`--sha256`" };
+    }
+    // The file's own record, where the backup that wrote it logged it: its checksum is the one to expect.
+    const searched = path.resolve(log ?? path.join(path.dirname(resolved), "backups.log"));
+    const record = readLog(searched).find(
+        (r): r is PostgresBackupRecord | DirectoryBackupRecord =>
+            (r.kind === "postgres" || r.kind === "directory") && path.resolve(r.location) === resolved,
+    );
+    if (record !== undefined) return fileExpectation(record, `record \`${record.id}\` in \`${searched}\``);
+    return { kind: "file", file: resolved, checksumFrom: `no \`--sha256\`, and \`${searched}\` records no backup at that location` };
 }
 
-function check(expectation: Expectation, io: OpsIO): Promise<BackupCheck> {
+function fileExpectation(record: PostgresBackupRecord | DirectoryBackupRecord, checksumFrom: string): Expectation {
+    const base = { kind: "file", file: record.location, sha256: record.sha256, checksumFrom } as const;
+    return record.kind === "directory" ? { ...base, files: record.files, contentBytes: record.contentBytes } : base;
+}
+
+function check(expectation: Expectation, structureOnly: boolean, io: OpsIO): Promise<BackupCheck> {
     switch (expectation.kind) {
         case "file":
-            return verifyFile(expectation, io.env);
+            return verifyFile(expectation, structureOnly, io);
         case "bucket":
             return verifyBucketCopy(expectation.record, io);
         case "kms":
-            return Promise.resolve(verifyKeyRecord(expectation.record));
+            return verifyKeyRecordLive(expectation.record, io.env);
     }
 }
 
-async function verifyFile(expectation: Expectation & { kind: "file" }, env: NodeJS.ProcessEnv): Promise<BackupCheck> {
+async function verifyFile(expectation: Expectation & { kind: "file" }, structureOnly: boolean, io: OpsIO): Promise<BackupCheck> {
     const { file } = expectation;
-    const found = await checkFile(file, env);
+    const found = await checkFile(file, io.env);
     const problems: string[] = found.readError !== undefined ? [found.readError] : [];
     if (expectation.sha256 !== undefined && found.sha256 !== expectation.sha256) {
         problems.push(checksumMismatch(file, expectation.sha256, found.sha256));
+    }
+    // The structure check reads headers only: a truncated or altered body passes it.
+    const unverified = `the content of \`${file}\` could not be verified: no checksum is known for it (${expectation.checksumFrom})`;
+    if (expectation.sha256 === undefined && structureOnly) {
+        io.stderr.write(`verify: ${unverified}; only its structure was checked (\`--structure-only\`)\n`);
+    } else if (expectation.sha256 === undefined) {
+        problems.push(
+            `${unverified}, and its structure alone proves nothing about it. Give \`--sha256 <hex>\`, or \`--id\` with \`--log\`, ` +
+                "or pass `--structure-only` to accept a check of the structure alone",
+        );
     }
     if (
         found.files !== undefined &&
@@ -125,6 +166,8 @@ async function verifyFile(expectation: Expectation & { kind: "file" }, env: Node
         file,
         sha256: found.sha256,
         expectedSha256: expectation.sha256 ?? null,
+        checksumFrom: expectation.checksumFrom,
+        contentVerified: expectation.sha256 === found.sha256,
         size: found.size,
         ...(found.entries !== undefined ? { entries: found.entries } : { files: found.files, contentBytes: found.contentBytes }),
         problems,
@@ -152,18 +195,6 @@ async function verifyBucketCopy(record: BucketBackupRecord, io: OpsIO): Promise<
         expectedSha256: record.sha256,
         problems,
     };
-}
-
-/** A key record is its own content: the checksum is recomputed from the recorded metadata. */
-export function verifyKeyRecord(record: KmsBackupRecord): BackupCheck {
-    const base = { id: record.id, kind: "kms", location: record.location, expectedSha256: record.sha256 };
-    if (typeof record.key !== "object" || record.key === null) {
-        return { ...base, sha256: null, problems: [`\`key\` of record \`${record.id}\` must hold the recorded key metadata; got nothing`] };
-    }
-    const canonical = canonicalJson(record.key);
-    const sha256 = sha256Hex(canonical);
-    const problems = sha256 === record.sha256 ? [] : [checksumMismatch(record.location, record.sha256, sha256)];
-    return { ...base, sha256, size: Buffer.byteLength(canonical), problems };
 }
 
 interface FileCheck {

@@ -4,6 +4,7 @@ import { Writable } from "stream";
 import { UsageError } from "../command";
 import { findOnPath, ProgressMeter, runChild, sha256OfFile } from "../checksum";
 import { FifoCopy } from "../fifoCopy";
+import { commitPartial, partialName } from "../partialFiles";
 import { connect, pgBinary, pgEnv, PgTarget, quoteIdent, redactor } from "./connection";
 import { assertTablesExist, Facts, readFacts } from "./facts";
 
@@ -22,7 +23,10 @@ export const DEFAULT_COMPRESS_LEVEL = 0;
 export interface DumpRequest {
     readonly target: PgTarget;
     readonly env: NodeJS.ProcessEnv;
-    /** Created exclusively: an existing file is never overwritten. */
+    /**
+     * Written as its partial name (`partialName`) and given this name once whole and on disk;
+     * an existing file of this name is never overwritten.
+     */
     readonly file: string;
     readonly criticalTables: string[];
     /**
@@ -65,6 +69,7 @@ export async function dumpWithFacts(request: DumpRequest): Promise<DumpResult> {
     const started = Date.now();
     const client = await connect(request.target);
     const redact = redactor(request.target);
+    const partial = partialName(request.file);
     let fd: number | undefined;
     let copy: FifoCopy | undefined;
     try {
@@ -78,8 +83,9 @@ export async function dumpWithFacts(request: DumpRequest): Promise<DumpResult> {
         await assertTablesExist(client, request.target.database, criticalTables);
 
         const meter = new ProgressMeter("dumped", request.stderr);
+        if (fs.existsSync(request.file)) throw new Error(`\`${request.file}\` already exists; a backup never overwrites a file`);
         // Opened synchronously so an existing file fails here, before cleanup could remove it.
-        fd = fs.openSync(request.file, "wx");
+        fd = fs.openSync(partial, "wx");
         const output = (copy = new FifoCopy(fd, (bytes) => meter.update(bytes)));
         const dumping = runChild({
             ...largeStdoutBuffer(
@@ -102,9 +108,10 @@ export async function dumpWithFacts(request: DumpRequest): Promise<DumpResult> {
         meter.finish(copied.value.bytes);
         await client.query("COMMIT");
         fs.fsyncSync(fd);
+        commitPartial(partial, request.file);
         return { sha256: copied.value.sha256, size: copied.value.bytes, facts: read.value, durationMs: Date.now() - started };
     } catch (err) {
-        if (fd !== undefined) fs.rmSync(request.file, { force: true });
+        if (fd !== undefined) fs.rmSync(partial, { force: true });
         if (err instanceof UsageError || !(err instanceof Error)) throw err;
         throw new Error(redact(err.message));
     } finally {

@@ -39,6 +39,11 @@ export interface ToolLedgerRow extends MigrationKey {
      */
     readonly restoredBy?: string | null;
     readonly restoredAt?: Date | null;
+    /**
+     * The image digest of an earlier succeeded run of the same version that this run repeated:
+     * the version was built again, and its migration ran a second time. Null (or absent) otherwise.
+     */
+    readonly repeatsDigest?: string | null;
 }
 
 /** At most one row per key still counts; rows a restore undid keep theirs beside a new run of the same key. */
@@ -62,13 +67,15 @@ export async function ensureToolLedger(client: ClientBase): Promise<void> {
             log_tail text,
             superseded_by text,
             restored_by text,
-            restored_at timestamptz
+            restored_at timestamptz,
+            repeats_digest text
         )`);
         // A ledger created before fix-forward or restore marks existed gains the columns in place.
         await client.query(`ALTER TABLE ${TOOL_LEDGER} ADD COLUMN IF NOT EXISTS superseded_by text`);
         await client.query(
             `ALTER TABLE ${TOOL_LEDGER} ADD COLUMN IF NOT EXISTS restored_by text, ADD COLUMN IF NOT EXISTS restored_at timestamptz`,
         );
+        await client.query(`ALTER TABLE ${TOOL_LEDGER} ADD COLUMN IF NOT EXISTS repeats_digest text`);
         // The key was the primary key before a restore could undo a run; a new run of an undone key needs its own row.
         await client.query(`ALTER TABLE ${TOOL_LEDGER} DROP CONSTRAINT IF EXISTS ${TOOL_LEDGER}_pkey`);
         await client.query(
@@ -110,6 +117,7 @@ function toLedgerRow(r: Record<string, any>): ToolLedgerRow {
         supersededBy: r.superseded_by ?? null,
         restoredBy: r.restored_by ?? null,
         restoredAt: r.restored_at ?? null,
+        repeatsDigest: r.repeats_digest ?? null,
     };
 }
 
@@ -117,7 +125,8 @@ function toLedgerRow(r: Record<string, any>): ToolLedgerRow {
  * Records the start of a run; in the same transaction marks the blocking rows of
  * `supersedes` (a version this run fixes forward from) as superseded by it.
  */
-export async function recordRunStart(client: ClientBase, key: MigrationKey, supersedes?: string): Promise<void> {
+/** `repeatsDigest`: the digest of an earlier succeeded run of the same version, which this run repeats. */
+export async function recordRunStart(client: ClientBase, key: MigrationKey, supersedes?: string, repeatsDigest?: string): Promise<void> {
     await client.query("BEGIN");
     try {
         if (supersedes !== undefined) {
@@ -128,11 +137,10 @@ export async function recordRunStart(client: ClientBase, key: MigrationKey, supe
                 [key.app, supersedes, key.version],
             );
         }
-        await client.query(`INSERT INTO ${TOOL_LEDGER} (app, version, image_digest, status) VALUES ($1, $2, $3, 'running')`, [
-            key.app,
-            key.version,
-            key.digest,
-        ]);
+        await client.query(
+            `INSERT INTO ${TOOL_LEDGER} (app, version, image_digest, status, repeats_digest) VALUES ($1, $2, $3, 'running', $4)`,
+            [key.app, key.version, key.digest, repeatsDigest ?? null],
+        );
         await client.query("COMMIT");
     } catch (err) {
         await client.query("ROLLBACK").catch(() => undefined);

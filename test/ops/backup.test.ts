@@ -258,7 +258,7 @@ describe("backup --kind postgres (real PostgreSQL)", function () {
             [["verify", "--file", "x.dump", "--sha256", "abc"], "verify: `--sha256` must be 64 lowercase hexadecimal digits; got `abc`\n"],
             [
                 ["verify", "--file", "x.dump", "--force"],
-                "verify: unknown argument `--force`; valid options: --file, --sha256, --id, --log\n",
+                "verify: unknown argument `--force`; valid options: --file, --sha256, --id, --log, --structure-only\n",
             ],
             [["prune", "--log"], "prune: `--log` needs a value\n"],
             [["restore", "--log", "x.log"], "restore: `--id` is required: the id of a backup in the log\n"],

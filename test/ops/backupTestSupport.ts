@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { main } from "../../ops/cli";
-import { Capture, OpsRun } from "../support/fakeAws";
+import { Capture, OpsRun } from "../support/opsRun";
 import { run, tempDir } from "../support/processes";
 import { TestPostgres } from "../support/postgres";
 

@@ -31,6 +31,20 @@ describe("FifoCopy", () => {
         removeDir(dir);
     });
 
+    it("hands the program a write-only end, so the program is not a reader of its own output", async () => {
+        const dir = await backupDir();
+        const fd = fs.openSync(path.join(dir, "copy.bin"), "wx");
+        const copy = new FifoCopy(fd);
+        // The access mode (O_ACCMODE, 3): with a read-write end the program would never see EPIPE once this process is killed.
+        const flags = /^flags:\s+([0-7]+)$/m.exec(fs.readFileSync(`/proc/self/fdinfo/${copy.writerFd}`, "utf8"))![1];
+        assert.equal(Number.parseInt(flags, 8) & 0o3, fs.constants.O_WRONLY);
+        copy.closeWriter();
+        await copy.done;
+        fs.closeSync(fd);
+        copy.remove();
+        removeDir(dir);
+    });
+
     it("ends with nothing copied when no program ever writes to the pipe", async () => {
         const dir = await backupDir();
         const fd = fs.openSync(path.join(dir, "copy.bin"), "wx");

@@ -100,6 +100,49 @@ describe("migrate against a real PostgreSQL", function () {
         assert.equal(markerLines(), 1, "the runner must not have been started again");
     });
 
+    it("says that a version migrated before from another image migrates again, in the output and the ledger", async () => {
+        const idempotent = { ...env, MIGRATION_SQL: "CREATE TABLE IF NOT EXISTS items (id int PRIMARY KEY);" };
+        const first = await ops(migrateArgs("v1.6.0"), idempotent);
+        assert.equal(first.code, 0, first.stderr);
+        const rebuilt = `sha256:${"d".repeat(64)}`;
+        const args = migrateArgs("v1.6.0").map((arg) => (arg === DIGEST ? rebuilt : arg));
+        const again = await ops(args, idempotent);
+        assert.equal(again.code, 0, again.stderr);
+
+        const client = new Client({ connectionString: pg.url(db) });
+        await client.connect();
+        const rows = await readToolLedger(client, "shop").finally(() => client.end());
+        const appliedAt = rows[0].finishedAt!.toISOString();
+        assert.deepEqual(
+            rows.map((r) => [r.digest, r.status, r.repeatsDigest]),
+            [
+                [DIGEST, "succeeded", null],
+                [rebuilt, "succeeded", DIGEST],
+            ],
+        );
+        assert.equal(
+            again.stdout,
+            `${JSON.stringify({
+                ran: true,
+                outcome: "succeeded",
+                app: "shop",
+                version: "v1.6.0",
+                digest: rebuilt,
+                exitCode: 0,
+                previouslyApplied: [{ digest: DIGEST, appliedAt }],
+            })}\n`,
+        );
+        assert.ok(
+            again.stderr.startsWith(
+                `migrate: \`shop\` v1.6.0 was already migrated at ${appliedAt} from image ${DIGEST}; ${rebuilt} is another image ` +
+                    "of the same version, so its migration runs again (recorded as `repeats_digest` in `safe_release_migrations`). " +
+                    "A migration that is not idempotent fails or applies twice: release a new version, do not rebuild one\n",
+            ),
+            again.stderr,
+        );
+        assert.equal(markerLines(), 2);
+    });
+
     it("keeps the ledger where SAFE_RELEASE_LEDGER_URL says and hands the runner its own DATABASE_URL", async () => {
         // A container reaches the database under another address than the host: two databases make the two visible.
         const taskDb = await pg.createDatabase("migrate-task");

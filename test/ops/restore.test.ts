@@ -4,7 +4,7 @@ import * as path from "path";
 import { Client } from "pg";
 import { PostgresBackupRecord, readLog, writeLogAtomically } from "../../core/backupLog";
 import { testPostgres, TestPostgres } from "../support/postgres";
-import { OpsRun } from "../support/fakeAws";
+import { OpsRun } from "../support/opsRun";
 import { backupDir, opsEnv, removeDir, runOps, SECRET, seedAppDatabase } from "./backupTestSupport";
 
 /** Everything a restore must bring back, as text: both critical tables row by row, and the ledger. */
@@ -196,6 +196,45 @@ describe("restore --kind postgres (real PostgreSQL)", function () {
         );
         assert.equal(await contents(pg, db), before);
         assert.deepEqual(await databasesLike(pg, `${db}_%restore_%`), []);
+    });
+
+    it("refuses a DATABASE_URL naming another database than the backup's, touching nothing; --into names it on purpose", async () => {
+        const { record, log, before } = await backedUp("restore_source");
+        const victim = await seedAppDatabase(pg, "restore_victim");
+        await badMigration(pg, victim);
+        const victimBefore = await contents(pg, victim);
+
+        const refused = await runOps(["restore", "--id", record.id, "--log", log], opsEnv(pg, victim));
+        assert.deepEqual(
+            [refused.code, refused.stdout, refused.stderr],
+            [
+                2,
+                "",
+                `restore: refusing to restore backup \`${record.id}\` of database \`${record.database}\` into \`${victim}\` ` +
+                    `(the database \`DATABASE_URL\` names): it would replace \`${victim}\`. Point \`DATABASE_URL\` at the backup's database, ` +
+                    `or pass \`--into ${victim}\` to replace \`${victim}\` on purpose\n`,
+            ],
+        );
+        const wrongInto = await runOps(["restore", "--id", record.id, "--log", log, "--into", record.database], opsEnv(pg, victim));
+        assert.deepEqual(
+            [wrongInto.code, wrongInto.stderr],
+            [
+                2,
+                "restore: `--into` must name the database `DATABASE_URL` names, the one the restore replaces " +
+                    `(\`${victim}\`); got \`${record.database}\`\n`,
+            ],
+        );
+        assert.equal(await contents(pg, victim), victimBefore);
+        assert.deepEqual(await databasesLike(pg, `${victim}_%restore_%`), []);
+
+        const drill = await runOps(["restore", "--id", record.id, "--log", log, "--drill"], opsEnv(pg, victim));
+        assert.equal(drill.code, 0, drill.stderr);
+        assert.equal(await contents(pg, victim), victimBefore, "a drill replaces nothing");
+
+        const meant = await runOps(["restore", "--id", record.id, "--log", log, "--into", victim], opsEnv(pg, victim));
+        assert.equal(meant.code, 0, meant.stderr);
+        assert.equal(await contents(pg, victim), before);
+        assertNoSecret(refused, wrongInto, meant);
     });
 
     it("names the missing backup id and the log", async () => {
