@@ -1,10 +1,11 @@
-import { asArray, asString, callAws, field } from "../../core/awsCli";
+import { CloudWatchClient, GetMetricDataCommand, GetMetricDataOutput, MetricDataQuery } from "@aws-sdk/client-cloudwatch";
+import { awsCall, awsClientConfig, withClient } from "../../core/awsClient";
 import { MetricSample, MetricSource } from "../types";
 
 /**
  * The canary's traffic on aws-ecs: the Application Load Balancer's own metrics for the
- * canary version's target group, read with `aws cloudwatch get-metric-data` (the AWS
- * CLI v2; the drivers carry no SDK). The ALB publishes these once a minute, so every
+ * canary version's target group, read with CloudWatch `GetMetricData` (AWS SDK v3).
+ * The ALB publishes these once a minute, so every
  * window is widened to whole minutes: a bake or interval shorter than a minute sees
  * the whole minutes around it, and the newest minute may still be filling in.
  */
@@ -13,9 +14,9 @@ export interface CloudWatchOptions {
     readonly targetGroup: string;
     /** `app/<name>/<id>`: the `LoadBalancer` dimension. */
     readonly loadBalancer: string;
-    /** Unset uses the CLI's own (`AWS_REGION`, the profile). */
+    /** Unset uses the SDK's own (`AWS_REGION`, the profile). */
     readonly region?: string;
-    /** The CLI's environment: credentials chain, profile, `SAFE_RELEASE_AWS_CLI`. */
+    /** Where the credentials chain, profile, region and `AWS_ENDPOINT_URL` are read (core/awsClient.ts). */
     readonly env: NodeJS.ProcessEnv;
     /** Injected so tests fix the time range; defaults to the real clock. */
     readonly now?: () => number;
@@ -54,15 +55,14 @@ export function parseRegion(text: string): string {
 }
 
 /** The window ending now, widened to whole minutes: start rounded down, end rounded up. */
-export function minuteRange(nowMs: number, seconds: number): { start: string; end: string } {
+export function minuteRange(nowMs: number, seconds: number): { start: Date; end: Date } {
     const start = Math.floor((nowMs - seconds * 1000) / MINUTE_MS) * MINUTE_MS;
     const end = Math.max(start + MINUTE_MS, Math.ceil(nowMs / MINUTE_MS) * MINUTE_MS);
-    const iso = (ms: number) => new Date(ms).toISOString().replace(/\.000Z$/, "Z");
-    return { start: iso(start), end: iso(end) };
+    return { start: new Date(start), end: new Date(end) };
 }
 
-/** The three queries, ids `requests`, `errors` and `p95`, as `--metric-data-queries` takes them. */
-export function metricDataQueries(targetGroup: string, loadBalancer: string): object[] {
+/** The three queries, ids `requests`, `errors` and `p95`. */
+export function metricDataQueries(targetGroup: string, loadBalancer: string): MetricDataQuery[] {
     const dimensions = [
         { Name: "TargetGroup", Value: targetGroup },
         { Name: "LoadBalancer", Value: loadBalancer },
@@ -89,16 +89,16 @@ export function metricDataQueries(targetGroup: string, loadBalancer: string): ob
  * of separate minutes cannot be merged exactly; the worst minute's p95 stands for the
  * window, which errs toward a breach.
  */
-export function sampleFromMetricData(output: unknown): MetricSample {
-    const results = field(output, "MetricDataResults");
-    if (!Array.isArray(results)) throw new Error("aws cloudwatch get-metric-data printed no `MetricDataResults`");
+export function sampleFromMetricData(output: GetMetricDataOutput): MetricSample {
+    const results = output.MetricDataResults;
+    if (!Array.isArray(results)) throw new Error("CloudWatch GetMetricData answered no `MetricDataResults`");
     const values = (id: string): number[] => {
-        const result = results.find((r) => field(r, "Id") === id);
-        const status = asString(field(result, "StatusCode"));
+        const result = results.find((r) => r.Id === id);
+        const status = result?.StatusCode;
         if (status === "Forbidden" || status === "InternalError") {
-            throw new Error(`aws cloudwatch get-metric-data answered ${status} for \`${id}\``);
+            throw new Error(`CloudWatch GetMetricData answered ${status} for \`${id}\``);
         }
-        return asArray(field(result, "Values")).filter((v): v is number => typeof v === "number" && Number.isFinite(v));
+        return (result?.Values ?? []).filter((v) => Number.isFinite(v));
     };
     const sum = (list: number[]) => list.reduce((total, v) => total + v, 0);
     const requests = sum(values("requests"));
@@ -116,12 +116,15 @@ export class CloudWatchSource implements MetricSource {
         this.description = `CloudWatch ${ALB_NAMESPACE} metrics of ${options.targetGroup} on ${options.loadBalancer}${where} (whole minutes)`;
     }
 
-    /** The traffic of the last `window.seconds`, widened to whole minutes; an `aws` failure rejects. */
+    /** The traffic of the last `window.seconds`, widened to whole minutes; a failed call rejects. */
     async sample(window: { readonly seconds: number }): Promise<MetricSample> {
         const { start, end } = minuteRange((this.options.now ?? Date.now)(), window.seconds);
-        const queries = JSON.stringify(metricDataQueries(this.options.targetGroup, this.options.loadBalancer));
-        const args = ["cloudwatch", "get-metric-data", "--start-time", start, "--end-time", end, "--metric-data-queries", queries];
-        const output = await callAws(args, this.options.env, this.options.region === undefined ? {} : { region: this.options.region });
+        const { env, region, targetGroup, loadBalancer } = this.options;
+        const input = { StartTime: start, EndTime: end, MetricDataQueries: metricDataQueries(targetGroup, loadBalancer) };
+        // One window is three series of a few minutes, one page; the paginator would only add a round trip.
+        const output = await withClient(new CloudWatchClient(awsClientConfig(env, "CLOUDWATCH", region)), (client) =>
+            awsCall("CloudWatch GetMetricData", env, () => client.send(new GetMetricDataCommand(input))),
+        );
         return sampleFromMetricData(output);
     }
 }

@@ -1,6 +1,7 @@
 import { createHash } from "crypto";
 import { UsageError } from "../command";
-import { asArray, asString, callAws, field } from "../../core/awsCli";
+import { ListObjectsV2Output, paginateListObjectsV2, S3Client } from "@aws-sdk/client-s3";
+import { awsCall, awsClientConfig, withClient } from "../../core/awsClient";
 
 /** A bucket and a key prefix without leading or trailing `/` ("" for the whole bucket). */
 export interface S3Location {
@@ -50,32 +51,16 @@ export function checkSeparate(source: S3Location, target: S3Location): void {
     }
 }
 
-export function listObjectsArgs(location: S3Location, continuationToken?: string): string[] {
+/** One page of `ListObjectsV2`: its objects (keys made relative) and the token of the next page, if any. */
+export function readListingPage(output: ListObjectsV2Output, location: S3Location): { objects: ListedObject[]; next?: string } {
     const prefix = listingPrefix(location);
-    return [
-        "s3api",
-        "list-objects-v2",
-        "--bucket",
-        location.bucket,
-        ...(prefix !== "" ? ["--prefix", prefix] : []),
-        // One page per call: the token handling below stays visible and each call stays small.
-        "--no-paginate",
-        ...(continuationToken !== undefined ? ["--continuation-token", continuationToken] : []),
-    ];
-}
-
-/** One page of `aws s3api list-objects-v2`: its objects (keys made relative) and the token of the next page, if any. */
-export function readListingPage(output: unknown, location: S3Location): { objects: ListedObject[]; next?: string } {
-    const prefix = listingPrefix(location);
-    const objects = asArray(field(output, "Contents")).map((item) => {
-        const key = asString(field(item, "Key"));
-        const size = field(item, "Size");
-        if (key === undefined || typeof size !== "number")
+    const objects = (output.Contents ?? []).map((item) => {
+        if (item.Key === undefined || item.Size === undefined)
             throw new Error(`${s3Url(location)} listing has an entry without \`Key\` and \`Size\``);
-        return { key: key.slice(prefix.length), size, etag: (asString(field(item, "ETag")) ?? "").replace(/^"|"$/g, "") };
+        return { key: item.Key.slice(prefix.length), size: item.Size, etag: (item.ETag ?? "").replace(/^"|"$/g, "") };
     });
-    const next = asString(field(output, "NextContinuationToken"));
-    if (field(output, "IsTruncated") === true && next === undefined) {
+    const next = output.NextContinuationToken;
+    if (output.IsTruncated === true && next === undefined) {
         throw new Error(`${s3Url(location)} listing is truncated but has no \`NextContinuationToken\``);
     }
     return next !== undefined ? { objects, next } : { objects };
@@ -155,19 +140,39 @@ export function compareListings(
 /** A listing that keeps handing out tokens past this many pages is a loop, not a bucket. */
 export const MAX_LISTING_PAGES = 100_000;
 
-/** Every object under `location`, page by page; says the totals through `say` when done. */
-export async function listAllObjects(location: S3Location, env: NodeJS.ProcessEnv, say: (line: string) => void): Promise<ListedObject[]> {
+/** The S3 client of one run: region, endpoint and credentials as `env` names them (core/awsClient.ts). */
+export function s3Client(env: NodeJS.ProcessEnv): S3Client {
+    return new S3Client(awsClientConfig(env, "S3"));
+}
+
+/** Every object under `location`, page by page (the SDK's paginator); says the totals through `say` when done. */
+export async function listObjects(
+    s3: S3Client,
+    location: S3Location,
+    env: NodeJS.ProcessEnv,
+    say: (line: string) => void,
+): Promise<ListedObject[]> {
     const objects: ListedObject[] = [];
-    let token: string | undefined;
-    for (let page = 1; ; page++) {
-        if (page > MAX_LISTING_PAGES) throw new Error(`${s3Url(location)} listing did not end after ${MAX_LISTING_PAGES} pages`);
-        const result = readListingPage(await callAws(listObjectsArgs(location, token), env), location);
-        objects.push(...result.objects);
-        if (result.next === undefined) break;
-        if (result.next === token) throw new Error(`${s3Url(location)} listing returned the same \`NextContinuationToken\` twice`);
-        token = result.next;
-    }
+    const pages = paginateListObjectsV2({ client: s3 }, { Bucket: location.bucket, Prefix: listingPrefix(location) });
+    await awsCall(`S3 ListObjectsV2 of ${s3Url(location)}`, env, async () => {
+        let previous: string | undefined;
+        let count = 0;
+        for await (const output of pages) {
+            if (++count > MAX_LISTING_PAGES) throw new Error(`${s3Url(location)} listing did not end after ${MAX_LISTING_PAGES} pages`);
+            const page = readListingPage(output, location);
+            objects.push(...page.objects);
+            if (page.next !== undefined && page.next === previous) {
+                throw new Error(`${s3Url(location)} listing returned the same \`NextContinuationToken\` twice`);
+            }
+            previous = page.next;
+        }
+    });
     const { objects: count, bytes } = totals(objects);
     say(`${s3Url(location)}: ${count} objects, ${bytes} bytes`);
     return objects;
+}
+
+/** `listObjects` with a client of its own, for a caller that makes no other S3 call. */
+export function listAllObjects(location: S3Location, env: NodeJS.ProcessEnv, say: (line: string) => void): Promise<ListedObject[]> {
+    return withClient(s3Client(env), (s3) => listObjects(s3, location, env, say));
 }

@@ -1,10 +1,11 @@
 import { UsageError } from "../command";
 import { parseDuration, parseFlags, requireValue } from "../flags";
-import { asArray, asString, field } from "../../core/awsCli";
+import { DescribeServicesResponse, ECSClient } from "@aws-sdk/client-ecs";
+import { awsClientConfig } from "../../core/awsClient";
 import { DEFAULT_POLL, validateNameOrArn } from "./ecsTask";
 
 export const DEFAULT_SCALE_TIMEOUT = "10m";
-/** `aws ecs describe-services` describes at most 10 services per call. */
+/** `DescribeServices` describes at most 10 services per call. */
 export const MAX_SERVICES = 10;
 
 export interface ScaleTarget {
@@ -91,26 +92,34 @@ export interface ServiceCounts {
     readonly pendingCount: number;
 }
 
+/** The ECS client of one run: region, endpoint and credentials as `env` names them (core/awsClient.ts). */
+export function ecsClient(env: NodeJS.ProcessEnv): ECSClient {
+    return new ECSClient(awsClientConfig(env, "ECS"));
+}
+
 /**
- * The counts of each named service in `aws ecs describe-services` output. A service
- * that ECS reports missing, or that is not ACTIVE (being deleted), is an error.
+ * The counts of each named service in a `DescribeServices` answer. A service that ECS
+ * reports missing, or that is not ACTIVE (being deleted), is an error.
  */
-export function readServices(describeOutput: unknown, names: readonly string[], cluster: string): Map<string, ServiceCounts> {
+export function readServices(
+    describeOutput: DescribeServicesResponse,
+    names: readonly string[],
+    cluster: string,
+): Map<string, ServiceCounts> {
     const found = new Map<string, ServiceCounts>();
     const problems: string[] = [];
-    for (const service of asArray(field(describeOutput, "services"))) {
-        const name = asString(field(service, "serviceName"));
+    for (const service of describeOutput.services ?? []) {
+        const name = service.serviceName;
         if (name === undefined || !names.includes(name)) continue;
-        const status = asString(field(service, "status"));
-        if (status !== "ACTIVE") {
-            problems.push(`\`${name}\` is ${status ?? "of unknown status"}`);
+        if (service.status !== "ACTIVE") {
+            problems.push(`\`${name}\` is ${service.status ?? "of unknown status"}`);
             continue;
         }
-        const count = (key: string): number => {
-            const value = field(service, key);
-            return typeof value === "number" ? value : 0;
-        };
-        found.set(name, { desiredCount: count("desiredCount"), runningCount: count("runningCount"), pendingCount: count("pendingCount") });
+        found.set(name, {
+            desiredCount: service.desiredCount ?? 0,
+            runningCount: service.runningCount ?? 0,
+            pendingCount: service.pendingCount ?? 0,
+        });
     }
     const missing = names.filter((name) => !found.has(name) && !problems.some((p) => p.startsWith(`\`${name}\` `)));
     if (missing.length > 0) problems.unshift(`not found: ${missing.map((name) => `\`${name}\``).join(", ")}`);

@@ -1,6 +1,7 @@
 import { UsageError } from "../command";
 import { parseDuration, parseFlags, requireValue } from "../flags";
-import { asArray, asString, field } from "../../core/awsCli";
+import { DescribeTaskDefinitionResponse, DescribeTasksResponse, RunTaskCommandInput, RunTaskResponse } from "@aws-sdk/client-ecs";
+import { GetLogEventsResponse } from "@aws-sdk/client-cloudwatch-logs";
 
 export const DEFAULT_TASK_TIMEOUT = "30m";
 export const DEFAULT_POLL = "5s";
@@ -81,36 +82,25 @@ export function parseEcsTaskArgs(args: readonly string[]): EcsTaskRequest {
 }
 
 /**
- * `aws ecs run-task` for one Fargate task of the resolved revision. The overrides carry
- * only the command: the task's environment and secrets come from its task definition.
+ * `RunTask` for one Fargate task of the resolved revision. The overrides carry only the
+ * command: the task's environment and secrets come from its task definition.
  */
-export function runTaskArgs(request: EcsTaskRequest, taskDefinitionArn: string): string[] {
-    const network = {
-        awsvpcConfiguration: {
-            subnets: request.subnets,
-            securityGroups: request.securityGroups,
-            assignPublicIp: request.assignPublicIp ? "ENABLED" : "DISABLED",
+export function runTaskInput(request: EcsTaskRequest, taskDefinitionArn: string): RunTaskCommandInput {
+    return {
+        cluster: request.cluster,
+        taskDefinition: taskDefinitionArn,
+        launchType: "FARGATE",
+        count: 1,
+        startedBy: STARTED_BY,
+        networkConfiguration: {
+            awsvpcConfiguration: {
+                subnets: [...request.subnets],
+                securityGroups: [...request.securityGroups],
+                assignPublicIp: request.assignPublicIp ? "ENABLED" : "DISABLED",
+            },
         },
+        overrides: { containerOverrides: [{ name: request.container, command: [...request.command] }] },
     };
-    const overrides = { containerOverrides: [{ name: request.container, command: request.command }] };
-    return [
-        "ecs",
-        "run-task",
-        "--cluster",
-        request.cluster,
-        "--task-definition",
-        taskDefinitionArn,
-        "--launch-type",
-        "FARGATE",
-        "--count",
-        "1",
-        "--started-by",
-        STARTED_BY,
-        "--network-configuration",
-        JSON.stringify(network),
-        "--overrides",
-        JSON.stringify(overrides),
-    ];
 }
 
 /** The last part of a task ARN (`arn:aws:ecs:…:task/<cluster>/<id>`), which names its log stream. */
@@ -121,28 +111,27 @@ export function taskId(taskArn: string): string {
 /** Where a container's awslogs go, or why its tail cannot be read. */
 export type LogLocation = { readonly group: string; readonly prefix: string; readonly region?: string } | { readonly unavailable: string };
 
-export function containerNames(taskDefinitionOutput: unknown): string[] {
-    const definitions = asArray(field(field(taskDefinitionOutput, "taskDefinition"), "containerDefinitions"));
-    return definitions.map((c) => asString(field(c, "name"))).filter((name): name is string => name !== undefined);
+export function containerNames(taskDefinitionOutput: DescribeTaskDefinitionResponse): string[] {
+    const definitions = taskDefinitionOutput.taskDefinition?.containerDefinitions ?? [];
+    return definitions.map((c) => c.name).filter((name): name is string => name !== undefined);
 }
 
-/** The container's awslogs options in `aws ecs describe-task-definition` output. */
-export function logLocation(taskDefinitionOutput: unknown, container: string): LogLocation {
-    const definition = field(taskDefinitionOutput, "taskDefinition");
-    const containerDefinition = asArray(field(definition, "containerDefinitions")).find((c) => field(c, "name") === container);
+/** The container's awslogs options in a `DescribeTaskDefinition` answer. */
+export function logLocation(taskDefinitionOutput: DescribeTaskDefinitionResponse, container: string): LogLocation {
+    const containerDefinition = (taskDefinitionOutput.taskDefinition?.containerDefinitions ?? []).find((c) => c.name === container);
     if (containerDefinition === undefined) return { unavailable: `container \`${container}\` is not in the task definition` };
-    const logConfiguration = field(containerDefinition, "logConfiguration");
-    if (field(logConfiguration, "logDriver") !== "awslogs") {
+    const logConfiguration = containerDefinition.logConfiguration;
+    if (logConfiguration?.logDriver !== "awslogs") {
         return { unavailable: `container \`${container}\` does not log through awslogs` };
     }
-    const options = field(logConfiguration, "options");
-    const group = asString(field(options, "awslogs-group"));
-    const prefix = asString(field(options, "awslogs-stream-prefix"));
+    const options = logConfiguration.options ?? {};
+    const group = options["awslogs-group"];
+    const prefix = options["awslogs-stream-prefix"];
     // Without a stream prefix awslogs names the stream after the Docker container id, which the task does not report.
     if (group === undefined || prefix === undefined) {
         return { unavailable: `container \`${container}\` has no \`awslogs-group\` and \`awslogs-stream-prefix\`` };
     }
-    const region = asString(field(options, "awslogs-region"));
+    const region = options["awslogs-region"];
     return { group, prefix, ...(region !== undefined ? { region } : {}) };
 }
 
@@ -160,33 +149,30 @@ export interface TaskState {
     readonly containerReason?: string;
 }
 
-/** The task and its container in `aws ecs describe-tasks` output; undefined while ECS does not list it yet. */
-export function readTaskState(describeOutput: unknown, taskArn: string, container: string): TaskState | undefined {
-    const task = asArray(field(describeOutput, "tasks")).find((t) => field(t, "taskArn") === taskArn);
+/** The task and its container in a `DescribeTasks` answer; undefined while ECS does not list it yet. */
+export function readTaskState(describeOutput: DescribeTasksResponse, taskArn: string, container: string): TaskState | undefined {
+    const task = (describeOutput.tasks ?? []).find((t) => t.taskArn === taskArn);
     if (task === undefined) return undefined;
-    const lastStatus = asString(field(task, "lastStatus")) ?? "UNKNOWN";
-    const containerState = asArray(field(task, "containers")).find((c) => field(c, "name") === container);
-    const exitCode = field(containerState, "exitCode");
+    const containerState = (task.containers ?? []).find((c) => c.name === container);
     const optional = {
-        stopCode: asString(field(task, "stopCode")),
-        stoppedReason: asString(field(task, "stoppedReason")),
-        exitCode: typeof exitCode === "number" ? exitCode : undefined,
-        containerReason: asString(field(containerState, "reason")),
+        stopCode: task.stopCode,
+        stoppedReason: task.stoppedReason,
+        exitCode: containerState?.exitCode,
+        containerReason: containerState?.reason,
     };
     return {
-        lastStatus,
+        lastStatus: task.lastStatus ?? "UNKNOWN",
         ...Object.fromEntries(Object.entries(optional).filter(([, value]) => value !== undefined)),
     };
 }
 
-/** The task ARN from `aws ecs run-task` output, or the reasons ECS gave for placing none. */
-export function startedTask(runTaskOutput: unknown): { taskArn: string } | { failure: string } {
-    const taskArn = asString(field(asArray(field(runTaskOutput, "tasks"))[0], "taskArn"));
+/** The task ARN of a `RunTask` answer, or the reasons ECS gave for placing none. */
+export function startedTask(runTaskOutput: RunTaskResponse): { taskArn: string } | { failure: string } {
+    const taskArn = runTaskOutput.tasks?.[0]?.taskArn;
     if (taskArn !== undefined) return { taskArn };
-    const reasons = asArray(field(runTaskOutput, "failures")).map((f) => {
-        const reason = asString(field(f, "reason")) ?? "unknown reason";
-        const detail = asString(field(f, "detail"));
-        return detail !== undefined ? `${reason} (${detail})` : reason;
+    const reasons = (runTaskOutput.failures ?? []).map((f) => {
+        const reason = f.reason ?? "unknown reason";
+        return f.detail !== undefined ? `${reason} (${f.detail})` : reason;
     });
     return { failure: reasons.length > 0 ? reasons.join("; ") : "no task and no failure reported" };
 }
@@ -205,8 +191,8 @@ export function failureMessage(taskArn: string, container: string, state: TaskSt
 }
 
 /** Log events as lines, each message's own line breaks kept. */
-export function logLines(getLogEventsOutput: unknown): string[] {
-    return asArray(field(getLogEventsOutput, "events"))
-        .map((event) => asString(field(event, "message")) ?? "")
+export function logLines(getLogEventsOutput: GetLogEventsResponse): string[] {
+    return (getLogEventsOutput.events ?? [])
+        .map((event) => event.message ?? "")
         .flatMap((message) => message.replace(/\r?\n$/, "").split(/\r?\n/));
 }

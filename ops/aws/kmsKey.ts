@@ -1,8 +1,9 @@
 import { UsageError } from "../command";
-import { asString, field } from "../../core/awsCli";
+import { DescribeKeyResponse, GetKeyPolicyResponse, KMSClient } from "@aws-sdk/client-kms";
+import { awsClientConfig } from "../../core/awsClient";
 import { KmsKeyFacts } from "../../core/backupLog";
 
-/** A key id, key ARN, `alias/<name>` or alias ARN: whatever `aws kms describe-key --key-id` takes. */
+/** A key id, key ARN, `alias/<name>` or alias ARN: whatever `DescribeKey`'s `KeyId` takes. */
 const KEY_REFERENCE = /^[A-Za-z0-9][A-Za-z0-9:/_.-]{0,2047}$/;
 
 export function validateKeyReference(key: string): string {
@@ -18,39 +19,41 @@ export interface KeyMetadata {
     readonly state: string;
     readonly keyManager: string;
     readonly creationDate: string;
+    /** `SYMMETRIC_DEFAULT`, `RSA_2048`, `HMAC_256`, …: what the key can do, fixed when it was made. */
+    readonly keySpec: string;
     readonly deletionDate?: string;
 }
 
-/** The CLI prints timestamps as ISO-8601 text; with `cli_timestamp_format = none` they are epoch seconds. */
-function timestamp(value: unknown): string | undefined {
-    if (typeof value === "number") return new Date(value * 1000).toISOString();
-    return asString(value);
+/** The KMS client of one run: region, endpoint and credentials as `env` names them (core/awsClient.ts). */
+export function kmsClient(env: NodeJS.ProcessEnv): KMSClient {
+    return new KMSClient(awsClientConfig(env, "KMS"));
 }
 
-/** `KeyMetadata` of `aws kms describe-key` output. */
-export function readKeyMetadata(describeKeyOutput: unknown, key: string): KeyMetadata {
-    const metadata = field(describeKeyOutput, "KeyMetadata");
-    const keyId = asString(field(metadata, "KeyId"));
-    const arn = asString(field(metadata, "Arn"));
-    const state = asString(field(metadata, "KeyState"));
-    if (keyId === undefined || arn === undefined || state === undefined) {
-        throw new Error(`aws kms describe-key for \`${key}\` returned no \`KeyMetadata\` with \`KeyId\`, \`Arn\` and \`KeyState\``);
+/** `KeyMetadata` of a `DescribeKey` answer. */
+export function readKeyMetadata(describeKeyOutput: DescribeKeyResponse, key: string): KeyMetadata {
+    const metadata = describeKeyOutput.KeyMetadata;
+    const keyId = metadata?.KeyId;
+    const arn = metadata?.Arn;
+    const state = metadata?.KeyState;
+    if (metadata === undefined || keyId === undefined || arn === undefined || state === undefined) {
+        throw new Error(`KMS DescribeKey for \`${key}\` returned no \`KeyMetadata\` with \`KeyId\`, \`Arn\` and \`KeyState\``);
     }
-    const deletionDate = timestamp(field(metadata, "DeletionDate"));
+    const deletionDate = metadata.DeletionDate?.toISOString();
     return {
         keyId,
         arn,
         state,
-        keyManager: asString(field(metadata, "KeyManager")) ?? "UNKNOWN",
-        creationDate: timestamp(field(metadata, "CreationDate")) ?? "unknown",
+        keyManager: metadata.KeyManager ?? "UNKNOWN",
+        creationDate: metadata.CreationDate?.toISOString() ?? "unknown",
+        keySpec: metadata.KeySpec ?? "UNKNOWN",
         ...(deletionDate !== undefined ? { deletionDate } : {}),
     };
 }
 
-/** The `Policy` text of `aws kms get-key-policy` output. */
-export function readPolicy(getKeyPolicyOutput: unknown, arn: string): string {
-    const policy = asString(field(getKeyPolicyOutput, "Policy"));
-    if (policy === undefined) throw new Error(`aws kms get-key-policy for \`${arn}\` returned no \`Policy\``);
+/** The `Policy` text of a `GetKeyPolicy` answer. */
+export function readPolicy(getKeyPolicyOutput: GetKeyPolicyResponse, arn: string): string {
+    const policy = getKeyPolicyOutput.Policy;
+    if (policy === undefined) throw new Error(`KMS GetKeyPolicy for \`${arn}\` returned no \`Policy\``);
     return policy;
 }
 
@@ -93,8 +96,23 @@ export function judgeKeyState(metadata: KeyMetadata): string | undefined {
     }
 }
 
-/** What the record keeps about the key: everything needed to recognise or recreate its policy. */
-export function keyFacts(metadata: KeyMetadata, policy: string): KmsKeyFacts {
-    const { keyId, arn, state, keyManager, creationDate } = metadata;
-    return { keyId, arn, state, keyManager, creationDate, policy };
+/**
+ * Automatic rotation as `GetKeyRotationStatus` reports it; `unsupported` for a key KMS
+ * cannot rotate (asymmetric, HMAC, imported key material, a custom key store).
+ */
+export type RotationStatus = "enabled" | "disabled" | "unsupported";
+
+/**
+ * What the record keeps about the key: everything needed to recognise or recreate its
+ * policy, and the facts `verify` compares with the live key (spec and rotation beside
+ * the core fields of core/backupLog.ts's `KmsKeyFacts`).
+ */
+export interface RecordedKeyFacts extends KmsKeyFacts {
+    readonly keySpec: string;
+    readonly rotation: RotationStatus;
+}
+
+export function keyFacts(metadata: KeyMetadata, policy: string, rotation: RotationStatus): RecordedKeyFacts {
+    const { keyId, arn, state, keyManager, creationDate, keySpec } = metadata;
+    return { keyId, arn, state, keyManager, creationDate, keySpec, rotation, policy };
 }

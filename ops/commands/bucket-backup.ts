@@ -3,16 +3,27 @@ import { BucketBackupRecord, logAndPrint, recordHead } from "../../core/backupLo
 import { OpsCommand, OpsIO } from "../command";
 import { parseFlags, requireValue } from "../flags";
 import { validateApp, validateVersion } from "../validate";
-import { callAws, progress } from "../../core/awsCli";
+import { progress, withClient } from "../../core/awsClient";
 import { reported } from "../report";
-import { checkSeparate, compareListings, listAllObjects, listingChecksum, parseS3Location, s3Url, totals } from "../aws/bucketListing";
+import {
+    checkSeparate,
+    compareListings,
+    listingChecksum,
+    listObjects,
+    parseS3Location,
+    s3Client,
+    s3Url,
+    totals,
+} from "../aws/bucketListing";
+import { copyObjects, objectsToCopy } from "../aws/s3Copy";
 import { DEFAULT_BACKUP_LOG } from "../aws/records";
 
 const USAGE = `usage: safe-release-ops bucket-backup --source <bucket>[/<prefix>] --target <bucket>/<prefix>
                                       --app <app> --version <vX.Y.Z> [--log <backup log>] [--sizes-only]
 
-Copies every object under the source to the target (\`aws s3 sync\`), then verifies the copy
-by listing both sides (\`aws s3api list-objects-v2\`, page by page): the same keys, object
+Copies every object under the source to the target server-side, as \`aws s3 sync\` would (an
+object already there with the same size and ETag is kept), then verifies the copy by listing
+both sides (\`ListObjectsV2\`, page by page): the same keys, object
 count and total bytes, and per key the same size and, where both are plain MD5 ETags, the
 same ETag. --sizes-only skips the ETags (SSE-KMS objects get a new ETag in every copy).
 Appends a record (kind "bucket") to the backup log (default ${DEFAULT_BACKUP_LOG}) and prints it:
@@ -20,8 +31,8 @@ size is the total bytes, sha256 is the SHA-256 of the sorted "key<TAB>size<TAB>e
 the source listing, location the target. A copy that does not match is recorded with
 "verified": false, its first differing keys go to stderr and the run fails.
 
-AWS: the AWS CLI v2 (\`aws\` on PATH, or SAFE_RELEASE_AWS_CLI), with region and credentials
-from the environment (AWS_REGION, AWS_PROFILE, …).
+AWS: the AWS SDK's default credential chain and region (AWS_REGION, AWS_PROFILE, …);
+AWS_ENDPOINT_URL points it at another AWS-compatible endpoint.
 exit status: 0 copied and verified, 1 anything else, 2 usage error.
 `;
 
@@ -43,10 +54,14 @@ async function runBucketBackup(args: string[], io: OpsIO): Promise<number> {
     const say = progress("bucket-backup", io.stderr, io.env);
     const now = new Date();
 
-    say(`copying ${s3Url(source)} to ${s3Url(target)}`);
-    await callAws(["s3", "sync", s3Url(source), s3Url(target), "--only-show-errors"], io.env, { text: true });
-    const sourceObjects = await listAllObjects(source, io.env, say);
-    const targetObjects = await listAllObjects(target, io.env, say);
+    const { sourceObjects, targetObjects } = await withClient(s3Client(io.env), async (s3) => {
+        const listed = await listObjects(s3, source, io.env, say);
+        const copies = objectsToCopy(listed, await listObjects(s3, target, io.env, say));
+        const bytes = totals(copies).bytes;
+        say(`copying ${copies.length} of ${listed.length} objects (${bytes} bytes) from ${s3Url(source)} to ${s3Url(target)}`);
+        await copyObjects({ s3, source, target, env: io.env }, copies);
+        return { sourceObjects: listed, targetObjects: await listObjects(s3, target, io.env, say) };
+    });
     const comparison = compareListings(sourceObjects, targetObjects, { compareEtags: !flags.switches.has("sizes-only") });
     const verified = comparison.differenceCount === 0;
     const sourceTotals = totals(sourceObjects);

@@ -1,10 +1,12 @@
 import { OpsCommand, OpsIO } from "../command";
 import { formatDuration } from "../flags";
-import { callAws, formatElapsed, progress, sleep } from "../../core/awsCli";
+import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from "@aws-sdk/client-ecs";
+import { awsCall, formatElapsed, progress, sleep, withClient } from "../../core/awsClient";
 import { reported } from "../report";
 import {
     DEFAULT_SCALE_TIMEOUT,
     describeCounts,
+    ecsClient,
     EcsScaleRequest,
     parseEcsScaleArgs,
     readServices,
@@ -21,25 +23,35 @@ migration, <name>=<configured count> resumes them. A service already at its coun
 alone. With --wait, polls until every service runs exactly its desired count with no
 task pending; past --timeout the run fails (the desired counts stay as set).
 
-AWS: the AWS CLI v2 (\`aws\` on PATH, or SAFE_RELEASE_AWS_CLI), with region and credentials
-from the environment (AWS_REGION, AWS_PROFILE, …).
+AWS: the AWS SDK's default credential chain and region (AWS_REGION, AWS_PROFILE, …);
+AWS_ENDPOINT_URL points it at another AWS-compatible endpoint.
 stdout: {"cluster":…,"services":[{"service":…,"previousDesiredCount":…,"desiredCount":…}],"waited":…}
 exit status: 0 set (and, with --wait, reached), 1 anything else, 2 usage error.
 `;
 
+interface ScaleRun {
+    readonly request: EcsScaleRequest;
+    readonly io: OpsIO;
+    readonly ecs: ECSClient;
+}
+
 async function runEcsScale(args: string[], io: OpsIO): Promise<number> {
     const request = parseEcsScaleArgs(args);
+    return withClient(ecsClient(io.env), (ecs) => scale({ request, io, ecs }));
+}
+
+async function scale(run: ScaleRun): Promise<number> {
+    const { request, io, ecs } = run;
     const log = progress("ecs-scale", io.stderr, io.env);
-    const before = await describe(request, io);
+    const before = await describe(run);
     for (const { service, desiredCount } of request.targets) {
         const previous = before.get(service)!.desiredCount;
         if (previous === desiredCount) {
             log(`${service}: desired count is already ${desiredCount}`);
             continue;
         }
-        await callAws(
-            ["ecs", "update-service", "--cluster", request.cluster, "--service", service, "--desired-count", String(desiredCount)],
-            io.env,
+        await awsCall(`ECS UpdateService of \`${service}\``, io.env, () =>
+            ecs.send(new UpdateServiceCommand({ cluster: request.cluster, service, desiredCount })),
         );
         log(`${service}: desired count ${previous} → ${desiredCount}`);
     }
@@ -48,7 +60,7 @@ async function runEcsScale(args: string[], io: OpsIO): Promise<number> {
         previousDesiredCount: before.get(service)!.desiredCount,
         desiredCount,
     }));
-    const settled = request.wait ? await waitUntilSettled(request, io, log) : undefined;
+    const settled = request.wait ? await waitUntilSettled(run, log) : undefined;
     const result = {
         cluster: request.cluster,
         services,
@@ -65,19 +77,21 @@ async function runEcsScale(args: string[], io: OpsIO): Promise<number> {
     return 0;
 }
 
-function describe(request: EcsScaleRequest, io: OpsIO): Promise<Map<string, ServiceCounts>> {
+async function describe({ request, io, ecs }: ScaleRun): Promise<Map<string, ServiceCounts>> {
     const names = request.targets.map((t) => t.service);
-    return callAws(["ecs", "describe-services", "--cluster", request.cluster, "--services", ...names], io.env).then((output) =>
-        readServices(output, names, request.cluster),
+    const output = await awsCall(`ECS DescribeServices of cluster \`${request.cluster}\``, io.env, () =>
+        ecs.send(new DescribeServicesCommand({ cluster: request.cluster, services: names })),
     );
+    return readServices(output, names, request.cluster);
 }
 
 /** Polls until every target has settled; returns what is still unsettled at the deadline (empty when done). */
-async function waitUntilSettled(request: EcsScaleRequest, io: OpsIO, log: (line: string) => void): Promise<string[]> {
+async function waitUntilSettled(run: ScaleRun, log: (line: string) => void): Promise<string[]> {
+    const { request } = run;
     const started = Date.now();
     let lastLine = "";
     for (;;) {
-        const counts = await describe(request, io);
+        const counts = await describe(run);
         const pending = unsettled(request.targets, counts);
         const elapsed = Date.now() - started;
         const line = request.targets.map((t) => describeCounts(t, counts)).join("; ");

@@ -1,6 +1,9 @@
 import { OpsCommand, OpsIO } from "../command";
 import { formatDuration } from "../flags";
-import { asString, callAws, field, formatElapsed, progress, sleep } from "../../core/awsCli";
+import { CloudWatchLogsClient, GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
+import { DescribeTaskDefinitionCommand, DescribeTasksCommand, ECSClient, RunTaskCommand, StopTaskCommand } from "@aws-sdk/client-ecs";
+import { awsCall, awsClientConfig, formatElapsed, progress, sleep, withClient } from "../../core/awsClient";
+import { ecsClient } from "../aws/ecsScale";
 import { reported } from "../report";
 import {
     containerNames,
@@ -14,13 +17,13 @@ import {
     logStreamName,
     parseEcsTaskArgs,
     readTaskState,
-    runTaskArgs,
+    runTaskInput,
     startedTask,
     TaskState,
     taskId,
 } from "../aws/ecsTask";
 
-/** Consecutive failed `describe-tasks` calls after which the task is stopped rather than left unwatched. */
+/** Consecutive failed `DescribeTasks` calls (each already retried by the SDK) after which the task is stopped rather than left unwatched. */
 export const MAX_POLL_FAILURES = 3;
 /** A status that does not change is still reported this often, so a long wait shows it is alive. */
 const QUIET_PROGRESS_MS = 30_000;
@@ -35,11 +38,11 @@ by <command>, waits until it stops and exits with its outcome: 0 when the contai
 
 The task's environment and secrets come from its task definition; <command> travels in the
 task's overrides, which anyone who can describe the task can read: never put a secret in it.
-The task is polled every --poll; past --timeout it is stopped (\`aws ecs stop-task\`) and the
+The task is polled every --poll; past --timeout it is stopped (\`StopTask\`) and the
 run fails. The last ${LOG_TAIL_LIMIT} lines of the container's awslogs stream go to stderr.
 
-AWS: the AWS CLI v2 (\`aws\` on PATH, or SAFE_RELEASE_AWS_CLI), with region and credentials
-from the environment (AWS_REGION, AWS_PROFILE, …).
+AWS: the AWS SDK's default credential chain and region (AWS_REGION, AWS_PROFILE, …);
+AWS_ENDPOINT_URL points it at another AWS-compatible endpoint.
 stdout: {"taskArn":…,"exitCode":…,"stoppedReason":…,"timedOut":…,"elapsedMs":…}
 exit status: 0 the container exited 0, 1 anything else, 2 usage error.
 `;
@@ -48,13 +51,20 @@ interface TaskRun {
     readonly request: EcsTaskRequest;
     readonly io: OpsIO;
     readonly log: (line: string) => void;
+    readonly ecs: ECSClient;
 }
 
 async function runEcsTask(args: string[], io: OpsIO): Promise<number> {
     const request = parseEcsTaskArgs(args);
-    const run: TaskRun = { request, io, log: progress("ecs-task", io.stderr, io.env) };
-    const definition = await callAws(["ecs", "describe-task-definition", "--task-definition", request.taskDefinition], io.env);
-    const definitionArn = asString(field(field(definition, "taskDefinition"), "taskDefinitionArn"));
+    return withClient(ecsClient(io.env), (ecs) => runTask({ request, io, log: progress("ecs-task", io.stderr, io.env), ecs }));
+}
+
+async function runTask(run: TaskRun): Promise<number> {
+    const { request, io, ecs } = run;
+    const definition = await awsCall(`ECS DescribeTaskDefinition of \`${request.taskDefinition}\``, io.env, () =>
+        ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: request.taskDefinition })),
+    );
+    const definitionArn = definition.taskDefinition?.taskDefinitionArn;
     if (definitionArn === undefined) throw new Error(`task definition \`${request.taskDefinition}\` was not described`);
     const names = containerNames(definition);
     if (!names.includes(request.container)) {
@@ -64,7 +74,9 @@ async function runEcsTask(args: string[], io: OpsIO): Promise<number> {
         return 1;
     }
     const logs = logLocation(definition, request.container);
-    const started = startedTask(await callAws(runTaskArgs(request, definitionArn), io.env));
+    const started = startedTask(
+        await awsCall(`ECS RunTask of ${definitionArn}`, io.env, () => ecs.send(new RunTaskCommand(runTaskInput(request, definitionArn)))),
+    );
     if ("failure" in started) {
         run.log(`ECS started no task of ${definitionArn}: ${started.failure}; nothing ran`);
         return 1;
@@ -106,15 +118,18 @@ function resultFields(state: TaskState): Record<string, unknown> {
 type WaitOutcome = { state: TaskState } | { timedOut: true; message: string } | { lost: true; message: string };
 
 async function waitForStop(run: TaskRun, taskArn: string, startedAt: number): Promise<WaitOutcome> {
-    const { request, io, log } = run;
-    const describe = ["ecs", "describe-tasks", "--cluster", request.cluster, "--tasks", taskArn];
+    const { request, io, log, ecs } = run;
+    const describe = () =>
+        awsCall(`ECS DescribeTasks of ${taskArn}`, io.env, () =>
+            ecs.send(new DescribeTasksCommand({ cluster: request.cluster, tasks: [taskArn] })),
+        );
     let lastStatus = "";
     let lastReport = startedAt;
     let failures = 0;
     for (;;) {
         let state: TaskState | undefined;
         try {
-            state = readTaskState(await callAws(describe, io.env), taskArn, request.container);
+            state = readTaskState(await describe(), taskArn, request.container);
             failures = 0;
         } catch (err) {
             failures++;
@@ -123,7 +138,7 @@ async function waitForStop(run: TaskRun, taskArn: string, startedAt: number): Pr
                 await stopTask(run, taskArn, "its status could not be read");
                 return {
                     lost: true,
-                    message: `could not follow task ${taskArn} (${MAX_POLL_FAILURES} failed \`aws ecs describe-tasks\` calls); it was stopped and its outcome is unknown`,
+                    message: `could not follow task ${taskArn} (${MAX_POLL_FAILURES} failed \`DescribeTasks\` calls); it was stopped and its outcome is unknown`,
                 };
             }
         }
@@ -150,12 +165,11 @@ async function waitForStop(run: TaskRun, taskArn: string, startedAt: number): Pr
 }
 
 async function stopTask(run: TaskRun, taskArn: string, why: string): Promise<void> {
-    const { request, io, log } = run;
+    const { request, io, log, ecs } = run;
     log(`stopping task ${taskArn}: ${why}`);
     try {
-        await callAws(
-            ["ecs", "stop-task", "--cluster", request.cluster, "--task", taskArn, "--reason", `safe-release-ops ecs-task: ${why}`],
-            io.env,
+        await awsCall(`ECS StopTask of ${taskArn}`, io.env, () =>
+            ecs.send(new StopTaskCommand({ cluster: request.cluster, task: taskArn, reason: `safe-release-ops ecs-task: ${why}` })),
         );
     } catch (err) {
         log(`${(err as Error).message}; stop task ${taskArn} by hand`);
@@ -171,20 +185,18 @@ async function printLogTail(run: TaskRun, logs: ReturnType<typeof logLocation>, 
     }
     const stream = logStreamName(logs.prefix, request.container, taskArn);
     try {
-        const events = await callAws(
-            [
-                "logs",
-                "get-log-events",
-                "--log-group-name",
-                logs.group,
-                "--log-stream-name",
-                stream,
-                "--limit",
-                String(LOG_TAIL_LIMIT),
-                "--no-start-from-head",
-            ],
-            io.env,
-            logs.region !== undefined ? { region: logs.region } : {},
+        // The log group may live in another region than the cluster (`awslogs-region`).
+        const events = await withClient(new CloudWatchLogsClient(awsClientConfig(io.env, "CLOUDWATCH_LOGS", logs.region)), (client) =>
+            awsCall(`CloudWatch Logs GetLogEvents of ${logs.group} ${stream}`, io.env, () =>
+                client.send(
+                    new GetLogEventsCommand({
+                        logGroupName: logs.group,
+                        logStreamName: stream,
+                        limit: LOG_TAIL_LIMIT,
+                        startFromHead: false,
+                    }),
+                ),
+            ),
         );
         const lines = logLines(events);
         log(`last ${lines.length} log lines of ${logs.group} ${stream}:`);

@@ -3,24 +3,27 @@ import { KmsBackupRecord, logAndPrint, recordHead } from "../../core/backupLog";
 import { OpsCommand, OpsIO } from "../command";
 import { parseFlags, requireValue } from "../flags";
 import { validateApp, validateVersion } from "../validate";
-import { callAws, progress } from "../../core/awsCli";
+import { progress, withClient } from "../../core/awsClient";
 import { reported } from "../report";
-import { judgeKeyState, keyFacts, readKeyMetadata, readPolicy, validateKeyReference } from "../aws/kmsKey";
+import { judgeKeyState, keyFacts, kmsClient, validateKeyReference } from "../aws/kmsKey";
+import { describeKey, keyPolicy, rotationStatus } from "../aws/kmsLive";
 import { canonicalJson, DEFAULT_BACKUP_LOG, sha256Hex } from "../aws/records";
 
 const USAGE = `usage: safe-release-ops kms-record --key <key id|key ARN|alias/name> --app <app> --version <vX.Y.Z> [--log <backup log>]
 
-Records a KMS key's metadata before an upgrade: id, ARN, state, key manager, creation date
-and its default key policy (\`aws kms describe-key\`, \`aws kms get-key-policy\`). Appends a
+Records a KMS key's metadata before an upgrade: id, ARN, state, key manager, creation date,
+key spec, automatic rotation (enabled, disabled or unsupported) and its default key policy
+(\`DescribeKey\`, \`GetKeyRotationStatus\`, \`GetKeyPolicy\`). Appends a
 record (kind "kms") to the backup log (default ${DEFAULT_BACKUP_LOG}) and prints it; sha256 is
 the SHA-256 of the canonical JSON (sorted keys, no spaces) of the recorded "key" object.
+\`verify --id\` compares the id, ARN, state, key spec and rotation with the live key.
 
 Refuses (exit 1, nothing recorded) a key that cannot serve the release: PendingDeletion or
 PendingReplicaDeletion (cancel the deletion, then enable it), Disabled (enable it),
 PendingImport, Unavailable or Creating.
 
-AWS: the AWS CLI v2 (\`aws\` on PATH, or SAFE_RELEASE_AWS_CLI), with region and credentials
-from the environment (AWS_REGION, AWS_PROFILE, …).
+AWS: the AWS SDK's default credential chain and region (AWS_REGION, AWS_PROFILE, …);
+AWS_ENDPOINT_URL points it at another AWS-compatible endpoint.
 exit status: 0 recorded, 1 anything else, 2 usage error.
 `;
 
@@ -33,28 +36,27 @@ async function runKmsRecord(args: string[], io: OpsIO): Promise<number> {
     const say = progress("kms-record", io.stderr, io.env);
     const now = new Date();
 
-    const metadata = readKeyMetadata(await callAws(["kms", "describe-key", "--key-id", key], io.env), key);
-    const refusal = judgeKeyState(metadata);
-    if (refusal !== undefined) {
-        say(refusal);
+    const facts = await withClient(kmsClient(io.env), async (kms) => {
+        const metadata = await describeKey(kms, key, io.env);
+        const refusal = judgeKeyState(metadata);
+        if (refusal !== undefined) return { refusal };
+        return keyFacts(metadata, await keyPolicy(kms, metadata, io.env), await rotationStatus(kms, metadata, io.env));
+    });
+    if ("refusal" in facts) {
+        say(facts.refusal);
         return 1;
     }
-    const policy = readPolicy(
-        await callAws(["kms", "get-key-policy", "--key-id", metadata.keyId, "--policy-name", "default"], io.env),
-        metadata.arn,
-    );
-    const facts = keyFacts(metadata, policy);
     const canonical = canonicalJson(facts);
     const record: KmsBackupRecord = {
         ...recordHead("kms", app, version, now),
         size: Buffer.byteLength(canonical),
         sha256: sha256Hex(canonical),
-        location: metadata.arn,
+        location: facts.arn,
         verified: true,
         key: facts,
     };
     logAndPrint(log, record, io.stdout);
-    say(`recorded ${metadata.arn} (${metadata.state}, ${metadata.keyManager}-managed) in ${log}`);
+    say(`recorded ${facts.arn} (${facts.state}, ${facts.keyManager}-managed, ${facts.keySpec}, rotation ${facts.rotation}) in ${log}`);
     return 0;
 }
 

@@ -3,7 +3,7 @@ import { main as opsMain } from "../../ops/cli";
 import { parseArguments } from "../../drivers/cli";
 import { parsePlanArgs } from "../../plan/cli";
 import { ownArguments, parseFlags } from "../../core/args";
-import { Capture } from "../support/fakeAws";
+import { Capture } from "../support/opsRun";
 
 describe("the command-line grammar (core/args.ts), the same in every program", () => {
     const spec = { app: "value", "lock-timeout": "value", quiesced: "switch" } as const;
@@ -101,7 +101,7 @@ describe("the command-line grammar (core/args.ts), the same in every program", (
             message: "`--to` is given twice; give it once",
         });
         assert.throws(() => parseArguments("rollback", ["prod", "staging"]), {
-            message: "unknown argument `staging`; valid options: <stack>, --to, --cwd, --dry-run",
+            message: "unknown argument `staging`; valid options: <stack>, --to, --cwd, --dry-run, --no-commit",
         });
         assert.deepEqual(parsePlanArgs(["--stack=prod", "--json"]), { stack: "prod", json: true });
     });

@@ -1,66 +1,78 @@
 import { strict as assert } from "assert";
-import { fakeAws, FakeResponse, runOps, secretsLeaked } from "../support/fakeAws";
+import {
+    CreateClusterCommand,
+    CreateServiceCommand,
+    DeleteServiceCommand,
+    ECSClient,
+    RegisterTaskDefinitionCommand,
+} from "@aws-sdk/client-ecs";
+import { awsClientConfig } from "../../core/awsClient";
+import { defaultNetwork, startMoto, TestMoto } from "../support/moto";
+import { runOps, SECRET_ENV, secretsLeaked } from "../support/opsRun";
 
-const CLUSTER = "arn:aws:ecs:eu-west-1:123456789012:cluster/prod";
+const CLUSTER = "shop";
 
-function services(...list: Array<[string, number, number, number?, string?]>): FakeResponse {
-    return {
-        json: {
-            services: list.map(([serviceName, desiredCount, runningCount, pendingCount = 0, status = "ACTIVE"]) => ({
-                serviceName,
-                status,
+describe("ecs-scale against moto's ECS", function () {
+    // moto and the SDK's first load take seconds of CPU on a busy machine; each wait below is bounded on its own.
+    this.timeout(60_000);
+    let moto: TestMoto;
+    let ecs: ECSClient;
+    let env: NodeJS.ProcessEnv;
+    let serial = 0;
+
+    before(async () => {
+        moto = await startMoto();
+        ecs = new ECSClient(awsClientConfig(moto.env, "ECS"));
+        env = { ...moto.env, ...SECRET_ENV };
+        await ecs.send(new CreateClusterCommand({ clusterName: CLUSTER }));
+        await ecs.send(
+            new RegisterTaskDefinitionCommand({
+                family: "shop-web",
+                requiresCompatibilities: ["FARGATE"],
+                networkMode: "awsvpc",
+                cpu: "256",
+                memory: "512",
+                containerDefinitions: [{ name: "app", image: "registry.example/shop@sha256:" + "0".repeat(64) }],
+            }),
+        );
+    });
+    after(async () => {
+        ecs?.destroy();
+        await moto?.stop();
+    });
+
+    /**
+     * A service of `desiredCount`: moto reports a new service's tasks as all pending and
+     * none running, and an updated one as running exactly its new desired count.
+     */
+    async function service(desiredCount: number): Promise<string> {
+        const name = `svc-${++serial}`;
+        const { subnet, securityGroup } = await defaultNetwork(moto);
+        await ecs.send(
+            new CreateServiceCommand({
+                cluster: CLUSTER,
+                serviceName: name,
+                taskDefinition: "shop-web",
                 desiredCount,
-                runningCount,
-                pendingCount,
-            })),
-            failures: [],
-        },
-    };
-}
+                launchType: "FARGATE",
+                networkConfiguration: { awsvpcConfiguration: { subnets: [subnet], securityGroups: [securityGroup] } },
+            }),
+        );
+        return name;
+    }
 
-const DESCRIBE = ["ecs", "describe-services", "--cluster", CLUSTER, "--services", "worker", "web"];
-const update = (service: string, count: number): string[] => [
-    "ecs",
-    "update-service",
-    "--cluster",
-    CLUSTER,
-    "--service",
-    service,
-    "--desired-count",
-    String(count),
-];
-
-describe("ecs-scale against a fake aws CLI", () => {
-    it("quiesces two services to 0 and waits until none runs", async () => {
-        const fake = await fakeAws([
-            {
-                command: "ecs describe-services",
-                responses: [
-                    services(["worker", 2, 2], ["web", 3, 3]),
-                    services(["worker", 0, 1], ["web", 0, 0]),
-                    services(["worker", 0, 0], ["web", 0, 0]),
-                ],
-            },
-            { command: "ecs update-service", responses: [{ json: { service: {} } }] },
-        ]);
-        const run = await runOps(fake, [
-            "ecs-scale",
-            "--cluster",
-            CLUSTER,
-            "--service",
-            "worker=0",
-            "--service=web=0",
-            "--wait",
-            "--poll",
-            "20ms",
-        ]);
+    it("quiesces two services to 0, waits until none runs and prints what it changed", async () => {
+        const [worker, web] = [await service(2), await service(3)];
+        const run = await runOps(
+            ["ecs-scale", "--cluster", CLUSTER, "--service", `${worker}=0`, `--service=${web}=0`, "--wait", "--poll", "20ms"],
+            env,
+        );
         assert.equal(run.code, 0, run.stderr);
-        assert.deepEqual(fake.argvs(), [DESCRIBE, update("worker", 0), update("web", 0), DESCRIBE, DESCRIBE]);
         assert.deepEqual(JSON.parse(run.stdout), {
             cluster: CLUSTER,
             services: [
-                { service: "worker", previousDesiredCount: 2, desiredCount: 0 },
-                { service: "web", previousDesiredCount: 3, desiredCount: 0 },
+                { service: worker, previousDesiredCount: 2, desiredCount: 0 },
+                { service: web, previousDesiredCount: 3, desiredCount: 0 },
             ],
             waited: true,
             settled: true,
@@ -68,86 +80,62 @@ describe("ecs-scale against a fake aws CLI", () => {
         assert.equal(
             run.stderr.replace(/\(\d+s\)/g, "(T)"),
             [
-                "ecs-scale: worker: desired count 2 → 0",
-                "ecs-scale: web: desired count 3 → 0",
-                "ecs-scale: worker running 1 of 0 (pending 0); web running 0 of 0 (pending 0) (T)",
-                "ecs-scale: worker running 0 of 0 (pending 0); web running 0 of 0 (pending 0) (T)",
+                `ecs-scale: ${worker}: desired count 2 → 0`,
+                `ecs-scale: ${web}: desired count 3 → 0`,
+                `ecs-scale: ${worker} running 0 of 0 (pending 0); ${web} running 0 of 0 (pending 0) (T)`,
                 "",
             ].join("\n"),
         );
-        assert.deepEqual(secretsLeaked(fake, run), []);
+        assert.deepEqual(secretsLeaked(run), []);
     });
 
-    it("resumes without waiting, leaving a service already at its count alone", async () => {
-        const fake = await fakeAws([
-            { command: "ecs describe-services", responses: [services(["worker", 0, 0], ["web", 3, 3])] },
-            { command: "ecs update-service", responses: [{ json: { service: {} } }] },
-        ]);
-        const run = await runOps(fake, ["ecs-scale", "--cluster", CLUSTER, "--service", "worker=2", "--service", "web=3"]);
+    it("leaves a service at its count alone, and without --wait does not poll", async () => {
+        const web = await service(1);
+        const run = await runOps(["ecs-scale", "--cluster", CLUSTER, "--service", `${web}=1`], env);
         assert.equal(run.code, 0, run.stderr);
-        assert.deepEqual(fake.argvs(), [DESCRIBE, update("worker", 2)]);
         assert.deepEqual(JSON.parse(run.stdout), {
             cluster: CLUSTER,
-            services: [
-                { service: "worker", previousDesiredCount: 0, desiredCount: 2 },
-                { service: "web", previousDesiredCount: 3, desiredCount: 3 },
-            ],
+            services: [{ service: web, previousDesiredCount: 1, desiredCount: 1 }],
             waited: false,
         });
-        assert.equal(run.stderr, "ecs-scale: worker: desired count 0 → 2\necs-scale: web: desired count is already 3\n");
+        assert.equal(run.stderr, `ecs-scale: ${web}: desired count is already 1\n`);
     });
 
-    it("waits for pending tasks too, and fails at --timeout naming what has not settled", async () => {
-        const fake = await fakeAws([
-            {
-                command: "ecs describe-services",
-                responses: [services(["worker", 0, 0], ["web", 0, 0]), services(["worker", 2, 2, 1], ["web", 1, 0, 1])],
-            },
-            { command: "ecs update-service", responses: [{ json: { service: {} } }] },
-        ]);
-        const run = await runOps(fake, [
-            "ecs-scale",
-            "--cluster",
-            CLUSTER,
-            "--service",
-            "worker=2",
-            "--service",
-            "web=1",
-            "--wait",
-            "--timeout",
-            "120ms",
-            "--poll",
-            "20ms",
-        ]);
+    it("fails past --timeout naming what has not settled, keeping the desired counts as set", async () => {
+        // Left alone, moto keeps the new service's task pending for ever.
+        const web = await service(1);
+        const run = await runOps(
+            ["ecs-scale", "--cluster", CLUSTER, "--service", `${web}=1`, "--wait", "--timeout", "300ms", "--poll", "50ms"],
+            env,
+        );
         assert.equal(run.code, 1);
-        const calls = fake.argvs();
-        assert.deepEqual(calls.slice(0, 3), [DESCRIBE, update("worker", 2), update("web", 1)]);
-        assert.ok(calls.length >= 4, JSON.stringify(calls));
-        assert.deepEqual(calls.slice(3), Array(calls.length - 3).fill(DESCRIBE));
-        assert.equal(JSON.parse(run.stdout).settled, false);
+        assert.deepEqual(JSON.parse(run.stdout).settled, false);
         assert.ok(
             run.stderr.endsWith(
-                "ecs-scale: services did not reach their desired counts within 120ms (`--timeout`): " +
-                    "worker running 2 of 2 (pending 1); web running 0 of 1 (pending 1)\n",
+                `ecs-scale: services did not reach their desired counts within 300ms (\`--timeout\`): ${web} running 0 of 1 (pending 1)\n`,
             ),
             run.stderr,
         );
     });
 
-    it("changes nothing when a service is missing or being deleted", async () => {
-        const fake = await fakeAws([{ command: "ecs describe-services", responses: [services(["web", 1, 1, 0, "DRAINING"])] }]);
-        const run = await runOps(fake, ["ecs-scale", "--cluster", CLUSTER, "--service", "worker=0", "--service", "web=0"]);
+    it("changes nothing when a service is missing or deleted", async () => {
+        const [kept, deleted] = [await service(1), await service(0)];
+        await ecs.send(new DeleteServiceCommand({ cluster: CLUSTER, service: deleted }));
+        const run = await runOps(
+            ["ecs-scale", "--cluster", CLUSTER, "--service", "nope=0", "--service", `${deleted}=0`, "--service", `${kept}=0`],
+            env,
+        );
         assert.equal(run.code, 1);
-        assert.deepEqual(fake.argvs(), [DESCRIBE]);
         assert.equal(run.stdout, "");
         assert.equal(
             run.stderr,
-            `ecs-scale: \`--service\` must name ACTIVE services of cluster \`${CLUSTER}\`; not found: \`worker\`; \`web\` is DRAINING\n`,
+            `ecs-scale: \`--service\` must name ACTIVE services of cluster \`${CLUSTER}\`; not found: \`nope\`; \`${deleted}\` is INACTIVE\n`,
         );
+        const after = await runOps(["ecs-scale", "--cluster", CLUSTER, "--service", `${kept}=1`], env);
+        assert.equal(after.stderr, `ecs-scale: ${kept}: desired count is already 1\n`);
     });
 
-    it("exits 2 on bad arguments without calling aws", async () => {
-        const fake = await fakeAws([]);
+    it("exits 2 on bad arguments before any AWS call", async () => {
         const cases: Array<[string[], string]> = [
             [["--cluster", CLUSTER], "`--service` is required: <service name>=<desired count>, once per service"],
             [
@@ -166,10 +154,9 @@ describe("ecs-scale against a fake aws CLI", () => {
             [["--cluster", CLUSTER, "--service"], "`--service` needs a value"],
         ];
         for (const [args, message] of cases) {
-            const run = await runOps(fake, ["ecs-scale", ...args]);
+            const run = await runOps(["ecs-scale", ...args], { PATH: process.env.PATH });
             assert.equal(run.code, 2, args.join(" "));
             assert.equal(run.stderr, `ecs-scale: ${message}\n`);
         }
-        assert.deepEqual(fake.calls(), []);
     });
 });

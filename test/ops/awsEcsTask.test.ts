@@ -1,134 +1,23 @@
 import { strict as assert } from "assert";
-import { spawnSync } from "child_process";
+import { spawn } from "child_process";
 import * as path from "path";
-import { fakeAws, FakeResponse, FakeRule, runOps, SECRET_ENV, secretsLeaked } from "../support/fakeAws";
+import { CloudWatchLogsClient, CreateLogGroupCommand, GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
+import {
+    CreateClusterCommand,
+    DescribeTasksCommand,
+    ECSClient,
+    ListTasksCommand,
+    RegisterTaskDefinitionCommand,
+} from "@aws-sdk/client-ecs";
+import { mockClient } from "aws-sdk-client-mock";
+import { awsClientConfig } from "../../core/awsClient";
+import { defaultNetwork, startMoto, TestMoto } from "../support/moto";
+import { runOps, SECRET_ENV, secretsLeaked } from "../support/opsRun";
 
-const CLUSTER = "arn:aws:ecs:eu-west-1:123456789012:cluster/prod";
-const TASK_DEF = "arn:aws:ecs:eu-west-1:123456789012:task-definition/shop-v1-6-0:7";
-const TASK = "arn:aws:ecs:eu-west-1:123456789012:task/prod/0f1e2d3c4b5a69788796a5b4c3d2e1f0";
-const TASK_ID = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
-const NETWORK =
-    '{"awsvpcConfiguration":{"subnets":["subnet-0a1b2c3d","subnet-0e1f2a3b"],"securityGroups":["sg-0123abcd"],"assignPublicIp":"DISABLED"}}';
-const OVERRIDES = '{"containerOverrides":[{"name":"app","command":["python","manage.py","migrate","--noinput"]}]}';
-
-const ARGS = [
-    "ecs-task",
-    "--cluster",
-    CLUSTER,
-    "--task-definition",
-    "shop-v1-6-0",
-    "--container",
-    "app",
-    "--subnets",
-    "subnet-0a1b2c3d,subnet-0e1f2a3b",
-    "--security-groups",
-    "sg-0123abcd",
-    "--poll",
-    "20ms",
-    "--",
-    "python",
-    "manage.py",
-    "migrate",
-    "--noinput",
-];
-
-function taskDefinition(logRegion = "eu-west-1"): FakeResponse {
-    return {
-        json: {
-            taskDefinition: {
-                taskDefinitionArn: TASK_DEF,
-                containerDefinitions: [
-                    { name: "sidecar" },
-                    {
-                        name: "app",
-                        logConfiguration: {
-                            logDriver: "awslogs",
-                            options: {
-                                "awslogs-group": "/safe-release/shop",
-                                "awslogs-region": logRegion,
-                                "awslogs-stream-prefix": "app/v1.6.0",
-                            },
-                        },
-                    },
-                ],
-            },
-        },
-    };
-}
-
-function task(lastStatus: string, container: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): FakeResponse {
-    return {
-        json: {
-            tasks: [
-                {
-                    taskArn: TASK,
-                    lastStatus,
-                    containers: [
-                        { name: "sidecar", exitCode: 0 },
-                        { name: "app", ...container },
-                    ],
-                    ...extra,
-                },
-            ],
-            failures: [],
-        },
-    };
-}
-
-const STOPPED = { stopCode: "EssentialContainerExited", stoppedReason: "Essential container in task exited" };
-const LOG_EVENTS: FakeResponse = {
-    json: {
-        events: [
-            { timestamp: 1, message: "Applying shop.0042_add_index... OK\n" },
-            { timestamp: 2, message: "line one\nline two" },
-        ],
-    },
-};
-
-function scenario(describeTasks: FakeResponse[], overrides: Partial<Record<string, FakeResponse[]>> = {}): FakeRule[] {
-    return [
-        { command: "ecs describe-task-definition", responses: overrides["describe-task-definition"] ?? [taskDefinition()] },
-        {
-            command: "ecs run-task",
-            responses: overrides["run-task"] ?? [{ json: { tasks: [{ taskArn: TASK, lastStatus: "PROVISIONING" }], failures: [] } }],
-        },
-        { command: "ecs describe-tasks", responses: describeTasks },
-        { command: "ecs stop-task", responses: [{ json: { task: { taskArn: TASK } } }] },
-        { command: "logs get-log-events", responses: overrides["get-log-events"] ?? [LOG_EVENTS] },
-    ];
-}
-
-const DESCRIBE_TASK_DEF = ["ecs", "describe-task-definition", "--task-definition", "shop-v1-6-0"];
-const RUN_TASK = [
-    "ecs",
-    "run-task",
-    "--cluster",
-    CLUSTER,
-    "--task-definition",
-    TASK_DEF,
-    "--launch-type",
-    "FARGATE",
-    "--count",
-    "1",
-    "--started-by",
-    "safe-release-ops",
-    "--network-configuration",
-    NETWORK,
-    "--overrides",
-    OVERRIDES,
-];
-const DESCRIBE_TASKS = ["ecs", "describe-tasks", "--cluster", CLUSTER, "--tasks", TASK];
-const GET_LOGS = [
-    "logs",
-    "get-log-events",
-    "--log-group-name",
-    "/safe-release/shop",
-    "--log-stream-name",
-    `app/v1.6.0/app/${TASK_ID}`,
-    "--limit",
-    "50",
-    "--no-start-from-head",
-];
+const CLUSTER = "prod";
+const FAMILY = "shop-v1-6-0";
+const LOG_GROUP = "/safe-release/shop";
+const COMMAND = ["python", "manage.py", "migrate", "--noinput"];
 
 /** Elapsed times vary with the machine; everything else in a progress line is exact. */
 function stable(stderr: string): string {
@@ -142,293 +31,213 @@ function result(stdout: string): Record<string, unknown> {
     return parsed;
 }
 
-describe("ecs-task against a fake aws CLI", () => {
-    it("runs the task, follows it PENDING → RUNNING → STOPPED, prints the log tail and exits 0", async () => {
-        const fake = await fakeAws(scenario([task("PENDING"), task("RUNNING"), task("STOPPED", { exitCode: 0 }, STOPPED)]));
-        const run = await runOps(fake, ARGS);
-        assert.equal(run.code, 0, run.stderr);
-        assert.deepEqual(fake.argvs(), [DESCRIBE_TASK_DEF, RUN_TASK, DESCRIBE_TASKS, DESCRIBE_TASKS, DESCRIBE_TASKS, GET_LOGS]);
-        assert.deepEqual(result(run.stdout), {
-            taskArn: TASK,
-            exitCode: 0,
-            stopCode: "EssentialContainerExited",
-            stoppedReason: "Essential container in task exited",
-            timedOut: false,
+describe("ecs-task against moto's ECS", function () {
+    // moto and the SDK's first load take seconds of CPU on a busy machine; each wait below is bounded on its own.
+    this.timeout(60_000);
+    let moto: TestMoto;
+    let ecs: ECSClient;
+    let env: NodeJS.ProcessEnv;
+    let definitionArn = "";
+    let args: string[] = [];
+
+    /**
+     * moto's own control API: by default a task advances one state per DescribeTasks
+     * (RUNNING → DEACTIVATING → STOPPING → DEPROVISIONING → STOPPED); `stuck` keeps it RUNNING.
+     */
+    async function taskProgression(progression: "default" | "stuck"): Promise<void> {
+        const set = progression === "stuck";
+        const response = await fetch(`${moto.endpoint}/moto-api/state-manager/${set ? "set" : "unset"}-transition`, {
+            method: "POST",
+            body: JSON.stringify({ model_name: "ecs::task", ...(set ? { transition: { progression: "manual", times: 1_000_000 } } : {}) }),
+            signal: AbortSignal.timeout(10_000),
         });
+        assert.ok(response.ok, await response.text());
+    }
+
+    before(async () => {
+        moto = await startMoto();
+        ecs = new ECSClient(awsClientConfig(moto.env, "ECS"));
+        env = { ...moto.env, ...SECRET_ENV };
+        await ecs.send(new CreateClusterCommand({ clusterName: CLUSTER }));
+        const logs = new CloudWatchLogsClient(awsClientConfig(moto.env, "CLOUDWATCH_LOGS"));
+        await logs.send(new CreateLogGroupCommand({ logGroupName: LOG_GROUP }));
+        logs.destroy();
+        const registered = await ecs.send(
+            new RegisterTaskDefinitionCommand({
+                family: FAMILY,
+                requiresCompatibilities: ["FARGATE"],
+                networkMode: "awsvpc",
+                cpu: "256",
+                memory: "512",
+                containerDefinitions: [
+                    // moto's RunTask needs each container's memory, and reports the first container only.
+                    {
+                        name: "app",
+                        image: "registry.example/shop@sha256:" + "0".repeat(64),
+                        memory: 256,
+                        logConfiguration: {
+                            logDriver: "awslogs",
+                            options: { "awslogs-group": LOG_GROUP, "awslogs-region": "us-east-1", "awslogs-stream-prefix": "app/v1.6.0" },
+                        },
+                    },
+                    { name: "sidecar", image: "registry.example/proxy@sha256:" + "1".repeat(64), memory: 128 },
+                ],
+            }),
+        );
+        definitionArn = registered.taskDefinition!.taskDefinitionArn!;
+        const { subnet, securityGroup } = await defaultNetwork(moto);
+        args = ["ecs-task", "--cluster", CLUSTER, "--task-definition", FAMILY, "--container", "app", "--subnets", subnet];
+        args.push("--security-groups", securityGroup, "--poll", "20ms", "--", ...COMMAND);
+    });
+    after(async () => {
+        ecs?.destroy();
+        await moto?.stop();
+    });
+
+    it("runs one Fargate task with the command override, follows it until STOPPED and exits 0", async () => {
+        await taskProgression("default");
+        const run = await runOps(args, env);
+        assert.equal(run.code, 0, run.stderr);
+        const outcome = result(run.stdout);
+        const taskArn = String(outcome.taskArn);
+        const id = taskArn.slice(taskArn.lastIndexOf("/") + 1);
+        assert.deepEqual(outcome, { taskArn, exitCode: 0, stopCode: null, stoppedReason: "", timedOut: false });
+        // What ECS was asked to run, as moto recorded it.
+        const [task] = (await ecs.send(new DescribeTasksCommand({ cluster: CLUSTER, tasks: [taskArn] }))).tasks!;
+        assert.deepEqual(
+            [task.taskDefinitionArn, task.launchType, task.startedBy, task.overrides?.containerOverrides],
+            [definitionArn, "FARGATE", "safe-release-ops", [{ name: "app", command: COMMAND }]],
+        );
         assert.equal(
             stable(run.stderr),
             [
-                `ecs-task: started task ${TASK} (${TASK_DEF}, container \`app\`: python manage.py migrate --noinput)`,
-                `ecs-task: task ${TASK_ID}: PENDING (T)`,
-                `ecs-task: task ${TASK_ID}: RUNNING (T)`,
-                `ecs-task: task ${TASK_ID}: STOPPED (T)`,
-                `ecs-task: last 3 log lines of /safe-release/shop app/v1.6.0/app/${TASK_ID}:`,
-                "ecs-task: | Applying shop.0042_add_index... OK",
-                "ecs-task: | line one",
-                "ecs-task: | line two",
-                `ecs-task: task ${TASK_ID}: container \`app\` exited 0 after T`,
+                `ecs-task: started task ${taskArn} (${definitionArn}, container \`app\`: python manage.py migrate --noinput)`,
+                `ecs-task: task ${id}: DEACTIVATING (T)`,
+                `ecs-task: task ${id}: STOPPING (T)`,
+                `ecs-task: task ${id}: DEPROVISIONING (T)`,
+                `ecs-task: task ${id}: STOPPED (T)`,
+                // The log group lives in the region awslogs names, not the cluster's: moto has none there.
+                `ecs-task: no log tail: CloudWatch Logs GetLogEvents of ${LOG_GROUP} app/v1.6.0/app/${id} failed: ResourceNotFoundException: The specified log group does not exist.`,
+                `ecs-task: task ${id}: container \`app\` exited 0 after T`,
                 "",
             ].join("\n"),
         );
-        // Region and profile reach the CLI through its environment, and the pager is off.
-        assert.deepEqual(
-            fake.calls().map((c) => c.env),
-            Array(6).fill({ AWS_REGION: "eu-west-1", AWS_PROFILE: "ops", AWS_PAGER: "" }),
-        );
-        assert.deepEqual(secretsLeaked(fake, run), []);
+        assert.deepEqual(secretsLeaked(run), []);
     });
 
-    it("exits 1 naming the task, exit code and stop reason when the container exits 3", async () => {
-        const fake = await fakeAws(scenario([task("RUNNING"), task("STOPPED", { exitCode: 3 }, STOPPED)]));
-        const run = await runOps(fake, ARGS);
-        assert.equal(run.code, 1);
-        assert.deepEqual(fake.argvs(), [DESCRIBE_TASK_DEF, RUN_TASK, DESCRIBE_TASKS, DESCRIBE_TASKS, GET_LOGS]);
-        assert.equal(result(run.stdout).exitCode, 3);
-        assert.ok(
-            run.stderr.endsWith(
-                `ecs-task: task ${TASK} failed: container \`app\` exited 3; stop reason: Essential container in task exited\n`,
-            ),
-            run.stderr,
-        );
-    });
-
-    it("fails a task whose container never ran, with the task's and the container's reasons", async () => {
-        const fake = await fakeAws(
-            scenario(
-                [
-                    task(
-                        "STOPPED",
-                        { reason: "CannotPullContainerError: pull image manifest has been retried 5 time(s)" },
-                        {
-                            stopCode: "TaskFailedToStart",
-                            stoppedReason: "Task failed to start",
-                        },
-                    ),
+    it("prints the last log lines, read in the log group's own region (aws-sdk-client-mock for GetLogEvents)", async () => {
+        await taskProgression("default");
+        // moto's tasks run no container, so no stream ever gets lines; ECS itself still answers from moto.
+        const logs = mockClient(CloudWatchLogsClient);
+        try {
+            logs.on(GetLogEventsCommand).resolves({
+                events: [
+                    { timestamp: 1, message: "Applying shop.0042_add_index... OK\n" },
+                    { timestamp: 2, message: "line one\nline two" },
                 ],
-                {
-                    "get-log-events": [
-                        {
-                            exit: 254,
-                            stderr: "\nAn error occurred (ResourceNotFoundException) when calling the GetLogEvents operation: The specified log stream does not exist.\n",
-                        },
-                    ],
-                },
-            ),
-        );
-        const run = await runOps(fake, ARGS);
-        assert.equal(run.code, 1);
-        assert.deepEqual(result(run.stdout), {
-            taskArn: TASK,
-            exitCode: null,
-            stopCode: "TaskFailedToStart",
-            stoppedReason: "Task failed to start",
-            containerReason: "CannotPullContainerError: pull image manifest has been retried 5 time(s)",
-            timedOut: false,
-        });
-        assert.ok(
-            run.stderr.includes(
-                "ecs-task: no log tail: aws logs get-log-events failed (exit 254): An error occurred (ResourceNotFoundException) when calling the GetLogEvents operation: The specified log stream does not exist.\n",
-            ),
-            run.stderr,
-        );
-        assert.ok(
-            run.stderr.endsWith(
-                `ecs-task: task ${TASK} failed: container \`app\` has no exit code (it did not run); stop reason: Task failed to start; ` +
-                    "container reason: CannotPullContainerError: pull image manifest has been retried 5 time(s)\n",
-            ),
-            run.stderr,
-        );
+            });
+            const run = await runOps(args, env);
+            assert.equal(run.code, 0, run.stderr);
+            const taskArn = String(result(run.stdout).taskArn);
+            const id = taskArn.slice(taskArn.lastIndexOf("/") + 1);
+            assert.equal(logs.calls().length, 1);
+            const call = logs.call(0);
+            assert.deepEqual(call.args[0].input, {
+                logGroupName: LOG_GROUP,
+                logStreamName: `app/v1.6.0/app/${id}`,
+                limit: 50,
+                startFromHead: false,
+            });
+            assert.equal(await (call.thisValue as CloudWatchLogsClient).config.region(), "us-east-1");
+            assert.ok(
+                run.stderr.includes(
+                    [
+                        `ecs-task: last 3 log lines of ${LOG_GROUP} app/v1.6.0/app/${id}:`,
+                        "ecs-task: | Applying shop.0042_add_index... OK",
+                        "ecs-task: | line one",
+                        "ecs-task: | line two",
+                        "",
+                    ].join("\n"),
+                ),
+                run.stderr,
+            );
+        } finally {
+            logs.restore();
+        }
     });
 
-    it("stops the task with stop-task and fails when it outlives --timeout", async () => {
-        const fake = await fakeAws(scenario([task("RUNNING")]));
-        const run = await runOps(fake, [...ARGS.slice(0, ARGS.indexOf("--")), "--timeout", "150ms", ...ARGS.slice(ARGS.indexOf("--"))]);
-        assert.equal(run.code, 1);
-        const calls = fake.argvs();
-        const stopAt = calls.findIndex((argv) => argv[1] === "stop-task");
-        assert.ok(stopAt >= 3, JSON.stringify(calls));
-        assert.deepEqual(calls.slice(0, 3), [DESCRIBE_TASK_DEF, RUN_TASK, DESCRIBE_TASKS]);
-        assert.deepEqual(calls.slice(2, stopAt), Array(stopAt - 2).fill(DESCRIBE_TASKS));
-        assert.deepEqual(calls.slice(stopAt), [
-            ["ecs", "stop-task", "--cluster", CLUSTER, "--task", TASK, "--reason", "safe-release-ops ecs-task: --timeout 150ms exceeded"],
-            GET_LOGS,
-        ]);
-        assert.deepEqual(result(run.stdout), { taskArn: TASK, exitCode: null, timedOut: true });
-        assert.ok(run.stderr.includes(`ecs-task: stopping task ${TASK}: --timeout 150ms exceeded\n`), run.stderr);
-        assert.ok(
-            run.stderr.endsWith(
-                `ecs-task: task ${TASK} did not stop within 150ms (\`--timeout\`); it was stopped and its outcome is unknown\n`,
-            ),
-            run.stderr,
-        );
-    });
-
-    it("stops the task when its status cannot be read three times in a row, and tolerates fewer", async () => {
-        const throttled: FakeResponse = {
-            exit: 254,
-            stderr: "An error occurred (ThrottlingException) when calling the DescribeTasks operation: Rate exceeded\n",
-        };
-        const recovered = await fakeAws(scenario([throttled, throttled, task("STOPPED", { exitCode: 0 }, STOPPED)]));
-        assert.equal((await runOps(recovered, ARGS)).code, 0);
-
-        const fake = await fakeAws(scenario([throttled]));
-        const run = await runOps(fake, ARGS);
-        assert.equal(run.code, 1);
-        assert.deepEqual(fake.argvs(), [
-            DESCRIBE_TASK_DEF,
-            RUN_TASK,
-            DESCRIBE_TASKS,
-            DESCRIBE_TASKS,
-            DESCRIBE_TASKS,
-            [
-                "ecs",
-                "stop-task",
-                "--cluster",
-                CLUSTER,
-                "--task",
-                TASK,
-                "--reason",
-                "safe-release-ops ecs-task: its status could not be read",
-            ],
-            GET_LOGS,
-        ]);
-        assert.ok(
-            run.stderr.includes(
-                "ecs-task: aws ecs describe-tasks failed (exit 254): An error occurred (ThrottlingException) when calling the DescribeTasks operation: Rate exceeded (3 of 3 in a row)\n",
-            ),
-            run.stderr,
-        );
-        assert.ok(
-            run.stderr.endsWith(
-                `ecs-task: could not follow task ${TASK} (3 failed \`aws ecs describe-tasks\` calls); it was stopped and its outcome is unknown\n`,
-            ),
-            run.stderr,
-        );
-    });
-
-    it("reads the log tail in the log group's own region", async () => {
-        const fake = await fakeAws(
-            scenario([task("STOPPED", { exitCode: 0 }, STOPPED)], { "describe-task-definition": [taskDefinition("us-east-1")] }),
-        );
-        assert.equal((await runOps(fake, ARGS)).code, 0);
-        assert.deepEqual(
-            fake.calls().map((c) => c.env.AWS_REGION),
-            ["eu-west-1", "eu-west-1", "eu-west-1", "us-east-1"],
-        );
+    it("stops the task with StopTask and fails when it outlives --timeout", async () => {
+        await taskProgression("stuck");
+        try {
+            const withTimeout = [...args.slice(0, args.indexOf("--")), "--timeout", "300ms", ...args.slice(args.indexOf("--"))];
+            const run = await runOps(withTimeout, env);
+            assert.equal(run.code, 1);
+            const outcome = result(run.stdout);
+            const taskArn = String(outcome.taskArn);
+            assert.deepEqual(outcome, { taskArn, exitCode: null, timedOut: true });
+            const [task] = (await ecs.send(new DescribeTasksCommand({ cluster: CLUSTER, tasks: [taskArn] }))).tasks!;
+            assert.equal(task.stoppedReason, "safe-release-ops ecs-task: --timeout 300ms exceeded");
+            assert.ok(run.stderr.includes(`ecs-task: stopping task ${taskArn}: --timeout 300ms exceeded\n`), run.stderr);
+            assert.ok(
+                run.stderr.endsWith(
+                    `ecs-task: task ${taskArn} did not stop within 300ms (\`--timeout\`); it was stopped and its outcome is unknown\n`,
+                ),
+                run.stderr,
+            );
+        } finally {
+            await taskProgression("default");
+        }
     });
 
     it("starts nothing when the container is not in the task definition", async () => {
-        const fake = await fakeAws(scenario([task("STOPPED")]));
+        const before = (await ecs.send(new ListTasksCommand({ cluster: CLUSTER }))).taskArns?.length;
         const run = await runOps(
-            fake,
-            ARGS.map((arg) => (arg === "app" ? "web" : arg)),
+            args.map((arg) => (arg === "app" ? "web" : arg)),
+            env,
         );
         assert.equal(run.code, 1);
-        assert.deepEqual(fake.argvs(), [DESCRIBE_TASK_DEF]);
         assert.equal(run.stdout, "");
         assert.equal(
             run.stderr,
-            `ecs-task: \`--container\` must name a container of ${TASK_DEF} (sidecar, app); got \`web\`; nothing ran\n`,
+            `ecs-task: \`--container\` must name a container of ${definitionArn} (app, sidecar); got \`web\`; nothing ran\n`,
         );
+        assert.equal((await ecs.send(new ListTasksCommand({ cluster: CLUSTER }))).taskArns?.length, before);
     });
 
-    it("reports ECS's reasons when run-task places no task", async () => {
-        const fake = await fakeAws(
-            scenario([], {
-                "run-task": [
-                    {
-                        json: {
-                            tasks: [],
-                            failures: [
-                                {
-                                    arn: "arn:aws:ecs:eu-west-1:123456789012:container-instance/x",
-                                    reason: "RESOURCE:ENI",
-                                    detail: "no ENI left in subnet-0a1b2c3d",
-                                },
-                            ],
-                        },
-                    },
-                ],
-            }),
+    it("reports a task definition ECS does not know in one line", async () => {
+        const run = await runOps(
+            args.map((arg) => (arg === FAMILY ? "shop-v9-9-9" : arg)),
+            env,
         );
-        const run = await runOps(fake, ARGS);
         assert.equal(run.code, 1);
-        assert.deepEqual(fake.argvs(), [DESCRIBE_TASK_DEF, RUN_TASK]);
-        assert.equal(
-            run.stderr,
-            `ecs-task: ECS started no task of ${TASK_DEF}: RESOURCE:ENI (no ENI left in subnet-0a1b2c3d); nothing ran\n`,
-        );
+        assert.match(run.stderr, /^ecs-task: ECS DescribeTaskDefinition of `shop-v9-9-9` failed: ClientException: .+\n$/);
     });
 
-    it("reports a refused call in one line, with an echoed secret scrubbed", async () => {
-        const fake = await fakeAws(
-            scenario([], {
-                "describe-task-definition": [
-                    {
-                        exit: 254,
-                        stderr: `\nAn error occurred (AccessDeniedException) when calling the DescribeTaskDefinition operation: signature for ${SECRET_ENV.AWS_SECRET_ACCESS_KEY} rejected\n`,
-                    },
-                ],
-            }),
-        );
-        const run = await runOps(fake, ARGS);
-        assert.equal(run.code, 1);
-        assert.equal(
-            run.stderr,
-            "ecs-task: aws ecs describe-task-definition failed (exit 254): An error occurred (AccessDeniedException) when calling the DescribeTaskDefinition operation: signature for *** rejected\n",
-        );
-        assert.deepEqual(secretsLeaked(fake, run), []);
+    it("gives the container's outcome as the process exit status through the ops binary", async function () {
+        const bin = path.join(__dirname, "..", "..", "ops", "bin", "safe-release-ops.js");
+        const child = spawn(process.execPath, [bin, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+        let stderr = "";
+        child.stderr.on("data", (chunk) => (stderr += chunk));
+        child.stdout.resume();
+        const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+        assert.equal(code, 0, stderr);
+        assert.match(stderr, /container `app` exited 0 after \d+s\n$/);
     });
 
-    it("names SAFE_RELEASE_AWS_CLI when the CLI is missing", async () => {
-        const fake = await fakeAws([]);
-        const run = await runOps(fake, ARGS, { SAFE_RELEASE_AWS_CLI: "/nonexistent/aws" });
-        assert.equal(run.code, 1);
-        assert.equal(
-            run.stderr,
-            "ecs-task: aws ecs describe-task-definition: the AWS CLI v2 (`/nonexistent/aws`) was not found; install it or set `SAFE_RELEASE_AWS_CLI` to its path\n",
+    it("exits 2 on bad arguments before any AWS call", async () => {
+        const run = await runOps(
+            ["ecs-task", "--cluster", CLUSTER, "--task-definition", "shop", "--container", "app", "--subnets", "subnet-0a1b2c3d"].concat([
+                "--security-groups",
+                "default",
+                "--",
+                "x",
+            ]),
+            { PATH: process.env.PATH },
         );
-    });
-
-    it("exits 2 on bad arguments without calling aws", async () => {
-        const fake = await fakeAws([]);
-        const run = await runOps(fake, [
-            "ecs-task",
-            "--cluster",
-            CLUSTER,
-            "--task-definition",
-            "shop",
-            "--container",
-            "app",
-            "--subnets",
-            "subnet-0a1b2c3d",
-            "--security-groups",
-            "default",
-            "--",
-            "x",
-        ]);
         assert.equal(run.code, 2);
         assert.equal(
             run.stderr,
             "ecs-task: `--security-groups` must be a comma-separated list of ids like sg-0123abcd; got `default` in `default`\n",
-        );
-        assert.deepEqual(fake.calls(), []);
-    });
-
-    it("gives the container's outcome as the process exit status through the ops binary", async function () {
-        this.timeout(30_000);
-        const fake = await fakeAws(scenario([task("STOPPED", { exitCode: 3 }, STOPPED)]));
-        const bin = path.join(__dirname, "..", "..", "ops", "bin", "safe-release-ops.js");
-        const child = spawnSync(process.execPath, [bin, ...ARGS], {
-            env: { PATH: process.env.PATH, SAFE_RELEASE_AWS_CLI: fake.program, AWS_REGION: "eu-west-1", ...SECRET_ENV },
-            encoding: "utf8",
-        });
-        assert.equal(child.status, 1, child.stderr);
-        assert.ok(
-            child.stderr.endsWith(
-                `ecs-task: task ${TASK} failed: container \`app\` exited 3; stop reason: Essential container in task exited\n`,
-            ),
-            child.stderr,
         );
     });
 });

@@ -1,17 +1,9 @@
 import { strict as assert } from "assert";
-import { awsArgv, awsEnv, awsProgram, formatElapsed, lastErrorLine } from "../../core/awsCli";
+import * as fs from "fs";
+import * as path from "path";
+import { ContainerDefinition, DescribeTaskDefinitionResponse, DescribeTasksResponse } from "@aws-sdk/client-ecs";
+import { awsClientConfig, awsErrorText, formatElapsed } from "../../core/awsClient";
 import { envRedactor } from "../../core/mask";
-import {
-    checkSeparate,
-    compareListings,
-    isPlainMd5Etag,
-    ListedObject,
-    listingChecksum,
-    listObjectsArgs,
-    parseS3Location,
-    readListingPage,
-    sortByKey,
-} from "../../ops/aws/bucketListing";
 import { describeCounts, parseEcsScaleArgs, parseServiceTarget, readServices, takeRepeated, unsettled } from "../../ops/aws/ecsScale";
 import {
     failureMessage,
@@ -20,23 +12,66 @@ import {
     logStreamName,
     parseEcsTaskArgs,
     readTaskState,
-    runTaskArgs,
+    runTaskInput,
     startedTask,
     taskId,
 } from "../../ops/aws/ecsTask";
 import { judgeKeyState, KeyMetadata, readKeyMetadata, readPolicy, validateKeyReference } from "../../ops/aws/kmsKey";
 import { canonicalJson, sha256Hex } from "../../ops/aws/records";
+import { motoServerPath, motoVersion, startMoto } from "../support/moto";
+import { tempDir } from "../support/processes";
 
 const TASK = "arn:aws:ecs:eu-west-1:123456789012:task/prod/abc123";
 
-describe("aws: calling the CLI", () => {
-    it("uses SAFE_RELEASE_AWS_CLI when set, else aws; always asks for JSON; turns the pager off", () => {
-        assert.equal(awsProgram({}), "aws");
-        assert.equal(awsProgram({ SAFE_RELEASE_AWS_CLI: "" }), "aws");
-        assert.equal(awsProgram({ SAFE_RELEASE_AWS_CLI: "/opt/aws/bin/aws" }), "/opt/aws/bin/aws");
-        assert.deepEqual(awsArgv(["ecs", "list-clusters"]), ["ecs", "list-clusters", "--output", "json"]);
-        assert.deepEqual(awsEnv({ AWS_REGION: "eu-west-1", HOME: "/root" }), { AWS_REGION: "eu-west-1", HOME: "/root", AWS_PAGER: "" });
-        assert.deepEqual(awsEnv({ AWS_REGION: "eu-west-1" }, "us-east-1"), { AWS_REGION: "us-east-1", AWS_PAGER: "" });
+describe("aws: the SDK clients' settings", () => {
+    it("takes region, endpoint, profile, attempts and keys from the given environment, and leaves unset ones to the SDK", () => {
+        assert.deepEqual(awsClientConfig({}, "S3"), {});
+        assert.deepEqual(
+            awsClientConfig({ AWS_DEFAULT_REGION: "eu-west-2", AWS_REGION: "", AWS_ENDPOINT_URL: "", AWS_PROFILE: "" }, "S3"),
+            {
+                region: "eu-west-2",
+            },
+        );
+        assert.deepEqual(
+            awsClientConfig(
+                {
+                    AWS_REGION: "eu-west-1",
+                    AWS_DEFAULT_REGION: "eu-west-2",
+                    AWS_ENDPOINT_URL: "http://127.0.0.1:5000",
+                    AWS_PROFILE: "ops",
+                    AWS_MAX_ATTEMPTS: "5",
+                    AWS_ACCESS_KEY_ID: "AKIAEXAMPLE",
+                    AWS_SECRET_ACCESS_KEY: "secret",
+                    AWS_SESSION_TOKEN: "token",
+                },
+                "ECS",
+                "us-east-1",
+            ),
+            {
+                region: "us-east-1",
+                endpoint: "http://127.0.0.1:5000",
+                profile: "ops",
+                maxAttempts: 5,
+                credentials: { accessKeyId: "AKIAEXAMPLE", secretAccessKey: "secret", sessionToken: "token" },
+            },
+        );
+        // A key id without its secret is not a credential: the SDK's chain (profile, roles) decides.
+        assert.deepEqual(awsClientConfig({ AWS_ACCESS_KEY_ID: "AKIAEXAMPLE", AWS_MAX_ATTEMPTS: "many" }, "S3"), {});
+        // The service's own endpoint comes first, as in the SDK; both can be switched off.
+        const endpoints = { AWS_ENDPOINT_URL: "http://127.0.0.1:1", AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: "http://127.0.0.1:2" };
+        assert.equal(awsClientConfig(endpoints, "CLOUDWATCH_LOGS").endpoint, "http://127.0.0.1:2");
+        assert.equal(awsClientConfig(endpoints, "CLOUDWATCH").endpoint, "http://127.0.0.1:1");
+        assert.equal(awsClientConfig({ ...endpoints, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: "true" }, "S3").endpoint, undefined);
+    });
+
+    it("names the failed operation and the service's error code, scrubbed of secrets", () => {
+        const err = Object.assign(new Error("token abcdefghijkl expired"), { name: "ExpiredTokenException" });
+        assert.equal(
+            awsErrorText("ECS DescribeTasks of t", err, { AWS_SESSION_TOKEN: "abcdefghijkl" }),
+            "ECS DescribeTasks of t failed: ExpiredTokenException: token *** expired",
+        );
+        assert.equal(awsErrorText("S3 x", new Error("plain"), {}), "S3 x failed: plain");
+        assert.equal(awsErrorText("S3 x", "odd", {}), "S3 x failed: odd");
     });
 
     it("scrubs the values of secret-looking variables, longest first, and leaves short or public ones", () => {
@@ -54,13 +89,21 @@ describe("aws: calling the CLI", () => {
         );
     });
 
-    it("keeps the CLI's last error line and shows elapsed time in minutes past a minute", () => {
-        assert.equal(
-            lastErrorLine("\nAn error occurred (X) when calling the Y operation: no\n\n"),
-            "An error occurred (X) when calling the Y operation: no",
-        );
-        assert.equal(lastErrorLine(""), "no error text");
+    it("shows elapsed time in minutes past a minute", () => {
         assert.deepEqual([0, 59_999, 60_000, 245_000].map(formatElapsed), ["0s", "59s", "1m00s", "4m05s"]);
+    });
+});
+
+describe("aws: the tests' moto", () => {
+    it("finds moto_server where scripts/moto.sh builds it, and fails naming the script when it is missing", async () => {
+        assert.match(motoVersion(), /^\d+\.\d+\.\d+$/);
+        const cache = await tempDir("safe-release-moto-cache-");
+        const env = { SAFE_RELEASE_MOTO_CACHE: cache };
+        assert.equal(motoServerPath(env), path.join(cache, `moto-${motoVersion()}`, "bin", "moto_server"));
+        await assert.rejects(startMoto(env), {
+            message: `moto is not installed (no ${motoServerPath(env)}): run scripts/moto.sh, which builds its virtualenv (needs the Debian package python3-venv)`,
+        });
+        fs.rmSync(cache, { recursive: true, force: true });
     });
 });
 
@@ -91,24 +134,21 @@ describe("aws: ecs-task logic", () => {
             pollMs: 5000,
             command: ["node", "migrate.js", "--step=1"],
         });
-        assert.deepEqual(runTaskArgs(request, "arn:td:7"), [
-            "ecs",
-            "run-task",
-            "--cluster",
-            "prod",
-            "--task-definition",
-            "arn:td:7",
-            "--launch-type",
-            "FARGATE",
-            "--count",
-            "1",
-            "--started-by",
-            "safe-release-ops",
-            "--network-configuration",
-            '{"awsvpcConfiguration":{"subnets":["subnet-0a1b2c3d"],"securityGroups":["sg-0123abcd","sg-4567ef01"],"assignPublicIp":"ENABLED"}}',
-            "--overrides",
-            '{"containerOverrides":[{"name":"app","command":["node","migrate.js","--step=1"]}]}',
-        ]);
+        assert.deepEqual(runTaskInput(request, "arn:td:7"), {
+            cluster: "prod",
+            taskDefinition: "arn:td:7",
+            launchType: "FARGATE",
+            count: 1,
+            startedBy: "safe-release-ops",
+            networkConfiguration: {
+                awsvpcConfiguration: {
+                    subnets: ["subnet-0a1b2c3d"],
+                    securityGroups: ["sg-0123abcd", "sg-4567ef01"],
+                    assignPublicIp: "ENABLED",
+                },
+            },
+            overrides: { containerOverrides: [{ name: "app", command: ["node", "migrate.js", "--step=1"] }] },
+        });
     });
 
     const errors: Array<[string[], string]> = [
@@ -140,7 +180,9 @@ describe("aws: ecs-task logic", () => {
     }
 
     it("finds the awslogs stream of the container, or says why there is none", () => {
-        const definition = (container: Record<string, unknown>): unknown => ({ taskDefinition: { containerDefinitions: [container] } });
+        const definition = (container: ContainerDefinition): DescribeTaskDefinitionResponse => ({
+            taskDefinition: { containerDefinitions: [container] },
+        });
         const options = { "awslogs-group": "/g", "awslogs-stream-prefix": "p/v1" };
         assert.deepEqual(logLocation(definition({ name: "app", logConfiguration: { logDriver: "awslogs", options } }), "app"), {
             group: "/g",
@@ -169,7 +211,7 @@ describe("aws: ecs-task logic", () => {
     });
 
     it("reads the task's state, its container's exit code and the reasons", () => {
-        const output = {
+        const output: DescribeTasksResponse = {
             tasks: [
                 {
                     taskArn: TASK,
@@ -274,61 +316,6 @@ describe("aws: ecs-scale logic", () => {
     });
 });
 
-describe("aws: bucket listing logic", () => {
-    const object = (key: string, size: number, etag: string): ListedObject => ({ key, size, etag });
-
-    it("parses locations, folds slashes and refuses overlapping copies", () => {
-        assert.deepEqual(parseS3Location("s3://shop/a/b/", "source", false), { bucket: "shop", prefix: "a/b" });
-        assert.deepEqual(parseS3Location("shop", "source", false), { bucket: "shop", prefix: "" });
-        assert.doesNotThrow(() => checkSeparate({ bucket: "s", prefix: "data" }, { bucket: "s", prefix: "database" }));
-        assert.doesNotThrow(() => checkSeparate({ bucket: "s", prefix: "" }, { bucket: "t", prefix: "x" }));
-        assert.throws(() => checkSeparate({ bucket: "s", prefix: "a/b" }, { bucket: "s", prefix: "a" }), {
-            message: "`--target` must not overlap `--source` (s3://s/a/b/); got `s3://s/a/`",
-        });
-        assert.deepEqual(listObjectsArgs({ bucket: "s", prefix: "" }), ["s3api", "list-objects-v2", "--bucket", "s", "--no-paginate"]);
-    });
-
-    it("reads a page: keys made relative, quotes dropped, the next token kept; an empty page has no Contents", () => {
-        const location = { bucket: "s", prefix: "p" };
-        assert.deepEqual(
-            readListingPage({ Contents: [{ Key: "p/x", Size: 3, ETag: '"e"' }], IsTruncated: true, NextContinuationToken: "t" }, location),
-            { objects: [object("x", 3, "e")], next: "t" },
-        );
-        assert.deepEqual(readListingPage({ KeyCount: 0, IsTruncated: false }, location), { objects: [] });
-        assert.throws(() => readListingPage({ Contents: [{ Key: "p/x" }] }, location), {
-            message: "s3://s/p/ listing has an entry without `Key` and `Size`",
-        });
-    });
-
-    it("sorts keys by UTF-8 bytes and hashes the sorted lines", () => {
-        // U+FF5E sorts before U+1F600 in UTF-8, after it in UTF-16 code units.
-        assert.deepEqual(
-            sortByKey([object("😀", 1, ""), object("～", 1, ""), object("a", 1, "")]).map((o) => o.key),
-            ["a", "～", "😀"],
-        );
-        const objects = [object("b", 2, "e2"), object("a", 1, "e1")];
-        assert.equal(listingChecksum(objects), sha256Hex("a\t1\te1\nb\t2\te2\n"));
-        assert.equal(listingChecksum([...objects].reverse()), listingChecksum(objects));
-        assert.equal(listingChecksum([]), sha256Hex(""));
-        assert.ok(isPlainMd5Etag("0cc175b9c0f1b6a831c399e269772661"));
-        assert.ok(!isPlainMd5Etag("0cc175b9c0f1b6a831c399e269772661-3"));
-    });
-
-    it("compares listings key by key, in key order, up to the limit", () => {
-        const md5 = (c: string): string => c.repeat(32);
-        const source = [object("a", 1, md5("a")), object("b", 2, md5("b")), object("c", 3, md5("c")), object("d", 4, `${md5("d")}-2`)];
-        const target = [object("e", 5, md5("e")), object("b", 9, md5("b")), object("c", 3, md5("f")), object("d", 4, md5("0"))];
-        assert.deepEqual(compareListings(source, target, { limit: 3 }), {
-            source: { objects: 4, bytes: 10 },
-            target: { objects: 4, bytes: 21 },
-            differences: ["only in source: a", "size differs: b (2 vs 9 bytes)", `ETag differs: c (${md5("c")} vs ${md5("f")})`],
-            differenceCount: 4,
-        });
-        assert.equal(compareListings(source, target, { compareEtags: false }).differenceCount, 3);
-        assert.equal(compareListings(source, source).differenceCount, 0);
-    });
-});
-
 describe("aws: KMS key logic", () => {
     const metadata = (state: string): KeyMetadata => ({
         keyId: "k-1",
@@ -336,6 +323,7 @@ describe("aws: KMS key logic", () => {
         state,
         keyManager: "CUSTOMER",
         creationDate: "2024-01-01",
+        keySpec: "SYMMETRIC_DEFAULT",
     });
 
     it("lets Enabled and Updating keys through and refuses the rest with what to do", () => {
@@ -364,10 +352,18 @@ describe("aws: KMS key logic", () => {
         );
     });
 
-    it("reads metadata (epoch-second timestamps too) and the policy, and refuses output without them", () => {
+    it("reads metadata and the policy, and refuses answers without them", () => {
         assert.deepEqual(
             readKeyMetadata(
-                { KeyMetadata: { KeyId: "k", Arn: "a", KeyState: "Disabled", CreationDate: 1704067200, DeletionDate: 1706745600 } },
+                {
+                    KeyMetadata: {
+                        KeyId: "k",
+                        Arn: "a",
+                        KeyState: "Disabled",
+                        CreationDate: new Date(Date.UTC(2024, 0, 1)),
+                        DeletionDate: new Date(Date.UTC(2024, 1, 1)),
+                    },
+                },
                 "alias/x",
             ),
             {
@@ -376,14 +372,15 @@ describe("aws: KMS key logic", () => {
                 state: "Disabled",
                 keyManager: "UNKNOWN",
                 creationDate: "2024-01-01T00:00:00.000Z",
+                keySpec: "UNKNOWN",
                 deletionDate: "2024-02-01T00:00:00.000Z",
             },
         );
         assert.throws(() => readKeyMetadata({}, "alias/x"), {
-            message: "aws kms describe-key for `alias/x` returned no `KeyMetadata` with `KeyId`, `Arn` and `KeyState`",
+            message: "KMS DescribeKey for `alias/x` returned no `KeyMetadata` with `KeyId`, `Arn` and `KeyState`",
         });
         assert.equal(readPolicy({ Policy: "{}" }, "a"), "{}");
-        assert.throws(() => readPolicy({ PolicyName: "default" }, "a"), { message: "aws kms get-key-policy for `a` returned no `Policy`" });
+        assert.throws(() => readPolicy({ PolicyName: "default" }, "a"), { message: "KMS GetKeyPolicy for `a` returned no `Policy`" });
         assert.equal(
             validateKeyReference("arn:aws:kms:eu-west-1:123456789012:alias/shop"),
             "arn:aws:kms:eu-west-1:123456789012:alias/shop",
