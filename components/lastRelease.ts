@@ -1,3 +1,4 @@
+import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { readLog } from "../core/backupLog";
 import { compareTags, isReleaseTag } from "../core/releaseTags";
@@ -15,7 +16,10 @@ export async function readLastRelease(app: string, backupLog?: string): Promise<
     const names = ["version", "previous", "weights", "schemaHead", "backups", "restoredFrom", "slots"];
     const values = await Promise.all(names.map(async (name) => (await self.getOutputDetails(name)).value));
     const last = lastReleaseFromOutputs(Object.fromEntries(names.map((name, i) => [name, values[i]])));
-    return backupLog === undefined ? last : withLoggedBackups(last, app, readLog(backupLog));
+    // A log that does not exist here (another machine's checkout, a fresh runner) says nothing about what was pruned.
+    if (backupLog === undefined || !fs.existsSync(backupLog)) return last;
+    const records = readLog(backupLog);
+    return { ...withLoggedBackups(last, app, records), backupLog: { path: backupLog, records } };
 }
 
 /**

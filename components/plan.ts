@@ -1,6 +1,7 @@
 import { ReleaseConfig } from "../settings/release";
 import { compareTags, newestTag } from "../core/releaseTags";
 import { ConfigError } from "../settings/checks";
+import { BACKUP_KINDS, BackupRecord } from "../core/backupLog";
 
 /**
  * The release planner: from the config and what the last update left behind, it
@@ -20,6 +21,35 @@ export interface LastRelease {
     readonly restoredFrom?: string;
     /** Version → the slot (port) it runs in (`host`): read from here where the host is remote. */
     readonly slots?: Record<string, number>;
+    /**
+     * The backup log as the program read it, when it exists here. It is the truth of
+     * what can be restored: `prune` removes a record's line with its files, so a
+     * recorded backup the log no longer holds is gone. Absent: the outputs are taken as they are.
+     */
+    readonly backupLog?: { readonly path: string; readonly records: readonly BackupRecord[] };
+}
+
+/** The recorded backups that still exist: the log holds every kind it keeps (snapshots live in RDS, not in it). */
+export function presentBackups(last: LastRelease): RecordedBackup[] {
+    const log = last.backupLog;
+    if (log === undefined) return [...(last.backups ?? [])];
+    const logged = new Set(log.records.map((r) => r.id));
+    return (last.backups ?? []).filter((b) => !isLoggedKind(b) || logged.has(b.id));
+}
+
+/** Kinds the backup log records (a record without a kind is a pg_dump, as older outputs wrote them). */
+export function isLoggedKind(backup: RecordedBackup): boolean {
+    return (BACKUP_KINDS as readonly string[]).includes(String(backup.kind ?? "postgres"));
+}
+
+/** The newest backup `restoreFrom` could name, as a message shows it. */
+function newestRestorable(backups: readonly RecordedBackup[]): string {
+    const restorable = backups.filter((b) => RESTORABLE_KINDS.includes(String(b.kind ?? "postgres")));
+    // Newest last, as the output lists them; a time, where recorded, decides.
+    const newest = [...restorable].sort((a, b) => String(a.time ?? "").localeCompare(String(b.time ?? ""))).pop();
+    if (newest === undefined) return "no backup this stack recorded can be restored (see the `backups` stack output)";
+    const facts = [newest.kind ?? "postgres", newest.version, newest.time].filter((f) => typeof f === "string");
+    return `the newest restorable backup is ${newest.id} (${facts.join(", ")})`;
 }
 
 export interface RecordedBackup {
@@ -101,12 +131,19 @@ function planRestore(
     newestLive: string,
 ): ReleasePlan {
     const id = config.restoreFrom!;
-    const backup = last.backups?.find((b) => b.id === id);
-    if (backup === undefined) {
-        const known = (last.backups ?? []).map((b) => b.id);
+    const present = presentBackups(last);
+    const backup = present.find((b) => b.id === id);
+    if (backup === undefined && last.backups?.some((b) => b.id === id) && last.backupLog !== undefined) {
         throw new ConfigError(
-            `\`release:restoreFrom\` names ${id}, which this stack has not recorded; ` +
-                (known.length > 0 ? `recorded backups: ${known.join(", ")}` : "it has recorded no backup (see the `backups` stack output)"),
+            `\`release:restoreFrom\` names ${id}, which the backup log \`${last.backupLog.path}\` no longer holds: ` +
+                `it was pruned (\`safe-release-ops prune\`) or removed by hand, and its files with it; ${newestRestorable(present)}`,
+        );
+    }
+    if (backup === undefined) {
+        const known = present.map((b) => b.id);
+        throw new ConfigError(
+            `\`release:restoreFrom\` names ${id}, which this stack has not recorded; ${newestRestorable(present)}` +
+                (known.length > 0 ? `; recorded backups: ${known.join(", ")}` : ""),
         );
     }
     if (!RESTORABLE_KINDS.includes(String(backup.kind ?? "postgres"))) {

@@ -9,9 +9,18 @@ export interface AnalysisConfig {
     /** A sample breaches above this fraction of 5xx answers, 0–1. */
     readonly maxErrorRate: number;
     readonly maxP95LatencyMs: number;
-    /** A sample with fewer requests is too thin to judge. @default 1 */
+    /** A sample with fewer requests is too thin to judge: inconclusive, neither a pass nor a breach. @default 1 */
     readonly minRequests: number;
+    /**
+     * What the promote driver does when a bake ends with no window judged: keep the
+     * weight and stop (`hold`), or set the weight back to 0 (`revert`). It never
+     * counts as a pass: a canary no one used has shown nothing. @default "hold"
+     */
+    readonly onInconclusive?: InconclusivePolicy;
 }
+
+export const INCONCLUSIVE_POLICIES = ["hold", "revert"] as const;
+export type InconclusivePolicy = (typeof INCONCLUSIVE_POLICIES)[number];
 
 export interface NotifyConfig {
     readonly webhookUrl: string;
@@ -35,7 +44,7 @@ export function parseAnalysisConfig(raw: unknown, key = "release:analysis"): Ana
             `\`${key}\` must be an object such as {"intervalSeconds":30,"maxErrorRate":0.01,"maxP95LatencyMs":800}; got ${got(value)}`,
         );
     }
-    rejectUnknown(key, value, ["intervalSeconds", "maxErrorRate", "maxP95LatencyMs", "minRequests"]);
+    rejectUnknown(key, value, ["intervalSeconds", "maxErrorRate", "maxP95LatencyMs", "minRequests", "onInconclusive"]);
     const { intervalSeconds, maxErrorRate, maxP95LatencyMs } = value;
     const minRequests = value.minRequests ?? 1;
     if (typeof intervalSeconds !== "number" || !Number.isFinite(intervalSeconds) || intervalSeconds < 0.05 || intervalSeconds > 3600) {
@@ -50,7 +59,20 @@ export function parseAnalysisConfig(raw: unknown, key = "release:analysis"): Ana
     if (!Number.isInteger(minRequests) || (minRequests as number) < 1) {
         throw new Error(`\`${key}.minRequests\` must be an integer of at least 1; got ${got(value.minRequests)}`);
     }
-    return { intervalSeconds, maxErrorRate, maxP95LatencyMs, minRequests: minRequests as number };
+    const onInconclusive = value.onInconclusive ?? "hold";
+    if (!INCONCLUSIVE_POLICIES.includes(onInconclusive as InconclusivePolicy)) {
+        throw new Error(
+            `\`${key}.onInconclusive\` must be ${INCONCLUSIVE_POLICIES.map((p) => JSON.stringify(p)).join(" or ")}: ` +
+                `what promote does when a bake had too few requests to judge; got ${got(value.onInconclusive)}`,
+        );
+    }
+    return {
+        intervalSeconds,
+        maxErrorRate,
+        maxP95LatencyMs,
+        minRequests: minRequests as number,
+        onInconclusive: onInconclusive as InconclusivePolicy,
+    };
 }
 
 export function parseNotifyConfig(raw: unknown, key = "release:notify"): NotifyConfig {

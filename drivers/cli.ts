@@ -9,31 +9,39 @@ import { NginxAccessLogSource } from "./metrics/nginxLog";
 import { PrometheusSource } from "./metrics/prometheus";
 import { promote } from "./promote";
 import { rollback } from "./rollback";
+import { GitStackFile, GitStackFileOptions, StackFileRecorder } from "./stackFile";
 import { CONFIG_KEYS, MetricSource, ReleaseStack } from "./types";
 
-export const PROMOTE_USAGE = `usage: promote <stack> [--steps 10,50,100] [--bake 5m] [--retire] [--dry-run]
+export const PROMOTE_USAGE = `usage: promote <stack> [--steps 10,50,100] [--bake 5m] [--retire] [--dry-run] [--no-commit]
                (--metrics-url <url> | --access-log <path> | --cloudwatch <tg>,<lb> [--region <r>])
                [metric options] [--cwd <dir>]
 
 Shifts traffic to \`release:version\` one weight at a time (\`release:canaryWeight\`,
 then pulumi up), bakes each weight while sampling the canary every
 \`release:analysis.intervalSeconds\`, and on a breach sets the weight back to 0
-and runs pulumi up on its own (exit 1). With --retire, after the bake at 100,
-removes \`release:previous\` and runs pulumi up.
+and runs pulumi up on its own (exit 1). A bake in which no window had
+\`release:analysis.minRequests\` requests is inconclusive: it holds the weight and
+exits 1, or reverts with \`release:analysis.onInconclusive: revert\`. With --retire,
+after the bake at 100, removes \`release:previous\` and runs pulumi up.
+
+Each step commits its change of Pulumi.<stack>.yaml on its own (subject
+\`release(<stack>): canary v1.5.0 10 → 50\`), so the release workflow deploys what
+the driver did; it refuses to start while that file has uncommitted changes.
 
   --steps <list>           increasing weights from 1 to 100 (default 10,50,100)
   --bake <duration>        time each weight must stay healthy: 90s, 5m, 1h (default 5m)
   --retire                 retire the previous version after the last bake (needs a last step of 100)
   --dry-run                print the steps, config changes and a preview summary; change nothing
+  --no-commit              print each step's git commit command instead of running it
   --metrics-url <url>      Prometheus text endpoint of the service
   --access-log <path>      the router's JSON access log (fields version, status, request_time)
   --cloudwatch <tg>,<lb>   aws-ecs: the canary target group's ALB metrics in CloudWatch, read
-                           with the AWS CLI v2; the ARN suffixes targetgroup/<name>/<id> and
+                           with the AWS SDK (credential chain, AWS_REGION/AWS_PROFILE); the ARN suffixes targetgroup/<name>/<id> and
                            app/<name>/<id> (the stack outputs do not carry them: copy them from
                            \`aws elbv2 describe-target-groups\` or the console). CloudWatch has
                            whole minutes only: a window shorter than a minute reads the minutes
                            around it
-  --region <region>        the region of --cloudwatch (default: the AWS CLI's own)
+  --region <region>        the region of --cloudwatch (default: AWS_REGION or the profile's)
   --requests-metric <name> counter of requests (default http_requests_total)
   --status-label <name>    its status label (default status)
   --duration-metric <name> latency histogram in seconds (default http_request_duration_seconds)
@@ -51,9 +59,12 @@ as fast and the database's schema head stays served), \`release:canaryWeight\` =
 then pulumi up. Without --to, the target is the version of the newest successful
 update in the stack history that differs from the current one. A target older than
 the stack output \`schemaHead\` is refused unless \`release:restoreFrom\` is set.
+The change of Pulumi.<stack>.yaml is committed (subject \`release(<stack>): rollback
+v1.5.0 → v1.4.2\`); it refuses to start while that file has uncommitted changes.
 
   --to <tag>    the version to roll back to, vMAJOR.MINOR.PATCH
   --dry-run     print the config changes and a preview summary; change nothing
+  --no-commit   print the git commit command instead of running it
   --cwd <dir>   the Pulumi project directory (default: the current one)
 
 Events rollback_start and rollback_complete are printed as JSON lines on stdout and
@@ -69,14 +80,17 @@ export interface CliIO {
 
 export interface CliDeps {
     openStack(name: string, workDir: string): Promise<ReleaseStack>;
+    /** Where each step's stack file change is recorded. @default git in the project directory */
+    openStackFile?(options: GitStackFileOptions): StackFileRecorder;
 }
 
-const defaultDeps: CliDeps = {
+const defaultDeps: Required<CliDeps> = {
     async openStack(name, workDir) {
         // Loaded only when used, so `--help` and argument errors need no Pulumi CLI.
         const { openAutomationStack } = await import("./automationStack");
         return openAutomationStack(name, workDir);
     },
+    openStackFile: (options) => new GitStackFile(options),
 };
 
 /** Credentials that may surface in update output; masked in every line the drivers write. */
@@ -105,7 +119,7 @@ const VALUE_FLAGS = {
     ],
     rollback: ["--to", "--cwd"],
 };
-const SWITCHES = { promote: ["--retire", "--dry-run"], rollback: ["--dry-run"] };
+const SWITCHES = { promote: ["--retire", "--dry-run", "--no-commit"], rollback: ["--dry-run", "--no-commit"] };
 
 export function parseArguments(
     command: "promote" | "rollback",
@@ -197,7 +211,8 @@ export async function main(argv: readonly string[], io: CliIO, deps: CliDeps = d
         if (to !== undefined) parseSemVerTag(to);
         const dryRun = flags.has("--dry-run");
         if (command === "promote") checkMetricSource(flags, dryRun);
-        const stack = await deps.openStack(stackName, flagText(flags, "--cwd") ?? process.cwd());
+        const workDir = flagText(flags, "--cwd") ?? process.cwd();
+        const stack = await deps.openStack(stackName, workDir);
         const notifyRaw = await stack.getConfig(CONFIG_KEYS.notify);
         const webhookUrl = notifyRaw === undefined ? undefined : parseNotifyConfig(notifyRaw).webhookUrl;
         const driverIO = {
@@ -207,7 +222,10 @@ export async function main(argv: readonly string[], io: CliIO, deps: CliDeps = d
             sleep: io.sleep,
         };
         log = new EventLog({ io: driverIO, stack: stackName, webhookUrl, secrets });
-        if (command === "rollback") return await rollback({ stack, log, io: driverIO }, { to, dryRun });
+        const progress = log.progress.bind(log);
+        const openStackFile = deps.openStackFile ?? defaultDeps.openStackFile;
+        const stackFile = openStackFile({ workDir, stack: stackName, noCommit: flags.has("--no-commit"), progress });
+        if (command === "rollback") return await rollback({ stack, log, io: driverIO, stackFile }, { to, dryRun });
         const analysisRaw = await stack.getConfig(CONFIG_KEYS.analysis);
         if (analysisRaw === undefined) {
             throw new Error(
@@ -216,7 +234,10 @@ export async function main(argv: readonly string[], io: CliIO, deps: CliDeps = d
         }
         const analysis = parseAnalysisConfig(analysisRaw);
         const metrics = dryRun ? undefined : buildMetrics(flags, await stack.getConfig(CONFIG_KEYS.version), io.env);
-        return await promote({ stack, metrics, analysis, log, io: driverIO }, { steps, bakeMs, retire: flags.has("--retire"), dryRun });
+        return await promote(
+            { stack, metrics, analysis, log, io: driverIO, stackFile },
+            { steps, bakeMs, retire: flags.has("--retire"), dryRun },
+        );
     } catch (err) {
         const message = (err as Error).message;
         io.stderr.write(`${command}: ${log ? log.mask(message) : maskSecrets(message, secrets)}\n`);

@@ -1,8 +1,9 @@
-import { describeSample, describeVerdict, judgeSample } from "./analysis";
+import { BakeOutcome, bake } from "./bake";
 import { formatDuration } from "../core/duration";
 import { AnalysisConfig } from "../core/gateConfig";
 import { EventLog } from "./events";
-import { CONFIG_KEYS, DriverIO, MetricSample, MetricSource, ReleaseStack } from "./types";
+import { NO_RECORDING, StackFileRecorder, transitionSubject } from "./stackFile";
+import { CONFIG_KEYS, DriverIO, MetricSource, ReleaseStack } from "./types";
 
 export interface PromoteOptions {
     /** Canary weights in order, e.g. [10, 50, 100]. */
@@ -46,7 +47,9 @@ export function planPromotion(stack: string, state: CanaryConfig, options: Pick<
 }
 
 export function describePlan(plan: readonly PlannedStep[], state: CanaryConfig, bakeMs: number, analysis: AnalysisConfig): string[] {
-    const gate = `sample every ${analysis.intervalSeconds}s; revert if error rate > ${analysis.maxErrorRate} or p95 > ${analysis.maxP95LatencyMs} ms with at least ${analysis.minRequests} requests`;
+    const gate =
+        `sample every ${analysis.intervalSeconds}s; revert if error rate > ${analysis.maxErrorRate} or p95 > ${analysis.maxP95LatencyMs} ms ` +
+        `with at least ${analysis.minRequests} requests; ${analysis.onInconclusive ?? "hold"} if no window has that many`;
     return plan.map((step, i) =>
         step.kind === "weight"
             ? `${i + 1}. set ${CONFIG_KEYS.canaryWeight} = ${step.weight} (${state.version} ${step.weight}%, ${state.previous} ${100 - step.weight}%); pulumi up; bake ${formatDuration(bakeMs)} (${gate})`
@@ -60,9 +63,9 @@ export interface PromoteContext {
     readonly analysis: AnalysisConfig;
     readonly log: EventLog;
     readonly io: DriverIO;
+    /** Commits each change of the stack file (or prints how), so the release workflow deploys what the driver did. */
+    readonly stackFile?: StackFileRecorder;
 }
-
-type BakeOutcome = { readonly breach?: { readonly reasons: readonly string[]; readonly sample?: MetricSample } };
 
 /** Shifts traffic step by step, baking each weight; reverts to weight 0 on its own at a breach. Returns the exit code. */
 export async function promote(context: PromoteContext, options: PromoteOptions): Promise<number> {
@@ -83,6 +86,7 @@ export async function promote(context: PromoteContext, options: PromoteOptions):
         return 0;
     }
     if (!context.metrics) throw new Error("promote needs a metric source: `--metrics-url` or `--access-log`");
+    await stackFileOf(context).checkClean();
     log.progress(`metrics: ${context.metrics.description}`);
     const started = (context.io.now ?? Date.now)();
     await log.emit({
@@ -94,6 +98,8 @@ export async function promote(context: PromoteContext, options: PromoteOptions):
         retire: options.retire,
     });
     let weight = Number(state.canaryWeight ?? 0);
+    // The weight the stack file holds at HEAD: each commit names the change from it.
+    const committed = { weight };
     let retiring = false;
     const total = plan.filter((step) => step.kind === "weight").length;
     try {
@@ -102,7 +108,17 @@ export async function promote(context: PromoteContext, options: PromoteOptions):
                 retiring = true;
                 log.progress(`retiring ${state.previous}: removing ${CONFIG_KEYS.previous}`);
                 await stack.removeConfig(CONFIG_KEYS.previous);
-                await up(context);
+                const retire = `retire previous ${state.previous} → none`;
+                try {
+                    await up(context);
+                } catch (err) {
+                    // The file no longer names the previous version either way; committed, the workflow's next run finishes the retirement.
+                    await stackFileOf(context)
+                        .record(transitionSubject(stack.name, retire), [`pulumi up failed: ${log.mask((err as Error).message)}`])
+                        .catch((commitErr: Error) => log.progress(log.mask(commitErr.message)));
+                    throw err;
+                }
+                if (!(await recorded(context, state, weight, started, transitionSubject(stack.name, retire)))) return 1;
                 continue;
             }
             weight = step.weight;
@@ -110,8 +126,12 @@ export async function promote(context: PromoteContext, options: PromoteOptions):
             log.progress(`${label}: ${CONFIG_KEYS.canaryWeight} = ${weight}`);
             await stack.setConfig(CONFIG_KEYS.canaryWeight, String(weight));
             await up(context);
+            const subject = transitionSubject(stack.name, `canary ${state.version} ${committed.weight} → ${weight}`);
+            if (!(await recorded(context, state, weight, started, subject))) return 1;
+            committed.weight = weight;
             const outcome = await bake(context, context.metrics, label, options.bakeMs, weight);
-            if (outcome.breach) return await revert(context, state, weight, outcome.breach, started);
+            if (outcome.breach) return await revert(context, state, weight, outcome.breach, started, committed.weight);
+            if (outcome.inconclusive) return await inconclusive(context, state, label, weight, outcome.inconclusive.reason, started);
         }
     } catch (err) {
         const message = log.mask((err as Error).message);
@@ -129,7 +149,7 @@ export async function promote(context: PromoteContext, options: PromoteOptions):
             });
             return 1;
         }
-        return await revert(context, state, weight, { reasons: [`update failed: ${message}`] }, started);
+        return await revert(context, state, weight, { reasons: [`update failed: ${message}`] }, started, committed.weight);
     }
     await log.emit({
         event: "promote_complete",
@@ -140,6 +160,31 @@ export async function promote(context: PromoteContext, options: PromoteOptions):
         durationMs: elapsed(context, started),
     });
     return 0;
+}
+
+/**
+ * Commits one step's change. A commit that fails stops the promotion where it is,
+ * the weight held: the canary is healthy, and the message names the command that
+ * records the step by hand before promote is run again.
+ */
+async function recorded(context: PromoteContext, state: CanaryConfig, weight: number, started: number, subject: string): Promise<boolean> {
+    try {
+        await stackFileOf(context).record(subject);
+        return true;
+    } catch (err) {
+        const error = context.log.mask((err as Error).message);
+        context.log.progress(error);
+        await context.log.emit({
+            event: "promote_complete",
+            success: false,
+            version: state.version,
+            weight,
+            reverted: false,
+            error,
+            durationMs: elapsed(context, started),
+        });
+        return false;
+    }
 }
 
 function elapsed(context: PromoteContext, started: number): number {
@@ -157,36 +202,37 @@ async function up(context: PromoteContext): Promise<void> {
     await context.stack.up((line) => context.log.progress(`  | ${line.replace(/\n$/, "")}`));
 }
 
-async function bake(context: PromoteContext, metrics: MetricSource, label: string, bakeMs: number, weight: number): Promise<BakeOutcome> {
-    const now = context.io.now ?? Date.now;
-    const sleep = context.io.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-    const { analysis, log } = context;
-    const intervalMs = analysis.intervalSeconds * 1000;
-    const window = { seconds: analysis.intervalSeconds };
-    // Traffic from before the weight change says nothing about this weight, so the first window starts here.
-    await metrics.sample(window).catch(() => undefined);
-    const end = now() + bakeMs;
-    let failedScrapes = 0;
-    for (let left = end - now(); left > 0; left = end - now()) {
-        await sleep(Math.min(intervalMs, left));
-        const prefix = `${label} weight ${weight}%: ${formatDuration(Math.max(0, end - now()))} left`;
-        let sample: MetricSample;
-        try {
-            sample = await metrics.sample(window);
-            failedScrapes = 0;
-        } catch (err) {
-            failedScrapes++;
-            const why = log.mask((err as Error).message);
-            log.progress(`${prefix}; metrics unavailable (${failedScrapes} in a row): ${why}`);
-            // One lost scrape is noise; two in a row means the canary is unobserved, which is not safe to keep shifting.
-            if (failedScrapes >= 2) return { breach: { reasons: [`metrics unavailable twice in a row: ${why}`] } };
-            continue;
-        }
-        const verdict = judgeSample(sample, analysis);
-        log.progress(`${prefix}; ${describeSample(sample)}: ${describeVerdict(verdict, analysis)}`);
-        if (verdict.kind === "breach") return { breach: { reasons: verdict.reasons, sample } };
-    }
-    return {};
+/**
+ * A bake that judged nothing is not a pass. `hold` keeps the weight the canary has
+ * (its traffic is no worse for being thin) and stops, so a person decides; `revert`
+ * treats the unobserved canary like a breach.
+ */
+async function inconclusive(
+    context: PromoteContext,
+    state: CanaryConfig,
+    label: string,
+    weight: number,
+    reason: string,
+    started: number,
+): Promise<number> {
+    const { log, analysis } = context;
+    if ((analysis.onInconclusive ?? "hold") === "revert")
+        return await revert(context, state, weight, { reasons: [reason] }, started, weight);
+    log.progress(
+        `${label}: ${reason}; holding ${state.version} at ${weight}% (\`${CONFIG_KEYS.analysis}.onInconclusive\` is hold): ` +
+            `send the canary more traffic or lower \`${CONFIG_KEYS.analysis}.minRequests\`, then run promote again to bake ${weight}% anew`,
+    );
+    await log.emit({
+        event: "promote_complete",
+        success: false,
+        version: state.version,
+        weight,
+        reverted: false,
+        held: true,
+        reason,
+        durationMs: elapsed(context, started),
+    });
+    return 1;
 }
 
 async function revert(
@@ -195,6 +241,8 @@ async function revert(
     weight: number,
     breach: NonNullable<BakeOutcome["breach"]>,
     started: number,
+    /** The weight at HEAD of the stack file, which the revert's commit starts from. */
+    committedWeight: number,
 ): Promise<number> {
     const { stack, log } = context;
     const reason = breach.reasons.join("; ");
@@ -217,6 +265,14 @@ async function revert(
         error = log.mask((err as Error).message);
         log.progress(`revert failed: ${error}; set ${CONFIG_KEYS.canaryWeight} to 0 and run pulumi up by hand`);
     }
+    // Committed even when the update failed: the file then asks for weight 0, the safe side for the workflow's next run.
+    const subject = transitionSubject(stack.name, `canary ${state.version} ${committedWeight} → 0 (reverted)`);
+    try {
+        await stackFileOf(context).record(subject, [`reason: ${reason}`, ...(error ? [`pulumi up failed: ${error}`] : [])]);
+    } catch (err) {
+        log.progress(log.mask((err as Error).message));
+        error = error ?? log.mask((err as Error).message);
+    }
     await notified;
     await log.emit({
         event: "promote_complete",
@@ -229,4 +285,9 @@ async function revert(
         durationMs: elapsed(context, started),
     });
     return 1;
+}
+
+/** The context's recorder; none where the caller keeps no stack file (a bench's in-memory stack). */
+function stackFileOf(context: { readonly stackFile?: StackFileRecorder }): StackFileRecorder {
+    return context.stackFile ?? NO_RECORDING;
 }

@@ -1,5 +1,6 @@
 import { compareTags, isReleaseTag } from "../core/releaseTags";
 import { EventLog } from "./events";
+import { NO_RECORDING, StackFileRecorder, transitionSubject } from "./stackFile";
 import { CONFIG_KEYS, DriverIO, ReleaseStack, ReleaseUpdate } from "./types";
 
 export interface RollbackState {
@@ -78,6 +79,8 @@ export interface RollbackContext {
     readonly stack: ReleaseStack;
     readonly log: EventLog;
     readonly io: DriverIO;
+    /** Commits the stack file's change (or prints how), so the release workflow deploys the rollback too. */
+    readonly stackFile?: StackFileRecorder;
 }
 
 export async function readRollbackState(stack: ReleaseStack): Promise<RollbackState> {
@@ -114,6 +117,7 @@ export async function rollback(context: RollbackContext, options: { readonly to?
         log.progress(`preview of the stack as configured now: ${summary}`);
         return 0;
     }
+    await stackFileOf(context).checkClean();
     const started = now();
     await log.emit({
         event: "rollback_start",
@@ -124,12 +128,31 @@ export async function rollback(context: RollbackContext, options: { readonly to?
         ...(state.restoreFrom ? { restoreFrom: state.restoreFrom } : {}),
     });
     log.progress(`rolling back from ${plan.from} to ${plan.to} (${warmth})`);
+    const subject = transitionSubject(stack.name, `rollback ${plan.from} → ${plan.to}`);
+    const changes = plan.changes.map((c) => `${c.key}: ${c.value}`).join(", ");
+    let changed = false;
+    let error: string | undefined;
     try {
-        for (const change of plan.changes) await stack.setConfig(change.key, change.value);
+        for (const change of plan.changes) {
+            changed = true;
+            await stack.setConfig(change.key, change.value);
+        }
         await stack.up((line) => log.progress(`  | ${line.replace(/\n$/, "")}`));
     } catch (err) {
-        const error = log.mask((err as Error).message);
+        error = log.mask((err as Error).message);
         log.progress(`rollback failed: ${error}`);
+    }
+    if (changed) {
+        // Committed even when the update failed: the file asks for the rollback, and the workflow's next run must not undo it.
+        try {
+            await stackFileOf(context).record(subject, [changes, ...(error === undefined ? [] : [`pulumi up failed: ${error}`])]);
+        } catch (err) {
+            const commitError = log.mask((err as Error).message);
+            log.progress(commitError);
+            error = error ?? commitError;
+        }
+    }
+    if (error !== undefined) {
         await log.emit({
             event: "rollback_complete",
             success: false,
@@ -142,4 +165,9 @@ export async function rollback(context: RollbackContext, options: { readonly to?
     }
     await log.emit({ event: "rollback_complete", success: true, from: plan.from, to: plan.to, durationMs: Math.round(now() - started) });
     return 0;
+}
+
+/** The context's recorder; none where the caller keeps no stack file (a bench's in-memory stack). */
+function stackFileOf(context: { readonly stackFile?: StackFileRecorder }): StackFileRecorder {
+    return context.stackFile ?? NO_RECORDING;
 }

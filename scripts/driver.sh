@@ -3,6 +3,8 @@
 # with the same state and passphrase as scripts/pulumi.sh.
 #   STACK=prod scripts/driver.sh promote --steps 10,50,100 --bake 10m --metrics-url …
 #   STACK=prod scripts/driver.sh rollback [--to v1.4.2]
+# Each step commits its change of Pulumi.<stack>.yaml (--no-commit prints the git command instead),
+# so the release workflow, which deploys the committed file, does not undo it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -181,7 +181,8 @@ describe("data steps of a forward upgrade (aws-ecs)", () => {
         const prune = command(run, "shop-prune-v1.5.0");
         assert.equal(
             prune.inputs.create,
-            "node ops/bin/safe-release-ops.js prune --log backups/backups.log --keep 3 --retention-days 14 --protect shop-v1.5.0-20261122T101500.000Z",
+            "node ops/bin/safe-release-ops.js prune --log backups/backups.log --keep 3 --retention-days 14 " +
+                "--as-of 2026-11-22T10:15:00.000Z --protect shop-v1.5.0-20261122T101500.000Z",
         );
         assert.ok(prune.dependencies.includes(command(run, "shop-quiesce-v1.5.0-resume").urn));
     });
@@ -256,7 +257,9 @@ describe("restore after a bad migration (release:restoreFrom)", () => {
             }),
             {
                 message:
-                    "`release:restoreFrom` names shop-v1.5.0-20991231T000000.000Z, which this stack has not recorded; recorded backups: " +
+                    "`release:restoreFrom` names shop-v1.5.0-20991231T000000.000Z, which this stack has not recorded; " +
+                    "the newest restorable backup is shop-v1.5.0-20261122T101500.000Z (postgres, v1.5.0, 2026-11-22T10:15:00.000Z); " +
+                    "recorded backups: " +
                     "shop-v1.4.2-20261122T101500.000Z, shop-v1-4-2-pre-upgrade, shop-v1.5.0-20261122T101500.000Z, shop-v1-5-0-pre-upgrade",
                 registered: [],
             },

@@ -78,6 +78,7 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
                 backupId: data.restoreFrom,
                 log: data.backup.log,
                 ...(args.databaseUrl !== undefined ? { databaseUrl: args.databaseUrl } : {}),
+                ...(args.platform.remoteData !== undefined ? { remoteData: args.platform.remoteData } : {}),
             },
             { parent, dependsOn: stop !== undefined ? [stop.stopped] : [] },
         );
@@ -119,6 +120,7 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
             ...(data.database !== undefined ? { database: data.database } : {}),
             ...(args.databaseUrl !== undefined ? { databaseUrl: args.databaseUrl } : {}),
             quiesced: early !== undefined,
+            ...(args.platform.remoteData !== undefined ? { remoteData: args.platform.remoteData } : {}),
         },
         { parent, dependsOn: [early?.stopped ?? preflight] },
     );
@@ -164,18 +166,32 @@ function pruneBackups(
     after: pulumi.Resource,
     parent: pulumi.Resource,
 ): void {
-    const argv = records.apply((fresh) => [
-        ...OPS,
-        "prune",
-        "--log",
-        settings.log,
-        "--keep",
-        String(settings.keep),
-        "--retention-days",
-        String(settings.retentionDays),
-        ...protectArgs(fresh.filter((r) => LOGGED_KINDS.includes(r.kind)).map((r) => r.id)),
-    ]);
+    const argv = records.apply((fresh) => {
+        const logged = fresh.filter((r) => LOGGED_KINDS.includes(r.kind));
+        return [
+            ...OPS,
+            "prune",
+            "--log",
+            settings.log,
+            "--keep",
+            String(settings.keep),
+            "--retention-days",
+            String(settings.retentionDays),
+            ...asOfArgs(logged),
+            ...protectArgs(logged.map((r) => r.id)),
+        ];
+    });
     new command.local.Command(name, { create: commandLine(argv), update: NO_RERUN }, { parent, dependsOn: [after] });
+}
+
+/**
+ * Ages are measured from this update's newest backup, the clock the `backups`
+ * output is cut with (components/backupListing.ts): a record that ages past the
+ * retention while the update runs is then neither deleted nor listed differently.
+ */
+function asOfArgs(logged: ListedBackup[]): string[] {
+    const times = logged.map((r) => Date.parse(String(r.time))).filter(Number.isFinite);
+    return times.length > 0 ? ["--as-of", new Date(Math.max(...times)).toISOString()] : [];
 }
 
 function protectArgs(ids: string[]): string[] {

@@ -4,7 +4,7 @@ import { OpsCommand, OpsIO, UsageError } from "../command";
 import { parseFlags, requireValue } from "../flags";
 import { reported } from "../report";
 
-const usage = `usage: safe-release-ops prune --log <backup log> [--keep N] [--retention-days D] [--protect id,id] [--dry-run]
+const usage = `usage: safe-release-ops prune --log <backup log> [--keep N] [--retention-days D] [--protect id,id] [--as-of T] [--dry-run]
 
 Prunes old backups. Kept: the newest N verified backups of each app and kind (default 5),
 every backup younger than D days (default 7), and every --protect id (pass the schema head's
@@ -14,7 +14,10 @@ backup so a restore stays possible). What pruning does depends on the kind:
   bucket: the remote copy is not deleted and its line stays in the log; it is listed with the
     \`aws s3 rm --recursive\` command that deletes it (expire such copies with an S3 lifecycle rule).
 The log is rewritten at once (temporary file + rename) before any file is deleted, so it
-never names a deleted backup. --dry-run only reports. Prints the plan as JSON on stdout.
+never names a deleted backup. --as-of measures the age from the ISO-8601 time T instead of
+now (an update passes its backup's time: the stack output \`backups\` lists the same set,
+because the program applies these rules to the same records at the same instant).
+--dry-run only reports. Prints the plan as JSON on stdout.
 `;
 
 /**
@@ -52,6 +55,15 @@ export function pruneLine(record: BackupRecord, action: PruneAction, dryRun: boo
     return `${dryRun ? "would delete" : "deleted"} ${record.id}`;
 }
 
+function timeOption(value: string | undefined): Date {
+    if (value === undefined) return new Date();
+    const time = Date.parse(value);
+    if (!/^\d{4}-\d\d-\d\dT/.test(value) || !Number.isFinite(time)) {
+        throw new UsageError(`\`--as-of\` must be an ISO-8601 time such as 2026-11-22T10:15:00.000Z; got \`${value}\``);
+    }
+    return new Date(time);
+}
+
 function numberOption(value: string | undefined, name: string, fallback: number): number {
     if (value === undefined) return fallback;
     const parsed = Number(value);
@@ -72,6 +84,7 @@ export const command: OpsCommand = {
                 keep: "value",
                 "retention-days": "value",
                 protect: "value",
+                "as-of": "value",
                 "dry-run": "switch",
             });
             const log = requireValue(flags, "log", "the backup log to prune");
@@ -89,7 +102,7 @@ export const command: OpsCommand = {
             const expired = planPruning(records, {
                 keep: numberOption(flags.values.get("keep"), "keep", 5),
                 retentionDays: numberOption(flags.values.get("retention-days"), "retention-days", 7),
-                now: new Date(),
+                now: timeOption(flags.values.get("as-of")),
                 protectedIds,
             });
             const dryRun = flags.switches.has("dry-run");

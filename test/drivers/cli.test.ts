@@ -3,7 +3,7 @@ import { main, PROMOTE_USAGE, ROLLBACK_USAGE } from "../../drivers/cli";
 import { parseAnalysisConfig, parseNotifyConfig, parseSemVerTag, parseSteps } from "../../core/gateConfig";
 import { judgeSample, percentile } from "../../drivers/analysis";
 import { planPromotion } from "../../drivers/promote";
-import { FakeStack, lineSink } from "./fakeStack";
+import { FakeStack, lineSink, RecordingStackFile } from "./fakeStack";
 
 const noStack = { openStack: async (): Promise<never> => assert.fail("the stack must not be opened for bad arguments") };
 
@@ -43,7 +43,7 @@ describe("drivers CLI arguments", () => {
         [["promote", "--steps", "10"], "promote: the stack name is required, such as `promote prod`"],
         [
             ["promote", "dev", "prod"],
-            "promote: unknown argument `prod`; valid options: <stack>, --steps, --bake, --metrics-url, --access-log, --cloudwatch, --region, --requests-metric, --status-label, --duration-metric, --version-label, --cwd, --retire, --dry-run",
+            "promote: unknown argument `prod`; valid options: <stack>, --steps, --bake, --metrics-url, --access-log, --cloudwatch, --region, --requests-metric, --status-label, --duration-metric, --version-label, --cwd, --retire, --dry-run, --no-commit",
         ],
         [
             ["promote", "dev"],
@@ -71,7 +71,10 @@ describe("drivers CLI arguments", () => {
         ],
         [["rollback", "prod", "--to", "1.4.2"], 'rollback: `--to` must be a SemVer tag vMAJOR.MINOR.PATCH, such as v1.4.2; got "1.4.2"'],
         [["rollback", "prod", "--to", "v1.4"], 'rollback: `--to` must be a SemVer tag vMAJOR.MINOR.PATCH, such as v1.4.2; got "v1.4"'],
-        [["rollback", "prod", "--retire"], "rollback: unknown argument `--retire`; valid options: <stack>, --to, --cwd, --dry-run"],
+        [
+            ["rollback", "prod", "--retire"],
+            "rollback: unknown argument `--retire`; valid options: <stack>, --to, --cwd, --dry-run, --no-commit",
+        ],
     ];
     for (const [argv, message] of bad) {
         it(`rejects ${argv.join(" ")}`, async () => assert.deepStrictEqual(await cli(argv), { code: 2, stdout: [], stderr: [message] }));
@@ -122,6 +125,7 @@ describe("drivers CLI arguments", () => {
             const stack = new FakeStack("dev", config);
             const result = await cli(["promote", "dev", "--retire", "--access-log", "/nonexistent", ...extra], {
                 openStack: async () => stack,
+                openStackFile: () => new RecordingStackFile(),
             });
             assert.deepStrictEqual([result.code, result.stderr, stack.calls], [code, [message], []], message);
         }
@@ -135,13 +139,12 @@ describe("driver config parsers", () => {
             maxErrorRate: 0.01,
             maxP95LatencyMs: 800,
             minRequests: 1,
+            onInconclusive: "hold",
         });
-        assert.deepStrictEqual(parseAnalysisConfig({ intervalSeconds: 0.1, maxErrorRate: 0, maxP95LatencyMs: 1, minRequests: 50 }), {
-            intervalSeconds: 0.1,
-            maxErrorRate: 0,
-            maxP95LatencyMs: 1,
-            minRequests: 50,
-        });
+        assert.deepStrictEqual(
+            parseAnalysisConfig({ intervalSeconds: 0.1, maxErrorRate: 0, maxP95LatencyMs: 1, minRequests: 50, onInconclusive: "revert" }),
+            { intervalSeconds: 0.1, maxErrorRate: 0, maxP95LatencyMs: 1, minRequests: 50, onInconclusive: "revert" },
+        );
         const errors: Array<[unknown, string]> = [
             ["{", '`release:analysis` must be JSON; got "{"'],
             [[], '`release:analysis` must be an object such as {"intervalSeconds":30,"maxErrorRate":0.01,"maxP95LatencyMs":800}; got []'],
@@ -163,7 +166,15 @@ describe("driver config parsers", () => {
             ],
             [
                 { intervalSeconds: 1, maxErrorRate: 0.1, maxP95LatencyMs: 5, window: 3 },
-                "`release:analysis.window` is not a field of `release:analysis`; valid fields: intervalSeconds, maxErrorRate, maxP95LatencyMs, minRequests",
+                "`release:analysis.window` is not a field of `release:analysis`; valid fields: intervalSeconds, maxErrorRate, maxP95LatencyMs, minRequests, onInconclusive",
+            ],
+            [
+                { intervalSeconds: 1, maxErrorRate: 0.1, maxP95LatencyMs: 5, onInconclusive: "pass" },
+                '`release:analysis.onInconclusive` must be "hold" or "revert": what promote does when a bake had too few requests to judge; got "pass"',
+            ],
+            [
+                { intervalSeconds: 1, maxErrorRate: 0.1, maxP95LatencyMs: 5, onInconclusive: true },
+                '`release:analysis.onInconclusive` must be "hold" or "revert": what promote does when a bake had too few requests to judge; got true',
             ],
         ];
         for (const [raw, message] of errors) assert.throws(() => parseAnalysisConfig(raw), { message });

@@ -2,6 +2,8 @@ import * as assert from "assert";
 import { performance } from "perf_hooks";
 import { Writable } from "stream";
 import { main } from "../../drivers/cli";
+import * as fs from "fs";
+import { StackFileRecorder } from "../../drivers/stackFile";
 import { ChangeSummary, ReleaseStack, ReleaseUpdate } from "../../drivers/types";
 
 /** Secrets the driver tests plant in update output and config; no log line may show them. */
@@ -19,6 +21,8 @@ export class FakeStack implements ReleaseStack {
     /** Zero-based index of an `up` call that fails. */
     failUp = new Set<number>();
     failMessage = "update failed: 1 resource failed";
+    /** Where the config is written on every change, as the Pulumi CLI writes `Pulumi.<stack>.yaml`. */
+    file?: string;
     private ups = 0;
 
     constructor(
@@ -38,11 +42,22 @@ export class FakeStack implements ReleaseStack {
     async setConfig(key: string, value: string, secret = false): Promise<void> {
         this.calls.push(`set ${key}=${value}${secret ? " (secret)" : ""}`);
         this.config.set(key, value);
+        this.writeFile();
     }
 
     async removeConfig(key: string): Promise<void> {
         this.calls.push(`remove ${key}`);
         this.config.delete(key);
+        this.writeFile();
+    }
+
+    /** The stack file's text for the current config. */
+    fileText(): string {
+        return `config:\n${[...this.config].map(([key, value]) => `  ${key}: ${JSON.stringify(value)}\n`).join("")}`;
+    }
+
+    private writeFile(): void {
+        if (this.file !== undefined) fs.writeFileSync(this.file, this.fileText());
     }
 
     async up(onOutput: (line: string) => void): Promise<void> {
@@ -96,14 +111,34 @@ export function lineSink(): { stream: Writable; lines: () => string[] } {
     };
 }
 
-/** Runs the drivers' CLI against `stack` and parses its event lines. */
-export async function runDriver(stack: FakeStack, argv: string[]) {
+/** Records what the drivers would commit, in order, without a repository. */
+export class RecordingStackFile implements StackFileRecorder {
+    readonly records: string[] = [];
+    /** Set: `checkClean` refuses with this message. */
+    refusal?: string;
+
+    async checkClean(): Promise<void> {
+        this.records.push("check");
+        if (this.refusal !== undefined) throw new Error(this.refusal);
+    }
+
+    async record(subject: string, body: readonly string[] = []): Promise<void> {
+        this.records.push([subject, ...body].join("\n"));
+    }
+}
+
+/**
+ * Runs the drivers' CLI against `stack` and parses its event lines. The stack file
+ * goes to `stackFile` (a recording fake unless a test passes `"git"` for the real one
+ * in `--cwd`): never to the git repository the tests run in.
+ */
+export async function runDriver(stack: FakeStack, argv: string[], stackFile: StackFileRecorder | "git" = new RecordingStackFile()) {
     const stdout = lineSink();
     const stderr = lineSink();
     const code = await main(
         argv,
         { env: { SMOKE_OPERATOR_TOKEN: OPERATOR_TOKEN }, stdout: stdout.stream, stderr: stderr.stream },
-        { openStack: async () => stack },
+        { openStack: async () => stack, ...(stackFile === "git" ? {} : { openStackFile: () => stackFile }) },
     );
     const events = stdout.lines().map((line) => JSON.parse(line) as Record<string, unknown>);
     for (const event of events) assert.match(String(event.ts), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);

@@ -199,7 +199,8 @@ describe("promote driver (fake stack, real metrics endpoint, real webhook)", () 
         const run = await runDriver(stack, ["promote", "dev", "--dry-run", "--steps", "10,100", "--bake", "5m", "--retire"]);
         assert.strictEqual(run.code, 0);
         assert.deepStrictEqual(stack.calls, ["preview"]);
-        const gate = "bake 5m (sample every 0.1s; revert if error rate > 0.05 or p95 > 500 ms with at least 20 requests)";
+        const gate =
+            "bake 5m (sample every 0.1s; revert if error rate > 0.05 or p95 > 500 ms with at least 20 requests; hold if no window has that many)";
         assert.deepStrictEqual(run.progress, [
             "dry run: promote v1.5.0 on stack `dev` (now 0%, previous v1.4.2); nothing will change",
             `1. set release:canaryWeight = 10 (v1.5.0 10%, v1.4.2 90%); pulumi up; ${gate}`,

@@ -2,7 +2,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as http from "http";
 import * as yaml from "js-yaml";
-import { freePort } from "../support/processes";
+import { freePort, run as runProgram } from "../support/processes";
 import { DriverProject, DriverRun, driverProject } from "./support/driverProject";
 import { ReleaseStep, ShopWorld, split, startShopWorld, stopShopWorld } from "./support/shopStack";
 
@@ -190,6 +190,10 @@ describe("e2e: the promote and rollback drivers against the real CLI", function 
 
         assert.deepStrictEqual((await shop().stack.outputs()).weights, { [CANARY]: 0, [STABLE]: 100 });
         assert.strictEqual(stackFileConfig()["release:canaryWeight"], "0", "the driver's change is in the stack file");
+        assert.deepStrictEqual((await project.commitSubjects()).slice(0, 2), [
+            `release(${stackName}): canary ${CANARY} 10 → 0 (reverted)`,
+            `release(${stackName}): canary ${CANARY} 0 → 10`,
+        ]);
         assert.deepStrictEqual(await split(shop(), 20), { [STABLE]: 20 }, "all traffic back on v1.0.0");
     });
 
@@ -225,6 +229,10 @@ describe("e2e: the promote and rollback drivers against the real CLI", function 
 
         assert.deepStrictEqual((await shop().stack.outputs()).weights, { [CANARY]: 100, [STABLE]: 0 });
         assert.deepStrictEqual(await split(shop(), 20), { [CANARY]: 20 });
+        assert.deepStrictEqual((await project.commitSubjects()).slice(0, 2), [
+            `release(${stackName}): canary ${CANARY} 50 → 100`,
+            `release(${stackName}): canary ${CANARY} 0 → 50`,
+        ]);
     });
 
     it("rollback: back to v1.0.0, still warm, from the stack history", async () => {
@@ -246,6 +254,12 @@ describe("e2e: the promote and rollback drivers against the real CLI", function 
         assert.deepStrictEqual(
             [config["release:version"], config["release:previous"], config["release:canaryWeight"]],
             [STABLE, CANARY, "100"],
+        );
+        assert.strictEqual((await project.commitSubjects())[0], `release(${stackName}): rollback ${CANARY} → ${STABLE}`);
+        assert.strictEqual(
+            (await runProgram("git", ["-C", project.dir, "status", "--porcelain", "--", `Pulumi.${stackName}.yaml`])).stdout,
+            "",
+            "the driver left its stack file committed",
         );
     });
 });

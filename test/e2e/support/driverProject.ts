@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { atTestEnd } from "../../support/processes";
+import { atTestEnd, run } from "../../support/processes";
 import { E2eStack, PROJECT_DIR, ensureToolchain } from "./pulumiCli";
 
 /**
@@ -20,12 +20,18 @@ import { E2eStack, PROJECT_DIR, ensureToolchain } from "./pulumiCli";
  * and nothing is written into the checkout's stack files.
  * PATH starts with a `pulumi` that fails, so a driver that took the first CLI on
  * PATH instead of the toolchain's fails here.
+ * The directory is a git repository holding the stack file alone, as a clone
+ * holds it: the drivers commit each step there. The test's own edits of the file
+ * (a new release's config) are committed before each driver run, as an operator
+ * commits theirs.
  */
 export interface DriverProject {
     /** The project directory the drivers get as `--cwd`. */
     readonly dir: string;
     /** Runs `drivers/cli.ts <command> <stack> …args --cwd <dir>` to its end; kills it after `timeoutMs`. */
     run(command: "promote" | "rollback", args: string[], timeoutMs: number): Promise<DriverRun>;
+    /** The subjects of the repository's commits, newest first. */
+    commitSubjects(): Promise<string[]>;
 }
 
 export interface DriverRun {
@@ -70,9 +76,24 @@ export async function driverProject(stack: E2eStack, extraEnv: NodeJS.ProcessEnv
         PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
         PULUMI_CONFIG_PASSPHRASE: "e2e-only-not-secret",
     };
+    const git = (...args: string[]) => run("git", ["-C", dir, ...args]);
+    await git("init", "--quiet");
+    // The identity lives in this repository's config only: nothing of the machine's is read or changed.
+    await git("config", "user.name", "e2e operator");
+    await git("config", "user.email", "operator@e2e.invalid");
+    const stackFile = path.basename(stack.configFile);
+    const commitTestEdits = async () => {
+        await git("add", "--", stackFile);
+        const staged = await git("diff", "--cached", "--name-only");
+        if (staged.stdout.trim() !== "") await git("commit", "--quiet", "-m", "test: the release's config", "--", stackFile);
+    };
     return {
         dir,
-        run: (command, args, timeoutMs) => runDriver(env, [command, stack.name, ...args, "--cwd", dir], timeoutMs),
+        run: async (command, args, timeoutMs) => {
+            await commitTestEdits();
+            return runDriver(env, [command, stack.name, ...args, "--cwd", dir], timeoutMs);
+        },
+        commitSubjects: async () => (await git("log", "--format=%s")).stdout.trim().split("\n"),
     };
 }
 
