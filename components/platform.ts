@@ -61,6 +61,24 @@ export interface PlatformAdapter {
     oneOffTask(version: string, component: string, image: pulumi.Output<string>, command: string[]): OneOffTask;
     /** Argv that stop and start the given components of the given running versions (quiesce writers). */
     writerControl(versions: string[], components: string[]): WriterControl;
+    /** Set when the data directory is on another machine (a remote `host`): how its archive and restore reach it. */
+    readonly remoteData?: RemoteDataAccess;
+}
+
+/**
+ * The ops commands that archive and restore a data directory on a remote host
+ * (`host-archive`, `host-restore`) run on the machine running Pulumi, where the
+ * backups stay, and reach the host over SSH themselves.
+ */
+export interface RemoteDataAccess {
+    /** `--host … --port … --user …` naming the host. */
+    readonly hostFlags: string[];
+    /** The host agent's directory there (a restore unpacks with it). */
+    readonly agentDir: string;
+    /** The SSH key, as the commands' secret environment. */
+    readonly environment: Record<string, pulumi.Output<string>>;
+    /** What must be on the host before a restore (the agent's copy). */
+    readonly needs: pulumi.Resource[];
 }
 
 export interface OneOffTask {

@@ -86,16 +86,22 @@ export function checkHostKeySecret(
 }
 
 /**
- * A directory backup archives the data directory from the machine running
- * Pulumi, into its backup directory; with a remote host that directory is on
- * the other machine, so the archive would be of the wrong (or no) directory.
+ * A remote host's data directory is archived there and the archive streamed
+ * here (`host-archive`); a restore swaps the directory on the host. A directory
+ * that holds the host's root would carry the agent, the release directories and
+ * the service manager's socket with it, and its restore would move them away
+ * under every running program (the agent that unpacks it among them).
  */
 export function checkRemoteBackup(settings: HostSettings, backup: unknown): void {
     const directory = isObject(backup) ? backup.directory : undefined;
-    if (settings.remote === undefined || directory === undefined) return;
-    throw new ConfigError(
-        `\`release:backup.directory\` cannot be used with \`release:host.address\` (${settings.remote.user}@${settings.remote.host}): ` +
-            `the directory backup archives ${String(directory)} on the machine running Pulumi, not on the remote host; ` +
-            "remove `release:backup.directory` and back the data directory up on that host, or run Pulumi there without `release:host.address`",
-    );
+    if (settings.remote === undefined || typeof directory !== "string") return;
+    const trimmed = directory.replace(/\/+$/, "");
+    if (trimmed === "" || settings.root === trimmed || settings.root.startsWith(`${trimmed}/`)) {
+        fail(
+            "release:backup.directory",
+            `a data directory of ${settings.remote.host} that is neither \`release:host.root\` (${settings.root}) nor above it ` +
+                "(its archive and restore would take the agent, the releases and the service manager's socket with them)",
+            directory,
+        );
+    }
 }

@@ -49,6 +49,7 @@ describe("a remote host's program (components/host/runner.ts, hostPlatform.ts)",
                 "release:sshKey": KEY,
                 "release:databaseUrl": "postgresql://ledger@127.0.0.1/shop",
                 "release:migrate": { command: ["./api", "migrate"], component: "api", quiesce: ["worker"] },
+                "release:backup": { directory: `${root}/srv/data` },
             }),
             secretKeys: ["release:sshKey", "release:databaseUrl"],
             preview: false,
@@ -88,6 +89,62 @@ describe("a remote host's program (components/host/runner.ts, hostPlatform.ts)",
             assert.equal(secretValue(step.inputs.environment)[SSH_KEY_ENV], KEY, name);
             assert.ok(step.additionalSecretOutputs.includes("environment"), name);
         }
+    });
+
+    it("archives the host's data directory from here over SSH into the local backup directory, the key only in its secret environment", () => {
+        const backup = resource(release, "command:local:Command", "shop-backup-v1.5.0-directory");
+        assert.equal(
+            backup.inputs.create,
+            "node ops/bin/safe-release-ops.js host-archive --host db1 --port 2222 --user deploy " +
+                `--path ${root}/srv/data --dir backups --app shop --version v1.5.0 --log backups/backups.log --quiesced`,
+        );
+        assert.equal(secretValue(backup.inputs.environment)[SSH_KEY_ENV], KEY);
+        assert.ok(backup.additionalSecretOutputs.includes("environment"));
+    });
+
+    it("restores a backup through host-restore, after the agent's copy, the key and the ledger's URL in its secret environment", async () => {
+        const restored = await runProgram({
+            config: hostConfig(root, {
+                "release:version": "v1.4.2",
+                "release:restoreFrom": "shop-v1.5.0-20261202T000000.000Z",
+                "release:host": {
+                    root: `${root}/srv`,
+                    routerPort: 18080,
+                    basePort: 19000,
+                    address: "ssh://deploy@db1:2222",
+                    privateKey: "config:sshKey",
+                },
+                "release:sshKey": KEY,
+                "release:databaseUrl": "postgresql://ledger@127.0.0.1/shop",
+                "release:backup": { directory: `${root}/srv/data` },
+            }),
+            secretKeys: ["release:sshKey", "release:databaseUrl"],
+            preview: false,
+            lastOutputs: {
+                version: "v1.4.2",
+                weights: { "v1.4.2": 100 },
+                schemaHead: "v1.5.0",
+                slots: { "v1.4.2": 1 },
+                backups: [{ id: "shop-v1.5.0-20261202T000000.000Z", kind: "directory", schemaHead: "v1.4.2" }],
+            },
+        });
+        const step = resource(restored, "command:local:Command", "shop-restore-shop-v1.5.0-20261202T000000.000Z-run");
+        assert.equal(
+            step.inputs.create,
+            `node ops/bin/safe-release-ops.js host-restore --host db1 --port 2222 --user deploy --agent ${root}/srv/agent ` +
+                "--id shop-v1.5.0-20261202T000000.000Z --log backups/backups.log",
+        );
+        assert.deepEqual(Object.keys(secretValue(step.inputs.environment)).sort(), [
+            "DATABASE_URL",
+            "SAFE_RELEASE_LEDGER_URL",
+            SSH_KEY_ENV,
+        ]);
+        assert.equal(secretValue(step.inputs.environment)[SSH_KEY_ENV], KEY);
+        assert.ok(step.additionalSecretOutputs.includes("environment"));
+        assert.ok(
+            step.dependencies.some((urn: string) => urn.endsWith("::shop-host-agent")),
+            JSON.stringify(step.dependencies),
+        );
     });
 
     it("places the versions by the last `slots` output, and records them for the next update", () => {

@@ -108,11 +108,18 @@ const BAD: Array<[string, Record<string, unknown>, string]> = [
         "`release:host.privateKey` applies only with `release:host.address`; set the address or remove the key",
     ],
     [
-        "a directory backup on a remote host",
-        { ...host({ address: "ssh://deploy@db1", privateKey: "config:sshKey" }), backup: { directory: "/srv/shop/data" } },
-        "`release:backup.directory` cannot be used with `release:host.address` (deploy@db1): the directory backup archives /srv/shop/data " +
-            "on the machine running Pulumi, not on the remote host; remove `release:backup.directory` and back the data directory up on that host, " +
-            "or run Pulumi there without `release:host.address`",
+        "a remote host's directory backup of its root",
+        { ...host({ address: "ssh://deploy@db1", privateKey: "config:sshKey" }), backup: { directory: `${ROOT}/srv/` } },
+        `\`release:backup.directory\` must be a data directory of db1 that is neither \`release:host.root\` (${ROOT}/srv) nor above it ` +
+            "(its archive and restore would take the agent, the releases and the service manager's socket with them); " +
+            `got "${ROOT}/srv/"`,
+    ],
+    [
+        "a remote host's directory backup of a directory above its root",
+        { ...host({ address: "ssh://deploy@db1", privateKey: "config:sshKey" }), backup: { directory: "/tmp" } },
+        `\`release:backup.directory\` must be a data directory of db1 that is neither \`release:host.root\` (${ROOT}/srv) nor above it ` +
+            "(its archive and restore would take the agent, the releases and the service manager's socket with them); " +
+            'got "/tmp"',
     ],
 ];
 
@@ -120,6 +127,15 @@ describe("`release:host` settings (settings/host.ts)", () => {
     for (const [what, overrides, message] of BAD) {
         it(`refuses ${what}`, () => assert.throws(() => parseReleaseConfig(raw(overrides)), { name: "ConfigError", message }));
     }
+
+    it("accepts a remote host's directory backup of a data directory inside its root, or beside it", () => {
+        for (const directory of [`${ROOT}/srv/data`, "/var/lib/shop", `${ROOT}/srv-data`]) {
+            const config = parseReleaseConfig(
+                raw({ ...host({ address: "ssh://deploy@db1", privateKey: "config:sshKey" }), backup: { directory } }),
+            );
+            assert.equal(config.data.backup.directory, directory);
+        }
+    });
 
     it("parses the defaults, and a component with exclusive data defaults to replace", () => {
         const config = parseReleaseConfig(raw(host({ exclusiveData: { worker: "/srv/db" } })));

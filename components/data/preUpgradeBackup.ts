@@ -5,6 +5,7 @@ import { BackupSettings, DatabaseSettings } from "../../settings/data";
 import { tagSlug } from "../../core/releaseTags";
 import { NO_RERUN, OPS, commandLine, parseOpsResult } from "./opsCommand";
 import { BACKUP_PARTS, stepResource } from "../../core/runbook";
+import { RemoteDataAccess } from "../platform";
 
 export interface PreUpgradeBackupArgs {
     readonly app: string;
@@ -17,6 +18,8 @@ export interface PreUpgradeBackupArgs {
     readonly databaseUrl?: pulumi.Output<string>;
     /** Writers are stopped when the backup runs, so a directory copy is consistent. */
     readonly quiesced: boolean;
+    /** The data directory is on a remote host: archived from there over SSH (`host-archive`), into `backup.dir` here. */
+    readonly remoteData?: RemoteDataAccess;
 }
 
 /** What the `backups` stack output lists: a backup's log record (core/backupLog.ts, as the step printed it), plus the schema head it restores. */
@@ -79,17 +82,10 @@ export class PreUpgradeBackup extends pulumi.ComponentResource {
             );
         }
         if (backup.directory !== undefined) {
-            opsStep("directory", [
-                "backup",
-                "--kind",
-                "directory",
-                "--path",
-                backup.directory,
-                "--dir",
-                backup.dir,
-                ...common,
-                ...(args.quiesced ? ["--quiesced"] : []),
-            ]);
+            const where = ["--path", backup.directory, "--dir", backup.dir, ...common, ...(args.quiesced ? ["--quiesced"] : [])];
+            const remote = args.remoteData;
+            if (remote === undefined) opsStep("directory", ["backup", "--kind", "directory", ...where]);
+            else opsStep("directory", ["host-archive", ...remote.hostFlags, ...where], remote.environment);
         }
         if (backup.bucket !== undefined) {
             opsStep("bucket", [

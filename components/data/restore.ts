@@ -2,12 +2,15 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { NO_RERUN, OPS, commandLine } from "./opsCommand";
 import { stepResource } from "../../core/runbook";
+import { RemoteDataAccess } from "../platform";
 
 export interface RestoreArgs {
     /** A backup id from the `backups` stack output / the backup log. */
     readonly backupId: string;
     readonly log: string;
     readonly databaseUrl?: pulumi.Output<string>;
+    /** A remote host's directory backup goes back there over SSH (`host-restore`, which hands any other backup to `restore`). */
+    readonly remoteData?: RemoteDataAccess;
 }
 
 /**
@@ -24,23 +27,33 @@ export class Restore extends pulumi.ComponentResource {
 
     constructor(name: string, args: RestoreArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super(stepResource("restore").component, name, {}, opts);
+        const remote = args.remoteData;
+        const restore = remote === undefined ? ["restore"] : ["host-restore", ...remote.hostFlags, "--agent", remote.agentDir];
+        // The ledger's connection as the Migration component passes it: after a restore of a
+        // directory (or of another database) the restore marks the runs it undid there.
+        const environment = {
+            ...(args.databaseUrl !== undefined ? { DATABASE_URL: args.databaseUrl, SAFE_RELEASE_LEDGER_URL: args.databaseUrl } : {}),
+            ...remote?.environment,
+        };
+        const secret = Object.keys(environment).length > 0;
         this.run = new command.local.Command(
             `${name}${stepResource("restore").child}`,
             {
-                create: commandLine([...OPS, "restore", "--id", args.backupId, "--log", args.log]),
+                create: commandLine([...OPS, ...restore, "--id", args.backupId, "--log", args.log]),
                 update: NO_RERUN,
-                // The ledger's connection as the Migration component passes it: after a restore of a
-                // directory (or of another database) the restore marks the runs it undid there.
-                ...(args.databaseUrl !== undefined
-                    ? { environment: { DATABASE_URL: args.databaseUrl, SAFE_RELEASE_LEDGER_URL: args.databaseUrl } }
-                    : {}),
+                ...(secret ? { environment } : {}),
             },
             {
                 parent: this,
-                dependsOn: opts.dependsOn,
-                ...(args.databaseUrl !== undefined ? { additionalSecretOutputs: ["environment"] } : {}),
+                dependsOn: [...asArray(opts.dependsOn), ...(remote?.needs ?? [])],
+                ...(secret ? { additionalSecretOutputs: ["environment"] } : {}),
             },
         );
         this.registerOutputs({ backupId: args.backupId });
     }
+}
+
+function asArray(dependsOn: pulumi.ResourceOptions["dependsOn"]): pulumi.Input<pulumi.Resource>[] {
+    if (dependsOn === undefined) return [];
+    return Array.isArray(dependsOn) ? dependsOn : [dependsOn as pulumi.Input<pulumi.Resource>];
 }

@@ -4,7 +4,16 @@ import { ArtifactTable, HostSettings, assignSlots, servicePort } from "../../set
 import { commandLine } from "../data/opsCommand";
 import { RouterSpec, renderNginxConfig } from "../../core/nginxConfig";
 import { LastRelease } from "../plan";
-import { OneOffTask, PlatformAdapter, PlatformArgs, Routing, VersionImages, WeightedVersion, WriterControl } from "../platform";
+import {
+    OneOffTask,
+    PlatformAdapter,
+    PlatformArgs,
+    RemoteDataAccess,
+    Routing,
+    VersionImages,
+    WeightedVersion,
+    WriterControl,
+} from "../platform";
 import {
     installArgv,
     pruneArgv,
@@ -50,6 +59,7 @@ export class HostPlatform extends pulumi.ComponentResource implements PlatformAd
     /** Runs each step here, or over SSH with `release:host.address`. */
     private readonly runner: HostRunner;
     private readonly deployed = new Map<string, HostVersion>();
+    public readonly remoteData?: RemoteDataAccess;
 
     constructor(name: string, args: HostPlatformArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super("safe-release:host:HostPlatform", name, {}, opts);
@@ -62,6 +72,7 @@ export class HostPlatform extends pulumi.ComponentResource implements PlatformAd
         const live = [config.version, ...(config.previous !== undefined ? [config.previous] : [])];
         const remote = this.settings.remote;
         this.runner = new HostRunner(name, this.settings, remote === undefined ? undefined : args.secrets[remote.privateKeyConfig], this);
+        this.remoteData = this.runner.remoteData();
         this.slots = assignSlots(live, heldSlots(this.settings, args.last));
         this.secrets = Object.fromEntries(
             config.components.map((c) => [

@@ -8,6 +8,7 @@ import { ArtifactSource, HostSettings } from "../../settings/host";
 import { ConfigError } from "../../settings/checks";
 import { SSH_KEY_ENV } from "../../core/sshExec";
 import { OPS } from "../data/opsCommand";
+import { RemoteDataAccess } from "../platform";
 import { agentDir } from "./argv";
 
 /** A host step, whichever machine runs it: both command types have the same inputs and `stdout`. */
@@ -86,6 +87,22 @@ export class HostRunner {
                 ...argv,
             ],
             environment: { ...secrets, [SSH_KEY_ENV]: this.privateKey! },
+        };
+    }
+
+    /**
+     * How the data directory's archive and restore reach a remote host: local ops
+     * commands (`host-archive`, `host-restore`) that stream over SSH themselves,
+     * so the archive lands, and stays, on the machine running Pulumi.
+     */
+    remoteData(): RemoteDataAccess | undefined {
+        const remote = this.settings.remote;
+        if (remote === undefined) return undefined;
+        return {
+            hostFlags: ["--host", remote.host, "--port", String(remote.port), "--user", remote.user],
+            agentDir: agentDir(this.settings.root),
+            environment: { [SSH_KEY_ENV]: this.privateKey! },
+            needs: [this.agentCopy()],
         };
     }
 

@@ -1,11 +1,10 @@
 import { spawn } from "child_process";
-import * as fs from "fs";
 import * as os from "os";
-import * as path from "path";
 import { shellQuote } from "../../core/shell";
 import { SSH_KEY_ENV } from "../../core/sshExec";
 import { OpsCommand, OpsIO, UsageError } from "../command";
-import { parseFlags, requireValue } from "../flags";
+import { parseFlags } from "../flags";
+import { SSH_FLAGS, SSH_MISSING, sshFailure, sshTarget, withSshKey } from "../host/ssh";
 
 export { SSH_KEY_ENV };
 
@@ -21,61 +20,31 @@ lock, and how writers are stopped and started there.
 `;
 
 async function run(args: string[], io: OpsIO): Promise<number> {
-    const flags = parseFlags(args, { host: "value", port: "value", user: "value", "send-env": "value" });
-    const host = requireValue(flags, "host", "the remote host");
-    const user = requireValue(flags, "user", "the remote user");
-    const portText = flags.values.get("port") ?? "22";
-    const port = Number(portText);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`\`--port\` must be a port 1–65535; got \`${portText}\``);
+    const flags = parseFlags(args, { ...SSH_FLAGS, "send-env": "value" });
+    const target = sshTarget(flags);
     const sendEnv = (flags.values.get("send-env") ?? "").split(",").filter((name) => name !== "");
     if (flags.rest.length === 0) throw new UsageError("give the command to run after `--`");
-    const key = io.env[SSH_KEY_ENV];
-    if (key === undefined || key.trim() === "") {
-        throw new UsageError(
-            `ssh-exec reads the SSH private key from ${SSH_KEY_ENV}, which is not set (the stack secret \`release:host.privateKey\` names)`,
-        );
-    }
-    const missing = sendEnv.filter((name) => io.env[name] === undefined);
-    if (missing.length > 0) throw new UsageError(`\`--send-env\` names ${missing.join(", ")}, which this environment does not have`);
-
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "safe-release-ssh-"));
-    try {
-        const keyFile = path.join(dir, "key");
-        // OpenSSH refuses a key file without its final newline; a secret set from a file may have lost it.
-        fs.writeFileSync(keyFile, key.endsWith("\n") ? key : `${key}\n`, { mode: 0o600 });
-        const { [SSH_KEY_ENV]: _key, ...env } = io.env;
-        const argv = [
-            ...["-F", "/dev/null", "-n", "-T", "-i", keyFile, "-p", String(port), "-l", user],
-            ...["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "ConnectTimeout=15"],
-            ...["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"],
-            ...sendEnv.flatMap((name) => ["-o", `SendEnv=${name}`]),
-            "--",
-            host,
-            acceptEnvGuard(sendEnv, host) + shellQuote(flags.rest),
-        ];
+    return withSshKey("ssh-exec", target, io.env, async (session) => {
+        const missing = sendEnv.filter((name) => io.env[name] === undefined);
+        if (missing.length > 0) throw new UsageError(`\`--send-env\` names ${missing.join(", ")}, which this environment does not have`);
+        const argv = session.argv(acceptEnvGuard(sendEnv, target.host) + shellQuote(flags.rest), { sendEnv });
         return await new Promise<number>((resolve) => {
-            const child = spawn("ssh", argv, { env, stdio: ["ignore", "pipe", "pipe"] });
+            const child = spawn("ssh", argv, { env: session.env, stdio: ["ignore", "pipe", "pipe"] });
             child.stdout.pipe(io.stdout, { end: false });
             child.stderr.pipe(io.stderr, { end: false });
             const forward = (signal: NodeJS.Signals) => child.kill(signal);
             process.once("SIGTERM", forward).once("SIGINT", forward);
             child.once("error", (err: NodeJS.ErrnoException) => {
-                io.stderr.write(
-                    err.code === "ENOENT"
-                        ? "ssh-exec: `ssh` is not installed on this machine: install the Debian package `openssh-client`\n"
-                        : `ssh-exec: could not start ssh: ${err.message}\n`,
-                );
+                io.stderr.write(err.code === "ENOENT" ? `ssh-exec: ${SSH_MISSING}\n` : `ssh-exec: could not start ssh: ${err.message}\n`);
                 resolve(127);
             });
             child.once("close", (code, signal) => {
                 process.off("SIGTERM", forward).off("SIGINT", forward);
-                if (code === 255) io.stderr.write(`ssh-exec: ssh to ${user}@${host}:${port} failed (exit 255)\n`);
+                if (code === 255) io.stderr.write(`ssh-exec: ${sshFailure(target, 255)}\n`);
                 resolve(code ?? (signal !== null ? 128 + (os.constants.signals[signal] ?? 0) : 1));
             });
         });
-    } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-    }
+    });
 }
 
 /**

@@ -37,9 +37,9 @@ describe("e2e: a release on a remote host over SSH", function () {
     }
 
     /**
-     * The dev stack's config at the sshd, without its directory backup: that
-     * archives a directory of the machine running Pulumi, which a remote host's
-     * is not, so the program refuses it with an address (tested in the settings).
+     * The dev stack's config at the sshd, without its directory backup: this walk
+     * is the host steps'; the remote archive, quiesced writers and restore walk
+     * through hostRemoteData.test.ts.
      */
     function configure(s: HostStep): void {
         const config = world.config(step(s));
