@@ -1,3 +1,5 @@
+// First, before anything loads `@pulumi/pulumi`: see the module for what it saves on every run.
+import "./components/sdkStartup";
 import * as pulumi from "@pulumi/pulumi";
 import { readLastRelease } from "./components/lastRelease";
 import { Release } from "./components/release";

@@ -8,6 +8,7 @@ import { evaluatedConfig, projectDefaults } from "../plan/stackConfig";
 import { ensureToolchain, PROJECT_DIR } from "../test/e2e/support/pulumiCli";
 import { ReleaseStep, ShopWorld, startShopWorld, stopShopWorld } from "../test/e2e/support/shopStack";
 import { runTestEndCleanups, tempDir } from "../test/support/processes";
+import { withChildCpu } from "./cpu";
 
 const RUNS = 3;
 // Every image pinned by digest, as `prod` requires: an update looks nothing up in the registry.
@@ -30,13 +31,21 @@ function median(values: number[]): number {
 
 const fmt = (values: number[]) => `median ${median(values).toFixed(2)} s (${values.map((v) => v.toFixed(2)).join(", ")})`;
 
+/** One `pulumi up`: its wall time and the CPU time of its whole process tree, both in seconds. */
+interface Timed {
+    readonly wall: number;
+    readonly cpu: number;
+}
+
+const fmtTimed = (runs: Timed[]) => `${fmt(runs.map((r) => r.wall))}, CPU ${fmt(runs.map((r) => r.cpu))}`;
+const fmtOne = (run: Timed) => `${run.wall.toFixed(2)} s, CPU ${run.cpu.toFixed(2)} s`;
+
 /** Applies a step with `pulumi up --skip-preview` (as `world.stack.up()`), or with the engine's own preview first. */
-async function timedUp(world: ShopWorld, step: ReleaseStep, withPreview = false): Promise<number> {
+async function timedUp(world: ShopWorld, step: ReleaseStep, withPreview = false): Promise<Timed> {
     world.configure(step);
     const started = performance.now();
-    if (withPreview) await world.stack.cli(["up", "--yes"]);
-    else await world.stack.up();
-    return seconds(started);
+    const { cpu } = await withChildCpu(() => (withPreview ? world.stack.cli(["up", "--yes"]) : world.stack.up()));
+    return { wall: seconds(started), cpu };
 }
 
 /** What `GET /` through the router answered, by time since `started`; a failed request answers its error. */
@@ -59,7 +68,7 @@ async function answer(world: ShopWorld, started: number): Promise<Answer> {
  * A warm rollback applied while a user polls `GET /`: the `up`'s wall time and
  * the time from its start after which every answer came from the previous version.
  */
-async function rollbackWithPolling(world: ShopWorld): Promise<{ up: number; traffic: number | undefined }> {
+async function rollbackWithPolling(world: ShopWorld): Promise<{ up: Timed; traffic: number | undefined }> {
     world.configure(ROLLBACK);
     const started = performance.now();
     let done = false;
@@ -70,13 +79,14 @@ async function rollbackWithPolling(world: ShopWorld): Promise<{ up: number; traf
             await sleep(POLL_MS);
         }
     })();
+    let cpu: number;
     try {
-        await world.stack.up();
+        cpu = (await withChildCpu(() => world.stack.up())).cpu;
     } finally {
         done = true;
         await polling;
     }
-    const up = seconds(started);
+    const up = { wall: seconds(started), cpu };
     const lastOther = answers.map((a) => a.body !== ROLLBACK.version).lastIndexOf(true);
     const first = answers[lastOther + 1];
     return { up, traffic: first?.at };
@@ -215,16 +225,16 @@ export async function run(): Promise<void> {
         const releaseStart = await timedUp(world, START);
         // The first update after a release also deletes its finished data steps: not a plain shift.
         const firstShift = await timedUp(world, shift(10));
-        const shiftUp: number[] = [];
-        const shiftBackWithPreview: number[] = [];
+        const shiftUp: Timed[] = [];
+        const shiftBackWithPreview: Timed[] = [];
         for (let i = 0; i < RUNS; i++) {
             shiftUp.push(await timedUp(world, shift(50)));
             shiftBackWithPreview.push(await timedUp(world, shift(10), true));
         }
         await timedUp(world, FORWARD);
-        const rollbackUp: number[] = [];
+        const rollbackUp: Timed[] = [];
         const rollbackTraffic: number[] = [];
-        const forwardWithPreview: number[] = [];
+        const forwardWithPreview: Timed[] = [];
         let trafficMissed = 0;
         for (let i = 0; i < RUNS; i++) {
             const rollback = await rollbackWithPolling(world);
@@ -252,17 +262,18 @@ export async function run(): Promise<void> {
         console.log(
             `real engine (CLI 3.250.0, file backend), docker-host shop stack (web + worker, PostgreSQL, digests pinned), vfs dockerd`,
         );
-        console.log(`pulumi up wall time, --skip-preview unless marked:`);
-        console.log(`  first deploy v1.0.0 (1 run)                        ${firstDeploy.toFixed(2)} s`);
-        console.log(`  cold release start v1.1.0 at 0% with data steps (1) ${releaseStart.toFixed(2)} s`);
-        console.log(`  first shift 0 → 10 (deletes finished data steps)   ${firstShift.toFixed(2)} s`);
-        console.log(`  traffic shift 10 → 50                              ${fmt(shiftUp)}`);
-        console.log(`  traffic shift 50 → 10, with preview                ${fmt(shiftBackWithPreview)}`);
-        console.log(`  warm rollback v1.1.0 → v1.0.0 at 100               ${fmt(rollbackUp)}`);
-        console.log(`  roll forward v1.0.0 → v1.1.0 at 100, with preview  ${fmt(forwardWithPreview)}`);
+        console.log(`pulumi up wall time and CPU time (user + system, the CLI's whole process tree), --skip-preview unless marked:`);
+        console.log(`  first deploy v1.0.0 (1 run)                        ${fmtOne(firstDeploy)}`);
+        console.log(`  cold release start v1.1.0 at 0% with data steps (1) ${fmtOne(releaseStart)}`);
+        console.log(`  first shift 0 → 10 (deletes finished data steps)   ${fmtOne(firstShift)}`);
+        console.log(`  traffic shift 10 → 50                              ${fmtTimed(shiftUp)}`);
+        console.log(`  traffic shift 50 → 10, with preview                ${fmtTimed(shiftBackWithPreview)}`);
+        console.log(`  warm rollback v1.1.0 → v1.0.0 at 100               ${fmtTimed(rollbackUp)}`);
+        console.log(`  roll forward v1.0.0 → v1.1.0 at 100, with preview  ${fmtTimed(forwardWithPreview)}`);
+        const wall = (runs: Timed[]) => median(runs.map((r) => r.wall));
         console.log(
-            `  preview's share of an up (same one-resource plan): shift +${(median(shiftBackWithPreview) - median(shiftUp)).toFixed(2)} s, ` +
-                `rollback +${(median(forwardWithPreview) - median(rollbackUp)).toFixed(2)} s`,
+            `  preview's share of an up (same one-resource plan): shift +${(wall(shiftBackWithPreview) - wall(shiftUp)).toFixed(2)} s, ` +
+                `rollback +${(wall(forwardWithPreview) - wall(rollbackUp)).toFixed(2)} s`,
         );
         const warm = rollbackTraffic.length > 0 ? median(rollbackTraffic) : Number.NaN;
         console.log(

@@ -12,6 +12,11 @@ export interface PinnedImageArgs {
      * so it can be pinned in config.
      */
     readonly digest?: string;
+    /**
+     * The provider that answers the registry lookup: the platform's own docker
+     * provider, so an update starts one docker plugin, not a second default one.
+     */
+    readonly lookupProvider?: pulumi.ProviderResource;
 }
 
 /**
@@ -32,7 +37,10 @@ export class PinnedImage extends pulumi.ComponentResource {
         this.digest =
             args.digest === undefined
                 ? docker
-                      .getRegistryImageOutput({ name: `${args.repository}:${args.version}` }, { parent: this })
+                      .getRegistryImageOutput(
+                          { name: `${args.repository}:${args.version}` },
+                          { parent: this, ...(args.lookupProvider !== undefined ? { provider: args.lookupProvider } : {}) },
+                      )
                       .sha256Digest.apply((digest) => checkedDigest(digest, `${args.repository}:${args.version}`))
                 : pulumi.output(args.digest);
         this.ref = pinnedReference(args.repository, this.digest);

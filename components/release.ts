@@ -5,6 +5,7 @@ import type { EcsPlatform } from "./awsEcs/ecsPlatform";
 import type { DockerPlatform } from "./dockerHost/dockerPlatform";
 import type { HostPlatform } from "./host/hostPlatform";
 import { ListedBackup } from "./data/preUpgradeBackup";
+import { listedBackups } from "./backupListing";
 import { dataSteps } from "./data/upgradeSteps";
 import { PinnedImage } from "./pinnedImage";
 import { LastRelease, ReleasePlan, planRelease } from "./plan";
@@ -15,9 +16,6 @@ export interface ReleaseArgs extends PlatformArgs {
     /** What the last successful update exported; empty before the first deploy. */
     readonly last: LastRelease;
 }
-
-/** How many backup records the `backups` output carries forward (the backup log keeps them all). */
-const BACKUPS_LISTED = 20;
 
 /** The stack outputs: what a person or a script needs to act on the release. */
 /**
@@ -37,7 +35,7 @@ export interface ReleaseOutputs {
     readonly unpinnedDigests: pulumi.Output<Record<string, Record<string, string>>>;
     /** Newest version whose migration has run. */
     readonly schemaHead: pulumi.Output<string>;
-    /** Pre-upgrade backups, newest last: the ids `release:restoreFrom` accepts. */
+    /** Pre-upgrade backups, newest last: the set `prune` keeps, the ids `release:restoreFrom` accepts. */
     readonly backups: pulumi.Output<ListedBackup[]>;
     readonly restoredFrom?: pulumi.Output<string>;
     /** Version → slot on `host`: where each live version listens, kept while it is live. */
@@ -64,8 +62,8 @@ export class Release extends pulumi.ComponentResource {
         super("safe-release:index:Release", name, {}, opts);
         const { config, last } = args;
         this.plan = plan;
-        const platform = choosePlatform(name, args, this);
-        const images = Object.fromEntries(plan.live.map((live) => [live.version, this.pinImages(name, config, live.version)]));
+        const { platform, imageLookup } = choosePlatform(name, args, this);
+        const images = Object.fromEntries(plan.live.map((live) => [live.version, this.pinImages(name, config, live.version, imageLookup)]));
         const data = dataSteps(
             name,
             {
@@ -98,12 +96,7 @@ export class Release extends pulumi.ComponentResource {
             images: pulumi.output(Object.fromEntries(Object.entries(images).map(([version, pinned]) => [version, refs(pinned)]))),
             unpinnedDigests: pulumi.output(lookedUpDigests(images)),
             schemaHead: recorded(plan.schemaHead.after),
-            backups: data.backups.apply((fresh) =>
-                mergeBackups(
-                    (last.backups ?? []).map((b) => ({ ...b, kind: String(b.kind) })),
-                    fresh,
-                ),
-            ),
+            backups: data.backups.apply((fresh) => listedBackups(last, fresh, config.data.backup)),
             ...(restoredFrom !== undefined ? { restoredFrom: recorded(restoredFrom) } : {}),
             ...(routing.slots !== undefined ? { slots: pulumi.all([routing.slots, completed]).apply(([slots]) => slots) } : {}),
             alarms: Object.fromEntries(deployed.filter((d) => (d.alarmNames ?? []).length > 0).map((d) => [d.version, d.alarmNames!])),
@@ -141,7 +134,12 @@ export class Release extends pulumi.ComponentResource {
         return { version: deployed.version, targets: deployed.targets, ready: [...deployed.ready, smoke.run] };
     }
 
-    private pinImages(name: string, config: ReleaseConfig, version: string): Record<string, PinnedImage> {
+    private pinImages(
+        name: string,
+        config: ReleaseConfig,
+        version: string,
+        lookupProvider: pulumi.ProviderResource | undefined,
+    ): Record<string, PinnedImage> {
         return Object.fromEntries(
             config.components.map((component) => [
                 component.name,
@@ -151,6 +149,7 @@ export class Release extends pulumi.ComponentResource {
                         repository: component.image,
                         version,
                         digest: config.digests[version]?.[component.name],
+                        ...(lookupProvider !== undefined ? { lookupProvider } : {}),
                     },
                     { parent: this },
                 ),
@@ -166,12 +165,6 @@ export class Release extends pulumi.ComponentResource {
  */
 function completion(resources: pulumi.Resource[]): pulumi.Output<unknown[]> {
     return pulumi.all(resources.filter(pulumi.CustomResource.isInstance).map((resource) => resource.id));
-}
-
-/** Earlier records first, then this update's, each id once, the newest `BACKUPS_LISTED` kept. */
-export function mergeBackups(earlier: ListedBackup[], fresh: ListedBackup[]): ListedBackup[] {
-    const freshIds = new Set(fresh.map((b) => b.id));
-    return [...earlier.filter((b) => !freshIds.has(b.id)), ...fresh.filter((b) => typeof b.id === "string")].slice(-BACKUPS_LISTED);
 }
 
 /** Version → component → digest of the images whose digest the registry answered: what to pin in `release:digests`. */
@@ -191,20 +184,27 @@ function refs(images: Record<string, PinnedImage>): VersionImages {
  * The adapter of the configured platform. Its module is loaded here, not at the
  * top: a stack loads only its own platform's provider SDK (`@pulumi/aws` alone
  * costs a noticeable share of every `pulumi up` on a machine without AWS).
+ * `imageLookup` is the provider that asks the registry for unpinned digests: on
+ * docker-host the platform's own, so the engine starts no default docker plugin.
  */
-function choosePlatform(name: string, args: ReleaseArgs, parent: pulumi.Resource): PlatformAdapter {
+function choosePlatform(
+    name: string,
+    args: ReleaseArgs,
+    parent: pulumi.Resource,
+): { platform: PlatformAdapter; imageLookup?: pulumi.ProviderResource } {
     switch (args.config.platform) {
         case "aws-ecs": {
             const adapter: typeof EcsPlatform = require("./awsEcs/ecsPlatform").EcsPlatform;
-            return new adapter(`${name}-ecs`, args, { parent });
+            return { platform: new adapter(`${name}-ecs`, args, { parent }) };
         }
         case "docker-host": {
             const adapter: typeof DockerPlatform = require("./dockerHost/dockerPlatform").DockerPlatform;
-            return new adapter(`${name}-docker`, args, { parent });
+            const platform = new adapter(`${name}-docker`, args, { parent });
+            return { platform, imageLookup: platform.engineProvider };
         }
         case "host": {
             const adapter: typeof HostPlatform = require("./host/hostPlatform").HostPlatform;
-            return new adapter(`${name}-host`, args, { parent });
+            return { platform: new adapter(`${name}-host`, args, { parent }) };
         }
         default:
             throw new Error(`\`release:platform\` "${args.config.platform}" has no adapter`);

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 stamp=bin/.built
 if [ -f "$stamp" ] && [ -z "$(find index.ts config.ts tsconfig.json tsconfig.build.json package-lock.json core settings components ops \
     -newer "$stamp" \( -name '*.ts' -o -name '*.json' \) -print -quit 2>/dev/null)" ]; then
-    exit 0
+    # A deleted source changes no mtime: its stale outputs still go.
+    exec node scripts/prune-build.js
 fi
 npm run --silent build
 touch "$stamp"

@@ -3,7 +3,7 @@ import { spawnSync } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { loadCommands, overview } from "../ops/cli";
+import { loadCommand, loadCommands, overview } from "../ops/cli";
 import { run, tempDir } from "./support/processes";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -124,5 +124,38 @@ describe("safe-release-ops launcher: sources in a checkout, the compiled bin/ in
                 `bin/ops/cli.js in ${project}; run \`npm run build\` before pruning devDependencies ` +
                 "(`npm ci && npm run build && npm prune --omit=dev`)\n",
         });
+    });
+});
+
+describe("safe-release-ops loads only the command it runs", function () {
+    this.timeout(60_000);
+
+    /** The ops/commands modules a process loaded to run `argv`, relative to the checkout. */
+    function commandModulesLoaded(argv: string[]): string[] {
+        const script = [
+            `const cli = require(${JSON.stringify(CLI_SOURCE)});`,
+            "const sink = { write: () => true };",
+            `cli.main(${JSON.stringify(argv)}, { env: {}, stdout: sink, stderr: sink }).then(() =>`,
+            `    console.log(JSON.stringify(Object.keys(require.cache).filter((f) => f.includes("/ops/commands/")))));`,
+        ].join("\n");
+        const child = spawnSync("node", ["-r", "ts-node/register/transpile-only", "-e", script], { cwd: ROOT, encoding: "utf8" });
+        assert.equal(child.status, 0, child.stderr);
+        return (JSON.parse(child.stdout) as string[]).map((file) => path.relative(ROOT, file)).sort();
+    }
+
+    it("a named command loads its own module alone (a host step no longer loads pg, tar-stream and the AWS SDK)", () => {
+        assert.deepEqual(commandModulesLoaded(["host-router", "--help"]), ["ops/commands/host-router.ts"]);
+    });
+
+    it("the overview and an unknown command load them all, to list them", () => {
+        const all = fs.readdirSync(path.join(ROOT, "ops", "commands")).map((file) => `ops/commands/${file}`);
+        assert.deepEqual(commandModulesLoaded(["--help"]), all.sort());
+        assert.deepEqual(commandModulesLoaded(["host-routr"]), all.sort());
+    });
+
+    it("a name that is not a command file's is looked up among all, never required as a path", () => {
+        assert.equal(loadCommand("../cli"), undefined);
+        assert.equal(loadCommand("nosuch"), undefined);
+        assert.equal(loadCommand("router")?.name, "router");
     });
 });

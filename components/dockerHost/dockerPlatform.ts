@@ -24,6 +24,8 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
     private readonly components: ComponentSpec[];
     private readonly settings: DockerSettings;
     private readonly shared: DockerShared;
+    /** The engine's provider, which also answers the registry lookups of the images (`PinnedImage`). */
+    readonly engineProvider: docker.Provider;
     /** Secret variables of each component, by name, for one-off containers (`-e NAME` takes them from the runner). */
     private readonly secretValues: Record<string, Record<string, pulumi.Output<string>>>;
     private readonly network: docker.Network;
@@ -48,6 +50,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
         const provider = new docker.Provider(`${name}-engine`, settings.host !== undefined ? { host: settings.host } : {}, {
             parent: this,
         });
+        this.engineProvider = provider;
         const labels = [{ label: "safe-release.app", value: config.app }];
         this.network = new docker.Network(
             `${name}-network`,
@@ -159,7 +162,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
 
     private routerContainer(name: string, app: string, provider: docker.Provider): docker.Container {
         const { settings } = this;
-        const pinned = routerImageRef(`${name}-router`, settings.routerImage, this);
+        const pinned = routerImageRef(`${name}-router`, settings.routerImage, this, provider);
         const image = new docker.RemoteImage(`${name}-router-image`, { name: pinned, keepLocally: true }, { parent: this, provider });
         return new docker.Container(
             `${name}-router`,
@@ -188,10 +191,10 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
 }
 
 /** The router runs by digest too: a tag (allowed where pinning is not required) is looked up at preview. */
-function routerImageRef(name: string, image: string, parent: pulumi.Resource): pulumi.Output<string> {
+function routerImageRef(name: string, image: string, parent: pulumi.Resource, provider: docker.Provider): pulumi.Output<string> {
     const { repository, tag, digest } = splitImageReference(image);
     if (digest !== undefined) return pulumi.output(image);
-    return new PinnedImage(name, { repository, version: tag! }, { parent }).ref;
+    return new PinnedImage(name, { repository, version: tag!, lookupProvider: provider }, { parent }).ref;
 }
 
 /** Env files are read where Pulumi runs; a missing or malformed one stops the update before anything changes. */
