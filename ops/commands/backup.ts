@@ -1,7 +1,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { ARCHIVE_EXTENSIONS, archiveDirectory, Compression, inspectArchive } from "../archive";
-import { appendRecord, DirectoryBackupRecord, PostgresBackupRecord, RecordHead, recordHead } from "../../core/backupLog";
+import { DirectoryBackupRecord, PostgresBackupRecord, RecordHead, recordHead } from "../../core/backupLog";
+import { assertAppendable, recorded } from "../backupRecording";
 import { fsyncPath } from "../checksum";
 import { OpsCommand, OpsIO, UsageError } from "../command";
 import { FlagSpec, ParsedFlags, parseFlags, requireValue } from "../flags";
@@ -80,62 +81,11 @@ export const command: OpsCommand = {
                     ? await backupPostgres(flags, dir, recordHead(kind, app, version, now), io)
                     : await backupDirectory(flags, dir, recordHead(kind, app, version, now), io);
             if (!record) return 1;
-            if (!recorded(log, record, io)) return 1;
+            if (!recorded("backup", log, record, io)) return 1;
             io.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
             return record.verified ? 0 : 1;
         }),
 };
-
-/**
- * A log that is a directory, or a file this process may not write, fails here, before the dump
- * (which runs inside the write pause). Nothing is created: a backup refused later for a bad
- * argument leaves the directory as it was. A full disk only shows when the record is written.
- */
-function assertAppendable(log: string): void {
-    const problem = (reason: string) =>
-        new Error(
-            `the backup log \`${log}\` (\`--log\`, default <dir>/backups.log) must be a file this backup can append its record to; ` +
-                `${reason}; nothing was backed up`,
-        );
-    const found = fs.statSync(log, { throwIfNoEntry: false });
-    if (found?.isDirectory()) throw problem("it is a directory");
-    if (found === undefined) return;
-    try {
-        fs.accessSync(log, fs.constants.W_OK);
-    } catch (err) {
-        throw problem((err as Error).message);
-    }
-}
-
-/**
- * Appends the record. When that fails (a full disk, a log turned into a directory), the
- * artifact is removed rather than left: no record names it, so restore, verify and prune
- * can never reach it, and the backup failing stops the release before anything changes,
- * so the live data still is what the dump holds. Removing it frees the space a full disk lacks.
- */
-function recorded(log: string, record: PostgresBackupRecord | DirectoryBackupRecord, io: OpsIO): boolean {
-    try {
-        appendRecord(log, record);
-        return true;
-    } catch (err) {
-        const artifacts = [record.location, ...(record.kind === "postgres" ? [record.factsLocation] : [])];
-        const named = artifacts.map((file) => `\`${file}\``).join(" and ");
-        const failed = `backup: could not append the record of \`${record.id}\` to the backup log \`${log}\`: ${(err as Error).message}`;
-        try {
-            for (const file of artifacts) fs.rmSync(file, { force: true });
-            io.stderr.write(
-                `${failed}; removed ${named}, which no record names (a backup the log does not record cannot be restored, verified ` +
-                    "or pruned). Nothing was backed up: make the log writable and run the backup again\n",
-            );
-        } catch (removal) {
-            io.stderr.write(
-                `${failed}; ${named} could not be removed (${(removal as Error).message}): they are not a restorable backup ` +
-                    "(no record names them); delete them, make the log writable and run the backup again\n",
-            );
-        }
-        return false;
-    }
-}
 
 async function backupPostgres(
     flags: ParsedFlags,

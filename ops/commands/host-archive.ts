@@ -3,7 +3,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { pipeline } from "stream/promises";
 import { inspectArchive, TarCounter } from "../archive";
-import { DirectoryBackupRecord, logAndPrint, recordHead } from "../../core/backupLog";
+import { DirectoryBackupRecord, recordHead } from "../../core/backupLog";
+import { assertAppendable, recorded } from "../backupRecording";
 import { shellQuote } from "../../core/shell";
 import { fsyncPath, HashingCounter, ProgressMeter } from "../checksum";
 import { commitPartial, partialName } from "../partialFiles";
@@ -50,6 +51,8 @@ export const command: OpsCommand = {
             const dir = path.resolve(requireValue(flags, "dir", "the directory that receives backups"));
             const log = path.resolve(flags.values.get("log") ?? path.join(dir, "backups.log"));
             const quiesced = flags.switches.has("quiesced");
+            // Before the copy, which runs inside the write pause: a log that cannot take the record wastes it.
+            assertAppendable(log);
             const head = recordHead("directory", app, version, new Date());
             fs.mkdirSync(dir, { recursive: true });
             const file = path.join(dir, `${head.id}.tar`);
@@ -74,7 +77,8 @@ export const command: OpsCommand = {
                 consistency: quiesced ? "quiesced" : "crash-consistent-at-best",
                 host: describeTarget(target),
             };
-            logAndPrint(log, record, io.stdout);
+            if (!recorded("host-archive", log, record, io)) return 1;
+            io.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
             return verified ? 0 : 1;
         }),
 };

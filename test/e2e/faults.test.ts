@@ -132,11 +132,17 @@ describe("e2e: faults during a release on docker-host", function () {
             async () => dump.holding(),
         );
         dump.release();
-        const dumps = fs.readdirSync(path.join(PROJECT_DIR, world.backupDir)).filter((f) => f.endsWith(".dump"));
+        // A dump is written under `<file>.<pid>.partial` and gets its name only once whole: the killed one keeps the partial name.
+        const files = fs.readdirSync(path.join(PROJECT_DIR, world.backupDir));
         const logged = backupLog(world).map((r) => path.basename(String(r.location)));
-        const unlogged = dumps.filter((f) => !logged.includes(f));
-        assert.strictEqual(unlogged.length, 1, `one dump file the backup log does not hold: ${dumps.join(", ")}`);
-        interruptedDump = unlogged[0];
+        const partial = files.filter((f) => /\.dump\.\d+\.partial$/.test(f));
+        assert.strictEqual(partial.length, 1, `one partial dump: ${files.join(", ")}`);
+        assert.deepStrictEqual(
+            files.filter((f) => f.endsWith(".dump")).sort(),
+            [...logged].filter((f) => f.endsWith(".dump")).sort(),
+            "every whole dump is logged",
+        );
+        interruptedDump = partial[0];
         assert.deepStrictEqual(
             backupLog(world).map((r) => r.version),
             ["v1.0.0", "v1.1.0"],
@@ -167,11 +173,18 @@ describe("e2e: faults during a release on docker-host", function () {
         const backups = backupLog(world).filter((r) => r.version === "v1.1.0");
         assert.strictEqual(backups.length, 2, "the smoke release's backup and this one's; the interrupted dump is not logged");
         assert.ok(!backups.some((r) => path.basename(String(r.location)) === interruptedDump));
+        assert.ok(
+            !fs.existsSync(path.join(PROJECT_DIR, world.backupDir, interruptedDump!)),
+            "the next backup removed the killed one's partial dump",
+        );
+        assert.match(
+            outputOf(result),
+            /removed `[^`]+\.partial`: the partial file of a backup that did not finish \(process \d+ is gone\)/,
+        );
 
-        // The one-off container outlives the CLI: dockerd runs it, not the killed tree. The refusal below says to stop it.
+        // The one-off container outlives the CLI: dockerd runs it, not the killed tree. The refusal below names it.
         const ids = await migrationContainers();
         assert.strictEqual(ids.length, 1, "the migration's container still runs");
-        await world.engine.docker(["rm", "-f", ...ids]);
 
         ledgerBefore = ["v1.0.0 succeeded", "v1.1.0 running"];
         assert.deepStrictEqual(await ledger(world), ledgerBefore);
@@ -186,6 +199,14 @@ describe("e2e: faults during a release on docker-host", function () {
             /v1\.1\.0 \(sha256:[0-9a-f]{64}\) started and never finished, started \S+ \(its migrate process died mid-run; make sure nothing of it still runs\)/,
         );
         assert.match(output, /Writers stay stopped \(worker\)\. Do not retry the same migration/);
+        assert.match(
+            output,
+            new RegExp(
+                `still running: one-off container \\S+ \\(${ids[0]}, created [^)]+\\) of \`shop\` v1\\.1\\.0: ` +
+                    `stop it before anything else: \`docker (-H \\S+ )?rm -f ${ids[0]}\``,
+            ),
+        );
+        await world.engine.docker(["rm", "-f", ...ids]);
         assert.deepStrictEqual(await ledger(world), ledgerBefore, "refused, not re-run");
         assert.strictEqual(await state("shop-worker-v1-0-0"), "exited", "the writers stay stopped, as the message says");
         assert.deepStrictEqual(await split(world, 10), { "v1.0.0": 10 });

@@ -175,6 +175,18 @@ describe("safe-release-ops host-archive / host-restore over a real sshd (ops/com
         );
     });
 
+    it("a log that cannot take the record (a full disk): the archive is removed, the message says why", async () => {
+        const before = fs.readdirSync(backups).sort();
+        const result = await archive(["--log", "/dev/full"]);
+        assert.equal(result.code, 1);
+        assert.equal(result.stdout, "");
+        assert.match(
+            result.stderr,
+            /^host-archive: could not append the record of `demo-v1\.1\.0-[0-9TZ.]+` to the backup log `\/dev\/full`: ENOSPC: no space left on device, write; removed `[^`]+\.tar`, which no record names \(a backup the log does not record cannot be restored, verified or pruned\)\. Nothing was backed up: make the log writable and run the backup again$/m,
+        );
+        assert.deepEqual(fs.readdirSync(backups).sort(), before, "no archive or partial file is left");
+    });
+
     it("refuses a directory the host does not have, naming it; no file is left", async () => {
         const result = await runOps(
             hostArchive,
