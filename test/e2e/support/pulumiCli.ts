@@ -21,11 +21,18 @@ export interface Toolchain {
 }
 
 let toolchain: Promise<Toolchain> | undefined;
+let toolchainHome: string | undefined;
 
-/** Builds (or reuses) the toolchain once per test run, into a PULUMI_HOME of its own, and compiles the program. */
+/**
+ * Builds (or reuses) the toolchain once per test run, into a PULUMI_HOME of its own, and compiles the program.
+ * A home that the end of a run removed (the benches run one after another in one process) is made again:
+ * without it the npm `pulumi` wrapper would try to download the CLI.
+ */
 export function ensureToolchain(): Promise<Toolchain> {
+    if (toolchainHome !== undefined && !fs.existsSync(toolchainHome)) toolchain = toolchainHome = undefined;
     toolchain ??= (async () => {
         const home = await tempDir("safe-release-pulumi-home-");
+        toolchainHome = home;
         const { stdout } = await run(path.join(PROJECT_DIR, "scripts", "toolchain.sh"), ["--print-env"], {
             env: { ...process.env, PULUMI_HOME: home },
             cwd: PROJECT_DIR,
