@@ -201,6 +201,7 @@ describe("e2e: a remote host's data directory backup, quiesced writers and resto
         );
         failedBackup = directoryBackup("v1.2.0");
         assert.strictEqual(failedBackup.consistency, "quiesced");
+        assert.deepStrictEqual(await archived(failedBackup), dataBeforeFailure, "the archive was taken before the migration ran");
         assert.notDeepStrictEqual(
             directoryBytes(`${world.root}/data`),
             dataBeforeFailure,
@@ -211,8 +212,12 @@ describe("e2e: a remote host's data directory backup, quiesced writers and resto
     it("restoreFrom that archive with v1.1.0: the host checks its sha256, its data directory gets the bytes back, v1.1.0 serves them", async () => {
         const steps = await previewSteps({ version: "v1.1.0", restoreFrom: String(failedBackup.id) });
         assert.ok(steps.includes(`create ${local(`restore-${failedBackup.id}-run`)}`), steps.join("\n"));
-        keep(await world.stack.up());
-        assert.deepStrictEqual(directoryBytes(`${world.root}/data`), dataBeforeFailure);
+        const restored = keep(await world.stack.up());
+        assert.deepStrictEqual(
+            directoryBytes(`${world.root}/data`),
+            dataBeforeFailure,
+            `the data as at the backup after:\n${restored.stdout}`,
+        );
         // Not kept with the printed output: `--show-secrets` shows the key, by design.
         const exported = JSON.parse((await world.stack.cli(["stack", "export", "--show-secrets"])).stdout) as {
             deployment: { resources: Array<{ urn: string; outputs?: Record<string, unknown> }> };
