@@ -4,10 +4,11 @@
 # ledger and the tests' throwaway clusters), and for the real-engine tests a private
 # Docker engine, a registry on loopback, busybox for the images they build, systemd's
 # systemd-analyze and iproute2, sshd for a loopback remote host, and python3-venv for the
-# virtualenv of moto (the AWS API the AWS tests run against). Nothing else, and nothing
+# virtualenv of moto (the AWS API the AWS tests run against), and git, which the
+# promote and rollback drivers commit the stack file with. Nothing else, and nothing
 # when all are there.
 set -euo pipefail
-packages=(postgresql nginx-light supervisor systemd iproute2 docker.io docker-registry busybox-static ca-certificates openssh-server python3-venv)
+packages=(postgresql nginx-light supervisor systemd iproute2 docker.io docker-registry busybox-static ca-certificates openssh-server python3-venv git)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
