@@ -16,7 +16,7 @@ export interface AnalysisConfig {
      * weight and stop (`hold`), or set the weight back to 0 (`revert`). It never
      * counts as a pass: a canary no one used has shown nothing. @default "hold"
      */
-    readonly onInconclusive?: InconclusivePolicy;
+    readonly onInconclusive: InconclusivePolicy;
 }
 
 export const INCONCLUSIVE_POLICIES = ["hold", "revert"] as const;

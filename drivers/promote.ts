@@ -49,7 +49,7 @@ export function planPromotion(stack: string, state: CanaryConfig, options: Pick<
 export function describePlan(plan: readonly PlannedStep[], state: CanaryConfig, bakeMs: number, analysis: AnalysisConfig): string[] {
     const gate =
         `sample every ${analysis.intervalSeconds}s; revert if error rate > ${analysis.maxErrorRate} or p95 > ${analysis.maxP95LatencyMs} ms ` +
-        `with at least ${analysis.minRequests} requests; ${analysis.onInconclusive ?? "hold"} if no window has that many`;
+        `with at least ${analysis.minRequests} requests; ${analysis.onInconclusive} if no window has that many`;
     return plan.map((step, i) =>
         step.kind === "weight"
             ? `${i + 1}. set ${CONFIG_KEYS.canaryWeight} = ${step.weight} (${state.version} ${step.weight}%, ${state.previous} ${100 - step.weight}%); pulumi up; bake ${formatDuration(bakeMs)} (${gate})`
@@ -216,8 +216,7 @@ async function inconclusive(
     started: number,
 ): Promise<number> {
     const { log, analysis } = context;
-    if ((analysis.onInconclusive ?? "hold") === "revert")
-        return await revert(context, state, weight, { reasons: [reason] }, started, weight);
+    if (analysis.onInconclusive === "revert") return await revert(context, state, weight, { reasons: [reason] }, started, weight);
     log.progress(
         `${label}: ${reason}; holding ${state.version} at ${weight}% (\`${CONFIG_KEYS.analysis}.onInconclusive\` is hold): ` +
             `send the canary more traffic or lower \`${CONFIG_KEYS.analysis}.minRequests\`, then run promote again to bake ${weight}% anew`,

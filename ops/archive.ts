@@ -205,3 +205,20 @@ export async function extractArchive(file: string, into: string, stderr: Writabl
     meter.finish(hash.bytes);
     return { sha256: hash.digest(), size: hash.bytes };
 }
+
+/**
+ * Puts a verified extracted copy in place of `target`: the old directory is renamed to
+ * `preRestore` (kept, the way back), the copy to `target`; if the second rename fails
+ * the old directory goes back. Whether there was an old directory to keep.
+ */
+export function swapIn(scratch: string, target: string, preRestore: string): boolean {
+    const hadTarget = fs.existsSync(target);
+    if (hadTarget) fs.renameSync(target, preRestore);
+    try {
+        fs.renameSync(scratch, target);
+    } catch (err) {
+        if (hadTarget) fs.renameSync(preRestore, target);
+        throw err;
+    }
+    return hadTarget;
+}

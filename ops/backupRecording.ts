@@ -1,5 +1,6 @@
 import * as fs from "fs";
-import { appendRecord, DirectoryBackupRecord, PostgresBackupRecord } from "../core/backupLog";
+import { appendRecord, DirectoryBackupRecord, PostgresBackupRecord, RecordHead } from "../core/backupLog";
+import { TreeCount } from "./archive";
 import { OpsIO } from "./command";
 
 /** How a backup that writes a local artifact (a dump, an archive) gets into the backup log, or leaves nothing behind. */
@@ -53,4 +54,23 @@ export function recorded(program: string, log: string, record: PostgresBackupRec
         }
         return false;
     }
+}
+
+/** The record of a directory archive, local (`backup --kind directory`) or streamed from a remote host (`host-archive`). */
+export function directoryRecord(
+    head: RecordHead<"directory">,
+    archive: TreeCount & { readonly sha256: string; readonly size: number },
+    at: { readonly file: string; readonly source: string; readonly verified: boolean; readonly quiesced: boolean },
+): DirectoryBackupRecord {
+    return {
+        ...head,
+        size: archive.size,
+        sha256: archive.sha256,
+        location: at.file,
+        verified: at.verified,
+        source: at.source,
+        files: archive.files,
+        contentBytes: archive.contentBytes,
+        consistency: at.quiesced ? "quiesced" : "crash-consistent-at-best",
+    };
 }

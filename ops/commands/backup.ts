@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { ARCHIVE_EXTENSIONS, archiveDirectory, Compression, inspectArchive } from "../archive";
 import { DirectoryBackupRecord, PostgresBackupRecord, RecordHead, recordHead } from "../../core/backupLog";
-import { assertAppendable, recorded } from "../backupRecording";
+import { assertAppendable, directoryRecord, recorded } from "../backupRecording";
 import { fsyncPath } from "../checksum";
 import { OpsCommand, OpsIO, UsageError } from "../command";
 import { FlagSpec, ParsedFlags, parseFlags, requireValue } from "../flags";
@@ -170,17 +170,7 @@ async function backupDirectory(
         },
         io,
     );
-    return {
-        ...head,
-        size: archive.size,
-        sha256: archive.sha256,
-        location: file,
-        verified,
-        source,
-        files: archive.files,
-        contentBytes: archive.contentBytes,
-        consistency: quiesced ? "quiesced" : "crash-consistent-at-best",
-    };
+    return directoryRecord(head, archive, { file, source, verified, quiesced });
 }
 
 /**

@@ -3,11 +3,11 @@ import * as fs from "fs";
 import * as path from "path";
 import { pipeline } from "stream/promises";
 import { inspectArchive, TarCounter } from "../archive";
-import { DirectoryBackupRecord, recordHead } from "../../core/backupLog";
-import { assertAppendable, recorded } from "../backupRecording";
+import { recordHead } from "../../core/backupLog";
+import { assertAppendable, directoryRecord, recorded } from "../backupRecording";
 import { shellQuote } from "../../core/shell";
 import { fsyncPath, HashingCounter, ProgressMeter } from "../checksum";
-import { commitPartial, partialName } from "../partialFiles";
+import { commitPartial, partialName, removeStalePartials } from "../partialFiles";
 import { OpsCommand, OpsIO, UsageError } from "../command";
 import { parseFlags, requireValue } from "../flags";
 import { describeTarget, SSH_FLAGS, SSH_MISSING, sshFailure, SshTarget, sshTarget, withSshKey } from "../host/ssh";
@@ -55,6 +55,7 @@ export const command: OpsCommand = {
             assertAppendable(log);
             const head = recordHead("directory", app, version, new Date());
             fs.mkdirSync(dir, { recursive: true });
+            removeStalePartials(dir, io.stderr);
             const file = path.join(dir, `${head.id}.tar`);
             io.stderr.write(
                 `archiving ${source} on ${describeTarget(target)} to ${file}${quiesced ? " (writers stopped)" : " (live: crash-consistent at best)"}\n`,
@@ -65,18 +66,7 @@ export const command: OpsCommand = {
             if (archive === undefined) return 1;
             fsyncPath(dir);
             const verified = await readBack(file, archive, io);
-            const record: DirectoryBackupRecord & { host: string } = {
-                ...head,
-                size: archive.size,
-                sha256: archive.sha256,
-                location: file,
-                verified,
-                source,
-                files: archive.files,
-                contentBytes: archive.contentBytes,
-                consistency: quiesced ? "quiesced" : "crash-consistent-at-best",
-                host: describeTarget(target),
-            };
+            const record = { ...directoryRecord(head, archive, { file, source, verified, quiesced }), host: describeTarget(target) };
             if (!recorded("host-archive", log, record, io)) return 1;
             io.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
             return verified ? 0 : 1;

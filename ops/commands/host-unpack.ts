@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { Readable } from "stream";
-import { countTree } from "../archive";
+import { countTree, swapIn } from "../archive";
 import { backupStamp } from "../../core/backupLog";
 import { HashingCounter, runChild } from "../checksum";
 import { OpsCommand, OpsIO, UsageError } from "../command";
@@ -70,13 +70,6 @@ async function run(args: string[], io: OpsIO): Promise<number> {
         fs.rmSync(scratch, { recursive: true, force: true });
         return result({ drill, verified, scratchKept: false }, true);
     }
-    const hadTarget = fs.existsSync(target);
-    if (hadTarget) fs.renameSync(target, preRestore);
-    try {
-        fs.renameSync(scratch, target);
-    } catch (err) {
-        if (hadTarget) fs.renameSync(preRestore, target);
-        throw err;
-    }
+    const hadTarget = swapIn(scratch, target, preRestore);
     return result({ drill, verified, scratchKept: false, preRestore: hadTarget ? preRestore : null }, true);
 }

@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { countTree, extractArchive } from "../archive";
+import { countTree, extractArchive, swapIn } from "../archive";
 import { BackupRecord, backupStamp, DirectoryBackupRecord, findRecord, PostgresBackupRecord, readLog } from "../../core/backupLog";
 import { checksumMismatch } from "../checksum";
 import { OpsCommand, OpsIO, UsageError } from "../command";
@@ -228,14 +228,7 @@ async function restoreDirectory(
             fs.rmSync(scratch, { recursive: true, force: true });
             return { ...base, ok: true, differences, verified, scratchKept: false, timingsMs: { extract: extractMs } };
         }
-        const hadTarget = fs.existsSync(target);
-        if (hadTarget) fs.renameSync(target, preRestore);
-        try {
-            fs.renameSync(scratch, target);
-        } catch (err) {
-            if (hadTarget) fs.renameSync(preRestore, target);
-            throw err;
-        }
+        const hadTarget = swapIn(scratch, target, preRestore);
         return {
             ...base,
             ok: true,

@@ -228,7 +228,7 @@ describe("driver config parsers", () => {
     });
 
     it("judges samples against the thresholds only with enough requests", () => {
-        const analysis = { intervalSeconds: 1, maxErrorRate: 0.01, maxP95LatencyMs: 800, minRequests: 50 };
+        const analysis = { intervalSeconds: 1, maxErrorRate: 0.01, maxP95LatencyMs: 800, minRequests: 50, onInconclusive: "hold" } as const;
         assert.deepStrictEqual(judgeSample({ requests: 49, errorRate: 1, p95LatencyMs: 9000 }, analysis), { kind: "thin" });
         assert.deepStrictEqual(judgeSample({ requests: 50, errorRate: 0.01, p95LatencyMs: 800 }, analysis), { kind: "healthy" });
         assert.deepStrictEqual(judgeSample({ requests: 200, errorRate: 0.125, p95LatencyMs: 1200.4 }, analysis), {

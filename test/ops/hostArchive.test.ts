@@ -3,36 +3,16 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Writable } from "stream";
 import { UsageError } from "../../core/args";
 import { SSH_KEY_ENV } from "../../core/sshExec";
-import { OpsCommand } from "../../ops/command";
 import { command as hostArchive } from "../../ops/commands/host-archive";
 import { command as hostRestore } from "../../ops/commands/host-restore";
 import { command as localRestore } from "../../ops/commands/restore";
 import { Sshd, startSshd } from "../e2e/support/sshd";
+import { runCommand } from "../support/opsRun";
 import { run, tempDir } from "../support/processes";
 
 const PROJECT = path.resolve(__dirname, "..", "..");
-
-/** Runs an ops command in this process, its output kept. */
-async function runOps(
-    command: OpsCommand,
-    args: string[],
-    env: NodeJS.ProcessEnv,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-    let stdout = "";
-    let stderr = "";
-    const sink = (append: (text: string) => void) =>
-        new Writable({
-            write(chunk, _encoding, done) {
-                append(String(chunk));
-                done();
-            },
-        });
-    const code = await command.run(args, { env, stdout: sink((t) => (stdout += t)), stderr: sink((t) => (stderr += t)) });
-    return { code, stdout, stderr };
-}
 
 /** Path (relative) → content, of every file under `dir`. */
 function tree(dir: string): Record<string, string> {
@@ -70,7 +50,7 @@ describe("safe-release-ops host-archive / host-restore over a real sshd (ops/com
     const printed: string[] = [];
 
     const archive = async (extra: string[] = []) => {
-        const result = await runOps(
+        const result = await runCommand(
             hostArchive,
             [...target, "--path", data, "--app", "demo", "--version", "v1.1.0", "--dir", backups, "--quiesced", ...extra],
             env,
@@ -79,7 +59,7 @@ describe("safe-release-ops host-archive / host-restore over a real sshd (ops/com
         return result;
     };
     const restore = async (id: string, extra: string[] = []) => {
-        const result = await runOps(
+        const result = await runCommand(
             hostRestore,
             [...target, "--agent", agent, "--id", id, "--log", `${backups}/backups.log`, ...extra],
             env,
@@ -170,7 +150,7 @@ describe("safe-release-ops host-archive / host-restore over a real sshd (ops/com
             "restore it there with `safe-release-ops host-restore`, which unpacks it on that host; " +
             "`restore` would unpack it onto this machine's copy of that path";
         await assert.rejects(
-            runOps(localRestore, ["--id", String(record.id), "--log", `${backups}/backups.log`], env),
+            runCommand(localRestore, ["--id", String(record.id), "--log", `${backups}/backups.log`], env),
             (err: Error) => err instanceof UsageError && err.message === expected,
         );
     });
@@ -188,7 +168,7 @@ describe("safe-release-ops host-archive / host-restore over a real sshd (ops/com
     });
 
     it("refuses a directory the host does not have, naming it; no file is left", async () => {
-        const result = await runOps(
+        const result = await runCommand(
             hostArchive,
             [...target, "--path", "/nonexistent/data", "--app", "demo", "--version", "v1.1.0", "--dir", backups],
             env,
@@ -271,15 +251,30 @@ describe("safe-release-ops host-archive / host-restore over a real sshd (ops/com
     it("refuses a record of another host, and runs without the key nowhere", async () => {
         const other = ["--host", "127.0.0.1", "--port", "1", "--user", "root"];
         await assert.rejects(
-            runOps(hostRestore, [...other, "--agent", agent, "--id", String(record.id), "--log", `${backups}/backups.log`], env),
+            runCommand(hostRestore, [...other, "--agent", agent, "--id", String(record.id), "--log", `${backups}/backups.log`], env),
             {
                 message: `\`--id\` must name a backup of root@127.0.0.1:1; \`${record.id}\` is of root@127.0.0.1:${sshd.port}'s ${data}`,
             },
         );
         const args = [...target, "--path", data, "--app", "demo", "--version", "v1.1.0", "--dir", backups];
-        await assert.rejects(runOps(hostArchive, args, { PATH: process.env.PATH }), {
+        await assert.rejects(runCommand(hostArchive, args, { PATH: process.env.PATH }), {
             message: `host-archive reads the SSH private key from ${SSH_KEY_ENV}, which is not set (the stack secret \`release:host.privateKey\` names)`,
         });
+    });
+
+    it("removes the partial file a killed archive left, on the next run, and says so", async () => {
+        // A pid above the kernel's pid_max: no process of it runs.
+        const left = path.join(backups, "demo-v1.1.0-20261201T000000.000Z.tar.2147483646.partial");
+        fs.writeFileSync(left, "half an archive");
+        const result = await archive();
+        assert.equal(result.code, 0, result.stderr);
+        assert.ok(!fs.existsSync(left), "the partial file is gone");
+        assert.ok(
+            result.stderr.includes(
+                `backup: removed \`${left}\`: the partial file of a backup that did not finish (process 2147483646 is gone)\n`,
+            ),
+            result.stderr,
+        );
     });
 
     it("printed no line of the private key", () => {

@@ -1,28 +1,12 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
-import { Writable } from "stream";
 import { SSH_KEY_ENV, command } from "../../ops/commands/ssh-exec";
 import { Sshd, startSshd } from "../e2e/support/sshd";
+import { runCommand } from "../support/opsRun";
 
 /** Runs `safe-release-ops ssh-exec` in this process, its output kept. */
-async function sshExec(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-    let stdout = "";
-    let stderr = "";
-    const sink = (append: (text: string) => void) =>
-        new Writable({
-            write(chunk, _encoding, done) {
-                append(String(chunk));
-                done();
-            },
-        });
-    const code = await command.run(args, {
-        env,
-        stdout: sink((t) => (stdout += t)),
-        stderr: sink((t) => (stderr += t)),
-    });
-    return { code, stdout, stderr };
-}
+const sshExec = (args: string[], env: NodeJS.ProcessEnv) => runCommand(command, args, env);
 
 const keyDirs = () => fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith("safe-release-ssh-"));
 

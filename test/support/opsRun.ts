@@ -1,5 +1,6 @@
 import { Writable } from "stream";
 import { main } from "../../ops/cli";
+import { OpsCommand } from "../../ops/command";
 
 /** Collects what a program writes, for assertions on the exact text. */
 export class Capture extends Writable {
@@ -42,4 +43,12 @@ export function secretsLeaked(run: OpsRun): string[] {
     )
         .filter(([, text]) => values.some((secret) => text.includes(secret)))
         .map(([where]) => where);
+}
+
+/** Runs one ops command's `run` in-process (no dispatch: a usage error rejects), its output kept. */
+export async function runCommand(command: OpsCommand, args: string[], env: NodeJS.ProcessEnv): Promise<OpsRun> {
+    const stdout = new Capture();
+    const stderr = new Capture();
+    const code = await command.run(args, { env, stdout, stderr });
+    return { code, stdout: stdout.text, stderr: stderr.text };
 }
