@@ -7,10 +7,11 @@ import { fsyncPath } from "../checksum";
 import { OpsCommand, OpsIO, UsageError } from "../command";
 import { FlagSpec, ParsedFlags, parseFlags, requireValue } from "../flags";
 import { describeTarget, parseDatabaseUrl, redactor } from "../pg/connection";
-import { DEFAULT_COMPRESS_LEVEL, dumpWithFacts, listArchive } from "../pg/dump";
+import { DEFAULT_COMPRESS_LEVEL, dumpFileName, dumpWithFacts, listArchive, parseDumpCompression } from "../pg/dump";
 import { parseCriticalTables } from "../pg/facts";
 import { removeStalePartials } from "../partialFiles";
 import { reported } from "../report";
+import { localFileSink } from "../store/artifact";
 import { validateApp, validateVersion } from "../validate";
 
 const usage = `usage: safe-release-ops backup --kind postgres --app <app> --version <vX.Y.Z> --dir <backup dir>
@@ -94,25 +95,21 @@ async function backupPostgres(
     io: OpsIO,
 ): Promise<PostgresBackupRecord | undefined> {
     const criticalTables = parseCriticalTables(flags.values.get("critical-tables"));
-    const compress = flags.values.get("compress");
-    const compressLevel = compress === undefined ? DEFAULT_COMPRESS_LEVEL : Number(compress);
-    if (!Number.isInteger(compressLevel) || compressLevel < 0 || compressLevel > 9) {
-        throw new UsageError(`\`--compress\` must be an integer from 0 to 9; got ${compress}`);
-    }
+    const compression = parseDumpCompression(flags.values.get("compress"));
     const target = parseDatabaseUrl(io.env.DATABASE_URL);
     fs.mkdirSync(dir, { recursive: true });
     removeStalePartials(dir, io.stderr);
-    const file = path.join(dir, `${head.id}.dump`);
+    const file = path.join(dir, dumpFileName(head.id, compression));
     io.stderr.write(`backing up ${describeTarget(target)} to ${file}\n`);
     let dump;
     try {
         dump = await dumpWithFacts({
             target,
             env: io.env,
-            file,
+            sink: localFileSink(file),
             criticalTables,
             beforeFirstMigration: flags.switches.has("before-first-migration"),
-            compressLevel,
+            compression,
             stderr: io.stderr,
         });
     } catch (err) {

@@ -1,10 +1,9 @@
-import * as fs from "fs";
 import { Client } from "pg";
 import { Writable } from "stream";
 import { UsageError } from "../command";
 import { findOnPath, ProgressMeter, runChild, sha256OfFile } from "../checksum";
 import { FifoCopy } from "../fifoCopy";
-import { commitPartial, partialName } from "../partialFiles";
+import { ArtifactSink } from "../store/artifact";
 import { connect, pgBinary, pgEnv, PgTarget, quoteIdent, redactor } from "./connection";
 import { assertTablesExist, Facts, readFacts } from "./facts";
 
@@ -20,21 +19,38 @@ import { assertTablesExist, Facts, readFacts } from "./facts";
  */
 export const DEFAULT_COMPRESS_LEVEL = 0;
 
+/** How the archive's bytes are compressed, as `backup --compress` chose. */
+export interface DumpCompression {
+    /** pg_dump's own zlib level. */
+    readonly level: number;
+}
+
+/** `--compress`: absent for the default. Throws a UsageError naming what is accepted. */
+export function parseDumpCompression(flag: string | undefined): DumpCompression {
+    const level = flag === undefined ? DEFAULT_COMPRESS_LEVEL : Number(flag);
+    if (!Number.isInteger(level) || level < 0 || level > 9) {
+        throw new UsageError(`\`--compress\` must be an integer from 0 to 9; got ${flag}`);
+    }
+    return { level };
+}
+
+/** The archive's file name for a backup id: what restore and verify recognise it by. */
+export function dumpFileName(id: string, _compression: DumpCompression): string {
+    return `${id}.dump`;
+}
+
 export interface DumpRequest {
     readonly target: PgTarget;
     readonly env: NodeJS.ProcessEnv;
-    /**
-     * Written as its partial name (`partialName`) and given this name once whole and on disk;
-     * an existing file of this name is never overwritten.
-     */
-    readonly file: string;
+    /** Where the archive's bytes go; committed once the dump and its facts are complete. */
+    readonly sink: ArtifactSink;
     readonly criticalTables: string[];
     /**
      * Before the first migration the critical tables may not exist yet: those are
      * left out of the facts (and said on stderr) instead of failing the backup.
      */
     readonly beforeFirstMigration?: boolean;
-    readonly compressLevel?: number;
+    readonly compression: DumpCompression;
     readonly stderr: Writable;
 }
 
@@ -67,10 +83,12 @@ export function largeStdoutBuffer(program: string, args: string[], env: NodeJS.P
  */
 export async function dumpWithFacts(request: DumpRequest): Promise<DumpResult> {
     const started = Date.now();
-    const client = await connect(request.target);
+    const sink = request.sink;
+    const client = await connect(request.target).catch(async (err) => {
+        await sink.abort();
+        throw err;
+    });
     const redact = redactor(request.target);
-    const partial = partialName(request.file);
-    let fd: number | undefined;
     let copy: FifoCopy | undefined;
     try {
         await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
@@ -83,14 +101,11 @@ export async function dumpWithFacts(request: DumpRequest): Promise<DumpResult> {
         await assertTablesExist(client, request.target.database, criticalTables);
 
         const meter = new ProgressMeter("dumped", request.stderr);
-        if (fs.existsSync(request.file)) throw new Error(`\`${request.file}\` already exists; a backup never overwrites a file`);
-        // Opened synchronously so an existing file fails here, before cleanup could remove it.
-        fd = fs.openSync(partial, "wx");
-        const output = (copy = new FifoCopy(fd, (bytes) => meter.update(bytes)));
+        const output = (copy = new FifoCopy(sink.fd, (bytes) => meter.update(bytes)));
         const dumping = runChild({
             ...largeStdoutBuffer(
                 pgBinary("pg_dump", request.env),
-                ["--format=custom", `--compress=${request.compressLevel ?? DEFAULT_COMPRESS_LEVEL}`, `--snapshot=${snapshot}`],
+                ["--format=custom", `--compress=${request.compression.level}`, `--snapshot=${snapshot}`],
                 request.env,
             ),
             label: "pg_dump",
@@ -107,15 +122,13 @@ export async function dumpWithFacts(request: DumpRequest): Promise<DumpResult> {
         if (read.status === "rejected") throw read.reason;
         meter.finish(copied.value.bytes);
         await client.query("COMMIT");
-        fs.fsyncSync(fd);
-        commitPartial(partial, request.file);
+        await sink.commit(copied.value);
         return { sha256: copied.value.sha256, size: copied.value.bytes, facts: read.value, durationMs: Date.now() - started };
     } catch (err) {
-        if (fd !== undefined) fs.rmSync(partial, { force: true });
+        await sink.abort();
         if (err instanceof UsageError || !(err instanceof Error)) throw err;
         throw new Error(redact(err.message));
     } finally {
-        if (fd !== undefined) fs.closeSync(fd);
         copy?.remove();
         await client.end().catch(() => undefined);
     }

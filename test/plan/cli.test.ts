@@ -50,8 +50,12 @@ async function gitRepo(commits: Array<Record<string, string>>): Promise<string> 
     return dir;
 }
 
+/** How long one plan process may take before it is killed and the test fails with what it printed so far. */
+const PLAN_PROCESS_BOUND_MS = 100_000;
+
 /** The plan as `npm run plan` runs it: its own node process in the project directory. */
 function planProcess(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Outcome> {
+    const started = Date.now();
     return new Promise((resolve, reject) => {
         const child = spawn(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), CLI, ...args], {
             // ts-node registered with `-r` reads the tsconfig of its working directory, not the project's.
@@ -62,8 +66,26 @@ function planProcess(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): 
         let [stdout, stderr] = ["", ""];
         child.stdout.on("data", (chunk) => (stdout += chunk));
         child.stderr.on("data", (chunk) => (stderr += chunk));
-        child.on("error", reject);
-        child.on("close", (code) => resolve({ code, stdout, stderr }));
+        // A hung plan fails with its own output, not a bare mocha timeout.
+        const bound = setTimeout(() => {
+            child.kill("SIGKILL");
+            reject(
+                new Error(
+                    `\`plan ${args.join(" ")}\` in ${cwd} did not finish in ${PLAN_PROCESS_BOUND_MS / 1000} s; ` +
+                        `stdout so far: ${JSON.stringify(stdout)}; stderr so far: ${JSON.stringify(stderr)}`,
+                ),
+            );
+        }, PLAN_PROCESS_BOUND_MS);
+        child.on("error", (err) => {
+            clearTimeout(bound);
+            reject(err);
+        });
+        child.on("close", (code) => {
+            clearTimeout(bound);
+            // On stderr of the test run: how long each plan took on this machine, should the bound ever be reached.
+            process.stderr.write(`      (plan ${args.join(" ")}: ${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+            resolve({ code, stdout, stderr });
+        });
     });
 }
 
@@ -74,8 +96,9 @@ async function planInProcess(cwd: string, args: string[]): Promise<Outcome> {
 }
 
 describe("plan: the command line, as a process", function () {
-    // Three node processes, each loading the program and the providers' SDKs, run side by side.
-    this.timeout(60000);
+    // Three node processes, each loading the program and the providers' SDKs, run side by side: a few
+    // seconds each here, but a loaded 2-core runner once took over a minute for the three.
+    this.timeout(PLAN_PROCESS_BOUND_MS + 20_000);
     let against: Outcome;
     let forkCheckout: Outcome;
     let refused: Outcome;
