@@ -24,7 +24,7 @@ function setting(env: NodeJS.ProcessEnv, name: string): string | undefined {
 }
 
 /** The services the programs call, as the SDK names their endpoint variables (`AWS_ENDPOINT_URL_<SERVICE>`). */
-export type AwsService = "S3" | "KMS" | "ECS" | "CLOUDWATCH" | "CLOUDWATCH_LOGS";
+export type AwsService = "S3" | "KMS" | "ECS" | "CLOUDWATCH" | "CLOUDWATCH_LOGS" | "RDS" | "ECR";
 
 /**
  * The client settings that `env` names: `AWS_REGION` (or `AWS_DEFAULT_REGION`) unless

@@ -1,5 +1,6 @@
 import { dispatch } from "./cli";
 import { OpsCommand } from "./command";
+import { command as hostCheck } from "./commands/host-check";
 import { command as hostInstall } from "./commands/host-install";
 import { command as hostPrune } from "./commands/host-prune";
 import { command as hostRouter } from "./commands/host-router";
@@ -13,7 +14,7 @@ import { command as hostUnpack } from "./commands/host-unpack";
  * the steps run there as `node <root>/agent/ops/hostAgent.js host-… …` (and a
  * restore's `host-unpack`, fed the archive over SSH by the local `host-restore`).
  */
-const COMMANDS: readonly OpsCommand[] = [hostInstall, hostPrune, hostRouter, hostService, hostUnpack];
+const COMMANDS: readonly OpsCommand[] = [hostCheck, hostInstall, hostPrune, hostRouter, hostService, hostUnpack];
 
 export function main(argv: string[]): Promise<number> {
     return dispatch(new Map(COMMANDS.map((c) => [c.name, c])), argv, { env: process.env, stdout: process.stdout, stderr: process.stderr });

@@ -4,6 +4,7 @@ import { Readable } from "stream";
 import { pipeline } from "stream/promises";
 import { compareTags, isReleaseTag } from "../../core/releaseTags";
 import { HashingCounter, runChild, sha256OfFile } from "../checksum";
+import { manifestOf, ReleaseManifest } from "./releaseManifest";
 
 /** The record each verified release directory carries: what was unpacked there, by digest. */
 export const RECORD_FILE = ".safe-release.json";
@@ -70,7 +71,8 @@ export async function installArtifact(req: InstallRequest): Promise<InstallResul
             fs.renameSync(incoming, target);
             fs.chmodSync(target, 0o755);
         }
-        const record = { version: req.version, component: req.component, sha256: req.sha256, source: req.source };
+        const files = await manifestOf(staging, RECORD_FILE);
+        const record = { version: req.version, component: req.component, sha256: req.sha256, source: req.source, files };
         fs.writeFileSync(path.join(staging, RECORD_FILE), `${JSON.stringify(record)}\n`);
         fs.renameSync(staging, dir);
         return { dir, sha256: req.sha256, installed: true };
@@ -80,16 +82,30 @@ export async function installArtifact(req: InstallRequest): Promise<InstallResul
     }
 }
 
-function readRecord(dir: string): { sha256: string } | undefined {
+/** What `.safe-release.json` says; `files` is absent in a directory installed before manifests were recorded. */
+export interface ReleaseRecord {
+    readonly sha256: string;
+    readonly files?: ReleaseManifest;
+}
+
+export function readRecord(dir: string): ReleaseRecord | undefined {
     let text: string;
     try {
         text = fs.readFileSync(path.join(dir, RECORD_FILE), "utf8");
     } catch {
         return undefined;
     }
-    const record = JSON.parse(text) as { sha256?: unknown };
+    let record: { sha256?: unknown; files?: unknown };
+    try {
+        record = JSON.parse(text);
+    } catch {
+        throw new ArtifactError(`${dir}/${RECORD_FILE} is not JSON; move the directory away`);
+    }
     if (typeof record.sha256 !== "string") throw new ArtifactError(`${dir}/${RECORD_FILE} has no sha256; move the directory away`);
-    return { sha256: record.sha256 };
+    const files = record.files;
+    const validFiles =
+        typeof files === "object" && files !== null && !Array.isArray(files) && Object.values(files).every((v) => typeof v === "string");
+    return { sha256: record.sha256, ...(validFiles ? { files: files as ReleaseManifest } : {}) };
 }
 
 async function fetchTo(source: string, target: string): Promise<string> {
