@@ -2,6 +2,7 @@
 import "./components/sdkStartup";
 import * as pulumi from "@pulumi/pulumi";
 import { readLastRelease } from "./components/lastRelease";
+import { checkSchemaHead, plainSecret } from "./components/schemaHeadCheck";
 import { Release } from "./components/release";
 import { ConfigError, readReleaseConfig } from "./config";
 
@@ -9,7 +10,14 @@ import { ConfigError, readReleaseConfig } from "./config";
 export = async () => {
     try {
         const { release, secrets } = readReleaseConfig();
-        const last = await readLastRelease(release.app, release.data.backup.log);
+        const recorded = await readLastRelease(release.app, release.data.backup.store);
+        // The stack outputs are a cache of the schema head; the migration ledger, where it answers, is the truth.
+        const last = await checkSchemaHead(recorded, {
+            app: release.app,
+            databaseUrl: await plainSecret(secrets.databaseUrl),
+            acceptSchemaHead: release.acceptSchemaHead,
+            restoreFrom: release.data.restoreFrom,
+        });
         return new Release(release.app, { config: release, secrets, last }).outputs;
     } catch (err) {
         // A config error or a refused transition is the operator's to fix: the engine shows a

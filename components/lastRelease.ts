@@ -1,25 +1,100 @@
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
-import { readLog } from "../core/backupLog";
+import { BackupRecord, readLog } from "../core/backupLog";
 import { compareTags, isReleaseTag } from "../core/releaseTags";
+import { ConfigError } from "../settings/checks";
+import { BackupStore } from "../settings/data";
 import { LastRelease } from "./plan";
 
 /**
- * Reads what the last successful update of this very stack exported. The
- * schema head in particular must survive the retirement of the version that
- * migrated, and the stack's own outputs are where it is kept.
+ * Reads what the last successful update of this very stack exported, and what the
+ * backup store holds. The schema head in particular must survive the retirement of
+ * the version that migrated, and the stack's own outputs are where it is kept; the
+ * store is the truth of which recorded backups still exist.
  */
-export async function readLastRelease(app: string, backupLog?: string): Promise<LastRelease> {
+export async function readLastRelease(app: string, store: BackupStore, env: NodeJS.ProcessEnv = storeEnv()): Promise<LastRelease> {
     const self = new pulumi.StackReference(`${app}-last-release`, {
         name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
     });
     const names = ["version", "previous", "weights", "schemaHead", "backups", "restoredFrom", "slots"];
-    const values = await Promise.all(names.map(async (name) => (await self.getOutputDetails(name)).value));
+    const [values, held] = await Promise.all([
+        Promise.all(names.map(async (name) => (await self.getOutputDetails(name)).value)),
+        storeRecords(store, env),
+    ]);
     const last = lastReleaseFromOutputs(Object.fromEntries(names.map((name, i) => [name, values[i]])));
-    // A log that does not exist here (another machine's checkout, a fresh runner) says nothing about what was pruned.
-    if (backupLog === undefined || !fs.existsSync(backupLog)) return last;
-    const records = readLog(backupLog);
-    return { ...withLoggedBackups(last, app, records), backupLog: { path: backupLog, records } };
+    if (held === undefined) return last;
+    return { ...withLoggedBackups(last, app, held.records), backupLog: held };
+}
+
+/** Reads an S3 store's records: the core reader, or a stand-in that may answer `undefined` (not read here). */
+export type StoreRecordsReader = (store: string, env: NodeJS.ProcessEnv) => Promise<readonly BackupRecord[] | undefined>;
+
+let standIn: StoreRecordsReader | undefined;
+let offline = false;
+
+/** Puts a stand-in in place of the S3 read (a test's store); `undefined` removes it. */
+export function useStoreRecordsReader(reader: StoreRecordsReader | undefined): void {
+    standIn = reader;
+}
+
+/**
+ * The mocked engine (the offline plan, the unit tests) is not the stack's machine and
+ * has no access to its bucket: there an S3 store is not read and the recorded `backups`
+ * outputs are taken as they are, as for a directory store whose log is not here.
+ */
+export function readStoresOffline(): void {
+    offline = true;
+}
+
+/** The bound on reading an S3 store at preview: a store that does not answer fails the update instead of hanging it. */
+export const STORE_READ_TIMEOUT_MS = 60_000;
+
+/**
+ * The store's records, or `undefined` where the store says nothing here. A directory
+ * store's log that does not exist here (another machine's checkout) says nothing about
+ * what was pruned. An S3 store that cannot be read stops the update: taken for empty,
+ * it would say every recorded backup is gone, so `restoreFrom` would name the right
+ * backup "pruned" and the `backups` output would drop every record for good.
+ */
+export async function storeRecords(
+    store: BackupStore,
+    env: NodeJS.ProcessEnv,
+): Promise<{ readonly path: string; readonly records: readonly BackupRecord[] } | undefined> {
+    if (store.kind === "directory") {
+        if (!fs.existsSync(store.log)) return undefined;
+        return { path: store.log, records: readLog(store.log) };
+    }
+    const reader = standIn ?? (offline ? undefined : coreStoreReader);
+    if (reader === undefined) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${STORE_READ_TIMEOUT_MS / 1000} s`)), STORE_READ_TIMEOUT_MS);
+        timer.unref();
+    });
+    try {
+        const records = await Promise.race([reader(store.location, env), timeout]);
+        return records === undefined ? undefined : { path: store.location, records };
+    } catch (err) {
+        throw new ConfigError(
+            `the backup store ${store.location} (\`release:backup.store\`) could not be read: ${(err as Error).message}. ` +
+                "Without its records the update cannot tell which recorded backups still exist (`release:restoreFrom`, the `backups` output), " +
+                "so it stops rather than take the store for empty: give this machine read access to the bucket " +
+                "(AWS credentials in the environment, e.g. AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) and run again",
+        );
+    } finally {
+        clearTimeout(timer);
+    }
+}
+
+/** Loaded on first use: only an S3 store needs the S3 client, and loading it costs every other run time. */
+const coreStoreReader: StoreRecordsReader = (store, env) =>
+    (require("../core/storeRecords") as typeof import("../core/storeRecords")).readStoreRecords(store, env);
+
+/** The environment the store is read with: the stack's `aws:region` where the environment names none. */
+function storeEnv(): NodeJS.ProcessEnv {
+    const region = new pulumi.Config("aws").get("region");
+    const named = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+    return named === undefined && region !== undefined ? { ...process.env, AWS_REGION: region } : process.env;
 }
 
 /**

@@ -22,9 +22,10 @@ export interface LastRelease {
     /** Version → the slot (port) it runs in (`host`): read from here where the host is remote. */
     readonly slots?: Record<string, number>;
     /**
-     * The backup log as the program read it, when it exists here. It is the truth of
-     * what can be restored: `prune` removes a record's line with its files, so a
-     * recorded backup the log no longer holds is gone. Absent: the outputs are taken as they are.
+     * The backup log as the program read it, when it exists here (`path`: the log file of a
+     * directory store, or the `s3://` store). It is the truth of what can be restored: `prune`
+     * removes a record with its files, so a recorded backup the log no longer holds is gone.
+     * Absent: the outputs are taken as they are.
      */
     readonly backupLog?: { readonly path: string; readonly records: readonly BackupRecord[] };
 }
@@ -81,6 +82,8 @@ export interface ReleasePlan {
     readonly migrates: boolean;
     /** One line for people: what this update does. */
     readonly summary: string;
+    /** The kind of the backup a restore puts back (`postgres`, `directory`, `rds-snapshot`, `aurora-snapshot`). */
+    readonly restoreKind?: string;
 }
 
 type PlanInput = Pick<ReleaseConfig, "version" | "previous" | "canaryWeight" | "acceptSchemaHead"> & { readonly restoreFrom?: string };
@@ -135,7 +138,7 @@ function planRestore(
     const backup = present.find((b) => b.id === id);
     if (backup === undefined && last.backups?.some((b) => b.id === id) && last.backupLog !== undefined) {
         throw new ConfigError(
-            `\`release:restoreFrom\` names ${id}, which the backup log \`${last.backupLog.path}\` no longer holds: ` +
+            `\`release:restoreFrom\` names ${id}, which ${holder(last.backupLog.path)} no longer holds: ` +
                 `it was pruned (\`safe-release-ops prune\`) or removed by hand, and its files with it; ${newestRestorable(present)}`,
         );
     }
@@ -149,7 +152,7 @@ function planRestore(
     if (!RESTORABLE_KINDS.includes(String(backup.kind ?? "postgres"))) {
         throw new ConfigError(
             `\`release:restoreFrom\` names ${id}, a ${String(backup.kind)} backup, which this program does not restore: ` +
-                `name the pg_dump or directory backup taken with it (the \`backups\` stack output lists them), or restore the snapshot by hand`,
+                "name the pg_dump, directory or snapshot backup taken with it (the `backups` stack output lists them)",
         );
     }
     const head = backup.schemaHead ?? newestLive;
@@ -162,11 +165,19 @@ function planRestore(
     const transition: Transition = last.restoredFrom === id ? "unchanged" : "restore";
     const schemaHead = { ...(last.schemaHead !== undefined ? { before: last.schemaHead } : {}), after: head };
     const summary = `${transition}: restore backup ${id} (schema head ${head}); traffic ${live.map((l) => `${l.version} ${l.weight}%`).join(", ")}`;
-    return { live, weights, transition, schemaHead, migrates: false, summary };
+    return { live, weights, transition, schemaHead, migrates: false, summary, restoreKind: String(backup.kind ?? "postgres") };
 }
 
-/** Kinds `safe-release-ops restore` puts back; snapshots, bucket copies and key records are restored by hand. */
-const RESTORABLE_KINDS = ["postgres", "directory"];
+/** The backup log file of a directory store, or an S3 store (its records are objects in it). */
+function holder(path: string): string {
+    return path.startsWith("s3://") ? `the backup store \`${path}\`` : `the backup log \`${path}\``;
+}
+
+/**
+ * Kinds an update restores: `safe-release-ops restore` puts back dumps and archives, `rds-restore`
+ * snapshots; a bucket copy and a key record are restored by hand (they hold no schema).
+ */
+const RESTORABLE_KINDS = ["postgres", "directory", "rds-snapshot", "aurora-snapshot"];
 
 function refuseTrafficJumps(config: PlanInput, last: LastRelease): void {
     if (last.version === undefined) return;

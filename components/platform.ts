@@ -61,6 +61,12 @@ export interface PlatformAdapter {
     oneOffTask(version: string, component: string, image: pulumi.Output<string>, command: string[]): OneOffTask;
     /** Argv that stop and start the given components of the given running versions (quiesce writers). */
     writerControl(versions: string[], components: string[]): WriterControl;
+    /**
+     * What proves that `version`'s artifacts (its pinned images, its release directories) are still
+     * there, so that a rollback to it can start: run before a forward step changes anything.
+     * Undefined when this platform cannot name them (nothing is checked).
+     */
+    rollbackCheck(version: string, images: VersionImages): OneOffTask | undefined;
     /** Set when the data directory is on another machine (a remote `host`): how its archive and restore reach it. */
     readonly remoteData?: RemoteDataAccess;
 }

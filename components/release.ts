@@ -6,6 +6,7 @@ import type { DockerPlatform } from "./dockerHost/dockerPlatform";
 import type { HostPlatform } from "./host/hostPlatform";
 import { ListedBackup } from "./data/preUpgradeBackup";
 import { listedBackups } from "./backupListing";
+import { RollbackCheck, rollbackTarget } from "./data/rollbackCheck";
 import { dataSteps } from "./data/upgradeSteps";
 import { PinnedImage } from "./pinnedImage";
 import { LastRelease, ReleasePlan, planRelease } from "./plan";
@@ -64,6 +65,7 @@ export class Release extends pulumi.ComponentResource {
         this.plan = plan;
         const { platform, imageLookup } = choosePlatform(name, args, this);
         const images = Object.fromEntries(plan.live.map((live) => [live.version, this.pinImages(name, config, live.version, imageLookup)]));
+        const rollbackGate = this.rollbackChecked(name, config, last, platform, images);
         const data = dataSteps(
             name,
             {
@@ -73,10 +75,12 @@ export class Release extends pulumi.ComponentResource {
                 images,
                 ...(args.secrets.databaseUrl !== undefined ? { databaseUrl: args.secrets.databaseUrl } : {}),
                 running: [last.version, last.previous].filter((v): v is string => v !== undefined),
+                after: rollbackGate,
             },
             this,
         );
-        const deployed = plan.live.map((live) => platform.deployVersion(live.version, refs(images[live.version]), data.ready));
+        const startAfter = [...rollbackGate, ...data.ready];
+        const deployed = plan.live.map((live) => platform.deployVersion(live.version, refs(images[live.version]), startAfter));
         // Smoke tests gate the routing where a version is reachable before it (aws-ecs's test listener) and
         // follow it where the router itself reaches the version (docker-host), the version entering at weight 0.
         const gated = deployed.map((version) =>
@@ -132,6 +136,21 @@ export class Release extends pulumi.ComponentResource {
             { parent: this, dependsOn: [...deployed.ready, ...after] },
         );
         return { version: deployed.version, targets: deployed.targets, ready: [...deployed.ready, smoke.run] };
+    }
+
+    /** The check that the version this update moves forward from can still be started; everything forward waits for it. */
+    private rollbackChecked(
+        name: string,
+        config: ReleaseConfig,
+        last: LastRelease,
+        platform: PlatformAdapter,
+        images: Record<string, Record<string, PinnedImage>>,
+    ): pulumi.Resource[] {
+        const target = rollbackTarget(config, last);
+        if (target === undefined) return [];
+        const check = platform.rollbackCheck(target, images[target] !== undefined ? refs(images[target]) : {});
+        if (check === undefined) return [];
+        return [new RollbackCheck(`${name}-rollback-check-${config.version}`, { version: target, check }, { parent: this }).run];
     }
 
     private pinImages(

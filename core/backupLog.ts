@@ -101,6 +101,21 @@ export function logAndPrint(log: string, record: BackupRecord, stdout: Writable)
     stdout.write(`${JSON.stringify(record, null, 2)}\n`);
 }
 
+/** Why `value` is not a backup record a log may hold, or undefined when it is one. */
+function recordProblem(value: unknown): string | undefined {
+    const record = value as Partial<BackupRecord> | null;
+    if (typeof record !== "object" || record === null) return "must be one JSON backup record";
+    if (typeof record.id !== "string" || typeof record.location !== "string" || typeof record.sha256 !== "string") {
+        return "must be a backup record with `id`, `location` and `sha256`";
+    }
+    if (!BACKUP_KINDS.includes(record.kind as BackupKind)) {
+        // An unknown kind would be pruned or restored as if it were a local file.
+        const kind = (record as { kind?: unknown }).kind;
+        return `\`kind\` must be one of ${BACKUP_KINDS.join(", ")}; got ${kind === undefined ? "nothing" : JSON.stringify(kind)}`;
+    }
+    return undefined;
+}
+
 /** Records in file order. A trailing line cut short by a crash is ignored; damage elsewhere is an error. */
 export function parseLog(text: string, log: string): BackupRecord[] {
     const lines = text.split("\n");
@@ -115,19 +130,24 @@ export function parseLog(text: string, log: string): BackupRecord[] {
             if (isLast) return;
             throw new Error(`\`${log}\` line ${index + 1} must be one JSON backup record; it is not valid JSON`);
         }
-        if (typeof record.id !== "string" || typeof record.location !== "string" || typeof record.sha256 !== "string") {
-            throw new Error(`\`${log}\` line ${index + 1} must be a backup record with \`id\`, \`location\` and \`sha256\``);
-        }
-        if (!BACKUP_KINDS.includes(record.kind)) {
-            // An unknown kind would be pruned or restored as if it were a local file.
-            const kind = (record as { kind?: unknown }).kind;
-            throw new Error(
-                `\`${log}\` line ${index + 1} \`kind\` must be one of ${BACKUP_KINDS.join(", ")}; got ${kind === undefined ? "nothing" : JSON.stringify(kind)}`,
-            );
-        }
+        const problem = recordProblem(record);
+        if (problem !== undefined) throw new Error(`\`${log}\` line ${index + 1} ${problem}`);
         records.push(record);
     });
     return records;
+}
+
+/** One record stored on its own (an S3 store's `records/<id>.json`): the whole text must be one valid record. */
+export function parseRecordLine(text: string, where: string): BackupRecord {
+    let record: BackupRecord;
+    try {
+        record = JSON.parse(text);
+    } catch {
+        throw new Error(`\`${where}\` must be one JSON backup record; it is not valid JSON`);
+    }
+    const problem = recordProblem(record);
+    if (problem !== undefined) throw new Error(`\`${where}\` ${problem}`);
+    return record;
 }
 
 export function readLog(log: string): BackupRecord[] {
@@ -147,7 +167,12 @@ export function findRecord(records: BackupRecord[], id: string, log: string): Ba
     return record;
 }
 
-/** Appends one line, starting a new line first if a crash left the last one unterminated. */
+/**
+ * Appends one line, starting a new line first if a crash left the last one unterminated.
+ * The log is opened O_APPEND and the line goes out in ONE write: the kernel places each such
+ * write at the end of the file as it is then, so two backups appending at once each add their
+ * whole line and neither overwrites the other's (a read-modify-write of the file would).
+ */
 export function appendRecord(log: string, record: BackupRecord): void {
     fs.mkdirSync(path.dirname(log), { recursive: true });
     const fd = fs.openSync(log, "a+");
@@ -159,7 +184,10 @@ export function appendRecord(log: string, record: BackupRecord): void {
             fs.readSync(fd, last, 0, 1, size - 1);
             if (last[0] !== 0x0a) prefix = "\n";
         }
-        fs.writeSync(fd, `${prefix}${JSON.stringify(record)}\n`);
+        const line = Buffer.from(`${prefix}${JSON.stringify(record)}\n`);
+        const written = fs.writeSync(fd, line);
+        // A short write would leave half a line for the next writer to continue; say so rather than retry into it.
+        if (written !== line.length) throw new Error(`wrote ${written} of the record's ${line.length} bytes`);
         fs.fsyncSync(fd);
     } finally {
         fs.closeSync(fd);

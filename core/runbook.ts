@@ -7,6 +7,9 @@
  */
 export const RUNBOOK = [
     { step: "record version" },
+    { step: "check rollback", component: "safe-release:data:RollbackCheck", child: "-run" },
+    { step: "check drift", component: "safe-release:data:DriftCheck", child: "-run" },
+    { step: "rehearse", component: "safe-release:data:Rehearsal", child: "-run" },
     { step: "quiesce", component: "safe-release:data:Quiesce", child: "-stop" },
     { step: "backup", component: "safe-release:data:PreUpgradeBackup" },
     { step: "migrate", component: "safe-release:data:Migration", child: "-run" },

@@ -1,47 +1,33 @@
-import * as fs from "fs";
-import { appendRecord, DirectoryBackupRecord, PostgresBackupRecord, RecordHead } from "../core/backupLog";
+import { DirectoryBackupRecord, PostgresBackupRecord, RecordHead } from "../core/backupLog";
 import { TreeCount } from "./archive";
 import { OpsIO } from "./command";
+import { BackupStore } from "./store/backupStore";
 
-/** How a backup that writes a local artifact (a dump, an archive) gets into the backup log, or leaves nothing behind. */
+/** How a backup that writes an artifact (a dump, an archive) gets into the store's log, or leaves nothing behind. */
 
-/**
- * A log that is a directory, or a file this process may not write, fails here, before the dump
- * (which runs inside the write pause). Nothing is created: a backup refused later for a bad
- * argument leaves the directory as it was. A full disk only shows when the record is written.
- */
-export function assertAppendable(log: string): void {
-    const problem = (reason: string) =>
-        new Error(
-            `the backup log \`${log}\` (\`--log\`, default <dir>/backups.log) must be a file this backup can append its record to; ` +
-                `${reason}; nothing was backed up`,
-        );
-    const found = fs.statSync(log, { throwIfNoEntry: false });
-    if (found?.isDirectory()) throw problem("it is a directory");
-    if (found === undefined) return;
-    try {
-        fs.accessSync(log, fs.constants.W_OK);
-    } catch (err) {
-        throw problem((err as Error).message);
-    }
-}
+export { assertAppendable } from "./store/directoryStore";
 
 /**
- * Appends the record. When that fails (a full disk, a log turned into a directory), the
- * artifact is removed rather than left: no record names it, so restore, verify and prune
- * can never reach it, and the backup failing stops the release before anything changes,
+ * Appends the record. When that fails (a full disk, a log turned into a directory, a refused
+ * put), the artifact is removed rather than left: no record names it, so restore, verify and
+ * prune can never reach it, and the backup failing stops the release before anything changes,
  * so the live data still is what the dump holds. Removing it frees the space a full disk lacks.
  */
-export function recorded(program: string, log: string, record: PostgresBackupRecord | DirectoryBackupRecord, io: OpsIO): boolean {
+export async function recorded(
+    program: string,
+    store: BackupStore,
+    record: PostgresBackupRecord | DirectoryBackupRecord,
+    io: OpsIO,
+): Promise<boolean> {
     try {
-        appendRecord(log, record);
+        await store.appendRecord(record);
         return true;
     } catch (err) {
         const artifacts = [record.location, ...(record.kind === "postgres" ? [record.factsLocation] : [])];
         const named = artifacts.map((file) => `\`${file}\``).join(" and ");
-        const failed = `${program}: could not append the record of \`${record.id}\` to the backup log \`${log}\`: ${(err as Error).message}`;
+        const failed = `${program}: could not append the record of \`${record.id}\` to the backup log \`${store.log}\`: ${(err as Error).message}`;
         try {
-            for (const file of artifacts) fs.rmSync(file, { force: true });
+            for (const file of artifacts) await store.removeArtifact(file);
             io.stderr.write(
                 `${failed}; removed ${named}, which no record names (a backup the log does not record cannot be restored, verified ` +
                     "or pruned). Nothing was backed up: make the log writable and run the backup again\n",

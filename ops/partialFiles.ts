@@ -22,7 +22,8 @@ export function commitPartial(partial: string, file: string): void {
     fs.rmSync(partial, { force: true });
 }
 
-function isRunning(pid: number): boolean {
+/** Whether process `pid` exists on this machine (a partial file's or an upload's writer). */
+export function isRunning(pid: number): boolean {
     try {
         process.kill(pid, 0);
         return true;

@@ -89,6 +89,10 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     pulumi.runtime.setAllConfig(configStrings(options.config), options.secretKeys ?? []);
     // index.ts exports the program as a function, so every run evaluates it anew; this machine is not the stack's.
     (require("../config") as typeof import("../config")).skipMachineChecks();
+    // Nor is its database: a mocked program reads no migration ledger (the stack's URL names another network's host).
+    (require("../components/schemaHeadCheck") as typeof import("../components/schemaHeadCheck")).skipLedgerRead();
+    // Nor an S3 backup store: its records are what the recorded outputs say.
+    (require("../components/lastRelease") as typeof import("../components/lastRelease")).readStoresOffline();
     const program: () => Promise<Record<string, unknown>> = require("../index");
     const settle = () => (require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> }).waitForRPCs();
     const registered = () => new Map([...monitor.recorded].filter(([, r]) => r.type !== "pulumi:pulumi:Stack"));

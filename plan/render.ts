@@ -1,4 +1,4 @@
-import { ReleaseReport, ResourceChange } from "./report";
+import { ReleaseReport, ResourceChange, SchemaHeadSource } from "./report";
 import { ReleaseState, formatWeights } from "./steps";
 
 /**
@@ -18,6 +18,7 @@ export function renderReport(report: ReleaseReport): string {
             ["weights", fromTo(weightsOf(before), weightsOf(after))],
             ["transition", report.transition],
             ["schema head", fromTo(before.schemaHead, after.schemaHead)],
+            ["head source", headSource(report.schemaHeadSource)],
             ...(report.lookedUpDigests.length > 0
                 ? [["digests", `looked up at preview for ${report.lookedUpDigests.join(", ")} (pin them in \`release:digests\`)`]]
                 : []),
@@ -42,6 +43,13 @@ export function renderReport(report: ReleaseReport): string {
         `Summary: ${report.summary}`,
     ];
     return `${lines.join("\n")}\n`;
+}
+
+/** The plan reads no database, so it says whose word its schema head is. */
+export function headSource(source: SchemaHeadSource): string {
+    return source.ledger === "checked-at-preview"
+        ? "the recorded stack outputs (the plan reads no database; `pulumi preview` checks them against the migration ledger)"
+        : "the recorded stack outputs (no `release:databaseUrl`, so no migration ledger to check them against)";
 }
 
 function table(rows: string[][]): string[] {

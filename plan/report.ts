@@ -23,6 +23,12 @@ export interface ReleaseReport {
     readonly before: ReleaseState;
     readonly after: ReleaseState;
     readonly transition: string;
+    /**
+     * Where the schema head comes from. The migration ledger is its truth and the stack
+     * outputs a cache, but offline there is no database: the plan relies on the outputs,
+     * and `pulumi preview` checks them against the ledger where `release:databaseUrl` answers.
+     */
+    readonly schemaHeadSource: SchemaHeadSource;
     /** `repository:tag` of the images whose digest is not pinned in `release:digests`. */
     readonly lookedUpDigests: string[];
     /** Secrets the stack file does not hold, planned with placeholders: they must be set before `pulumi up`. */
@@ -36,6 +42,12 @@ export interface ReleaseReport {
     };
     /** One line: the transition, the steps that run, the traffic after, and the counts of changes. */
     readonly summary: string;
+}
+
+export interface SchemaHeadSource {
+    readonly from: "stack-outputs";
+    /** `checked-at-preview`: the stack sets `release:databaseUrl`; `no-database-url`: there is no ledger to check. */
+    readonly ledger: "checked-at-preview" | "no-database-url";
 }
 
 export interface ReportInput {
@@ -82,6 +94,7 @@ export function buildReport({ stack, comparedWith, config: stackConfig, diff, as
         before,
         after,
         transition,
+        schemaHeadSource: { from: "stack-outputs", ledger: config.data.database !== undefined ? "checked-at-preview" : "no-database-url" },
         lookedUpDigests,
         assumedSecrets,
         steps,

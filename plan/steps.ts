@@ -47,6 +47,9 @@ export function runbookSteps(facts: StepFacts): RunbookStep[] {
 /** How the plan tells whether each step runs, and what it does; the order is RUNBOOK's. */
 const DESCRIBE: Record<StepName, (facts: StepFacts) => RunbookStep> = {
     "record version": recordVersion,
+    "check rollback": rollbackCheckStep,
+    "check drift": driftStep,
+    rehearse: rehearseStep,
     quiesce: (facts) => quiesceStep(facts, "quiesce", "stop"),
     backup: backupStep,
     migrate: migrateStep,
@@ -69,6 +72,48 @@ function recordVersion({ before, after }: StepFacts): RunbookStep {
         "record version",
         `${liveVersions(after).join(" and ")} ${liveVersions(after).length > 1 ? "are" : "is"} already recorded`,
     );
+}
+
+function rollbackCheckStep(facts: StepFacts): RunbookStep {
+    const { component, child } = stepResource("check rollback");
+    const [check] = stepResources(facts.diff, component, child);
+    if (check !== undefined) {
+        const target = facts.before.version!;
+        const what = /\bhost-check\b/.test(String(check.inputs.create))
+            ? `${target}'s release directories still hold what was installed`
+            : `${target}'s pinned images are still in their registries`;
+        return { step: "check rollback", runs: true, detail: `${what}, before anything changes` };
+    }
+    if (facts.before.version === undefined) return notRun("check rollback", "a first deploy has no earlier version to return to");
+    return notRun("check rollback", `no newer version enters: ${liveVersions(facts.after).join(" and ")} already ran`);
+}
+
+function driftStep(facts: StepFacts): RunbookStep {
+    const { component, child } = stepResource("check drift");
+    if (stepResources(facts.diff, component, child).length > 0) {
+        const onDrift = facts.config.data.migrate?.onDrift ?? "warn";
+        return {
+            step: "check drift",
+            runs: true,
+            detail: `compare the live schema with the one ${facts.before.schemaHead}'s migration left (${onDrift === "stop" ? "a difference stops the update" : "a difference is listed"})`,
+        };
+    }
+    if (!dataStepsRun(facts)) return notRun("check drift", noDataWork(facts));
+    if (facts.before.schemaHead === undefined) return notRun("check drift", "no migration has run yet: no schema to compare with");
+    return notRun("check drift", "no `release:migrate` command is configured");
+}
+
+function rehearseStep(facts: StepFacts): RunbookStep {
+    const { component, child } = stepResource("rehearse");
+    if (stepResources(facts.diff, component, child).length > 0) {
+        return {
+            step: "rehearse",
+            runs: true,
+            detail: `${facts.config.data.migrate!.command!.join(" ")} on a copy of the live database first, before any writer stops`,
+        };
+    }
+    if (!dataStepsRun(facts)) return notRun("rehearse", noDataWork(facts));
+    return notRun("rehearse", "`release:migrate.rehearse` is not set");
 }
 
 function quiesceStep(facts: StepFacts, step: "quiesce" | "resume", verb: string): RunbookStep {

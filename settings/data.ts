@@ -9,8 +9,9 @@ import {
     requireObject,
     requireString,
 } from "./checks";
+import { parseStore } from "./backupStore";
+import { MigrateSettings, parseMigrate } from "./migrate";
 import { ComponentSpec } from "./components";
-import { isReleaseTag } from "../core/releaseTags";
 
 /** The PostgreSQL database the release migrates; its URL is the secret `release:databaseUrl`. */
 export interface DatabaseSettings {
@@ -26,11 +27,39 @@ export interface DatabaseSettings {
     readonly auroraCluster?: string;
 }
 
-export interface BackupSettings {
-    /** Where pg_dump and directory archives are written, relative to the project. @default "backups" */
-    readonly dir: string;
-    /** The backup log (JSON lines). @default "<dir>/backups.log" */
+/**
+ * A local directory of the project: each artifact as a file and the backup log
+ * (JSON lines) beside them, or elsewhere where `release:backup.log` says.
+ */
+export interface DirectoryBackupStore {
+    readonly kind: "directory";
+    /** The directory, relative to the project: what `--store` names. */
+    readonly location: string;
+    /** The backup log. @default "<location>/backups.log" */
     readonly log: string;
+}
+
+/**
+ * An S3 prefix that outlives the machine running `pulumi up` (a CI runner): the
+ * artifacts are objects under it, and the log is one object per record under
+ * `<prefix>/records/`, so writers never contend for one object.
+ */
+export interface S3BackupStore {
+    readonly kind: "s3";
+    /** `s3://bucket/prefix`, without a trailing `/`: what `--store` names. */
+    readonly location: string;
+    readonly bucket: string;
+    /** Without leading or trailing `/`; never empty: the store's objects have a prefix of their own. */
+    readonly prefix: string;
+    /** `release:backup.kmsKeyId`: the objects' server-side encryption key (`aws:kms`); absent: `AES256`. */
+    readonly sseKmsKeyId?: string;
+}
+
+export type BackupStore = DirectoryBackupStore | S3BackupStore;
+
+export interface BackupSettings {
+    /** Where every backup and its record go (`release:backup.store`). @default a directory store at `release:backup.dir`, else "backups" */
+    readonly store: BackupStore;
     /** Newest backups kept by pruning. @default 5 */
     readonly keep: number;
     /** Backups younger than this are kept by pruning. @default 7 */
@@ -46,28 +75,6 @@ export interface BackupSettings {
     readonly kmsKeyId?: string;
 }
 
-export interface MigrateSettings {
-    /**
-     * The migration command, run once per schema head as a one-off task of the new
-     * image. Absent for a service without migrations that still stops its writers
-     * for a consistent backup (a Pebble store).
-     */
-    readonly command?: string[];
-    /** Component whose image and environment run the migration. @default the default web component */
-    readonly component: string;
-    /** Components stopped while the migration runs (workers, frontends): the writers. */
-    readonly quiesce: string[];
-    /** Versions whose destructive pending SQL is accepted. */
-    readonly allowDestructive: string[];
-    /** How long a second `pulumi up` waits for the migration lock. @default "10m" */
-    readonly lockTimeout: string;
-    /**
-     * The version whose migration failed and that this release fixes forward:
-     * the ledger's failed row of that version no longer blocks the new migration.
-     */
-    readonly fixForwardFrom?: string;
-}
-
 export interface DataSettings {
     /** Set when `release:databaseUrl` is configured. */
     readonly database?: DatabaseSettings;
@@ -77,10 +84,22 @@ export interface DataSettings {
     readonly restoreFrom?: string;
 }
 
+export type { MigrateSettings } from "./migrate";
+
 export const DATA_KEYS = ["database", "databaseUrl", "backup", "migrate", "restoreFrom"] as const;
 const DATABASE_KEYS = ["ledger", "migrationsDir", "criticalTables", "rdsInstance", "auroraCluster"] as const;
-const BACKUP_KEYS = ["dir", "log", "keep", "retentionDays", "beforeQuiesce", "directory", "bucket", "bucketTarget", "kmsKeyId"] as const;
-const MIGRATE_KEYS = ["command", "component", "quiesce", "allowDestructive", "lockTimeout", "fixForwardFrom"] as const;
+const BACKUP_KEYS = [
+    "store",
+    "dir",
+    "log",
+    "keep",
+    "retentionDays",
+    "beforeQuiesce",
+    "directory",
+    "bucket",
+    "bucketTarget",
+    "kmsKeyId",
+] as const;
 const TABLE = /^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/;
 const RELATIVE_PATH = /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9._\/-]+$/;
 
@@ -100,6 +119,16 @@ export function parseDataSettings(raw: Record<string, unknown>, components: Comp
                 "and are recorded in its ledger, so they run exactly once",
         );
     }
+    const critical = database?.criticalTables ?? [];
+    migrate?.expectChanged.forEach((table, i) => {
+        if (!critical.includes(table)) {
+            fail(
+                `release:migrate.expectChanged[${i}]`,
+                `a table of \`release:database.criticalTables\` (${critical.map((t) => `\`${t}\``).join(", ") || "none"})`,
+                table,
+            );
+        }
+    });
     const restoreFrom = optionalString("release:restoreFrom", raw.restoreFrom);
     if (restoreFrom !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(restoreFrom)) {
         fail(
@@ -156,10 +185,8 @@ function parseBackup(value: unknown): BackupSettings {
     const key = "release:backup";
     const raw = value === undefined ? {} : requireObject(key, value);
     rejectUnknownKeys(key, raw, BACKUP_KEYS);
-    const dir = optionalString(`${key}.dir`, raw.dir) ?? "backups";
-    if (!RELATIVE_PATH.test(dir)) fail(`${key}.dir`, "a path relative to the project, without `..`", dir);
-    const log = optionalString(`${key}.log`, raw.log) ?? `${dir}/backups.log`;
-    if (!RELATIVE_PATH.test(log)) fail(`${key}.log`, "a path relative to the project, without `..`", log);
+    const kmsKeyId = raw.kmsKeyId !== undefined ? requireString(`${key}.kmsKeyId`, raw.kmsKeyId) : undefined;
+    const store = parseStore(key, raw, kmsKeyId);
     const directory = optionalString(`${key}.directory`, raw.directory);
     if (directory !== undefined && !directory.startsWith("/"))
         fail(`${key}.directory`, "an absolute path to the data directory", directory);
@@ -178,64 +205,12 @@ function parseBackup(value: unknown): BackupSettings {
             fail(`${key}.${field}`, "an S3 bucket name, optionally with `/prefix`", name);
     }
     return {
-        dir,
-        log,
+        store,
         keep: optionalInteger(`${key}.keep`, raw.keep, 1, 1000) ?? 5,
         retentionDays: optionalInteger(`${key}.retentionDays`, raw.retentionDays, 0, 3650) ?? 7,
         beforeQuiesce: optionalBoolean(`${key}.beforeQuiesce`, raw.beforeQuiesce) ?? false,
         ...(directory !== undefined ? { directory } : {}),
         ...(bucket !== undefined ? { bucket, bucketTarget } : {}),
-        ...(raw.kmsKeyId !== undefined ? { kmsKeyId: requireString(`${key}.kmsKeyId`, raw.kmsKeyId) } : {}),
-    };
-}
-
-function parseMigrate(value: unknown, components: ComponentSpec[]): MigrateSettings {
-    const key = "release:migrate";
-    const raw = requireObject(key, value);
-    rejectUnknownKeys(key, raw, MIGRATE_KEYS);
-    const command =
-        typeof raw.command === "string"
-            ? raw.command
-                  .trim()
-                  .split(/\s+/)
-                  .filter((w) => w !== "")
-            : optionalStringList(`${key}.command`, raw.command);
-    if (command !== undefined && command.length === 0) {
-        fail(
-            `${key}.command`,
-            'the migration command, e.g. `npx prisma migrate deploy` or ["python", "manage.py", "migrate", "--noinput"]',
-            raw.command,
-        );
-    }
-    if (command === undefined && raw.quiesce === undefined) {
-        fail(key, "an object with `command` (the migration), `quiesce` (writers to stop for the backup), or both", raw);
-    }
-    const names = components.map((c) => c.name);
-    const known = (field: string, name: string) => {
-        if (!names.includes(name)) fail(field, `a component of \`release:components\` (${names.map((n) => `\`${n}\``).join(", ")})`, name);
-    };
-    const defaultWeb = components.find((c) => c.role === "web" && c.pathPrefix === undefined) ?? components[0];
-    const component = optionalString(`${key}.component`, raw.component) ?? defaultWeb.name;
-    known(`${key}.component`, component);
-    const quiesce = optionalStringList(`${key}.quiesce`, raw.quiesce) ?? [];
-    quiesce.forEach((name, i) => known(`${key}.quiesce[${i}]`, name));
-    const allowDestructive = optionalStringList(`${key}.allowDestructive`, raw.allowDestructive) ?? [];
-    allowDestructive.forEach((version, i) => {
-        if (!isReleaseTag(version))
-            fail(`${key}.allowDestructive[${i}]`, "a release tag whose destructive migration you accept, such as `v1.5.0`", version);
-    });
-    const lockTimeout = optionalString(`${key}.lockTimeout`, raw.lockTimeout) ?? "10m";
-    if (!/^\d+(ms|s|m|h)$/.test(lockTimeout)) fail(`${key}.lockTimeout`, "a duration such as `30s`, `10m` or `1h`", lockTimeout);
-    const fixForwardFrom = optionalString(`${key}.fixForwardFrom`, raw.fixForwardFrom);
-    if (fixForwardFrom !== undefined && !isReleaseTag(fixForwardFrom)) {
-        fail(`${key}.fixForwardFrom`, "the release tag whose migration failed, such as `v1.5.0`", fixForwardFrom);
-    }
-    return {
-        ...(command !== undefined ? { command } : {}),
-        component,
-        quiesce,
-        allowDestructive,
-        lockTimeout,
-        ...(fixForwardFrom !== undefined ? { fixForwardFrom } : {}),
+        ...(kmsKeyId !== undefined ? { kmsKeyId } : {}),
     };
 }

@@ -110,7 +110,14 @@ describe("release config validation (settings/*.ts, config.ts)", () => {
                 deregistrationDelaySeconds: 30,
                 testListenerCidrs: [],
             },
-            data: { backup: { dir: "backups", log: "backups/backups.log", keep: 5, retentionDays: 7, beforeQuiesce: false } },
+            data: {
+                backup: {
+                    store: { kind: "directory", location: "backups", log: "backups/backups.log" },
+                    keep: 5,
+                    retentionDays: 7,
+                    beforeQuiesce: false,
+                },
+            },
             gates: { smoke: [], smokeSource: [], notify: false },
         });
     });
@@ -219,6 +226,30 @@ describe("release config validation (settings/*.ts, config.ts)", () => {
     it("defaults loadBalancerSubnetIds to subnetIds and keeps an explicit list", () => {
         assert.deepEqual(parseReleaseConfig(raw()).aws!.loadBalancerSubnetIds, SUBNETS);
         assert.deepEqual(parseReleaseConfig(raw(aws({ loadBalancerSubnetIds: [SUBNETS[1]] }))).aws!.loadBalancerSubnetIds, [SUBNETS[1]]);
+    });
+
+    it("reads `backup.store`: an S3 prefix written one way, with `kmsKeyId` as its SSE key", () => {
+        const store = (backup: Raw) => parseReleaseConfig(raw({ backup })).data.backup.store;
+        const s3 = { kind: "s3", location: "s3://shop-backups/prod/daily", bucket: "shop-backups", prefix: "prod/daily" };
+        assert.deepEqual(store({ store: "s3://shop-backups/prod/daily" }), s3);
+        assert.deepEqual(store({ store: "s3://shop-backups/prod/daily/" }), s3, "a trailing `/` names the same prefix");
+        const key = "arn:aws:kms:eu-west-1:123456789012:key/2f6c1a4e-7d3b-4c59-9e8a-0b1c2d3e4f50";
+        const withKey = parseReleaseConfig(raw({ backup: { store: "s3://shop.backups-1/prod", kmsKeyId: key } })).data.backup;
+        assert.deepEqual(
+            [withKey.store, withKey.kmsKeyId],
+            [{ kind: "s3", location: "s3://shop.backups-1/prod", bucket: "shop.backups-1", prefix: "prod", sseKmsKeyId: key }, key],
+        );
+    });
+
+    it("reads a directory `backup.store`, the older `backup.dir`, and a log kept elsewhere", () => {
+        const store = (backup: Raw) => parseReleaseConfig(raw({ backup })).data.backup.store;
+        assert.deepEqual(store({ store: "var/backups/" }), { kind: "directory", location: "var/backups", log: "var/backups/backups.log" });
+        assert.deepEqual(store({ dir: "old-backups" }), { kind: "directory", location: "old-backups", log: "old-backups/backups.log" });
+        assert.deepEqual(store({ store: "backups", log: "logs/backups.log" }), {
+            kind: "directory",
+            location: "backups",
+            log: "logs/backups.log",
+        });
     });
 
     describe("raw values from stack config (rawReleaseValues)", () => {

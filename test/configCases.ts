@@ -17,6 +17,9 @@ const COMPONENT_KEYS =
 const AWS_KEYS =
     "`vpcId`, `subnetIds`, `loadBalancerSubnetIds`, `internal`, `certificateArn`, `deletionProtection`, `assignPublicIp`, " +
     "`logRetentionDays`, `healthCheckIntervalSeconds`, `healthyThreshold`, `deregistrationDelaySeconds`, `testListenerCidrs`";
+const BUCKET_RULE =
+    "an S3 bucket name: 3 to 63 lower-case letters, digits, `.` and `-`, starting and ending with a letter or digit, no `..`, not an IP address";
+const KEY_PREFIX_RULE = "a key prefix of `/`-separated names of letters, digits, `.`, `_`, `-` and `=` (no empty, `.` or `..` name)";
 const RETENTION = "1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653";
 export const UNKNOWN_TAIL = "Pulumi.yaml lists the valid keys, and a secret a component's `secretEnv` names as `config:<key>` is valid too";
 const ONE_WEB_DEFAULT =
@@ -375,6 +378,68 @@ export const BAD: Array<[string, Raw, string]> = [
         "backup dir escaping the project",
         { backup: { dir: "../elsewhere" } },
         '`release:backup.dir` must be a path relative to the project, without `..`; got "../elsewhere"',
+    ],
+    [
+        "backup store and dir both set",
+        { backup: { store: "backups", dir: "old-backups" } },
+        "`release:backup.store` and `release:backup.dir` both say where backups go: keep `release:backup.store` " +
+            "(`release:backup.dir` is its older name for a directory store) and remove `release:backup.dir`",
+    ],
+    [
+        "backup log with an S3 store",
+        { backup: { store: "s3://shop-backups/prod", log: "backups/backups.log" } },
+        "`release:backup.log` is a file on this machine, for a directory store; with `release:backup.store` s3://shop-backups/prod " +
+            "the backup log is in the store (one object per record under `records/`): remove `release:backup.log`",
+    ],
+    [
+        "backup store bucket with capitals and an underscore",
+        { backup: { store: "s3://Shop_Backups/prod" } },
+        `\`release:backup.store\` must be \`s3://<bucket>/<prefix>\` with ${BUCKET_RULE}; got "s3://Shop_Backups/prod"`,
+    ],
+    [
+        "backup store bucket that is an IP address",
+        { backup: { store: "s3://192.168.10.20/prod" } },
+        `\`release:backup.store\` must be \`s3://<bucket>/<prefix>\` with ${BUCKET_RULE}; got "s3://192.168.10.20/prod"`,
+    ],
+    [
+        "backup store bucket with adjacent dots",
+        { backup: { store: "s3://shop..backups/prod" } },
+        `\`release:backup.store\` must be \`s3://<bucket>/<prefix>\` with ${BUCKET_RULE}; got "s3://shop..backups/prod"`,
+    ],
+    [
+        "backup store bucket of two characters",
+        { backup: { store: "s3://ab/prod" } },
+        `\`release:backup.store\` must be \`s3://<bucket>/<prefix>\` with ${BUCKET_RULE}; got "s3://ab/prod"`,
+    ],
+    [
+        "backup store without a prefix",
+        { backup: { store: "s3://shop-backups/" } },
+        '`release:backup.store` must be `s3://<bucket>/<prefix>` with a prefix of the store\'s own, such as `s3://shop-backups/prod`; got "s3://shop-backups/"',
+    ],
+    [
+        "backup store prefix with an empty name",
+        { backup: { store: "s3://shop-backups/prod//daily" } },
+        `\`release:backup.store\` must be \`s3://<bucket>/<prefix>\` with ${KEY_PREFIX_RULE}; got "s3://shop-backups/prod//daily"`,
+    ],
+    [
+        "backup store prefix climbing with ..",
+        { backup: { store: "s3://shop-backups/prod/../staging" } },
+        `\`release:backup.store\` must be \`s3://<bucket>/<prefix>\` with ${KEY_PREFIX_RULE}; got "s3://shop-backups/prod/../staging"`,
+    ],
+    [
+        "backup store of another scheme",
+        { backup: { store: "gs://shop-backups/prod" } },
+        '`release:backup.store` must be `s3://<bucket>/<prefix>` or a path relative to the project, without `..`; got "gs://shop-backups/prod"',
+    ],
+    [
+        "backup store directory escaping the project",
+        { backup: { store: "../elsewhere" } },
+        '`release:backup.store` must be `s3://<bucket>/<prefix>` or a path relative to the project, without `..`; got "../elsewhere"',
+    ],
+    [
+        "backup store that is the project itself",
+        { backup: { store: "./" } },
+        '`release:backup.store` must be a directory below the project, not the project itself; got "./"',
     ],
     [
         "restoreFrom not a backup id",

@@ -45,7 +45,9 @@ describe("data steps of a forward upgrade (aws-ecs)", () => {
         const snapshot = resource(run, "aws:rds/snapshot:Snapshot", "shop-backup-v1.5.0-rds");
         const migrate = command(run, "shop-migrate-v1.5.0-run");
         const resume = command(run, "shop-quiesce-v1.5.0-resume");
+        const storeCheck = command(run, "shop-preflight-v1.5.0-store-check");
         assert.ok(stop.dependencies.includes(preflight.urn), "writers stop after preflight passed");
+        assert.ok(stop.dependencies.includes(storeCheck.urn), "writers stop only after the store took a write");
         for (const step of [dump, snapshot]) assert.ok(step.dependencies.includes(stop.urn), `${step.name} after the writers stop`);
         for (const step of [dump, snapshot, stop]) assert.ok(migrate.dependencies.includes(step.urn), `migration after ${step.name}`);
         assert.ok(resume.dependencies.includes(migrate.urn), "writers resume only after the migration");
@@ -66,6 +68,14 @@ describe("data steps of a forward upgrade (aws-ecs)", () => {
         );
     });
 
+    it("checks that the backup store takes a write, as part of preflight", async () => {
+        const run = await deployThenStart();
+        const check = command(run, "shop-preflight-v1.5.0-store-check");
+        assert.equal(check.inputs.create, "node ops/bin/safe-release-ops.js store-check --store backups");
+        assert.equal(check.parent, resource(run, "safe-release:data:Preflight", "shop-preflight-v1.5.0").urn);
+        assert.equal(check.inputs.update, `printf '%s' "$PULUMI_COMMAND_STDOUT"`, "checked once per release, not on every update");
+    });
+
     it("stops exactly the quiesced components of the running version and restores their counts", async () => {
         const run = await deployThenStart();
         const cluster = "arn:aws:mock:eu-west-1:123456789012:shop-ecs";
@@ -84,7 +94,7 @@ describe("data steps of a forward upgrade (aws-ecs)", () => {
         const dump = command(run, "shop-backup-v1.5.0-pg-dump");
         assert.equal(
             dump.inputs.create,
-            "node ops/bin/safe-release-ops.js backup --kind postgres --dir backups --app shop --version v1.5.0 --log backups/backups.log --critical-tables users,projects",
+            "node ops/bin/safe-release-ops.js backup --kind postgres --store backups --app shop --version v1.5.0 --critical-tables users,projects",
         );
         assert.ok(isSecretValue(dump.inputs.environment, "DATABASE_URL"));
         const snapshot = resource(run, "aws:rds/snapshot:Snapshot", "shop-backup-v1.5.0-rds");
@@ -181,7 +191,7 @@ describe("data steps of a forward upgrade (aws-ecs)", () => {
         const prune = command(run, "shop-prune-v1.5.0");
         assert.equal(
             prune.inputs.create,
-            "node ops/bin/safe-release-ops.js prune --log backups/backups.log --keep 3 --retention-days 14 " +
+            "node ops/bin/safe-release-ops.js prune --store backups --keep 3 --retention-days 14 " +
                 "--as-of 2026-11-22T10:15:00.000Z --protect shop-v1.5.0-20261122T101500.000Z",
         );
         assert.ok(prune.dependencies.includes(command(run, "shop-quiesce-v1.5.0-resume").urn));
@@ -221,7 +231,7 @@ describe("restore after a bad migration (release:restoreFrom)", () => {
             lastOutputs: started.outputs,
         });
         const restore = command(run, `shop-restore-${backupId}-run`);
-        assert.equal(restore.inputs.create, `node ops/bin/safe-release-ops.js restore --id ${backupId} --log backups/backups.log`);
+        assert.equal(restore.inputs.create, `node ops/bin/safe-release-ops.js restore --id ${backupId} --store backups`);
         assert.ok(isSecretValue(restore.inputs.environment, "DATABASE_URL"));
         assert.ok(
             isSecretValue(restore.inputs.environment, "SAFE_RELEASE_LEDGER_URL"),
@@ -266,19 +276,22 @@ describe("restore after a bad migration (release:restoreFrom)", () => {
         );
     });
 
-    it("refuses to restore a snapshot id, naming what it can restore", async () => {
+    it("restores a snapshot id with rds-restore into the stack's instance, after every component stopped, with no secret", async () => {
         const started = await deployThenStart();
-        await assert.rejects(
-            runProgram({
-                config: withData({ "release:version": "v1.4.2", "release:restoreFrom": "shop-v1-5-0-pre-upgrade" }),
-                secretKeys: ["release:databaseUrl"],
-                lastOutputs: started.outputs,
-            }),
-            {
-                message:
-                    "`release:restoreFrom` names shop-v1-5-0-pre-upgrade, a rds-snapshot backup, which this program does not restore: " +
-                    "name the pg_dump or directory backup taken with it (the `backups` stack output lists them), or restore the snapshot by hand",
-            },
+        const run = await runProgram({
+            config: withData({ "release:version": "v1.4.2", "release:restoreFrom": "shop-v1-5-0-pre-upgrade" }),
+            secretKeys: ["release:databaseUrl"],
+            lastOutputs: started.outputs,
+        });
+        const restore = resource(run, "command:local:Command", "shop-restore-shop-v1-5-0-pre-upgrade-run");
+        assert.equal(
+            restore.inputs.create,
+            "node ops/bin/safe-release-ops.js rds-restore --snapshot shop-v1-5-0-pre-upgrade --instance shop-db",
+        );
+        assert.equal(restore.inputs.environment, undefined);
+        assert.deepEqual(
+            restore.dependencies.map((urn: string) => urn.split("::").pop()),
+            ["shop-quiesce-shop-v1-5-0-pre-upgrade-stop"],
         );
     });
 

@@ -94,7 +94,7 @@ describe("examples/ (the seeds' services on docker-host)", () => {
         assert.deepEqual(container.inputs.command, ["progressdb", "--db", "/var/lib/progressdb/db", "--addr", ":8080"]);
         assert.equal(
             create(run, "progressdb-backup-v0.6.0-directory"),
-            `${OPS} backup --kind directory --path /srv/progressdb --dir backups/progressdb --app progressdb --version v0.6.0 --log backups/progressdb/backups.log --quiesced`,
+            `${OPS} backup --kind directory --path /srv/progressdb --store backups/progressdb --app progressdb --version v0.6.0 --quiesced`,
         );
         assert.deepEqual(names(run, "safe-release:data:Migration"), []);
         assert.equal(create(run, "progressdb-quiesce-v0.6.0-stop"), "docker stop --time 30 progressdb-progressdb-v0-5-0");
@@ -119,7 +119,7 @@ describe("examples/ (the seeds' services on docker-host)", () => {
         ]);
         assert.equal(
             create(run, "projects-backup-v2.4.0-pg-dump"),
-            `${OPS} backup --kind postgres --dir backups --app projects --version v2.4.0 --log backups/backups.log --critical-tables users,projects`,
+            `${OPS} backup --kind postgres --store backups --app projects --version v2.4.0 --critical-tables users,projects`,
         );
         assert.ok(
             create(run, "projects-migrate-v2.4.0-run").endsWith(
@@ -160,7 +160,7 @@ describe("examples/ (the seeds' services on docker-host)", () => {
         );
         assert.equal(
             create(run, "portal-backup-v4.2.0-bucket"),
-            `${OPS} bucket-backup --source portal-media --target portal-backups/media/portal-v4.2.0 --app portal --version v4.2.0 --log backups/backups.log`,
+            `${OPS} bucket-backup --source portal-media --target portal-backups/media/portal-v4.2.0 --store backups --app portal --version v4.2.0`,
         );
         assert.ok(
             create(run, "portal-migrate-v4.2.0-run").endsWith(
@@ -209,6 +209,7 @@ describe("examples/ (the seeds' services on docker-host)", () => {
                 "progressdb-host-v0.6.0-progressdb-release",
                 "progressdb-migrate-v0.6.0-run",
                 "progressdb-preflight-v0.6.0-checks",
+                "progressdb-preflight-v0.6.0-store-check",
                 "progressdb-prune-v0.6.0",
                 "progressdb-quiesce-v0.6.0-stop",
                 "progressdb-smoke-v0.6.0-run",
@@ -217,8 +218,7 @@ describe("examples/ (the seeds' services on docker-host)", () => {
             assert.deepEqual(deps(run, "progressdb-backup-v0.6.0-directory"), ["progressdb-quiesce-v0.6.0-stop"]);
             assert.equal(
                 create(run, "progressdb-backup-v0.6.0-directory"),
-                `${OPS} backup --kind directory --path ${ROOT}/data --dir backups/progressdb-host --app progressdb --version v0.6.0 ` +
-                    "--log backups/progressdb-host/backups.log --quiesced",
+                `${OPS} backup --kind directory --path ${ROOT}/data --store backups/progressdb-host --app progressdb --version v0.6.0 --quiesced`,
             );
             assert.ok(deps(run, "progressdb-migrate-v0.6.0-run").includes("progressdb-backup-v0.6.0-directory"));
             assert.ok(

@@ -96,7 +96,7 @@ describe("a remote host's program (components/host/runner.ts, hostPlatform.ts)",
         assert.equal(
             backup.inputs.create,
             "node ops/bin/safe-release-ops.js host-archive --host db1 --port 2222 --user deploy " +
-                `--path ${root}/srv/data --dir backups --app shop --version v1.5.0 --log backups/backups.log --quiesced`,
+                `--path ${root}/srv/data --store backups --app shop --version v1.5.0 --quiesced`,
         );
         assert.equal(secretValue(backup.inputs.environment)[SSH_KEY_ENV], KEY);
         assert.ok(backup.additionalSecretOutputs.includes("environment"));

@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
+import { readStoresOffline } from "../components/lastRelease";
 import { evaluatedConfig, projectDefaults } from "../plan/stackConfig";
 import { resource, resourcesOfType } from "./support/inspect";
 import { ProgramRun, runProgram } from "./support/mockEngine";
@@ -14,9 +15,29 @@ async function evaluateStack(stack: string): Promise<ProgramRun> {
     return runProgram({ config: config.config, secretKeys: config.secretKeys, stack, unlistedDigest: () => `sha256:${"a".repeat(64)}` });
 }
 
+/** The backup outlives the release workflow's runner: the dump, the store check and the prune all name the S3 store. */
+function assertS3Store(run: ProgramRun, store: string): void {
+    const ops = "node ops/bin/safe-release-ops.js";
+    assert.equal(
+        resource(run, "command:local:Command", "shop-preflight-v1.4.2-store-check").inputs.create,
+        `${ops} store-check --store ${store}`,
+    );
+    assert.equal(
+        resource(run, "command:local:Command", "shop-backup-v1.4.2-pg-dump").inputs.create,
+        `${ops} backup --kind postgres --store ${store} --app shop --version v1.4.2 --critical-tables users,projects --before-first-migration`,
+    );
+    assert.match(
+        resource(run, "command:local:Command", "shop-prune-v1.4.2").inputs.create,
+        new RegExp(`^${ops} prune --store ${store} --keep 5 `),
+    );
+}
+
 const services = (run: ProgramRun) => resourcesOfType(run, "aws:ecs/service:Service");
 
 describe("the committed stack files", () => {
+    // As in the offline plan: this machine has no access to the stacks' S3 backup stores.
+    before(() => readStoresOffline());
+
     it("staging: small, one task per component, plain HTTP, digests looked up", async () => {
         const run = await evaluateStack("staging");
         assert.deepEqual(
@@ -30,6 +51,7 @@ describe("the committed stack files", () => {
         assert.equal(resource(run, "aws:lb/loadBalancer:LoadBalancer", "shop-ecs-lb").inputs.enableDeletionProtection, false);
         assert.equal(resource(run, "aws:lb/listener:Listener", "shop-ecs-listener").inputs.protocol, "HTTP");
         assert.deepEqual(Object.keys(run.outputs.unpinnedDigests["v1.4.2"]).sort(), ["backend", "frontend", "worker"]);
+        assertS3Store(run, "s3://acme-shop-backups-staging/shop");
     });
 
     it("prod: pinned digests, two tasks per component, HTTPS, deletion protection, an RDS snapshot kept on delete", async () => {
@@ -53,6 +75,17 @@ describe("the committed stack files", () => {
             4,
             "5xx and p95 alarms for both web components",
         );
+        assertS3Store(run, "s3://acme-shop-backups-prod/shop");
+    });
+
+    it("dev keeps its backups in a directory of the project", async () => {
+        const config = evaluatedConfig(
+            fs.readFileSync("Pulumi.dev.yaml", "utf8"),
+            projectDefaults(fs.readFileSync("Pulumi.yaml", "utf8")),
+            "Pulumi.dev.yaml",
+        );
+        const backup = JSON.parse(JSON.stringify(config.config["release:backup"]));
+        assert.deepEqual([backup.dir, backup.store], [".pulumi-state/dev-backups", undefined]);
     });
 
     it("prod refuses a version whose digests are not pinned", async () => {

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AwsSettings } from "../../settings/aws";
 import { ComponentSpec } from "../../settings/components";
 import { OPS } from "../data/opsCommand";
+import { imagesCheck } from "../data/rollbackCheck";
 import { testRulePriority, versionedName } from "../naming";
 import { OneOffTask, PlatformAdapter, PlatformArgs, Routing, VersionImages, WeightedVersion, WriterControl } from "../platform";
 import { TEST_LISTENER_PORT } from "./containerDefinition";
@@ -195,6 +196,11 @@ export class EcsPlatform extends pulumi.ComponentResource implements PlatformAda
                 ...command,
             ]);
         return { argv, needs: [task] };
+    }
+
+    /** ECR (or the image's registry) must still hold each pinned digest of `version`. */
+    rollbackCheck(version: string, images: VersionImages): OneOffTask | undefined {
+        return imagesCheck(version, images);
     }
 
     /** `ecs-scale` of the components' services: to 0 to stop, back to their desired count to start, waiting for both. */

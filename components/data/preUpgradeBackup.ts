@@ -1,7 +1,7 @@
 import { awsSdk } from "../awsSdk";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { BackupSettings, DatabaseSettings } from "../../settings/data";
+import { BackupSettings, BackupStore, DatabaseSettings } from "../../settings/data";
 import { tagSlug } from "../../core/releaseTags";
 import { NO_RERUN, OPS, commandLine, parseOpsResult } from "./opsCommand";
 import { BACKUP_PARTS, stepResource } from "../../core/runbook";
@@ -18,8 +18,23 @@ export interface PreUpgradeBackupArgs {
     readonly databaseUrl?: pulumi.Output<string>;
     /** Writers are stopped when the backup runs, so a directory copy is consistent. */
     readonly quiesced: boolean;
-    /** The data directory is on a remote host: archived from there over SSH (`host-archive`), into `backup.dir` here. */
+    /** The data directory is on a remote host: archived from there over SSH (`host-archive`), into the store from here. */
     readonly remoteData?: RemoteDataAccess;
+}
+
+/**
+ * How an ops step names the backup store: `--store <dir | s3://bucket/prefix>`, with the
+ * SSE key for a step that writes to S3. A directory store whose log sits elsewhere
+ * (`release:backup.log`) keeps the older `--dir`/`--log` (a reader needs only the log),
+ * since `--store` names a directory with its log inside.
+ */
+export function storeFlags(store: BackupStore, use: "write" | "read"): string[] {
+    if (store.kind === "s3") {
+        const sse = use === "write" && store.sseKmsKeyId !== undefined ? ["--sse-kms-key", store.sseKmsKeyId] : [];
+        return ["--store", store.location, ...sse];
+    }
+    if (store.log === `${store.location}/backups.log`) return ["--store", store.location];
+    return use === "write" ? ["--dir", store.location, "--log", store.log] : ["--log", store.log];
 }
 
 /** What the `backups` stack output lists: a backup's log record (core/backupLog.ts, as the step printed it), plus the schema head it restores. */
@@ -41,7 +56,8 @@ export class PreUpgradeBackup extends pulumi.ComponentResource {
         // The version is a registered property too, so the policy pack sees it at preview (`migration-after-backup`).
         super(stepResource("backup").component, name, { version: args.version }, opts);
         const { app, version, backup } = args;
-        const common = ["--app", app, "--version", version, "--log", backup.log];
+        const store = storeFlags(backup.store, "write");
+        const common = ["--app", app, "--version", version];
         const records: pulumi.Output<ListedBackup>[] = [];
         const opsStep = (part: keyof typeof BACKUP_PARTS, argv: string[], environment?: Record<string, pulumi.Output<string>>) => {
             const run = new command.local.Command(
@@ -69,8 +85,7 @@ export class PreUpgradeBackup extends pulumi.ComponentResource {
                     "backup",
                     "--kind",
                     "postgres",
-                    "--dir",
-                    backup.dir,
+                    ...store,
                     ...common,
                     ...(tables.length > 0 ? ["--critical-tables", tables.join(",")] : []),
                     // No schema head yet: the first migration has still to create the critical tables.
@@ -82,7 +97,7 @@ export class PreUpgradeBackup extends pulumi.ComponentResource {
             );
         }
         if (backup.directory !== undefined) {
-            const where = ["--path", backup.directory, "--dir", backup.dir, ...common, ...(args.quiesced ? ["--quiesced"] : [])];
+            const where = ["--path", backup.directory, ...store, ...common, ...(args.quiesced ? ["--quiesced"] : [])];
             const remote = args.remoteData;
             if (remote === undefined) opsStep("directory", ["backup", "--kind", "directory", ...where]);
             else opsStep("directory", ["host-archive", ...remote.hostFlags, ...where], remote.environment);
@@ -94,11 +109,12 @@ export class PreUpgradeBackup extends pulumi.ComponentResource {
                 backup.bucket,
                 "--target",
                 `${backup.bucketTarget}/${app}-${version}`,
+                ...store,
                 ...common,
             ]);
         }
         if (backup.kmsKeyId !== undefined) {
-            opsStep("kms", ["kms-record", "--key", backup.kmsKeyId, ...common]);
+            opsStep("kms", ["kms-record", "--key", backup.kmsKeyId, ...store, ...common]);
         }
         this.snapshot(name, args, records, opts.dependsOn);
         this.records = pulumi.all(records) as unknown as pulumi.Output<ListedBackup[]>;

@@ -1,8 +1,9 @@
 import { awsSdk } from "../awsSdk";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { DatabaseSettings } from "../../settings/data";
+import { BackupStore, DatabaseSettings } from "../../settings/data";
 import { NO_RERUN, OPS, commandLine } from "./opsCommand";
+import { storeFlags } from "./preUpgradeBackup";
 import { PREFLIGHT_COMPONENT } from "../../core/runbook";
 
 export interface PreflightArgs {
@@ -15,6 +16,8 @@ export interface PreflightArgs {
     readonly allowDestructive: boolean;
     /** A KMS key that must be usable before anything changes. */
     readonly kmsKeyId?: string;
+    /** The store the backup writes to: it must take a write before any writer stops. */
+    readonly store?: BackupStore;
 }
 
 /** KMS states in which the data it protects could become unreadable: refuse to upgrade on top of them. */
@@ -33,8 +36,11 @@ export function checkKeyState(keyId: string, state: string): string {
 /**
  * Checks that fail the update before anything changes: the migration ledgers
  * (no failed or in-flight migration, applied files unchanged), destructive
- * pending SQL without `release:migrate.allowDestructive`, and a usable KMS key
- * (read at preview, so `pulumi preview` already refuses).
+ * pending SQL without `release:migrate.allowDestructive`, a usable KMS key
+ * (read at preview, so `pulumi preview` already refuses), and a backup store that
+ * takes a write (`store-check` puts, reads back and deletes a probe object): a
+ * store that refuses the backup must fail the update while the writers still run,
+ * not leave them stopped behind a backup that cannot be written.
  */
 export class Preflight extends pulumi.ComponentResource {
     /** What later steps wait for. */
@@ -76,6 +82,15 @@ export class Preflight extends pulumi.ComponentResource {
                         ...(kmsKeyState !== undefined ? { triggers: [kmsKeyState] } : {}),
                     },
                     { parent: this, dependsOn: opts.dependsOn, additionalSecretOutputs: ["environment"] },
+                ),
+            );
+        }
+        if (args.store !== undefined) {
+            this.checks.push(
+                new command.local.Command(
+                    `${name}-store-check`,
+                    { create: commandLine([...OPS, "store-check", ...storeFlags(args.store, "write")]), update: NO_RERUN },
+                    { parent: this, dependsOn: opts.dependsOn },
                 ),
             );
         }

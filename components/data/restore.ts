@@ -1,16 +1,24 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { BackupStore } from "../../settings/data";
 import { NO_RERUN, OPS, commandLine } from "./opsCommand";
+import { storeFlags } from "./preUpgradeBackup";
 import { stepResource } from "../../core/runbook";
 import { RemoteDataAccess } from "../platform";
 
 export interface RestoreArgs {
     /** A backup id from the `backups` stack output / the backup log. */
     readonly backupId: string;
-    readonly log: string;
+    /** Where the backup and its record are: the restore downloads an S3 artifact and checks its SHA-256 first. */
+    readonly store: BackupStore;
     readonly databaseUrl?: pulumi.Output<string>;
     /** A remote host's directory backup goes back there over SSH (`host-restore`, which hands any other backup to `restore`). */
     readonly remoteData?: RemoteDataAccess;
+    /**
+     * An RDS or Aurora snapshot, restored by `rds-restore` beside the instance (cluster) it replaces, which
+     * then takes that identifier and so its endpoint. The ledger is in the database and comes back with it.
+     */
+    readonly snapshot?: { readonly kind: "rds-snapshot" | "aurora-snapshot"; readonly target: string };
 }
 
 /**
@@ -27,8 +35,15 @@ export class Restore extends pulumi.ComponentResource {
 
     constructor(name: string, args: RestoreArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super(stepResource("restore").component, name, {}, opts);
+        if (args.snapshot !== undefined) {
+            this.run = snapshotRestore(`${name}${stepResource("restore").child}`, args.backupId, args.snapshot, this, opts);
+            this.registerOutputs({ backupId: args.backupId });
+            return;
+        }
         const remote = args.remoteData;
         const restore = remote === undefined ? ["restore"] : ["host-restore", ...remote.hostFlags, "--agent", remote.agentDir];
+        // `host-restore` finds the record in a directory store's log itself, as it always has.
+        const where = remote !== undefined && args.store.kind === "directory" ? ["--log", args.store.log] : storeFlags(args.store, "read");
         // The ledger's connection as the Migration component passes it: after a restore of a
         // directory (or of another database) the restore marks the runs it undid there.
         const environment = {
@@ -39,7 +54,7 @@ export class Restore extends pulumi.ComponentResource {
         this.run = new command.local.Command(
             `${name}${stepResource("restore").child}`,
             {
-                create: commandLine([...OPS, ...restore, "--id", args.backupId, "--log", args.log]),
+                create: commandLine([...OPS, ...restore, "--id", args.backupId, ...where]),
                 update: NO_RERUN,
                 ...(secret ? { environment } : {}),
             },
@@ -51,6 +66,22 @@ export class Restore extends pulumi.ComponentResource {
         );
         this.registerOutputs({ backupId: args.backupId });
     }
+}
+
+/** AWS credentials are the runner's, as for every AWS step; nothing secret is passed. */
+function snapshotRestore(
+    name: string,
+    backupId: string,
+    snapshot: NonNullable<RestoreArgs["snapshot"]>,
+    parent: pulumi.Resource,
+    opts: pulumi.ComponentResourceOptions,
+): command.local.Command {
+    const target = snapshot.kind === "rds-snapshot" ? ["--instance", snapshot.target] : ["--cluster", snapshot.target];
+    return new command.local.Command(
+        name,
+        { create: commandLine([...OPS, "rds-restore", "--snapshot", backupId, ...target]), update: NO_RERUN },
+        { parent, dependsOn: opts.dependsOn },
+    );
 }
 
 function asArray(dependsOn: pulumi.ResourceOptions["dependsOn"]): pulumi.Input<pulumi.Resource>[] {

@@ -1,16 +1,18 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { BackupSettings } from "../../settings/data";
+import { ConfigError } from "../../settings/checks";
 import { ReleaseConfig } from "../../settings/release";
 import { PinnedImage } from "../pinnedImage";
 import { ReleasePlan } from "../plan";
 import { PlatformAdapter } from "../platform";
 import { Migration } from "./migration";
+import { checkRehearsable, DriftCheck, Rehearsal } from "./migrationChecks";
 import { NO_RERUN, OPS, commandLine } from "./opsCommand";
 import { Preflight } from "./preflight";
-import { ListedBackup, PreUpgradeBackup } from "./preUpgradeBackup";
+import { ListedBackup, PreUpgradeBackup, storeFlags } from "./preUpgradeBackup";
 import { Quiesce } from "./quiesce";
-import { Restore } from "./restore";
+import { Restore, RestoreArgs } from "./restore";
 
 export interface DataStepsArgs {
     readonly config: ReleaseConfig;
@@ -21,6 +23,8 @@ export interface DataStepsArgs {
     readonly databaseUrl?: pulumi.Output<string>;
     /** Versions running before this update: their writers are the ones to stop. */
     readonly running: string[];
+    /** What must pass before any data step runs (the rollback target's check). */
+    readonly after?: pulumi.Resource[];
 }
 
 export interface DataSteps {
@@ -45,6 +49,21 @@ export interface DataSteps {
  */
 export function componentsStopped(config: ReleaseConfig): string[] {
     return config.data.restoreFrom !== undefined ? config.components.map((c) => c.name) : (config.data.migrate?.quiesce ?? []);
+}
+
+/** Where a snapshot restore goes: the instance or cluster the stack names, which a restore must not guess. */
+function snapshotTarget(config: ReleaseConfig, plan: ReleasePlan): { snapshot?: NonNullable<RestoreArgs["snapshot"]> } {
+    const kind = plan.restoreKind;
+    if (kind !== "rds-snapshot" && kind !== "aurora-snapshot") return {};
+    const field = kind === "rds-snapshot" ? "rdsInstance" : "auroraCluster";
+    const target = config.data.database?.[field];
+    if (target === undefined) {
+        throw new ConfigError(
+            `\`release:restoreFrom\` names ${config.data.restoreFrom}, an ${kind} backup, but \`release:database.${field}\` is not set: ` +
+                `set it to the ${kind === "rds-snapshot" ? "instance" : "cluster"} the snapshot replaces`,
+        );
+    }
+    return { snapshot: { kind, target } };
 }
 
 export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Resource): DataSteps {
@@ -76,9 +95,10 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
             `${name}-restore-${data.restoreFrom}`,
             {
                 backupId: data.restoreFrom,
-                log: data.backup.log,
+                store: data.backup.store,
                 ...(args.databaseUrl !== undefined ? { databaseUrl: args.databaseUrl } : {}),
                 ...(args.platform.remoteData !== undefined ? { remoteData: args.platform.remoteData } : {}),
+                ...snapshotTarget(config, plan),
             },
             { parent, dependsOn: stop !== undefined ? [stop.stopped] : [] },
         );
@@ -96,9 +116,11 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
             ...(args.databaseUrl !== undefined ? { databaseUrl: args.databaseUrl } : {}),
             allowDestructive: data.migrate?.allowDestructive.includes(head) ?? false,
             ...(data.backup.kmsKeyId !== undefined ? { kmsKeyId: data.backup.kmsKeyId } : {}),
+            ...(writesToStore(config, args.databaseUrl) ? { store: data.backup.store } : {}),
         },
-        { parent },
+        { parent, dependsOn: args.after ?? [] },
     );
+    const checked = [preflight, ...migrationChecks(name, args, head, [preflight], parent)];
 
     // Backing up after the writers stop is what makes a restore lose nothing; `beforeQuiesce` trades that for a shorter pause.
     const beforeQuiesce = data.backup.beforeQuiesce && writers.length > 0;
@@ -109,7 +131,7 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
             parent,
         );
     }
-    const early = beforeQuiesce ? undefined : quiesce(head, [preflight]);
+    const early = beforeQuiesce ? undefined : quiesce(head, checked);
     const backup = new PreUpgradeBackup(
         `${name}-backup-${head}`,
         {
@@ -122,7 +144,7 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
             quiesced: early !== undefined,
             ...(args.platform.remoteData !== undefined ? { remoteData: args.platform.remoteData } : {}),
         },
-        { parent, dependsOn: [early?.stopped ?? preflight] },
+        { parent, dependsOn: early !== undefined ? [early.stopped] : checked },
     );
     const stop = early ?? (beforeQuiesce ? quiesce(head, [backup]) : undefined);
 
@@ -151,6 +173,61 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
     return { ready: [ready], backups: backup.records };
 }
 
+/**
+ * The checks of a migration that run before any writer stops: the live schema against the
+ * head's (not on a first deploy: no migration has run), and the rehearsal on a copy.
+ */
+function migrationChecks(
+    name: string,
+    args: DataStepsArgs,
+    head: string,
+    after: pulumi.Resource[],
+    parent: pulumi.Resource,
+): pulumi.Resource[] {
+    const { config, plan, databaseUrl } = args;
+    const { migrate, database } = config.data;
+    if (migrate?.command === undefined || databaseUrl === undefined) return [];
+    const checks: pulumi.Resource[] = [];
+    if (plan.schemaHead.before !== undefined) {
+        const drift = new DriftCheck(
+            `${name}-drift-${head}`,
+            {
+                app: config.app,
+                onDrift: migrate.onDrift,
+                ...(database?.ledger === "prisma" && database.migrationsDir !== undefined ? { migrationsDir: database.migrationsDir } : {}),
+                databaseUrl,
+            },
+            { parent, dependsOn: after },
+        );
+        checks.push(drift.run);
+    }
+    if (migrate.rehearse) {
+        checkRehearsable(config);
+        const image = args.images[head][migrate.component];
+        const task = args.platform.oneOffTask(head, migrate.component, image.ref, migrate.command);
+        const rehearsal = new Rehearsal(
+            `${name}-rehearse-${head}`,
+            {
+                app: config.app,
+                version: head,
+                digest: image.digest,
+                runner: task.argv,
+                databaseUrl,
+                ...(task.environment !== undefined ? { environment: task.environment } : {}),
+                criticalTables: database?.criticalTables ?? [],
+                expectChanged: migrate.expectChanged,
+                ...(database?.migrationsDir !== undefined ? { migrationsDir: database.migrationsDir } : {}),
+                lockTimeout: migrate.lockTimeout,
+                ...(migrate.fixForwardFrom !== undefined ? { fixForwardFrom: migrate.fixForwardFrom } : {}),
+            },
+            // After the drift check: a rehearsal on a drifted schema would only rehearse on the drift.
+            { parent, dependsOn: [...after, ...checks, ...task.needs] },
+        );
+        checks.push(rehearsal.run);
+    }
+    return checks;
+}
+
 /** Snapshots live in RDS, not in the backup log; everything else the log records. */
 const LOGGED_KINDS = ["postgres", "directory", "bucket", "kms"];
 
@@ -171,8 +248,7 @@ function pruneBackups(
         return [
             ...OPS,
             "prune",
-            "--log",
-            settings.log,
+            ...storeFlags(settings.store, "read"),
             "--keep",
             String(settings.keep),
             "--retention-days",
@@ -196,6 +272,12 @@ function asOfArgs(logged: ListedBackup[]): string[] {
 
 function protectArgs(ids: string[]): string[] {
     return ids.length > 0 ? ["--protect", ids.join(",")] : [];
+}
+
+/** A pg_dump, a directory archive, a bucket copy or a key record: each writes its artifact or record to the store. */
+function writesToStore(config: ReleaseConfig, databaseUrl: pulumi.Output<string> | undefined): boolean {
+    const { backup } = config.data;
+    return databaseUrl !== undefined || backup.directory !== undefined || backup.bucket !== undefined || backup.kmsKeyId !== undefined;
 }
 
 function hasDataWork(config: ReleaseConfig, databaseUrl: pulumi.Output<string> | undefined): boolean {

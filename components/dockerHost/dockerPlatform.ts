@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../../settings/checks";
 import { ComponentSpec } from "../../settings/components";
 import { DockerSettings, splitImageReference } from "../../settings/docker";
+import { imagesCheck } from "../data/rollbackCheck";
 import { PinnedImage } from "../pinnedImage";
 import { OneOffTask, PlatformAdapter, PlatformArgs, Routing, VersionImages, WeightedVersion, WriterControl } from "../platform";
 import { checkDistinctNames, oneOffArgv, parseEnvFile, routerContainerName, writerArgv } from "./containers";
@@ -116,6 +117,11 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
             oneOffArgv({ app: this.shared.app, version, component: spec, settings: this.settings, image: ref, command: commandArgv }),
         );
         return { argv, needs: [this.network, ...this.shared.volumes], environment: this.secretValues[component] };
+    }
+
+    /** The registry must still serve each pinned digest of `version`. */
+    rollbackCheck(version: string, images: VersionImages): OneOffTask | undefined {
+        return imagesCheck(version, images);
     }
 
     /** `docker stop` / `docker start` of the components' containers of the given versions. */

@@ -15,6 +15,7 @@ import {
     WriterControl,
 } from "../platform";
 import {
+    hostOps,
     installArgv,
     pruneArgv,
     routerApplyArgv,
@@ -58,6 +59,7 @@ export class HostPlatform extends pulumi.ComponentResource implements PlatformAd
     private readonly router?: HostStep;
     /** Runs each step here, or over SSH with `release:host.address`. */
     private readonly runner: HostRunner;
+    private readonly artifacts: ArtifactTable;
     private readonly deployed = new Map<string, HostVersion>();
     public readonly remoteData?: RemoteDataAccess;
 
@@ -80,7 +82,8 @@ export class HostPlatform extends pulumi.ComponentResource implements PlatformAd
                 Object.fromEntries(Object.entries(c.secretEnv).map(([env, ref]) => [env, args.secrets[ref.slice("config:".length)]])),
             ]),
         );
-        for (const version of live) this.installs[version] = this.installCommands(version, config.artifacts!);
+        this.artifacts = config.artifacts!;
+        for (const version of live) this.installs[version] = this.installCommands(version, this.artifacts);
         if (config.components.some((c) => c.role === "web")) this.router = this.routerProgram();
         this.protectReleases(live, args.last?.schemaHead);
         this.registerOutputs({ slots: this.slots });
@@ -157,6 +160,28 @@ export class HostPlatform extends pulumi.ComponentResource implements PlatformAd
         // On a remote host, through the local `migrate` (lock, ledger) and `ssh-exec` to the host.
         const task = this.runner.onHost(argv, this.secrets[component]);
         return { argv: pulumi.output(task.argv), needs: Object.values(this.installs[version] ?? {}), environment: task.environment };
+    }
+
+    /**
+     * `host-check` of `version`'s release directories (the agent's, on a remote host): each must
+     * still hold its pinned digest and every file it was installed with. Undefined when the
+     * stack no longer lists that version's artifacts (nothing to compare with).
+     */
+    rollbackCheck(version: string): OneOffTask | undefined {
+        const pinned = this.artifacts[version];
+        if (pinned === undefined || this.components.some((c) => pinned[c.name] === undefined)) return undefined;
+        const components = this.components.map((c) => `${c.name}=${pinned[c.name].sha256}`).join(",");
+        const check = this.runner.onHost([
+            ...hostOps(this.settings),
+            "host-check",
+            "--root",
+            this.settings.root,
+            "--version",
+            version,
+            "--components",
+            components,
+        ]);
+        return { argv: pulumi.output(check.argv), needs: this.remoteData?.needs ?? [], environment: check.environment };
     }
 
     /**

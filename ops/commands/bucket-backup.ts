@@ -1,10 +1,10 @@
-import * as path from "path";
-import { BucketBackupRecord, logAndPrint, recordHead } from "../../core/backupLog";
+import { BucketBackupRecord, recordHead } from "../../core/backupLog";
 import { OpsCommand, OpsIO } from "../command";
 import { parseFlags, requireValue } from "../flags";
 import { validateApp, validateVersion } from "../validate";
 import { progress, withClient } from "../../core/awsClient";
 import { reported } from "../report";
+import { storeFromFlags } from "../store/backupStore";
 import {
     checkSeparate,
     compareListings,
@@ -19,14 +19,16 @@ import { copyObjects, objectsToCopy } from "../aws/s3Copy";
 import { DEFAULT_BACKUP_LOG } from "../aws/records";
 
 const USAGE = `usage: safe-release-ops bucket-backup --source <bucket>[/<prefix>] --target <bucket>/<prefix>
-                                      --app <app> --version <vX.Y.Z> [--log <backup log>] [--sizes-only]
+                                      --app <app> --version <vX.Y.Z> [--store <dir | s3://bucket/prefix> [--sse-kms-key <key>] | --log <backup log>] [--sizes-only]
 
 Copies every object under the source to the target server-side, as \`aws s3 sync\` would (an
 object already there with the same size and ETag is kept), then verifies the copy by listing
 both sides (\`ListObjectsV2\`, page by page): the same keys, object
 count and total bytes, and per key the same size and, where both are plain MD5 ETags, the
 same ETag. --sizes-only skips the ETags (SSE-KMS objects get a new ETag in every copy).
-Appends a record (kind "bucket") to the backup log (default ${DEFAULT_BACKUP_LOG}) and prints it:
+Appends a record (kind "bucket") to the backup store's log (--store: <dir>/backups.log, or
+one object <prefix>/records/<id>.json of an S3 store, encrypted as backup encrypts; default: the
+log ${DEFAULT_BACKUP_LOG}) and prints it:
 size is the total bytes, sha256 is the SHA-256 of the sorted "key<TAB>size<TAB>etag" lines of
 the source listing, location the target. A copy that does not match is recorded with
 "verified": false, its first differing keys go to stderr and the run fails.
@@ -43,6 +45,9 @@ async function runBucketBackup(args: string[], io: OpsIO): Promise<number> {
         app: "value",
         version: "value",
         log: "value",
+        dir: "value",
+        store: "value",
+        "sse-kms-key": "value",
         "sizes-only": "switch",
     });
     const source = parseS3Location(requireValue(flags, "source", "the bucket (and prefix) to back up"), "source", false);
@@ -50,7 +55,9 @@ async function runBucketBackup(args: string[], io: OpsIO): Promise<number> {
     checkSeparate(source, target);
     const app = validateApp(requireValue(flags, "app", "the application whose bucket this is"));
     const version = validateVersion(requireValue(flags, "version", "the release version being backed up for, e.g. v1.5.0"));
-    const log = path.resolve(flags.values.get("log") ?? DEFAULT_BACKUP_LOG);
+    // Opened before any AWS call: a `--store` beside `--log` is refused before anything is copied or read.
+    const { store } = storeFromFlags(flags, io.env, DEFAULT_BACKUP_LOG)!;
+    const log = store.log;
     const say = progress("bucket-backup", io.stderr, io.env);
     const now = new Date();
 
@@ -74,7 +81,12 @@ async function runBucketBackup(args: string[], io: OpsIO): Promise<number> {
         source: s3Url(source),
         files: sourceTotals.objects,
     };
-    logAndPrint(log, record, io.stdout);
+    try {
+        await store.appendRecord(record);
+    } finally {
+        store.close();
+    }
+    io.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
     if (verified) {
         say(`verified: ${sourceTotals.objects} objects, ${sourceTotals.bytes} bytes on both sides; recorded in ${log}`);
         return 0;

@@ -1,20 +1,23 @@
-import * as fs from "fs";
-import { BackupRecord, planPruning, readLog, writeLogAtomically } from "../../core/backupLog";
+import { BackupRecord, planPruning } from "../../core/backupLog";
 import { OpsCommand, OpsIO, UsageError } from "../command";
-import { parseFlags, requireValue } from "../flags";
+import { parseFlags } from "../flags";
 import { reported } from "../report";
+import { storeFromFlags } from "../store/backupStore";
 
-const usage = `usage: safe-release-ops prune --log <backup log> [--keep N] [--retention-days D] [--protect id,id] [--as-of T] [--dry-run]
+const usage = `usage: safe-release-ops prune --store <dir | s3://bucket/prefix> [--keep N] [--retention-days D] [--protect id,id] [--as-of T] [--dry-run]
+       (--log <backup log> in place of --store: a directory store's log)
 
 Prunes old backups. Kept: the newest N verified backups of each app and kind (default 5),
 every backup younger than D days (default 7), and every --protect id (pass the schema head's
 backup so a restore stays possible). What pruning does depends on the kind:
-  postgres, directory: the local files (dump and facts, archive) are deleted with their log lines;
+  postgres, directory: the artifacts (dump and facts, archive; files, or objects of an S3 store)
+    are deleted with their records;
   kms: the record is metadata only, so its log line is dropped;
   bucket: the remote copy is not deleted and its line stays in the log; it is listed with the
     \`aws s3 rm --recursive\` command that deletes it (expire such copies with an S3 lifecycle rule).
-The log is rewritten at once (temporary file + rename) before any file is deleted, so it
-never names a deleted backup. --as-of measures the age from the ISO-8601 time T instead of
+Records go before artifacts, so no record ever names a deleted backup: a directory store's log
+is rewritten at once (temporary file + rename; a backup appending at that very moment can lose
+its line, so prune runs between backups), an S3 store's record objects are deleted one by one. --as-of measures the age from the ISO-8601 time T instead of
 now (an update passes its backup's time: the stack output \`backups\` lists the same set,
 because the program applies these rules to the same records at the same instant).
 --dry-run only reports. Prints the plan as JSON on stdout.
@@ -80,6 +83,7 @@ export const command: OpsCommand = {
     run: (args: string[], io: OpsIO): Promise<number> =>
         reported("prune", io, async () => {
             const flags = parseFlags(args, {
+                store: "value",
                 log: "value",
                 keep: "value",
                 "retention-days": "value",
@@ -87,57 +91,67 @@ export const command: OpsCommand = {
                 "as-of": "value",
                 "dry-run": "switch",
             });
-            const log = requireValue(flags, "log", "the backup log to prune");
+            const opened = storeFromFlags(flags, io.env);
+            if (opened === undefined) throw new UsageError("`--store` is required: the backup store to prune (or `--log`, a backup log)");
+            const store = opened.store;
+            const log = store.log;
             const protectedIds = (flags.values.get("protect") ?? "")
                 .split(",")
                 .map((id) => id.trim())
                 .filter(Boolean);
-            const records = readLog(log);
-            const known = new Set(records.map((r) => r.id));
-            const unknown = protectedIds.filter((id) => !known.has(id));
-            if (unknown.length > 0) {
-                // A typo here would silently let the schema head's backup be deleted.
-                throw new UsageError(`\`--protect\` must name backups recorded in \`${log}\`; unknown: ${unknown.join(", ")}`);
+            try {
+                const records = await store.records();
+                const known = new Set(records.map((r) => r.id));
+                const unknown = protectedIds.filter((id) => !known.has(id));
+                if (unknown.length > 0) {
+                    // A typo here would silently let the schema head's backup be deleted.
+                    throw new UsageError(`\`--protect\` must name backups recorded in \`${log}\`; unknown: ${unknown.join(", ")}`);
+                }
+                const expired = planPruning(records, {
+                    keep: numberOption(flags.values.get("keep"), "keep", 5),
+                    retentionDays: numberOption(flags.values.get("retention-days"), "retention-days", 7),
+                    now: timeOption(flags.values.get("as-of")),
+                    protectedIds,
+                });
+                const dryRun = flags.switches.has("dry-run");
+                const removed: Array<{ record: BackupRecord; files: string[] }> = [];
+                const remote: Array<{ record: BackupRecord; command: string }> = [];
+                const lines: string[] = [];
+                for (const record of expired) {
+                    const action = pruneAction(record);
+                    if (action.action === "keep-remote") remote.push({ record, command: action.command });
+                    else removed.push({ record, files: action.files });
+                    lines.push(pruneLine(record, action, dryRun));
+                }
+                const gone = new Set(removed.map((r) => r.record));
+                if (!dryRun && removed.length > 0)
+                    await store.prune(
+                        removed,
+                        records.filter((r) => !gone.has(r)),
+                    );
+                // After the deletions: a line says "deleted" only once it is true.
+                for (const line of lines) io.stderr.write(`${line}\n`);
+                const result = {
+                    dryRun,
+                    deleted: removed.map(({ record, files }) => ({
+                        id: record.id,
+                        kind: record.kind,
+                        location: record.location,
+                        time: record.time,
+                        files,
+                    })),
+                    remoteKept: remote.map(({ record, command }) => ({
+                        id: record.id,
+                        location: record.location,
+                        time: record.time,
+                        command,
+                    })),
+                    kept: records.filter((r) => !gone.has(r)).map((r) => r.id),
+                };
+                io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+                return 0;
+            } finally {
+                store.close();
             }
-            const expired = planPruning(records, {
-                keep: numberOption(flags.values.get("keep"), "keep", 5),
-                retentionDays: numberOption(flags.values.get("retention-days"), "retention-days", 7),
-                now: timeOption(flags.values.get("as-of")),
-                protectedIds,
-            });
-            const dryRun = flags.switches.has("dry-run");
-            const removed: Array<{ record: BackupRecord; files: string[] }> = [];
-            const remote: Array<{ record: BackupRecord; command: string }> = [];
-            const lines: string[] = [];
-            for (const record of expired) {
-                const action = pruneAction(record);
-                if (action.action === "keep-remote") remote.push({ record, command: action.command });
-                else removed.push({ record, files: action.files });
-                lines.push(pruneLine(record, action, dryRun));
-            }
-            const gone = new Set(removed.map((r) => r.record));
-            if (!dryRun && removed.length > 0) {
-                writeLogAtomically(
-                    log,
-                    records.filter((r) => !gone.has(r)),
-                );
-                for (const { files } of removed) for (const file of files) fs.rmSync(file, { force: true });
-            }
-            // After the deletions: a line says "deleted" only once it is true.
-            for (const line of lines) io.stderr.write(`${line}\n`);
-            const result = {
-                dryRun,
-                deleted: removed.map(({ record, files }) => ({
-                    id: record.id,
-                    kind: record.kind,
-                    location: record.location,
-                    time: record.time,
-                    files,
-                })),
-                remoteKept: remote.map(({ record, command }) => ({ id: record.id, location: record.location, time: record.time, command })),
-                kept: records.filter((r) => !gone.has(r)).map((r) => r.id),
-            };
-            io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-            return 0;
         }),
 };

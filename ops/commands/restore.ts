@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { countTree, extractArchive, swapIn } from "../archive";
-import { BackupRecord, backupStamp, DirectoryBackupRecord, findRecord, PostgresBackupRecord, readLog } from "../../core/backupLog";
+import { BackupRecord, backupStamp, DirectoryBackupRecord, findRecord, PostgresBackupRecord } from "../../core/backupLog";
 import { checksumMismatch } from "../checksum";
 import { OpsCommand, OpsIO, UsageError } from "../command";
 import { describeTarget, parseDatabaseUrl, PgTarget, redactor } from "../pg/connection";
@@ -9,12 +9,16 @@ import { checkLedgerReachable, LedgerOutcome, markLedgerAfterRestore } from "../
 import { ledgerTarget, TOOL_LEDGER } from "../pg/ledgers";
 import { parseFacts } from "../pg/facts";
 import { restorePostgres } from "../pg/restore";
-import { parseFlags, requireValue } from "../flags";
+import { ParsedFlags, parseFlags, requireValue } from "../flags";
 import { reported } from "../report";
+import { BackupStore, FetchedArtifact, storeFromFlags } from "../store/backupStore";
 
-const usage = `usage: safe-release-ops restore --id <backup id> --log <backup log> [--drill] [--path <dir>] [--into <database>]
+const usage = `usage: safe-release-ops restore --id <backup id> --store <dir | s3://bucket/prefix> [--drill] [--path <dir>] [--into <database>]
+       (--log <backup log> in place of --store: a directory store's log)
 
-Restores a logged backup without ever overwriting the live data first:
+Restores a logged backup without ever overwriting the live data first. The artifact is brought
+from the store (an S3 object is downloaded to a temporary file) and its SHA-256 compared with
+the record's BEFORE the database or directory is touched: a mismatch fails naming both.
 
 postgres: DATABASE_URL (environment) names the live database. The dump is restored into a
   fresh database <db>_restore_<stamp> (pg_restore fed through stdin, progress on stderr),
@@ -50,41 +54,54 @@ export const command: OpsCommand = {
     usage,
     run: (args: string[], io: OpsIO): Promise<number> =>
         reported("restore", io, async () => {
-            const flags = parseFlags(args, { id: "value", log: "value", drill: "switch", path: "value", into: "value" });
+            const flags = parseFlags(args, { id: "value", store: "value", log: "value", drill: "switch", path: "value", into: "value" });
             const id = requireValue(flags, "id", "the id of a backup in the log");
-            const log = requireValue(flags, "log", "the backup log that records `--id`");
-            const record = findRecord(readLog(log), id, log);
-            if (record.kind === "bucket" || record.kind === "kms") throw new UsageError(notRestorable(record));
-            const drill = flags.switches.has("drill");
-            const into = flags.values.get("into");
-            const host = (record as { host?: unknown }).host;
-            if (record.kind === "directory" && typeof host === "string") {
-                throw new UsageError(
-                    `\`${record.id}\` is an archive of ${record.source} on ${host}: restore it there with \`safe-release-ops host-restore\`, ` +
-                        "which unpacks it on that host; `restore` would unpack it onto this machine's copy of that path",
-                );
+            const opened = storeFromFlags(flags, io.env);
+            if (opened === undefined) throw new UsageError(NO_STORE);
+            const store = opened.store;
+            try {
+                return await restoreFrom(store, id, flags, io);
+            } finally {
+                store.close();
             }
-            if (record.kind === "directory" && into !== undefined) {
-                throw new UsageError(
-                    `\`--into\` names the database a postgres backup replaces; \`${record.id}\` is a directory backup (\`--path\` names its target)`,
-                );
-            }
-            if (record.kind === "postgres") checkTargetDatabase(record, parseDatabaseUrl(io.env.DATABASE_URL).database, into, drill);
-            const ledger = ledgerTarget(io.env);
-            if (ledger !== undefined && !drill) await checkLedgerReachable(ledger);
-            const started = Date.now();
-            const restored =
-                record.kind === "directory"
-                    ? await restoreDirectory(record, flags.values.get("path"), drill, io)
-                    : await restoreDatabase(record, drill, io);
-            for (const difference of restored.differences) io.stderr.write(`restore: difference: ${difference}\n`);
-            if (typeof restored.error === "string") io.stderr.write(`restore: ${restored.error}\n`);
-            if (!restored.ok) io.stderr.write("restore: failed; the live data was not touched\n");
-            const result = restored.ok ? await withLedger(restored, record, ledger, drill, io) : restored;
-            io.stdout.write(`${JSON.stringify({ id, kind: record.kind, drill, ...result, totalMs: Date.now() - started }, null, 2)}\n`);
-            return result.ok ? 0 : 1;
         }),
 };
+
+/** The one message for a restore given neither store nor log. */
+export const NO_STORE = "`--store` is required: the backup store (or `--log`, the backup log) that records `--id`";
+
+async function restoreFrom(store: BackupStore, id: string, flags: ParsedFlags, io: OpsIO): Promise<number> {
+    const record = findRecord(await store.records(), id, store.log);
+    if (record.kind === "bucket" || record.kind === "kms") throw new UsageError(notRestorable(record));
+    const drill = flags.switches.has("drill");
+    const into = flags.values.get("into");
+    const host = (record as { host?: unknown }).host;
+    if (record.kind === "directory" && typeof host === "string") {
+        throw new UsageError(
+            `\`${record.id}\` is an archive of ${record.source} on ${host}: restore it there with \`safe-release-ops host-restore\`, ` +
+                "which unpacks it on that host; `restore` would unpack it onto this machine's copy of that path",
+        );
+    }
+    if (record.kind === "directory" && into !== undefined) {
+        throw new UsageError(
+            `\`--into\` names the database a postgres backup replaces; \`${record.id}\` is a directory backup (\`--path\` names its target)`,
+        );
+    }
+    if (record.kind === "postgres") checkTargetDatabase(record, parseDatabaseUrl(io.env.DATABASE_URL).database, into, drill);
+    const ledger = ledgerTarget(io.env);
+    if (ledger !== undefined && !drill) await checkLedgerReachable(ledger);
+    const started = Date.now();
+    const restored =
+        record.kind === "directory"
+            ? await restoreDirectory(store, record, flags.values.get("path"), drill, io)
+            : await restoreDatabase(store, record, drill, io);
+    for (const difference of restored.differences) io.stderr.write(`restore: difference: ${difference}\n`);
+    if (typeof restored.error === "string") io.stderr.write(`restore: ${restored.error}\n`);
+    if (!restored.ok) io.stderr.write("restore: failed; the live data was not touched\n");
+    const result = restored.ok ? await withLedger(restored, record, ledger, drill, io) : restored;
+    io.stdout.write(`${JSON.stringify({ id, kind: record.kind, drill, ...result, totalMs: Date.now() - started }, null, 2)}\n`);
+    return result.ok ? 0 : 1;
+}
 
 /**
  * A restore replaces the database `DATABASE_URL` names. One of another name than the backup's
@@ -119,22 +136,41 @@ interface RestoreResult {
     readonly [detail: string]: unknown;
 }
 
-async function restoreDatabase(record: PostgresBackupRecord, drill: boolean, io: OpsIO): Promise<RestoreResult> {
-    const live = parseDatabaseUrl(io.env.DATABASE_URL);
+/** The artifact, here and hashed, or why it is not the recorded one; nothing is touched before this returns. */
+async function fetchChecked(
+    store: BackupStore,
+    record: PostgresBackupRecord | DirectoryBackupRecord,
+    io: OpsIO,
+): Promise<{ fetched: FetchedArtifact } | { error: string }> {
+    const fetched = await store.fetch(record.location, io.stderr);
+    if (fetched.sha256 === record.sha256) return { fetched };
+    fetched.cleanup();
+    return { error: checksumMismatch(record.location, record.sha256, fetched.sha256) };
+}
+
+async function readFactsOf(store: BackupStore, record: PostgresBackupRecord): Promise<string> {
     if (record.factsLocation === undefined) {
         throw new UsageError(`\`--id\` must name a backup with facts to verify against; \`${record.id}\` has no \`factsLocation\``);
     }
-    if (!fs.existsSync(record.factsLocation)) {
-        throw new Error(
-            `facts of backup \`${record.id}\` must be at \`${record.factsLocation}\` (its \`factsLocation\`); the file is missing`,
-        );
-    }
-    const facts = parseFacts(fs.readFileSync(record.factsLocation, "utf8"), record.factsLocation);
+    const missing = () =>
+        new Error(`facts of backup \`${record.id}\` must be at \`${record.factsLocation}\` (its \`factsLocation\`); the file is missing`);
+    if (store.location.kind === "directory" && !fs.existsSync(record.factsLocation)) throw missing();
+    return store.readText(record.factsLocation).catch((err: Error) => {
+        if (/NoSuchKey|ENOENT/.test(err.message)) throw missing();
+        throw err;
+    });
+}
+
+async function restoreDatabase(store: BackupStore, record: PostgresBackupRecord, drill: boolean, io: OpsIO): Promise<RestoreResult> {
+    const live = parseDatabaseUrl(io.env.DATABASE_URL);
+    const facts = parseFacts(await readFactsOf(store, record), record.factsLocation);
+    const checked = await fetchChecked(store, record, io);
+    if ("error" in checked) return { ok: false, differences: [], error: checked.error, liveDatabase: live.database, scratchKept: false };
     io.stderr.write(`restoring ${record.id} beside ${describeTarget(live)}${drill ? " (drill)" : ""}\n`);
     try {
         return {
             ...(await restorePostgres({
-                file: record.location,
+                file: checked.fetched.file,
                 expectedSha256: record.sha256,
                 facts,
                 live,
@@ -146,6 +182,8 @@ async function restoreDatabase(record: PostgresBackupRecord, drill: boolean, io:
         };
     } catch (err) {
         return { ok: false, differences: [], error: (err as Error).message, liveDatabase: live.database };
+    } finally {
+        checked.fetched.cleanup();
     }
 }
 
@@ -193,6 +231,7 @@ export function directoryRestoreNames(target: string, stamp: string): { scratch:
 }
 
 async function restoreDirectory(
+    store: BackupStore,
     record: DirectoryBackupRecord,
     override: string | undefined,
     drill: boolean,
@@ -204,9 +243,11 @@ async function restoreDirectory(
     const target = path.resolve(recorded);
     const { scratch, preRestore } = directoryRestoreNames(target, backupStamp(new Date()));
     const base = { target, scratch };
+    const checked = await fetchChecked(store, record, io);
+    if ("error" in checked) return { ...base, ok: false, differences: [], error: checked.error, scratchKept: false };
     const started = Date.now();
     try {
-        const { sha256 } = await extractArchive(record.location, scratch, io.stderr);
+        const { sha256 } = await extractArchive(checked.fetched.file, scratch, io.stderr);
         const extractMs = Date.now() - started;
         if (sha256 !== record.sha256) {
             return {
@@ -240,5 +281,7 @@ async function restoreDirectory(
         };
     } catch (err) {
         return { ...base, ok: false, differences: [], error: (err as Error).message, scratchKept: fs.existsSync(scratch) };
+    } finally {
+        checked.fetched.cleanup();
     }
 }

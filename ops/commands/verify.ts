@@ -2,29 +2,26 @@ import * as path from "path";
 import { inspectArchive } from "../archive";
 import { listAllObjects, listingChecksum, parseS3Location, totals } from "../aws/bucketListing";
 import { verifyKeyRecordLive } from "../aws/kmsLive";
-import {
-    BucketBackupRecord,
-    DirectoryBackupRecord,
-    findRecord,
-    KmsBackupRecord,
-    PostgresBackupRecord,
-    readLog,
-} from "../../core/backupLog";
+import { BucketBackupRecord, DirectoryBackupRecord, findRecord, KmsBackupRecord, PostgresBackupRecord } from "../../core/backupLog";
 import { checksumMismatch, sha256OfFile } from "../checksum";
 import { OpsCommand, OpsIO, UsageError } from "../command";
 import { checkDumpFile } from "../pg/dump";
 import { ParsedFlags, parseFlags } from "../flags";
 import { reported } from "../report";
+import { BackupStore, storeFromFlags } from "../store/backupStore";
 
-const usage = `usage: safe-release-ops verify --file <backup file> [--sha256 <hex> | --log <backup log>] [--structure-only]
-       safe-release-ops verify --id <backup id> --log <backup log>
+const usage = `usage: safe-release-ops verify --file <backup file> [--sha256 <hex> | --log <backup log> | --store <store>] [--structure-only]
+       safe-release-ops verify --id <backup id> --store <dir | s3://bucket/prefix>   (or --log <backup log>)
+
+An artifact in an S3 store is downloaded to a temporary file, hashed as it arrives; the
+checksum is compared with the record's before its structure is read.
 
 Checks a backup without a database server, by kind:
   postgres, directory: recomputes the file's SHA-256 and reads its structure — pg_restore --list
     for a .dump (the table of contents), every tar header for a .tar[.gz] (and, with --id, the
     file count and bytes of the record). Exits 1 naming the expected and actual checksum when
     they differ. With --file, the expected checksum is --sha256, else that of the record of the
-    file in --log (default: backups.log beside the file). With neither, the content cannot be
+    file in --store or --log (default: backups.log beside the file). With neither, the content cannot be
     verified (a truncated or altered dump can still have a readable table of contents): exit 1
     saying so, unless --structure-only accepts a check of the structure alone.
   bucket (--id only): lists the copy again (\`ListObjectsV2\`) and compares its object
@@ -52,15 +49,32 @@ export const command: OpsCommand = {
     usage,
     run: (args: string[], io: OpsIO): Promise<number> =>
         reported("verify", io, async () => {
-            const flags = parseFlags(args, { file: "value", sha256: "value", id: "value", log: "value", "structure-only": "switch" });
-            const expectation = expectationFrom(flags);
+            const flags = parseFlags(args, {
+                file: "value",
+                sha256: "value",
+                id: "value",
+                log: "value",
+                store: "value",
+                "structure-only": "switch",
+            });
+            if (flags.values.has("sha256") && flags.values.has("store")) {
+                throw new UsageError("`--sha256` is the expected checksum: give either it or `--store`, not both");
+            }
+            const file = flags.values.get("file");
+            const besideFile =
+                file !== undefined && !file.startsWith("s3://") ? path.join(path.dirname(path.resolve(file)), "backups.log") : undefined;
+            const opened = flags.values.has("sha256") && !flags.values.has("id") ? undefined : storeFromFlags(flags, io.env, besideFile);
             const started = Date.now();
             let verdict: BackupCheck;
             try {
-                verdict = await check(expectation, flags.switches.has("structure-only"), io);
+                const expectation = await expectationFrom(flags, opened?.store);
+                verdict = await check(expectation, flags.switches.has("structure-only"), opened?.store, io);
             } catch (err) {
+                if (err instanceof UsageError) throw err;
                 io.stderr.write(`verify: ${(err as Error).message}\n`);
                 return 1;
+            } finally {
+                opened?.store.close();
             }
             for (const problem of verdict.problems) io.stderr.write(`verify: ${problem}\n`);
             const ok = verdict.problems.length === 0;
@@ -83,14 +97,16 @@ type Expectation =
     | { readonly kind: "bucket"; readonly record: BucketBackupRecord }
     | { readonly kind: "kms"; readonly record: KmsBackupRecord };
 
-function expectationFrom(flags: ParsedFlags): Expectation {
+async function expectationFrom(flags: ParsedFlags, store: BackupStore | undefined): Promise<Expectation> {
     const [id, log, file, sha256] = ["id", "log", "file", "sha256"].map((name) => flags.values.get(name));
     if (id !== undefined) {
-        if (log === undefined) throw new UsageError("`--log` must name the backup log that records `--id`; got nothing");
+        if (store === undefined) throw new UsageError("`--store` (or `--log`) must name the backup store that records `--id`; got nothing");
         if (file !== undefined || sha256 !== undefined) {
-            throw new UsageError("`--id` takes its file and checksum from the log: give either `--id` and `--log`, or `--file` [--sha256]");
+            throw new UsageError(
+                "`--id` takes its file and checksum from the store: give either `--id` and `--store` (or `--log`), or `--file` [--sha256]",
+            );
         }
-        const record = findRecord(readLog(log), id, log);
+        const record = findRecord(await store.records(), id, store.log);
         switch (record.kind) {
             case "bucket":
                 return { kind: "bucket", record };
@@ -98,24 +114,25 @@ function expectationFrom(flags: ParsedFlags): Expectation {
                 return { kind: "kms", record };
             case "directory":
             case "postgres":
-                return fileExpectation(record, `record \`${record.id}\` in \`${log}\``);
+                return fileExpectation(record, `record \`${record.id}\` in \`${store.log}\``);
         }
     }
-    if (file === undefined) throw new UsageError("`--file` (or `--id` with `--log`) must name the backup to verify; got nothing");
+    if (file === undefined) throw new UsageError("`--file` (or `--id` with `--store`) must name the backup to verify; got nothing");
     if (sha256 !== undefined && !HEX64.test(sha256)) {
         throw new UsageError(`\`--sha256\` must be 64 lowercase hexadecimal digits; got \`${sha256}\``);
     }
-    const resolved = path.resolve(file);
+    const resolved = file.startsWith("s3://") ? file : path.resolve(file);
     if (sha256 !== undefined) {
         if (log !== undefined) throw new UsageError("`--sha256` is the expected checksum: give either it or `--log`, not both");
         return { kind: "file", file: resolved, sha256, checksumFrom: "`--sha256`" };
     }
     // The file's own record, where the backup that wrote it logged it: its checksum is the one to expect.
-    const searched = path.resolve(log ?? path.join(path.dirname(resolved), "backups.log"));
-    const record = readLog(searched).find(
+    const records = store !== undefined ? await store.records() : [];
+    const record = records.find(
         (r): r is PostgresBackupRecord | DirectoryBackupRecord =>
-            (r.kind === "postgres" || r.kind === "directory") && path.resolve(r.location) === resolved,
+            (r.kind === "postgres" || r.kind === "directory") && (r.location === resolved || path.resolve(r.location) === resolved),
     );
+    const searched = store?.log ?? "no backup log";
     if (record !== undefined) return fileExpectation(record, `record \`${record.id}\` in \`${searched}\``);
     return { kind: "file", file: resolved, checksumFrom: `no \`--sha256\`, and \`${searched}\` records no backup at that location` };
 }
@@ -125,10 +142,12 @@ function fileExpectation(record: PostgresBackupRecord | DirectoryBackupRecord, c
     return record.kind === "directory" ? { ...base, files: record.files, contentBytes: record.contentBytes } : base;
 }
 
-function check(expectation: Expectation, structureOnly: boolean, io: OpsIO): Promise<BackupCheck> {
+function check(expectation: Expectation, structureOnly: boolean, store: BackupStore | undefined, io: OpsIO): Promise<BackupCheck> {
     switch (expectation.kind) {
         case "file":
-            return verifyFile(expectation, structureOnly, io);
+            return expectation.file.startsWith("s3://")
+                ? verifyStoredObject(expectation, structureOnly, store, io)
+                : verifyFile(expectation, structureOnly, io);
         case "bucket":
             return verifyBucketCopy(expectation.record, io);
         case "kms":
@@ -136,9 +155,51 @@ function check(expectation: Expectation, structureOnly: boolean, io: OpsIO): Pro
     }
 }
 
-async function verifyFile(expectation: Expectation & { kind: "file" }, structureOnly: boolean, io: OpsIO): Promise<BackupCheck> {
-    const { file } = expectation;
-    const found = await checkFile(file, io.env);
+/**
+ * An S3 artifact: downloaded and hashed in one pass; a checksum that is not the record's fails
+ * at once, before its structure is read; else the downloaded copy is checked as a local file
+ * would be, every message naming the object, not the temporary copy.
+ */
+async function verifyStoredObject(
+    expectation: Expectation & { kind: "file" },
+    structureOnly: boolean,
+    store: BackupStore | undefined,
+    io: OpsIO,
+): Promise<BackupCheck> {
+    const location = expectation.file;
+    if (store === undefined) throw new UsageError(`\`--store\` must name the S3 store that holds \`${location}\`; got nothing`);
+    const fetched = await store.fetch(location, io.stderr);
+    try {
+        if (expectation.sha256 !== undefined && fetched.sha256 !== expectation.sha256) {
+            return {
+                file: location,
+                sha256: fetched.sha256,
+                expectedSha256: expectation.sha256,
+                checksumFrom: expectation.checksumFrom,
+                contentVerified: false,
+                size: fetched.bytes,
+                problems: [checksumMismatch(location, expectation.sha256, fetched.sha256)],
+            };
+        }
+        const verdict = await verifyFile({ ...expectation, file: fetched.file }, structureOnly, io, location);
+        return { ...verdict, file: location };
+    } finally {
+        fetched.cleanup();
+    }
+}
+
+async function verifyFile(
+    expectation: Expectation & { kind: "file" },
+    structureOnly: boolean,
+    io: OpsIO,
+    shownAs?: string,
+): Promise<BackupCheck> {
+    const local = expectation.file;
+    const file = shownAs ?? local;
+    const found = await checkFile(local, io.env);
+    if (found.readError !== undefined && shownAs !== undefined) {
+        (found as { readError: string }).readError = found.readError.split(local).join(shownAs);
+    }
     const problems: string[] = found.readError !== undefined ? [found.readError] : [];
     if (expectation.sha256 !== undefined && found.sha256 !== expectation.sha256) {
         problems.push(checksumMismatch(file, expectation.sha256, found.sha256));

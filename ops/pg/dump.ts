@@ -1,43 +1,41 @@
+import * as fs from "fs";
 import { Client } from "pg";
-import { Writable } from "stream";
+import { Readable, Writable } from "stream";
 import { UsageError } from "../command";
 import { findOnPath, ProgressMeter, runChild, sha256OfFile } from "../checksum";
 import { FifoCopy } from "../fifoCopy";
 import { ArtifactSink } from "../store/artifact";
 import { connect, pgBinary, pgEnv, PgTarget, quoteIdent, redactor } from "./connection";
+import { describeCompression, DumpCompression } from "./dumpCompression";
 import { assertTablesExist, Facts, readFacts } from "./facts";
+import { isZstdFile, isZstdHead, peek, runPipe, ZSTD_MAGIC, zstdBinary } from "./zstd";
 
 /**
- * No compression by default. The backup runs inside the write pause, so its speed
- * is downtime, and with -Fc the zlib work runs on one core inside pg_dump.
- * Measured on a 1.03 GiB generated database (bench/backup.bench.ts, 2 cores, median
- * of plain `pg_dump -Fc -Z<n>`): level 0 5.2 s for 962 MiB, level 1 10.3 s for
- * 395 MiB, level 3 13.5 s for 379 MiB, pg_dump's default (6) 26 s for 367 MiB.
- * Level 0 stays faster as long as the backup disk takes ~95 MiB/s or more (962 MiB
- * in under 10.3 s: local SSDs, gp3's 125 MiB/s baseline); it costs 2.5× the space
- * for the retention period. `--compress 1` is the choice for a slower disk.
+ * zstd level 1 in a process of its own by default: `pg_dump -Fc -Z0 | zstd -1`. The backup
+ * runs inside the write pause, so its speed is downtime, and once backups travel (a store,
+ * an upload) every byte costs too. PostgreSQL 15's pg_dump compresses only with zlib, inside
+ * its own process, on one core, so `-Z1` halves the size and doubles the time; zstd beside
+ * it compresses while the dump streams, at `-Z0` speed where a core is free, to a third.
+ * bench/backup.bench.ts on a 0.54 GiB generated database (2 cores shared with other work;
+ * medians of 3 alternating runs, two bench runs, ratios to `-Fc -Z0`, 2.6–2.9 s, 502 MiB):
+ *   `-Fc -Z1`                  1.75–1.95× the time, 0.41× the size (206 MiB)
+ *   `-Fd -j2 -Z1`              1.60–1.78×, 0.41× (two jobs share the cores with the server)
+ *   `-Fc -Z0 | lz4 -1`         0.79–0.98×, 0.64× (fast, but too big)
+ *   the backup, `zstd:1`       0.90–1.54×, 0.33× (164 MiB; facts, hash and commit included)
+ * The backup needs more CPU than `-Z0` (2.1 s of its programs against 1.0 s), so on a busy
+ * machine its time suffers first. One zstd thread: a second competes with pg_dump and the
+ * server for the cores. zstd's frame carries its own content checksum, and the archive stays
+ * one file with one SHA-256 taken in one pass. `gzip:N` is pg_dump's own zlib (no zstd
+ * needed), `none` the archive as pg_dump writes it (what older backups are).
  */
-export const DEFAULT_COMPRESS_LEVEL = 0;
-
-/** How the archive's bytes are compressed, as `backup --compress` chose. */
-export interface DumpCompression {
-    /** pg_dump's own zlib level. */
-    readonly level: number;
-}
-
-/** `--compress`: absent for the default. Throws a UsageError naming what is accepted. */
-export function parseDumpCompression(flag: string | undefined): DumpCompression {
-    const level = flag === undefined ? DEFAULT_COMPRESS_LEVEL : Number(flag);
-    if (!Number.isInteger(level) || level < 0 || level > 9) {
-        throw new UsageError(`\`--compress\` must be an integer from 0 to 9; got ${flag}`);
-    }
-    return { level };
-}
-
-/** The archive's file name for a backup id: what restore and verify recognise it by. */
-export function dumpFileName(id: string, _compression: DumpCompression): string {
-    return `${id}.dump`;
-}
+export {
+    COMPRESS_VALUES,
+    DEFAULT_DUMP_COMPRESSION,
+    describeCompression,
+    dumpFileName,
+    parseDumpCompression,
+} from "./dumpCompression";
+export type { DumpCompression } from "./dumpCompression";
 
 export interface DumpRequest {
     readonly target: PgTarget;
@@ -77,13 +75,27 @@ export function largeStdoutBuffer(program: string, args: string[], env: NodeJS.P
  * transaction exports its snapshot and stays open while `pg_dump --snapshot`
  * dumps exactly what it saw. The facts are read in that transaction while the
  * dump runs (exact counts of big tables would otherwise add to the write pause).
- * pg_dump writes to a named pipe; a worker thread copies it to the file in large
- * blocks and hashes the same bytes, so the dump is read once and the checksum
- * comes from the bytes that were written.
+ * pg_dump (through zstd, by default) writes to a named pipe; a worker thread copies it
+ * to the sink in large blocks and hashes the same bytes, so the dump is read once and
+ * the checksum comes from the bytes that were stored (compressed, for zstd).
  */
 export async function dumpWithFacts(request: DumpRequest): Promise<DumpResult> {
     const started = Date.now();
     const sink = request.sink;
+    let zstd: string | undefined;
+    try {
+        // Before the snapshot and the dump: a missing compressor must not cost a whole dump.
+        if (request.compression.method === "zstd") {
+            zstd = zstdBinary(
+                request.env,
+                `\`--compress ${describeCompression(request.compression)}\` compresses the archive with it`,
+                "pass `--compress gzip:1` (pg_dump's own zlib: about twice the time) or `--compress none`",
+            );
+        }
+    } catch (err) {
+        await sink.abort();
+        throw err;
+    }
     const client = await connect(request.target).catch(async (err) => {
         await sink.abort();
         throw err;
@@ -102,18 +114,8 @@ export async function dumpWithFacts(request: DumpRequest): Promise<DumpResult> {
 
         const meter = new ProgressMeter("dumped", request.stderr);
         const output = (copy = new FifoCopy(sink.fd, (bytes) => meter.update(bytes)));
-        const dumping = runChild({
-            ...largeStdoutBuffer(
-                pgBinary("pg_dump", request.env),
-                ["--format=custom", `--compress=${request.compression.level}`, `--snapshot=${snapshot}`],
-                request.env,
-            ),
-            label: "pg_dump",
-            env: pgEnv(request.target, request.env),
-            stdoutFd: output.writerFd,
-            redact,
-        });
-        // pg_dump holds the write end now: when it exits, the copy sees end-of-file.
+        const dumping = startDump(request, snapshot, output.writerFd, redact, zstd);
+        // pg_dump (or zstd) holds the write end now: when it exits, the copy sees end-of-file.
         output.closeWriter();
         const reading = readFacts(client, request.target.database, criticalTables, snapshot);
         const [dumped, copied, read] = await Promise.allSettled([dumping, output.done, reading]);
@@ -134,10 +136,75 @@ export async function dumpWithFacts(request: DumpRequest): Promise<DumpResult> {
     }
 }
 
-/** `pg_restore --list`: proves the archive's header and table of contents read back; returns the entry count. */
+/**
+ * pg_dump into the pipe that `outputFd` writes to, through zstd when so compressed. zstd
+ * and pg_dump share a pipe this process holds no end of: if zstd dies, pg_dump's next
+ * write fails (a pg_dump not writing, waiting for a lock, is killed), and if this process
+ * dies, zstd's next write to the copy's pipe fails and pg_dump's after it, so neither
+ * outlives the backup.
+ */
+function startDump(
+    request: DumpRequest,
+    snapshot: string,
+    outputFd: number,
+    redact: (text: string) => string,
+    zstd: string | undefined,
+): Promise<unknown> {
+    const compression = request.compression;
+    const pgDump = largeStdoutBuffer(
+        pgBinary("pg_dump", request.env),
+        ["--format=custom", `--compress=${compression.method === "gzip" ? compression.level : 0}`, `--snapshot=${snapshot}`],
+        request.env,
+    );
+    const env = pgEnv(request.target, request.env);
+    if (compression.method !== "zstd" || zstd === undefined)
+        return runChild({ ...pgDump, label: "pg_dump", env, stdoutFd: outputFd, redact });
+    return runPipe({
+        producer: { ...pgDump, label: "pg_dump", env },
+        // One thread: more (-T2) compete with pg_dump, the server and the copy for the cores and lose.
+        // Only PATH: zstd needs nothing of the backup's environment (which holds DATABASE_URL).
+        consumer: {
+            command: zstd,
+            args: ["-q", `-${compression.level}`, "--single-thread", "-c"],
+            env: { PATH: request.env.PATH },
+            label: "zstd",
+        },
+        consumerStdoutFd: outputFd,
+        redact,
+    });
+}
+
+/**
+ * `pg_restore --list`: proves the archive's header and table of contents read back; returns
+ * the entry count. A zstd-compressed archive is decompressed into pg_restore's stdin, and
+ * only as far as pg_restore reads (the table of contents comes first): the stored bytes'
+ * checksum, not this listing, is what speaks for the rest.
+ */
 export async function listArchive(file: string, env: NodeJS.ProcessEnv): Promise<number> {
+    if (isZstdFile(file)) return listArchiveStream(fs.createReadStream(file, { highWaterMark: 1024 * 1024 }), env);
     const { stdout } = await runChild({ command: pgBinary("pg_restore", env), args: ["--list", file], env });
-    return stdout.split("\n").filter((line) => line.trim() !== "" && !line.startsWith(";")).length;
+    return countEntries(stdout);
+}
+
+/** `listArchive` of a stored archive read as a stream (a download): either kind, told by its first bytes. */
+export async function listArchiveStream(body: Readable, env: NodeJS.ProcessEnv): Promise<number> {
+    const { head, stream } = await peek(body, ZSTD_MAGIC.length);
+    const pgRestore = { command: pgBinary("pg_restore", env), args: ["--list"], env, label: "pg_restore" };
+    if (!isZstdHead(head)) return countEntries((await runChild({ ...pgRestore, input: [stream] })).stdout);
+    const zstd = zstdBinary(env, "the archive is compressed with zstd (a `.dump.zst`), which reads it");
+    const { stdout } = await runPipe({
+        // From stdin: zstd's messages then say `stdin` rather than a clipped file name.
+        producer: { command: zstd, args: ["-q", "-d", "-c"], env: { PATH: env.PATH }, label: "zstd" },
+        consumer: pgRestore,
+        input: [stream],
+        consumerReadsHead: true,
+        redact: (text) => text,
+    });
+    return countEntries(stdout);
+}
+
+function countEntries(listing: string): number {
+    return listing.split("\n").filter((line) => line.trim() !== "" && !line.startsWith(";")).length;
 }
 
 export interface DumpCheck {
@@ -151,7 +218,8 @@ export interface DumpCheck {
 
 /**
  * Re-reads the file's bytes for the checksum while pg_restore reads its table of
- * contents: together far cheaper than the dump (no decompression, no server).
+ * contents: together far cheaper than the dump (no server, and of a `.dump.zst` only
+ * the head is decompressed).
  * An unreadable archive is reported, not thrown, so its checksum is reported too.
  */
 export async function checkDumpFile(file: string, env: NodeJS.ProcessEnv): Promise<DumpCheck> {

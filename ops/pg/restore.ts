@@ -1,9 +1,10 @@
 import * as fs from "fs";
 import { Client } from "pg";
-import { Writable } from "stream";
+import { Readable, Transform, Writable } from "stream";
 import { checksumMismatch, HashingCounter, ProgressMeter, runChild } from "../checksum";
 import { connect, pgBinary, pgEnv, PgTarget, quoteIdent, redactor, withDatabase } from "./connection";
 import { compareFacts, Facts, readFacts, summarizeFacts } from "./facts";
+import { isZstdFile, runPipe, zstdBinary } from "./zstd";
 
 const MAX_IDENTIFIER = 63;
 
@@ -61,20 +62,34 @@ export interface RestoreStream {
 
 /**
  * Feeds the archive to pg_restore through stdin, counting bytes for progress and
- * hashing them, so the checksum check costs no extra read.
+ * hashing them, so the checksum check costs no extra read. A zstd-compressed archive
+ * (`.dump.zst`, told by its first bytes) goes through `zstd -d` on its way: the bytes
+ * hashed and counted are the stored, compressed ones, which the record's checksum is of.
  */
 export async function restoreArchive(file: string, target: PgTarget, env: NodeJS.ProcessEnv, stderr: Writable): Promise<RestoreStream> {
     const started = Date.now();
     const meter = new ProgressMeter("restored", stderr);
     const counter = new HashingCounter((bytes) => meter.update(bytes));
-    await runChild({
+    const input: [Readable, Transform] = [fs.createReadStream(file, { highWaterMark: 4 * 1024 * 1024 }), counter];
+    const pgRestore = {
         command: pgBinary("pg_restore", env),
         // A plain name (never a connection string) for --dbname: the rest comes from the PG* environment.
         args: ["--exit-on-error", "--no-password", `--dbname=${target.database}`],
         env: pgEnv(target, env),
-        input: [fs.createReadStream(file, { highWaterMark: 4 * 1024 * 1024 }), counter],
-        redact: redactor(target),
-    });
+        label: "pg_restore",
+    };
+    const redact = redactor(target);
+    if (isZstdFile(file)) {
+        const zstd = zstdBinary(env, `\`${file}\` is compressed with zstd (a \`.dump.zst\`), which restoring it needs`);
+        await runPipe({
+            producer: { command: zstd, args: ["-q", "-d", "-c"], env: { PATH: env.PATH }, label: "zstd" },
+            consumer: pgRestore,
+            input,
+            redact,
+        });
+    } else {
+        await runChild({ ...pgRestore, input, redact });
+    }
     meter.finish(counter.bytes);
     return { sha256: counter.digest(), bytes: counter.bytes, durationMs: Date.now() - started };
 }

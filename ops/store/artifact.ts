@@ -21,6 +21,11 @@ export interface ArtifactSink {
     commit(written: { readonly sha256: string; readonly bytes: number }): Promise<void>;
     /** Removes whatever was written; safe to call after a failed `commit` or twice. */
     abort(): Promise<void>;
+    /**
+     * Why the sink stopped taking bytes (an upload S3 refused), when it did: the producer then
+     * only sees a broken pipe, and this is the cause to report.
+     */
+    failure?(): Error | undefined;
 }
 
 /**

@@ -135,11 +135,11 @@ describe("e2e: faults during a release on docker-host", function () {
         // A dump is written under `<file>.<pid>.partial` and gets its name only once whole: the killed one keeps the partial name.
         const files = fs.readdirSync(path.join(PROJECT_DIR, world.backupDir));
         const logged = backupLog(world).map((r) => path.basename(String(r.location)));
-        const partial = files.filter((f) => /\.dump\.\d+\.partial$/.test(f));
+        const partial = files.filter((f) => /\.dump(\.zst)?\.\d+\.partial$/.test(f));
         assert.strictEqual(partial.length, 1, `one partial dump: ${files.join(", ")}`);
         assert.deepStrictEqual(
-            files.filter((f) => f.endsWith(".dump")).sort(),
-            [...logged].filter((f) => f.endsWith(".dump")).sort(),
+            files.filter((f) => /\.dump(\.zst)?$/.test(f)).sort(),
+            [...logged].filter((f) => /\.dump(\.zst)?$/.test(f)).sort(),
             "every whole dump is logged",
         );
         interruptedDump = partial[0];

@@ -28,8 +28,8 @@ describe("backup whose record cannot be logged (real PostgreSQL)", function () {
 
     it("a full disk (--log /dev/full): removes the unrecorded dump and facts and says so", async () => {
         const run = await runOps(postgres("/dev/full"), opsEnv(pg, db));
-        const id = startedId(run.stderr, ".dump");
-        const dump = path.join(dir, `${id}.dump`);
+        const id = startedId(run.stderr, ".dump.zst");
+        const dump = path.join(dir, `${id}.dump.zst`);
         assert.deepEqual([run.code, run.stdout], [1, ""]);
         assert.ok(
             run.stderr.endsWith(

@@ -153,15 +153,14 @@ describe("restore --kind postgres (real PostgreSQL)", function () {
 
         const run = await runOps(["restore", "--id", record.id, "--log", log], opsEnv(pg, db));
         assert.equal(run.code, 1);
-        assert.ok(
-            run.stderr.endsWith(
-                `restore: checksum mismatch for \`${record.location}\`: expected sha256 ${wrong}, got ${record.sha256}\n` +
-                    "restore: failed; the live data was not touched\n",
-            ),
+        // Checked before anything is created: no scratch database, and the restore never began.
+        assert.equal(
             run.stderr,
+            `restore: checksum mismatch for \`${record.location}\`: expected sha256 ${wrong}, got ${record.sha256}\n` +
+                "restore: failed; the live data was not touched\n",
         );
         assert.equal(await contents(pg, db), damaged);
-        await pg.psql("postgres", `DROP DATABASE ${JSON.parse(run.stdout).scratchDatabase};`);
+        assert.deepEqual(await databasesLike(pg, `${db}_%restore_%`), []);
     });
 
     it("--drill restores and verifies a scratch copy, drops it, and leaves live untouched", async () => {

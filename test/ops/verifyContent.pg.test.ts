@@ -22,7 +22,10 @@ describe("verify --file without --sha256 (real PostgreSQL)", function () {
         db = await seedAppDatabase(pg, "verify_content");
         dir = await backupDir();
         elsewhere = await backupDir();
-        const run = await runOps(["backup", "--kind", "postgres", "--app", "shop", "--version", "v1.4.2", "--dir", dir], opsEnv(pg, db));
+        const run = await runOps(
+            ["backup", "--kind", "postgres", "--app", "shop", "--version", "v1.4.2", "--dir", dir, "--compress", "none"],
+            opsEnv(pg, db),
+        );
         assert.equal(run.code, 0, run.stderr);
         record = JSON.parse(run.stdout);
         intact = fs.readFileSync(record.location);

@@ -204,6 +204,7 @@ describe("plan: what the update is compared with", () => {
             before: { version: "v1.5.0", previous: "v1.4.2", weights: { "v1.5.0": 10, "v1.4.2": 90 }, schemaHead: "v1.5.0" },
             after: { version: "v1.5.0", previous: "v1.4.2", weights: { "v1.5.0": 50, "v1.4.2": 50 }, schemaHead: "v1.5.0" },
             transition: "traffic-shift",
+            schemaHeadSource: { from: "stack-outputs", ledger: "checked-at-preview" },
             lookedUpDigests: [],
             steps: [
                 notRun("record version", "v1.5.0 and v1.4.2 are already recorded"),

@@ -3,6 +3,10 @@
  * `comparedWith` is the line that names what the update is compared with.
  */
 
+/** The shop stack sets `release:databaseUrl`: the plan relies on the outputs, and the preview checks them against the ledger. */
+const HEAD_SOURCE =
+    "  head source  the recorded stack outputs (the plan reads no database; `pulumi preview` checks them against the migration ledger)";
+
 /** A first deploy of v1.4.2 with data: backup and migration, no writer to stop yet, everything created. */
 export function firstDeployPlan(comparedWith: string): string {
     return [
@@ -14,6 +18,7 @@ export function firstDeployPlan(comparedWith: string): string {
         "  weights      none → v1.4.2 100%",
         "  transition   first-deploy",
         "  schema head  none → v1.4.2",
+        HEAD_SOURCE,
         "",
         "Runbook steps, in order ([x] this update runs it, [ ] it does not):",
         "  [x] 1. record version: none → v1.4.2 (stack output `version`)",
@@ -26,7 +31,7 @@ export function firstDeployPlan(comparedWith: string): string {
         "  [x] 8. weights: v1.4.2 100%",
         "",
         "Resources:",
-        "  created (31):",
+        "  created (32):",
         "    aws:cloudwatch/logGroup:LogGroup                   shop-ecs-logs",
         "    aws:ec2/securityGroup:SecurityGroup                shop-ecs-lb",
         "    aws:ec2/securityGroup:SecurityGroup                shop-ecs-service",
@@ -47,6 +52,7 @@ export function firstDeployPlan(comparedWith: string): string {
         "    command:local:Command                              shop-backup-v1.4.2-pg-dump",
         "    command:local:Command                              shop-migrate-v1.4.2-run",
         "    command:local:Command                              shop-preflight-v1.4.2-checks",
+        "    command:local:Command                              shop-preflight-v1.4.2-store-check",
         "    command:local:Command                              shop-prune-v1.4.2",
         "    command:local:Command                              shop-smoke-v1.4.2-run",
         "    safe-release:aws:EcsPlatform                       shop-ecs",
@@ -61,7 +67,7 @@ export function firstDeployPlan(comparedWith: string): string {
         "  updated: none",
         "  deleted: none",
         "",
-        "Summary: first-deploy: runs record version, backup, migrate, deploy, smoke, weights; traffic v1.4.2 100%; 31 to create, 0 to update, 0 to delete, 0 unchanged",
+        "Summary: first-deploy: runs record version, backup, migrate, deploy, smoke, weights; traffic v1.4.2 100%; 32 to create, 0 to update, 0 to delete, 0 unchanged",
         "",
     ].join("\n");
 }
@@ -73,12 +79,13 @@ export function firstDeployPlan(comparedWith: string): string {
  * config was the stack's first update.
  */
 const FIRST_DEPLOY_STEPS_DELETED = [
-    "  deleted (9):",
+    "  deleted (10):",
     "    aws:ecs/taskDefinition:TaskDefinition  shop-ecs-v1.4.2-api-oneoff",
     "    aws:rds/snapshot:Snapshot              shop-backup-v1.4.2-rds",
     "    command:local:Command                  shop-backup-v1.4.2-pg-dump",
     "    command:local:Command                  shop-migrate-v1.4.2-run",
     "    command:local:Command                  shop-preflight-v1.4.2-checks",
+    "    command:local:Command                  shop-preflight-v1.4.2-store-check",
     "    command:local:Command                  shop-prune-v1.4.2",
     "    safe-release:data:Migration            shop-migrate-v1.4.2",
     "    safe-release:data:PreUpgradeBackup     shop-backup-v1.4.2",
@@ -96,6 +103,7 @@ export function releaseStartPlan(comparedWith: string, afterFirstDeploy = false)
         "  weights      v1.4.2 100% → v1.5.0 0% / v1.4.2 100%",
         "  transition   release",
         "  schema head  v1.4.2 → v1.5.0",
+        HEAD_SOURCE,
         "",
         "Runbook steps, in order ([x] this update runs it, [ ] it does not):",
         "  [x] 1. record version: v1.4.2 → v1.5.0 (stack output `version`); previous none → v1.4.2 (stack output `previous`)",
@@ -108,7 +116,7 @@ export function releaseStartPlan(comparedWith: string, afterFirstDeploy = false)
         "  [x] 8. weights: v1.5.0 0% / v1.4.2 100%",
         "",
         "Resources:",
-        "  created (23):",
+        "  created (24):",
         "    aws:ecs/service:Service                shop-ecs-v1.5.0-api-service",
         "    aws:ecs/service:Service                shop-ecs-v1.5.0-worker-service",
         "    aws:ecs/taskDefinition:TaskDefinition  shop-ecs-v1.5.0-api-oneoff",
@@ -120,6 +128,7 @@ export function releaseStartPlan(comparedWith: string, afterFirstDeploy = false)
         "    command:local:Command                  shop-backup-v1.5.0-pg-dump",
         "    command:local:Command                  shop-migrate-v1.5.0-run",
         "    command:local:Command                  shop-preflight-v1.5.0-checks",
+        "    command:local:Command                  shop-preflight-v1.5.0-store-check",
         "    command:local:Command                  shop-prune-v1.5.0",
         "    command:local:Command                  shop-quiesce-v1.5.0-resume",
         "    command:local:Command                  shop-quiesce-v1.5.0-stop",
@@ -136,7 +145,7 @@ export function releaseStartPlan(comparedWith: string, afterFirstDeploy = false)
         "    aws:lb/listener:Listener  shop-ecs-listener",
         ...(afterFirstDeploy ? FIRST_DEPLOY_STEPS_DELETED : ["  deleted: none"]),
         "",
-        `Summary: release: runs record version, quiesce, backup, migrate, resume, deploy, smoke, weights; traffic v1.5.0 0% / v1.4.2 100%; 23 to create, 1 to update, ${afterFirstDeploy ? 9 : 0} to delete, 21 unchanged`,
+        `Summary: release: runs record version, quiesce, backup, migrate, resume, deploy, smoke, weights; traffic v1.5.0 0% / v1.4.2 100%; 24 to create, 1 to update, ${afterFirstDeploy ? 10 : 0} to delete, 21 unchanged`,
         "",
     ].join("\n");
 }
@@ -152,6 +161,7 @@ export function trafficShiftPlan(comparedWith: string): string {
         "  weights      v1.5.0 10% / v1.4.2 90% → v1.5.0 50% / v1.4.2 50%",
         "  transition   traffic-shift",
         "  schema head  v1.5.0 (unchanged)",
+        HEAD_SOURCE,
         "",
         "Runbook steps, in order ([x] this update runs it, [ ] it does not):",
         "  [ ] 1. record version: not run: v1.5.0 and v1.4.2 are already recorded",
@@ -185,6 +195,7 @@ export function rollbackPlan(comparedWith: string): string {
         "  weights      v1.5.0 100% / v1.4.2 0% → v1.4.2 100% / v1.5.0 0%",
         "  transition   rollback",
         "  schema head  v1.5.0 (unchanged)",
+        HEAD_SOURCE,
         "",
         "Runbook steps, in order ([x] this update runs it, [ ] it does not):",
         "  [x] 1. record version: v1.5.0 → v1.4.2 (stack output `version`); previous v1.4.2 → v1.5.0 (stack output `previous`)",

@@ -1,0 +1,145 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { stepResource } from "../../core/runbook";
+import { ConfigError } from "../../settings/checks";
+import { ReleaseConfig } from "../../settings/release";
+import { NO_RERUN, OPS, commandLine } from "./opsCommand";
+
+/**
+ * Two checks of a forward migration that run while the writers still run, so that a
+ * failure stops the update with nothing stopped and the live data untouched.
+ */
+
+export interface DriftCheckArgs {
+    readonly app: string;
+    readonly onDrift: "stop" | "warn";
+    readonly migrationsDir?: string;
+    readonly databaseUrl: pulumi.Output<string>;
+}
+
+/**
+ * `drift`: the live schema against the one the schema head's migration recorded (or the
+ * Prisma migrations replayed). A head migrated before schemas were recorded has no
+ * reference: it is said, not failed (the migration this update runs records one).
+ */
+export class DriftCheck extends pulumi.ComponentResource {
+    public readonly run: command.local.Command;
+
+    constructor(name: string, args: DriftCheckArgs, opts: pulumi.ComponentResourceOptions = {}) {
+        super(stepResource("check drift").component, name, {}, opts);
+        const argv = [
+            ...OPS,
+            "drift",
+            "--app",
+            args.app,
+            "--on-drift",
+            args.onDrift,
+            ...(args.migrationsDir !== undefined ? ["--migrations-dir", args.migrationsDir] : []),
+            "--without-reference",
+            "skip",
+        ];
+        this.run = new command.local.Command(
+            `${name}${stepResource("check drift").child}`,
+            { create: commandLine(argv), update: NO_RERUN, environment: { DATABASE_URL: args.databaseUrl } },
+            { parent: this, dependsOn: opts.dependsOn, additionalSecretOutputs: ["environment"] },
+        );
+        this.registerOutputs({});
+    }
+}
+
+export interface RehearsalArgs {
+    readonly app: string;
+    readonly version: string;
+    readonly digest: pulumi.Output<string>;
+    /** The migration's own runner (the one-off task): the rehearsal runs exactly what the migration will. */
+    readonly runner: pulumi.Output<string[]>;
+    readonly databaseUrl: pulumi.Output<string>;
+    /** The runner's secret environment (the task's DATABASE_URL among it), as the Migration passes it. */
+    readonly environment?: Record<string, pulumi.Output<string>>;
+    readonly criticalTables: readonly string[];
+    readonly expectChanged: readonly string[];
+    readonly migrationsDir?: string;
+    readonly lockTimeout: string;
+    readonly fixForwardFrom?: string;
+}
+
+/**
+ * `rehearse --from-live`: a dump of the live database taken now, while the writers run,
+ * restored into a scratch database where the migration runs by the same rules, its
+ * ledger rows and the critical tables' row counts checked, then dropped. Its own dump,
+ * not the pre-upgrade backup: that one is taken inside the write pause, and a rehearsal
+ * there would lengthen the pause by a restore and a migration. Its JSON result carries
+ * `migrationSeconds`, the expected length of the write pause.
+ */
+export class Rehearsal extends pulumi.ComponentResource {
+    public readonly run: command.local.Command;
+    /** The migration's wall time on the copy, in seconds: what the write pause will about be. */
+    public readonly migrationSeconds: pulumi.Output<number | undefined>;
+
+    constructor(name: string, args: RehearsalArgs, opts: pulumi.ComponentResourceOptions = {}) {
+        super(stepResource("rehearse").component, name, { version: args.version }, opts);
+        const argv = pulumi
+            .all([args.digest, args.runner])
+            .apply(([digest, runner]) => [
+                ...OPS,
+                "rehearse",
+                "--from-live",
+                "--app",
+                args.app,
+                "--version",
+                args.version,
+                "--digest",
+                digest,
+                ...(args.criticalTables.length > 0 ? ["--critical-tables", args.criticalTables.join(",")] : []),
+                ...(args.expectChanged.length > 0 ? ["--expect-changed", args.expectChanged.join(",")] : []),
+                ...(args.migrationsDir !== undefined ? ["--migrations-dir", args.migrationsDir] : []),
+                "--lock-timeout",
+                args.lockTimeout,
+                ...(args.fixForwardFrom !== undefined ? ["--fix-forward-from", args.fixForwardFrom] : []),
+                "--",
+                ...runner,
+            ]);
+        this.run = new command.local.Command(
+            `${name}${stepResource("rehearse").child}`,
+            {
+                create: commandLine(argv),
+                update: NO_RERUN,
+                environment: { DATABASE_URL: args.databaseUrl, ...args.environment, SAFE_RELEASE_LEDGER_URL: args.databaseUrl },
+                triggers: [args.version, args.digest],
+            },
+            { parent: this, dependsOn: opts.dependsOn, additionalSecretOutputs: ["environment"] },
+        );
+        this.migrationSeconds = this.run.stdout.apply((stdout) => {
+            try {
+                const seconds = JSON.parse(stdout).migrationSeconds;
+                return typeof seconds === "number" ? seconds : undefined;
+            } catch {
+                return undefined;
+            }
+        });
+        this.registerOutputs({ version: args.version, migrationSeconds: this.migrationSeconds });
+    }
+}
+
+/**
+ * A rehearsal points the migration at the copy through DATABASE_URL, so the migration's
+ * runner must take its database from there. On aws-ecs the one-off task reads it from
+ * Secrets Manager, where no copy can be substituted: refused rather than risk migrating
+ * the live database while its writers run.
+ */
+export function checkRehearsable(config: ReleaseConfig): void {
+    const migrate = config.data.migrate!;
+    if (config.platform === "aws-ecs") {
+        throw new ConfigError(
+            "`release:migrate.rehearse` is not available on aws-ecs: the one-off migration task reads its DATABASE_URL from " +
+                "Secrets Manager, so it cannot be pointed at a copy; rehearse on a staging stack of docker-host or host, or set it to false",
+        );
+    }
+    const component = config.components.find((c) => c.name === migrate.component)!;
+    if (component.secretEnv.DATABASE_URL === undefined) {
+        throw new ConfigError(
+            `\`release:migrate.rehearse\` needs the migration's component \`${component.name}\` to take its database from ` +
+                "`secretEnv.DATABASE_URL`: the rehearsal points that variable at the copy, and a database named anywhere else would be the live one",
+        );
+    }
+}
