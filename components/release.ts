@@ -41,6 +41,8 @@ export interface ReleaseOutputs {
     readonly restoredFrom?: pulumi.Output<string>;
     /** Version → slot on `host`: where each live version listens, kept while it is live. */
     readonly slots?: pulumi.Output<Record<string, number>>;
+    /** The rehearsed migration's wall time on a copy, in seconds: how long the writers will about be stopped. */
+    readonly rehearsedMigrationSeconds?: pulumi.Output<number | undefined>;
     /** Version → names of the alarms watching it (aws-ecs with `release:analysis`). */
     readonly alarms: Record<string, string[]>;
     readonly transition: string;
@@ -103,6 +105,7 @@ export class Release extends pulumi.ComponentResource {
             backups: data.backups.apply((fresh) => listedBackups(last, fresh, config.data.backup)),
             ...(restoredFrom !== undefined ? { restoredFrom: recorded(restoredFrom) } : {}),
             ...(routing.slots !== undefined ? { slots: pulumi.all([routing.slots, completed]).apply(([slots]) => slots) } : {}),
+            ...(data.rehearsedMigrationSeconds !== undefined ? { rehearsedMigrationSeconds: data.rehearsedMigrationSeconds } : {}),
             alarms: Object.fromEntries(deployed.filter((d) => (d.alarmNames ?? []).length > 0).map((d) => [d.version, d.alarmNames!])),
             transition: plan.transition,
             summary: plan.summary,

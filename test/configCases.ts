@@ -360,6 +360,21 @@ export const BAD: Array<[string, Raw, string]> = [
         '`release:migrate.lockTimeout` must be a duration such as `30s`, `10m` or `1h`; got "10"',
     ],
     [
+        "migrate rehearsal without a migration command",
+        { migrate: { quiesce: ["worker"], rehearse: true } },
+        "`release:migrate.rehearse` needs `release:migrate.command`: a rehearsal runs the migration on a restored copy",
+    ],
+    [
+        "migrate onDrift neither stop nor warn",
+        { databaseUrl: "postgres://x", migrate: { command: "x", onDrift: "ignore" } },
+        '`release:migrate.onDrift` must be "stop" or "warn"; got "ignore"',
+    ],
+    [
+        "migrate expects a change to a table that is not critical",
+        { databaseUrl: "postgres://x", database: { criticalTables: ["users"] }, migrate: { command: "x", expectChanged: ["orders"] } },
+        '`release:migrate.expectChanged[0]` must be a table of `release:database.criticalTables` (`users`); got "orders"',
+    ],
+    [
         "database without its URL",
         { database: { criticalTables: ["users"] } },
         "`release:database` needs `release:databaseUrl`: set it with `pulumi config set --secret release:databaseUrl`",

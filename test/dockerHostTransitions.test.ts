@@ -41,6 +41,18 @@ function routerWeights(run: ProgramRun): Record<string, number> {
     );
 }
 
+const ROLLBACK_CHECK = [
+    "command:local:Command::shop-rollback-check-v1.5.0-run",
+    "safe-release:data:RollbackCheck::shop-rollback-check-v1.5.0",
+];
+
+/** The images the rollback check of a release start asks the registry for: the ones the stack pinned for v1.4.2. */
+function pinnedImagesOf(run: ProgramRun, version: string): string {
+    return Object.values((run.outputs.images as Record<string, Record<string, string>>)[version])
+        .sort()
+        .join(",");
+}
+
 describe("release transitions on docker-host (DESIGN.md transition table)", () => {
     it("first deploy: creates v1.4.2 at 100%, the network and the router", async () => {
         const empty: ProgramRun = { resources: new Map(), outputs: {} };
@@ -59,7 +71,12 @@ describe("release transitions on docker-host (DESIGN.md transition table)", () =
 
     it("start a release: creates only v1.5.0's resources and adds it to the router at weight 0", async () => {
         const diff = await planDiff(release("v1.4.2"), release("v1.5.0", "v1.4.2", 0));
-        assert.deepEqual(diff.names("created"), versionResources("v1.5.0"));
+        assert.deepEqual(diff.names("created"), [...versionResources("v1.5.0"), ...ROLLBACK_CHECK].sort());
+        // Before anything of v1.5.0 starts: the registry still serves what a rollback to v1.4.2 would run.
+        assert.equal(
+            resource(diff.after, "command:local:Command", "shop-rollback-check-v1.5.0-run").inputs.create,
+            `node ops/bin/safe-release-ops.js artifacts-check --version v1.4.2 --images ${pinnedImagesOf(diff.after, "v1.4.2")}`,
+        );
         assert.deepEqual(diff.names("updated"), [ROUTER_CONFIG]);
         assert.deepEqual(diff.names("deleted"), []);
         assert.deepEqual(routerWeights(diff.after), { "v1.5.0": 0, "v1.4.2": 100 });

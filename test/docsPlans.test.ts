@@ -99,14 +99,14 @@ describe("docs: how a doc's change is applied to the stack file", () => {
         };
         const outcome = await planChange(change);
         assert.ok("plan" in outcome);
-        assert.equal(firstMissingLine(["  [x] 8. weights: v1.5.0 0% / v1.4.2 100%"], outcome.plan), undefined);
+        assert.equal(firstMissingLine(["  [x] 11. weights: v1.5.0 0% / v1.4.2 100%"], outcome.plan), undefined);
         assert.equal(
-            firstMissingLine(["  [x] 8. weights: v1.5.0 10% / v1.4.2 90%"], outcome.plan),
-            "  [x] 8. weights: v1.5.0 10% / v1.4.2 90%",
+            firstMissingLine(["  [x] 11. weights: v1.5.0 10% / v1.4.2 90%"], outcome.plan),
+            "  [x] 11. weights: v1.5.0 10% / v1.4.2 90%",
         );
         assert.equal(
-            firstMissingLine(["  [x] 8. weights: v1.5.0 0% / v1.4.2 100%", "  [x] 2. quiesce: stop worker of v1.4.2"], outcome.plan),
-            "  [x] 2. quiesce: stop worker of v1.4.2",
+            firstMissingLine(["  [x] 11. weights: v1.5.0 0% / v1.4.2 100%", "  [x] 5. quiesce: stop worker of v1.4.2"], outcome.plan),
+            "  [x] 5. quiesce: stop worker of v1.4.2",
             "lines must appear in order",
         );
     });

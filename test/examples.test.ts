@@ -202,6 +202,7 @@ describe("examples/ (the seeds' services on docker-host)", () => {
             assert.deepEqual(commands(run), [
                 "progressdb-backup-v0.6.0-directory",
                 "progressdb-backup-v0.6.0-pg-dump",
+                "progressdb-drift-v0.6.0-run",
                 "progressdb-host-progressdb",
                 "progressdb-host-prune",
                 "progressdb-host-router",
@@ -212,8 +213,20 @@ describe("examples/ (the seeds' services on docker-host)", () => {
                 "progressdb-preflight-v0.6.0-store-check",
                 "progressdb-prune-v0.6.0",
                 "progressdb-quiesce-v0.6.0-stop",
+                "progressdb-rollback-check-v0.6.0-run",
                 "progressdb-smoke-v0.6.0-run",
             ]);
+            // Before anything stops: v0.5.0's release directory is intact (the way back), and the live schema is the head's.
+            assert.match(
+                create(run, "progressdb-rollback-check-v0.6.0-run"),
+                new RegExp(`^${OPS} host-check --root ${ROOT} --version v0\\.5\\.0 --components progressdb=[0-9a-f]{64}$`),
+            );
+            assert.deepEqual(deps(run, "progressdb-preflight-v0.6.0-checks"), ["progressdb-rollback-check-v0.6.0-run"]);
+            assert.deepEqual(deps(run, "progressdb-drift-v0.6.0-run"), [
+                "progressdb-preflight-v0.6.0-checks",
+                "progressdb-preflight-v0.6.0-store-check",
+            ]);
+            assert.ok(deps(run, "progressdb-quiesce-v0.6.0-stop").includes("progressdb-drift-v0.6.0-run"));
             assert.equal(create(run, "progressdb-quiesce-v0.6.0-stop"), `${SUPERVISORCTL} stop progressdb-progressdb`);
             assert.deepEqual(deps(run, "progressdb-backup-v0.6.0-directory"), ["progressdb-quiesce-v0.6.0-stop"]);
             assert.equal(
@@ -229,6 +242,7 @@ describe("examples/ (the seeds' services on docker-host)", () => {
             );
             assert.deepEqual(deps(run, "progressdb-host-progressdb"), [
                 "progressdb-migrate-v0.6.0-run",
+                "progressdb-rollback-check-v0.6.0-run",
                 "progressdb-host-v0.6.0-progressdb-release",
             ]);
             for (const [r, version] of [

@@ -100,7 +100,7 @@ async function startRelease(platform: "aws-ecs" | "docker-host"): Promise<Progra
 }
 
 describe("platform parity: the same release config runs the same steps in the same order on aws-ecs and docker-host", () => {
-    it("preflight → quiesce → backup → migrate → resume → services → routing, step for step", async () => {
+    it("rollback check → preflight → drift → quiesce → backup → migrate → resume → services → routing, step for step", async () => {
         // One program run at a time: the mocks are process-wide.
         const ecs = await startRelease("aws-ecs");
         const docker = await startRelease("docker-host");
@@ -111,7 +111,9 @@ describe("platform parity: the same release config runs the same steps in the sa
         assert.deepEqual(
             order.filter((s) => !s.includes("v1.4.2")),
             [
+                "RollbackCheck shop-rollback-check-v1.5.0",
                 "Preflight shop-preflight-v1.5.0",
+                "DriftCheck shop-drift-v1.5.0",
                 "Quiesce shop-quiesce-v1.5.0",
                 "PreUpgradeBackup shop-backup-v1.5.0",
                 "Migration shop-migrate-v1.5.0",

@@ -32,6 +32,8 @@ export interface DataSteps {
     readonly ready: pulumi.Resource[];
     /** Records of the backup this update keeps (the schema head's). */
     readonly backups: pulumi.Output<ListedBackup[]>;
+    /** The rehearsed migration's wall time on the copy, in seconds: the expected length of the write pause. */
+    readonly rehearsedMigrationSeconds?: pulumi.Output<number | undefined>;
 }
 
 /**
@@ -120,7 +122,8 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
         },
         { parent, dependsOn: args.after ?? [] },
     );
-    const checked = [preflight, ...migrationChecks(name, args, head, [preflight], parent)];
+    const checks = migrationChecks(name, args, head, [preflight], parent);
+    const checked = [preflight, ...checks.runs];
 
     // Backing up after the writers stop is what makes a restore lose nothing; `beforeQuiesce` trades that for a shorter pause.
     const beforeQuiesce = data.backup.beforeQuiesce && writers.length > 0;
@@ -170,7 +173,11 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
     }
     const ready = stop?.resumeAfter([last]) ?? last;
     pruneBackups(`${name}-prune-${head}`, data.backup, backup.records, ready, parent);
-    return { ready: [ready], backups: backup.records };
+    return {
+        ready: [ready],
+        backups: backup.records,
+        ...(checks.rehearsal !== undefined ? { rehearsedMigrationSeconds: checks.rehearsal.migrationSeconds } : {}),
+    };
 }
 
 /**
@@ -183,10 +190,10 @@ function migrationChecks(
     head: string,
     after: pulumi.Resource[],
     parent: pulumi.Resource,
-): pulumi.Resource[] {
+): { runs: pulumi.Resource[]; rehearsal?: Rehearsal } {
     const { config, plan, databaseUrl } = args;
     const { migrate, database } = config.data;
-    if (migrate?.command === undefined || databaseUrl === undefined) return [];
+    if (migrate?.command === undefined || databaseUrl === undefined) return { runs: [] };
     const checks: pulumi.Resource[] = [];
     if (plan.schemaHead.before !== undefined) {
         const drift = new DriftCheck(
@@ -223,9 +230,9 @@ function migrationChecks(
             // After the drift check: a rehearsal on a drifted schema would only rehearse on the drift.
             { parent, dependsOn: [...after, ...checks, ...task.needs] },
         );
-        checks.push(rehearsal.run);
+        return { runs: [...checks, rehearsal.run], rehearsal };
     }
-    return checks;
+    return { runs: checks };
 }
 
 /** Snapshots live in RDS, not in the backup log; everything else the log records. */

@@ -28,13 +28,7 @@ import { isZstdFile, isZstdHead, peek, runPipe, ZSTD_MAGIC, zstdBinary } from ".
  * one file with one SHA-256 taken in one pass. `gzip:N` is pg_dump's own zlib (no zstd
  * needed), `none` the archive as pg_dump writes it (what older backups are).
  */
-export {
-    COMPRESS_VALUES,
-    DEFAULT_DUMP_COMPRESSION,
-    describeCompression,
-    dumpFileName,
-    parseDumpCompression,
-} from "./dumpCompression";
+export { COMPRESS_VALUES, DEFAULT_DUMP_COMPRESSION, describeCompression, dumpFileName, parseDumpCompression } from "./dumpCompression";
 export type { DumpCompression } from "./dumpCompression";
 
 export interface DumpRequest {

@@ -19,7 +19,7 @@ describe("the host agent (ops/hostAgent.ts)", function () {
         const result = agent(["backup"]);
         assert.deepEqual(
             [result.status, result.stderr],
-            [2, "unknown command `backup`; valid commands: host-install, host-prune, host-router, host-service, host-unpack\n"],
+            [2, "unknown command `backup`; valid commands: host-check, host-install, host-prune, host-router, host-service, host-unpack\n"],
         );
     });
 

@@ -164,10 +164,12 @@ describe("plan: what the update is compared with", () => {
         const report = JSON.parse((await planInProcess(dir, ["--stack", "staging", "--json"])).stdout);
         const deleted = report.resources.deleted.map((r: { type: string; name: string }) => `${r.type}::${r.name}`);
         assert.deepEqual(deleted.filter((r: string) => r.startsWith("safe-release:data:")).sort(), [
+            "safe-release:data:DriftCheck::shop-drift-v1.5.0",
             "safe-release:data:Migration::shop-migrate-v1.5.0",
             "safe-release:data:PreUpgradeBackup::shop-backup-v1.5.0",
             "safe-release:data:Preflight::shop-preflight-v1.5.0",
             "safe-release:data:Quiesce::shop-quiesce-v1.5.0",
+            "safe-release:data:RollbackCheck::shop-rollback-check-v1.5.0",
         ]);
         assert.deepEqual(report.resources.created, []);
         assert.deepEqual(report.resources.updated, [{ type: "aws:lb/listener:Listener", name: "shop-ecs-listener" }]);
@@ -208,6 +210,9 @@ describe("plan: what the update is compared with", () => {
             lookedUpDigests: [],
             steps: [
                 notRun("record version", "v1.5.0 and v1.4.2 are already recorded"),
+                notRun("check rollback", "no newer version enters: v1.5.0 and v1.4.2 already ran"),
+                notRun("check drift", nothingMigrates),
+                notRun("rehearse", nothingMigrates),
                 notRun("quiesce", nothingMigrates),
                 notRun("backup", nothingMigrates),
                 notRun("migrate", nothingMigrates),

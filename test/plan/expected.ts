@@ -7,7 +7,7 @@
 const HEAD_SOURCE =
     "  head source  the recorded stack outputs (the plan reads no database; `pulumi preview` checks them against the migration ledger)";
 
-/** A first deploy of v1.4.2 with data: backup and migration, no writer to stop yet, everything created. */
+/** A first deploy of v1.4.2 with data: no version to return to, no schema to check for drift, backup and migration, no writer to stop yet, everything created. */
 export function firstDeployPlan(comparedWith: string): string {
     return [
         "Release plan for stack staging (app shop on aws-ecs)",
@@ -22,13 +22,16 @@ export function firstDeployPlan(comparedWith: string): string {
         "",
         "Runbook steps, in order ([x] this update runs it, [ ] it does not):",
         "  [x] 1. record version: none → v1.4.2 (stack output `version`)",
-        "  [ ] 2. quiesce: not run: no version ran before this update, so no writer is running",
-        "  [x] 3. backup: pg_dump + RDS snapshot shop-v1-4-2-pre-upgrade",
-        "  [x] 4. migrate: npx prisma migrate deploy as a one-off task of api@sha256:a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1",
-        "  [ ] 5. resume: not run: no version ran before this update, so no writer is running",
-        "  [x] 6. deploy: v1.4.2 services api, worker",
-        "  [x] 7. smoke: 2 checks against X-Release-Target: v1.4.2",
-        "  [x] 8. weights: v1.4.2 100%",
+        "  [ ] 2. check rollback: not run: a first deploy has no earlier version to return to",
+        "  [ ] 3. check drift: not run: no migration has run yet: no schema to compare with",
+        "  [ ] 4. rehearse: not run: `release:migrate.rehearse` is not set",
+        "  [ ] 5. quiesce: not run: no version ran before this update, so no writer is running",
+        "  [x] 6. backup: pg_dump + RDS snapshot shop-v1-4-2-pre-upgrade",
+        "  [x] 7. migrate: npx prisma migrate deploy as a one-off task of api@sha256:a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1",
+        "  [ ] 8. resume: not run: no version ran before this update, so no writer is running",
+        "  [x] 9. deploy: v1.4.2 services api, worker",
+        "  [x] 10. smoke: 2 checks against X-Release-Target: v1.4.2",
+        "  [x] 11. weights: v1.4.2 100%",
         "",
         "Resources:",
         "  created (32):",
@@ -72,7 +75,6 @@ export function firstDeployPlan(comparedWith: string): string {
     ].join("\n");
 }
 
-/** Starting the release of v1.5.0 beside v1.4.2: the data steps in order, v1.5.0 smoke-tested, no traffic yet. */
 /**
  * The first deploy's finished data steps, which the next update deletes from the
  * state (deleting them runs nothing): listed when the plan knows the deployed
@@ -92,7 +94,11 @@ const FIRST_DEPLOY_STEPS_DELETED = [
     "    safe-release:data:Preflight            shop-preflight-v1.4.2",
 ];
 
-/** `afterFirstDeploy`: the deployed v1.4.2 was the stack's first update, so its data steps are still in the state. */
+/**
+ * Starting the release of v1.5.0 beside v1.4.2: v1.4.2's images checked (the way back), the live schema
+ * checked for drift, then the data steps in order, v1.5.0 smoke-tested, no traffic yet.
+ * `afterFirstDeploy`: the deployed v1.4.2 was the stack's first update, so its data steps are still in the state.
+ */
 export function releaseStartPlan(comparedWith: string, afterFirstDeploy = false): string {
     return [
         "Release plan for stack staging (app shop on aws-ecs)",
@@ -107,16 +113,19 @@ export function releaseStartPlan(comparedWith: string, afterFirstDeploy = false)
         "",
         "Runbook steps, in order ([x] this update runs it, [ ] it does not):",
         "  [x] 1. record version: v1.4.2 → v1.5.0 (stack output `version`); previous none → v1.4.2 (stack output `previous`)",
-        "  [x] 2. quiesce: stop worker of v1.4.2",
-        "  [x] 3. backup: pg_dump + RDS snapshot shop-v1-5-0-pre-upgrade",
-        "  [x] 4. migrate: npx prisma migrate deploy as a one-off task of api@sha256:b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2",
-        "  [x] 5. resume: start worker of v1.4.2",
-        "  [x] 6. deploy: v1.5.0 services api, worker",
-        "  [x] 7. smoke: 2 checks against X-Release-Target: v1.5.0",
-        "  [x] 8. weights: v1.5.0 0% / v1.4.2 100%",
+        "  [x] 2. check rollback: v1.4.2's pinned images are still in their registries, before anything changes",
+        "  [x] 3. check drift: compare the live schema with the one v1.4.2's migration left (a difference is listed)",
+        "  [ ] 4. rehearse: not run: `release:migrate.rehearse` is not set",
+        "  [x] 5. quiesce: stop worker of v1.4.2",
+        "  [x] 6. backup: pg_dump + RDS snapshot shop-v1-5-0-pre-upgrade",
+        "  [x] 7. migrate: npx prisma migrate deploy as a one-off task of api@sha256:b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2",
+        "  [x] 8. resume: start worker of v1.4.2",
+        "  [x] 9. deploy: v1.5.0 services api, worker",
+        "  [x] 10. smoke: 2 checks against X-Release-Target: v1.5.0",
+        "  [x] 11. weights: v1.5.0 0% / v1.4.2 100%",
         "",
         "Resources:",
-        "  created (24):",
+        "  created (28):",
         "    aws:ecs/service:Service                shop-ecs-v1.5.0-api-service",
         "    aws:ecs/service:Service                shop-ecs-v1.5.0-worker-service",
         "    aws:ecs/taskDefinition:TaskDefinition  shop-ecs-v1.5.0-api-oneoff",
@@ -126,18 +135,22 @@ export function releaseStartPlan(comparedWith: string, afterFirstDeploy = false)
         "    aws:lb/targetGroup:TargetGroup         shop-ecs-v1.5.0-api-tg",
         "    aws:rds/snapshot:Snapshot              shop-backup-v1.5.0-rds",
         "    command:local:Command                  shop-backup-v1.5.0-pg-dump",
+        "    command:local:Command                  shop-drift-v1.5.0-run",
         "    command:local:Command                  shop-migrate-v1.5.0-run",
         "    command:local:Command                  shop-preflight-v1.5.0-checks",
         "    command:local:Command                  shop-preflight-v1.5.0-store-check",
         "    command:local:Command                  shop-prune-v1.5.0",
         "    command:local:Command                  shop-quiesce-v1.5.0-resume",
         "    command:local:Command                  shop-quiesce-v1.5.0-stop",
+        "    command:local:Command                  shop-rollback-check-v1.5.0-run",
         "    command:local:Command                  shop-smoke-v1.5.0-run",
         "    safe-release:aws:EcsVersion            shop-ecs-v1.5.0",
+        "    safe-release:data:DriftCheck           shop-drift-v1.5.0",
         "    safe-release:data:Migration            shop-migrate-v1.5.0",
         "    safe-release:data:PreUpgradeBackup     shop-backup-v1.5.0",
         "    safe-release:data:Preflight            shop-preflight-v1.5.0",
         "    safe-release:data:Quiesce              shop-quiesce-v1.5.0",
+        "    safe-release:data:RollbackCheck        shop-rollback-check-v1.5.0",
         "    safe-release:gates:SmokeTest           shop-smoke-v1.5.0",
         "    safe-release:image:PinnedImage         shop-v1.5.0-api",
         "    safe-release:image:PinnedImage         shop-v1.5.0-worker",
@@ -145,7 +158,7 @@ export function releaseStartPlan(comparedWith: string, afterFirstDeploy = false)
         "    aws:lb/listener:Listener  shop-ecs-listener",
         ...(afterFirstDeploy ? FIRST_DEPLOY_STEPS_DELETED : ["  deleted: none"]),
         "",
-        `Summary: release: runs record version, quiesce, backup, migrate, resume, deploy, smoke, weights; traffic v1.5.0 0% / v1.4.2 100%; 24 to create, 1 to update, ${afterFirstDeploy ? 10 : 0} to delete, 21 unchanged`,
+        `Summary: release: runs record version, check rollback, check drift, quiesce, backup, migrate, resume, deploy, smoke, weights; traffic v1.5.0 0% / v1.4.2 100%; 28 to create, 1 to update, ${afterFirstDeploy ? 10 : 0} to delete, 21 unchanged`,
         "",
     ].join("\n");
 }
@@ -165,13 +178,16 @@ export function trafficShiftPlan(comparedWith: string): string {
         "",
         "Runbook steps, in order ([x] this update runs it, [ ] it does not):",
         "  [ ] 1. record version: not run: v1.5.0 and v1.4.2 are already recorded",
-        "  [ ] 2. quiesce: not run: the schema head stays v1.5.0, so nothing migrates",
-        "  [ ] 3. backup: not run: the schema head stays v1.5.0, so nothing migrates",
-        "  [ ] 4. migrate: not run: the schema head stays v1.5.0, so nothing migrates",
-        "  [ ] 5. resume: not run: the schema head stays v1.5.0, so nothing migrates",
-        "  [ ] 6. deploy: not run: no version enters: v1.5.0 and v1.4.2 already run",
-        "  [ ] 7. smoke: not run: no version enters, and the checks are unchanged",
-        "  [x] 8. weights: v1.5.0 50% / v1.4.2 50%",
+        "  [ ] 2. check rollback: not run: no newer version enters: v1.5.0 and v1.4.2 already ran",
+        "  [ ] 3. check drift: not run: the schema head stays v1.5.0, so nothing migrates",
+        "  [ ] 4. rehearse: not run: the schema head stays v1.5.0, so nothing migrates",
+        "  [ ] 5. quiesce: not run: the schema head stays v1.5.0, so nothing migrates",
+        "  [ ] 6. backup: not run: the schema head stays v1.5.0, so nothing migrates",
+        "  [ ] 7. migrate: not run: the schema head stays v1.5.0, so nothing migrates",
+        "  [ ] 8. resume: not run: the schema head stays v1.5.0, so nothing migrates",
+        "  [ ] 9. deploy: not run: no version enters: v1.5.0 and v1.4.2 already run",
+        "  [ ] 10. smoke: not run: no version enters, and the checks are unchanged",
+        "  [x] 11. weights: v1.5.0 50% / v1.4.2 50%",
         "",
         "Resources:",
         "  created: none",
@@ -199,13 +215,16 @@ export function rollbackPlan(comparedWith: string): string {
         "",
         "Runbook steps, in order ([x] this update runs it, [ ] it does not):",
         "  [x] 1. record version: v1.5.0 → v1.4.2 (stack output `version`); previous v1.4.2 → v1.5.0 (stack output `previous`)",
-        "  [ ] 2. quiesce: not run: the schema head stays v1.5.0, so nothing migrates",
-        "  [ ] 3. backup: not run: the schema head stays v1.5.0, so nothing migrates",
-        "  [ ] 4. migrate: not run: the schema head stays v1.5.0, so nothing migrates",
-        "  [ ] 5. resume: not run: the schema head stays v1.5.0, so nothing migrates",
-        "  [ ] 6. deploy: not run: no version enters: v1.4.2 and v1.5.0 already run",
-        "  [ ] 7. smoke: not run: no version enters, and the checks are unchanged",
-        "  [x] 8. weights: v1.4.2 100% / v1.5.0 0%",
+        "  [ ] 2. check rollback: not run: no newer version enters: v1.4.2 and v1.5.0 already ran",
+        "  [ ] 3. check drift: not run: the schema head stays v1.5.0, so nothing migrates",
+        "  [ ] 4. rehearse: not run: the schema head stays v1.5.0, so nothing migrates",
+        "  [ ] 5. quiesce: not run: the schema head stays v1.5.0, so nothing migrates",
+        "  [ ] 6. backup: not run: the schema head stays v1.5.0, so nothing migrates",
+        "  [ ] 7. migrate: not run: the schema head stays v1.5.0, so nothing migrates",
+        "  [ ] 8. resume: not run: the schema head stays v1.5.0, so nothing migrates",
+        "  [ ] 9. deploy: not run: no version enters: v1.4.2 and v1.5.0 already run",
+        "  [ ] 10. smoke: not run: no version enters, and the checks are unchanged",
+        "  [x] 11. weights: v1.4.2 100% / v1.5.0 0%",
         "",
         "Resources:",
         "  created: none",

@@ -69,6 +69,10 @@ describe("plan: the release as the runbooks write it (in-process)", () => {
             report.steps.map((s) => `${s.runs ? "x" : " "} ${s.step}: ${s.detail}`),
             [
                 "x record version: v1.5.0 → v1.4.2 (stack output `version`); previous v1.4.2 → none (stack output `previous`)",
+                // A restore moves back, not forward: nothing to check the way back to, no schema to check or rehearse on.
+                "  check rollback: no newer version enters: v1.4.2 already ran",
+                "  check drift: this update restores backup shop-v1.5.0-20261122T101500.000Z instead",
+                "  rehearse: this update restores backup shop-v1.5.0-20261122T101500.000Z instead",
                 "x quiesce: stop api, worker of v1.4.2",
                 "  backup: this update restores backup shop-v1.5.0-20261122T101500.000Z instead",
                 "  migrate: this update restores backup shop-v1.5.0-20261122T101500.000Z instead",
@@ -80,6 +84,32 @@ describe("plan: the release as the runbooks write it (in-process)", () => {
             ],
         );
         assert.deepEqual([report.before.schemaHead, report.after.schemaHead], ["v1.5.0", "v1.4.2"]);
+    });
+
+    it("a release start of a stack with `onDrift: stop`: the drift check says a difference stops the update", async () => {
+        const stopOnDrift = START.replace("quiesce: [worker] }", "quiesce: [worker], onDrift: stop }");
+        assert.notEqual(stopOnDrift, START);
+        const text = renderReport(await planOf(stopOnDrift, V142, COMPARED));
+        assert.ok(
+            text.includes(
+                "  [x] 3. check drift: compare the live schema with the one v1.4.2's migration left (a difference stops the update)\n",
+            ),
+            text,
+        );
+    });
+
+    it("a rehearsal on aws-ecs is refused: the one-off task's DATABASE_URL cannot be pointed at a copy", async () => {
+        const rehearsed = START.replace("quiesce: [worker] }", "quiesce: [worker], rehearse: true }");
+        assert.notEqual(rehearsed, START);
+        await assert.rejects(planOf(rehearsed, V142, COMPARED), (err: Error) => {
+            assert.ok(err instanceof ProgramRefusal);
+            assert.equal(
+                err.message,
+                "`release:migrate.rehearse` is not available on aws-ecs: the one-off migration task reads its DATABASE_URL from " +
+                    "Secrets Manager, so it cannot be pointed at a copy; rehearse on a staging stack of docker-host or host, or set it to false",
+            );
+            return true;
+        });
     });
 
     it("marks digests the registry would be asked for instead of inventing them", async () => {
@@ -96,7 +126,7 @@ describe("plan: the release as the runbooks write it (in-process)", () => {
             ),
             text,
         );
-        assert.ok(text.includes(`  [x] 4. migrate: npx prisma migrate deploy as a one-off task of api@${LOOKED_UP_DIGEST}\n`), text);
+        assert.ok(text.includes(`  [x] 7. migrate: npx prisma migrate deploy as a one-off task of api@${LOOKED_UP_DIGEST}\n`), text);
         assert.ok(!text.includes(PLACEHOLDER_DIGEST) && !JSON.stringify(report).includes(PLACEHOLDER_DIGEST));
     });
 

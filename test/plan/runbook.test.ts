@@ -2,6 +2,7 @@ import { strict as assert } from "assert";
 import { BACKUP_PARTS, RUNBOOK } from "../../core/runbook";
 import { planOf, shopStack } from "./stackFiles";
 import { ProgramRun, runProgram } from "../support/mockEngine";
+import { dockerConfig } from "../support/dockerFixtures";
 import { ecsConfig } from "../support/fixtures";
 import { StackConfig } from "../support/mockProviders";
 
@@ -35,7 +36,34 @@ async function releaseAndRestore(): Promise<ProgramRun[]> {
         secretKeys,
         lastOutputs: start.outputs,
     });
-    return [start, restore];
+    return [start, restore, await rehearsedStart()];
+}
+
+/** A release start on docker-host with `release:migrate.rehearse` (refused on aws-ecs): the migration's component reads DATABASE_URL. */
+async function rehearsedStart(): Promise<ProgramRun> {
+    const secretKeys = ["release:databaseUrl"];
+    const rehearsed = (overrides: StackConfig) =>
+        dockerConfig({
+            ...DATA,
+            "release:components": {
+                api: {
+                    image: "ghcr.io/acme/shop-api",
+                    role: "web",
+                    port: 8080,
+                    healthPath: "/health",
+                    secretEnv: { DATABASE_URL: "config:databaseUrl" },
+                },
+                worker: { image: "ghcr.io/acme/shop-api", role: "worker", command: ["node", "worker.js"] },
+            },
+            "release:migrate": { command: "npx prisma migrate deploy", component: "api", quiesce: ["worker"], rehearse: true },
+            ...overrides,
+        });
+    const first = await runProgram({ config: rehearsed({ "release:version": "v1.4.2" }), secretKeys });
+    return runProgram({
+        config: rehearsed({ "release:version": "v1.5.0", "release:previous": "v1.4.2", "release:canaryWeight": 0 }),
+        secretKeys,
+        lastOutputs: first.outputs,
+    });
 }
 
 /** `component name + suffix` children of every component of `type`, as registered. */
@@ -67,9 +95,10 @@ describe("the runbook's steps, declared once (core/runbook.ts)", () => {
 
     it("backup: each configured part is the backup's child named by BACKUP_PARTS", () => {
         const backup = RUNBOOK.find((s) => s.step === "backup")!.component;
-        assert.deepEqual(children(runs, backup, BACKUP_PARTS.postgres).length, 1);
-        assert.deepEqual(children(runs, backup, BACKUP_PARTS.directory).length, 1);
-        assert.deepEqual(children(runs, backup, BACKUP_PARTS.rds), []);
+        const [start] = runs;
+        assert.deepEqual(children([start], backup, BACKUP_PARTS.postgres).length, 1);
+        assert.deepEqual(children([start], backup, BACKUP_PARTS.directory).length, 1);
+        assert.deepEqual(children([start], backup, BACKUP_PARTS.rds), []);
     });
 
     it("the plan lists the steps in the declared order, the restore only when restoring", async () => {
