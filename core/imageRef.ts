@@ -10,6 +10,18 @@ export interface PinnedImageRef {
 
 export const DOCKER_HUB = "registry-1.docker.io";
 
+/**
+ * The manifest media types `docker push` (Docker 20.10 and on) and OCI tools write. A request
+ * for a manifest must accept them all, or a registry answers 404 for one it holds, and the
+ * digest it gives is that of the stored manifest only when the stored type is accepted.
+ */
+export const MANIFEST_MEDIA_TYPES = [
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+].join(", ");
+
 /** `repo[:tag]@sha256:…` with an optional registry host: the form every pinned image of a stack takes. */
 export function parsePinnedImage(reference: string): PinnedImageRef {
     const match = /^([^@\s]+)@(sha256:[0-9a-f]{64})$/.exec(reference);

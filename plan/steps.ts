@@ -98,7 +98,7 @@ function driftStep(facts: StepFacts): RunbookStep {
             detail: `compare the live schema with the one ${facts.before.schemaHead}'s migration left (${onDrift === "stop" ? "a difference stops the update" : "a difference is listed"})`,
         };
     }
-    if (!dataStepsRun(facts)) return notRun("check drift", noDataWork(facts));
+    if (!dataStepsRun(facts) || facts.config.data.restoreFrom !== undefined) return notRun("check drift", noDataWork(facts));
     if (facts.before.schemaHead === undefined) return notRun("check drift", "no migration has run yet: no schema to compare with");
     return notRun("check drift", "no `release:migrate` command is configured");
 }
@@ -112,7 +112,7 @@ function rehearseStep(facts: StepFacts): RunbookStep {
             detail: `${facts.config.data.migrate!.command!.join(" ")} on a copy of the live database first, before any writer stops`,
         };
     }
-    if (!dataStepsRun(facts)) return notRun("rehearse", noDataWork(facts));
+    if (!dataStepsRun(facts) || facts.config.data.restoreFrom !== undefined) return notRun("rehearse", noDataWork(facts));
     return notRun("rehearse", "`release:migrate.rehearse` is not set");
 }
 

@@ -2,6 +2,7 @@ import { AwsSettings, parseAwsSettings } from "./aws";
 import { ConfigError, fail, isObject, optionalBoolean, optionalInteger, optionalString, requireObject, requireString } from "./checks";
 import { ComponentSpec, parseComponents } from "./components";
 import { DATA_KEYS, DataSettings, parseDataSettings } from "./data";
+import { checkRehearsable } from "./migrate";
 import { GATE_KEYS, GateSettings, parseGateSettings } from "./gates";
 import { DockerSettings, parseDockerSettings, splitImageReference } from "./docker";
 import { ArtifactTable, HostSettings, checkHostComponents, checkReplaceWeights, parseArtifacts, parseHostSettings } from "./host";
@@ -104,6 +105,8 @@ export function parseReleaseConfig(raw: Record<string, unknown>): ReleaseConfig 
     if (acceptSchemaHead !== undefined) releaseTag("release:acceptSchemaHead", acceptSchemaHead);
     checkSecretReferences(components, raw);
 
+    const data = parseDataSettings(raw, components);
+    checkRehearsable(platform as Platform, components, data.migrate);
     return {
         app,
         platform: platform as Platform,
@@ -114,7 +117,7 @@ export function parseReleaseConfig(raw: Record<string, unknown>): ReleaseConfig 
         digests,
         requirePinnedDigests,
         ...(acceptSchemaHead !== undefined ? { acceptSchemaHead } : {}),
-        data: parseDataSettings(raw, components),
+        data,
         gates: parseGateSettings(raw),
         ...(platform === "aws-ecs" ? { aws: parseAwsSettings(raw.aws) } : {}),
         ...(platform === "docker-host" ? { docker: dockerSettings(raw.dockerHost, app, components, requirePinnedDigests) } : {}),

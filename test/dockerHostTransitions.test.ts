@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { dockerConfig } from "./support/dockerFixtures";
-import { resource } from "./support/inspect";
+import { pinnedImagesOf, resource, rollbackCheckOf } from "./support/inspect";
 import { ProgramRun, runProgram } from "./support/mockEngine";
 import { StackConfig } from "./support/mockProviders";
 import { diffRuns, planDiff } from "./support/planDiff";
@@ -41,18 +41,6 @@ function routerWeights(run: ProgramRun): Record<string, number> {
     );
 }
 
-const ROLLBACK_CHECK = [
-    "command:local:Command::shop-rollback-check-v1.5.0-run",
-    "safe-release:data:RollbackCheck::shop-rollback-check-v1.5.0",
-];
-
-/** The images the rollback check of a release start asks the registry for: the ones the stack pinned for v1.4.2. */
-function pinnedImagesOf(run: ProgramRun, version: string): string {
-    return Object.values((run.outputs.images as Record<string, Record<string, string>>)[version])
-        .sort()
-        .join(",");
-}
-
 describe("release transitions on docker-host (DESIGN.md transition table)", () => {
     it("first deploy: creates v1.4.2 at 100%, the network and the router", async () => {
         const empty: ProgramRun = { resources: new Map(), outputs: {} };
@@ -71,7 +59,7 @@ describe("release transitions on docker-host (DESIGN.md transition table)", () =
 
     it("start a release: creates only v1.5.0's resources and adds it to the router at weight 0", async () => {
         const diff = await planDiff(release("v1.4.2"), release("v1.5.0", "v1.4.2", 0));
-        assert.deepEqual(diff.names("created"), [...versionResources("v1.5.0"), ...ROLLBACK_CHECK].sort());
+        assert.deepEqual(diff.names("created"), [...versionResources("v1.5.0"), ...rollbackCheckOf("v1.5.0")].sort());
         // Before anything of v1.5.0 starts: the registry still serves what a rollback to v1.4.2 would run.
         assert.equal(
             resource(diff.after, "command:local:Command", "shop-rollback-check-v1.5.0-run").inputs.create,

@@ -37,10 +37,19 @@ function mentionedOpsCommands(page: DocPage): string[] {
 }
 
 describe("docs: the operator pages", () => {
-    it("exist: an index and the five procedures, each linked from the index", () => {
+    it("exist: an index and the seven procedures, each linked from the index", () => {
         assert.deepEqual(
             pages.map((p) => p.file),
-            ["README.md", "release-checklist.md", "restore-drill.md", "rollback.md", "troubleshooting.md", "upgrade.md"],
+            [
+                "README.md",
+                "rds-restore.md",
+                "rehearsal.md",
+                "release-checklist.md",
+                "restore-drill.md",
+                "rollback.md",
+                "troubleshooting.md",
+                "upgrade.md",
+            ],
         );
         const index = linkTargets(pages[0]).map((t) => t.split("#")[0]);
         for (const page of pages.slice(1)) assert.ok(index.includes(page.file), `docs/README.md does not link ${page.file}`);
@@ -85,7 +94,22 @@ describe("docs: the operator pages", () => {
             named.filter((c) => !fs.existsSync(path.join(ROOT, "ops", "commands", `${c}.ts`))),
             [],
         );
-        assert.deepEqual(named, ["backup", "migrate", "preflight", "prune", "restore", "smoke", "verify"]);
+        assert.deepEqual(named, [
+            "artifacts-check",
+            "backup",
+            "drift",
+            "host-check",
+            "migrate",
+            "preflight",
+            "prune",
+            "rds-restore",
+            "rds-snapshot",
+            "rehearse",
+            "restore",
+            "smoke",
+            "store-check",
+            "verify",
+        ]);
     });
 
     it("procedures are numbered steps, each page short enough to scan in an incident", () => {

@@ -132,7 +132,7 @@ describe("a remote host's program (components/host/runner.ts, hostPlatform.ts)",
         assert.equal(
             step.inputs.create,
             `node ops/bin/safe-release-ops.js host-restore --host db1 --port 2222 --user deploy --agent ${root}/srv/agent ` +
-                "--id shop-v1.5.0-20261202T000000.000Z --log backups/backups.log",
+                "--id shop-v1.5.0-20261202T000000.000Z --store backups",
         );
         assert.deepEqual(Object.keys(secretValue(step.inputs.environment)).sort(), [
             "DATABASE_URL",

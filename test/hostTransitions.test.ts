@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import { hostConfig, hostRoot, SHA } from "./hostFixtures";
-import { resource } from "./support/inspect";
+import { resource, rollbackCheckOf } from "./support/inspect";
 import { ProgramRun, runProgram } from "./support/mockEngine";
 import { StackConfig } from "./support/mockProviders";
 import { diffRuns, planDiff } from "./support/planDiff";
@@ -52,11 +52,6 @@ function routerWeights(run: ProgramRun): Record<string, number> {
     );
 }
 
-const ROLLBACK_CHECK = [
-    "command:local:Command::shop-rollback-check-v1.5.0-run",
-    "safe-release:data:RollbackCheck::shop-rollback-check-v1.5.0",
-];
-
 describe("release transitions on host (DESIGN.md transition table)", () => {
     const root = hostRoot();
     const release = (version: string, previous?: string, canaryWeight?: number): StackConfig =>
@@ -83,7 +78,7 @@ describe("release transitions on host (DESIGN.md transition table)", () => {
     it("start a release: v1.5.0 gets its own port beside v1.4.2's, at weight 0", async () => {
         recordRouted(root, await runProgram({ config: release("v1.4.2") }));
         const diff = await planDiff(release("v1.4.2"), release("v1.5.0", "v1.4.2", 0));
-        assert.deepEqual(diff.names("created"), [...versionResources("v1.5.0"), ...ROLLBACK_CHECK].sort());
+        assert.deepEqual(diff.names("created"), [...versionResources("v1.5.0"), ...rollbackCheckOf("v1.5.0")].sort());
         // v1.4.2's release directories must still hold what was installed, by the digests its config pins.
         assert.equal(
             resource(diff.after, "command:local:Command", "shop-rollback-check-v1.5.0-run").inputs.create,

@@ -55,8 +55,8 @@ describe("drift and rehearsal before any writer stops (docker-host)", () => {
         const runner = String(migrate.inputs.create).split(" -- ")[1];
         assert.equal(
             rehearse.inputs.create,
-            `${OPS} rehearse --from-live --app shop --version v1.5.0 --digest ${migrate.inputs.triggers[1]} ` +
-                "--critical-tables users,orders --expect-changed orders --migrations-dir prisma/migrations --lock-timeout 10m -- " +
+            `${OPS} rehearse --from-live --app shop --version v1.5.0 --digest ${migrate.inputs.triggers[1]} --lock-timeout 10m ` +
+                "--critical-tables users,orders --expect-changed orders --migrations-dir prisma/migrations -- " +
                 runner,
         );
         // The database URL reaches both only through their (secret) environment.

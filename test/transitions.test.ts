@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { ecsConfig } from "./support/fixtures";
-import { resource } from "./support/inspect";
+import { pinnedImagesOf, resource, rollbackCheckOf } from "./support/inspect";
 import { ProgramRun, runProgram } from "./support/mockEngine";
 import { StackConfig } from "./support/mockProviders";
 import { diffRuns, planDiff } from "./support/planDiff";
@@ -38,18 +38,6 @@ function listenerWeights(run: ProgramRun): Record<string, number> {
     return Object.fromEntries(groups.map((g) => [g.arn.split(":").pop()!, g.weight]));
 }
 
-const ROLLBACK_CHECK = [
-    "command:local:Command::shop-rollback-check-v1.5.0-run",
-    "safe-release:data:RollbackCheck::shop-rollback-check-v1.5.0",
-];
-
-/** The images the rollback check of a release start asks the registry for: the ones the stack pinned for v1.4.2. */
-function pinnedImagesOf(run: ProgramRun, version: string): string {
-    return Object.values((run.outputs.images as Record<string, Record<string, string>>)[version])
-        .sort()
-        .join(",");
-}
-
 describe("release transitions on aws-ecs (DESIGN.md transition table)", () => {
     it("first deploy: creates v1.4.2 at 100% and everything it shares", async () => {
         const empty: ProgramRun = { resources: new Map(), outputs: {} };
@@ -64,7 +52,7 @@ describe("release transitions on aws-ecs (DESIGN.md transition table)", () => {
 
     it("start a release: creates only v1.5.0's resources and adds it to the listener at weight 0", async () => {
         const diff = await planDiff(release("v1.4.2"), release("v1.5.0", "v1.4.2", 0));
-        assert.deepEqual(diff.names("created"), [...versionResources("v1.5.0"), ...ROLLBACK_CHECK].sort());
+        assert.deepEqual(diff.names("created"), [...versionResources("v1.5.0"), ...rollbackCheckOf("v1.5.0")].sort());
         assert.equal(
             resource(diff.after, "command:local:Command", "shop-rollback-check-v1.5.0-run").inputs.create,
             `node ops/bin/safe-release-ops.js artifacts-check --version v1.4.2 --images ${pinnedImagesOf(diff.after, "v1.4.2")}`,

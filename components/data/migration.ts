@@ -21,6 +21,24 @@ export interface MigrationArgs {
     readonly environment?: Record<string, pulumi.Output<string>>;
 }
 
+/** What names a migration and how it waits, as `migrate` and `rehearse` both take it. */
+export function migrationKeyFlags(
+    args: Pick<MigrationArgs, "app" | "version" | "lockTimeout" | "fixForwardFrom">,
+    digest: string,
+): string[] {
+    return [
+        "--app",
+        args.app,
+        "--version",
+        args.version,
+        "--digest",
+        digest,
+        "--lock-timeout",
+        args.lockTimeout,
+        ...(args.fixForwardFrom !== undefined ? ["--fix-forward-from", args.fixForwardFrom] : []),
+    ];
+}
+
 /**
  * The migration of one schema head, run exactly once: `safe-release-ops migrate`
  * takes a PostgreSQL advisory lock (two concurrent `pulumi up`s cannot both
@@ -39,15 +57,7 @@ export class Migration extends pulumi.ComponentResource {
             .apply(([digest, runner]) => [
                 ...OPS,
                 "migrate",
-                "--app",
-                args.app,
-                "--version",
-                args.version,
-                "--digest",
-                digest,
-                "--lock-timeout",
-                args.lockTimeout,
-                ...(args.fixForwardFrom !== undefined ? ["--fix-forward-from", args.fixForwardFrom] : []),
+                ...migrationKeyFlags(args, digest),
                 "--stopped-writers",
                 args.stoppedWriters.join(","),
                 "--",

@@ -1,8 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { stepResource } from "../../core/runbook";
-import { ConfigError } from "../../settings/checks";
-import { ReleaseConfig } from "../../settings/release";
+import { migrationKeyFlags } from "./migration";
 import { NO_RERUN, OPS, commandLine } from "./opsCommand";
 
 /**
@@ -84,18 +83,10 @@ export class Rehearsal extends pulumi.ComponentResource {
                 ...OPS,
                 "rehearse",
                 "--from-live",
-                "--app",
-                args.app,
-                "--version",
-                args.version,
-                "--digest",
-                digest,
+                ...migrationKeyFlags(args, digest),
                 ...(args.criticalTables.length > 0 ? ["--critical-tables", args.criticalTables.join(",")] : []),
                 ...(args.expectChanged.length > 0 ? ["--expect-changed", args.expectChanged.join(",")] : []),
                 ...(args.migrationsDir !== undefined ? ["--migrations-dir", args.migrationsDir] : []),
-                "--lock-timeout",
-                args.lockTimeout,
-                ...(args.fixForwardFrom !== undefined ? ["--fix-forward-from", args.fixForwardFrom] : []),
                 "--",
                 ...runner,
             ]);
@@ -118,28 +109,5 @@ export class Rehearsal extends pulumi.ComponentResource {
             }
         });
         this.registerOutputs({ version: args.version, migrationSeconds: this.migrationSeconds });
-    }
-}
-
-/**
- * A rehearsal points the migration at the copy through DATABASE_URL, so the migration's
- * runner must take its database from there. On aws-ecs the one-off task reads it from
- * Secrets Manager, where no copy can be substituted: refused rather than risk migrating
- * the live database while its writers run.
- */
-export function checkRehearsable(config: ReleaseConfig): void {
-    const migrate = config.data.migrate!;
-    if (config.platform === "aws-ecs") {
-        throw new ConfigError(
-            "`release:migrate.rehearse` is not available on aws-ecs: the one-off migration task reads its DATABASE_URL from " +
-                "Secrets Manager, so it cannot be pointed at a copy; rehearse on a staging stack of docker-host or host, or set it to false",
-        );
-    }
-    const component = config.components.find((c) => c.name === migrate.component)!;
-    if (component.secretEnv.DATABASE_URL === undefined) {
-        throw new ConfigError(
-            `\`release:migrate.rehearse\` needs the migration's component \`${component.name}\` to take its database from ` +
-                "`secretEnv.DATABASE_URL`: the rehearsal points that variable at the copy, and a database named anywhere else would be the live one",
-        );
     }
 }

@@ -42,8 +42,7 @@ export class Restore extends pulumi.ComponentResource {
         }
         const remote = args.remoteData;
         const restore = remote === undefined ? ["restore"] : ["host-restore", ...remote.hostFlags, "--agent", remote.agentDir];
-        // `host-restore` finds the record in a directory store's log itself, as it always has.
-        const where = remote !== undefined && args.store.kind === "directory" ? ["--log", args.store.log] : storeFlags(args.store, "read");
+        const where = storeFlags(args.store, "read");
         // The ledger's connection as the Migration component passes it: after a restore of a
         // directory (or of another database) the restore marks the runs it undid there.
         const environment = {

@@ -8,13 +8,15 @@ import { OneOffTask, VersionImages } from "../platform";
 import { NO_RERUN, OPS, commandLine } from "./opsCommand";
 
 /**
- * The version a rollback of this update returns to: the one it moves forward from. None for a
- * first deploy, a restore, a traffic shift or a rollback (nothing newer enters).
+ * The version a rollback of this update returns to: the one it moves forward from, when a newer
+ * version enters the live set. None for a first deploy, a restore, a traffic shift, a rollback,
+ * or a roll forward to a version that already runs (both stay warm: the way back is a weight).
  */
 export function rollbackTarget(config: ReleaseConfig, last: LastRelease): string | undefined {
     const from = last.version;
     if (from === undefined || config.data.restoreFrom !== undefined) return undefined;
-    return compareTags(config.version, from) > 0 ? from : undefined;
+    const wasLive = config.version === last.version || config.version === last.previous;
+    return !wasLive && compareTags(config.version, from) > 0 ? from : undefined;
 }
 
 /** `artifacts-check` of the images pinned for `version`: the registry (or ECR) must still serve each digest. */

@@ -7,7 +7,7 @@ import { PinnedImage } from "../pinnedImage";
 import { ReleasePlan } from "../plan";
 import { PlatformAdapter } from "../platform";
 import { Migration } from "./migration";
-import { checkRehearsable, DriftCheck, Rehearsal } from "./migrationChecks";
+import { DriftCheck, Rehearsal } from "./migrationChecks";
 import { NO_RERUN, OPS, commandLine } from "./opsCommand";
 import { Preflight } from "./preflight";
 import { ListedBackup, PreUpgradeBackup, storeFlags } from "./preUpgradeBackup";
@@ -209,7 +209,6 @@ function migrationChecks(
         checks.push(drift.run);
     }
     if (migrate.rehearse) {
-        checkRehearsable(config);
         const image = args.images[head][migrate.component];
         const task = args.platform.oneOffTask(head, migrate.component, image.ref, migrate.command);
         const rehearsal = new Rehearsal(

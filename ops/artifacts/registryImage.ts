@@ -1,15 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { isLoopbackRegistry, PinnedImageRef } from "../../core/imageRef";
-
-/** The manifest media types `docker push` and OCI tools write: a HEAD must accept them all, or a registry answers 404. */
-const MANIFEST_TYPES = [
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.oci.image.index.v1+json",
-].join(", ");
+import { isLoopbackRegistry, MANIFEST_MEDIA_TYPES, PinnedImageRef } from "../../core/imageRef";
 
 const REQUEST_TIMEOUT_MS = 20_000;
 
@@ -29,7 +21,7 @@ export async function registryHasImage(ref: PinnedImageRef, env: NodeJS.ProcessE
     const head = (authorization?: string) =>
         fetchImpl(url, {
             method: "HEAD",
-            headers: { Accept: MANIFEST_TYPES, ...(authorization !== undefined ? { Authorization: authorization } : {}) },
+            headers: { Accept: MANIFEST_MEDIA_TYPES, ...(authorization !== undefined ? { Authorization: authorization } : {}) },
             signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
         });
     let response = await reach(url, () => head(basic !== undefined ? `Basic ${basic}` : undefined));

@@ -1,7 +1,7 @@
 import * as fs from "fs";
-import { DirectoryBackupRecord, findRecord, readLog } from "../../core/backupLog";
+import { DirectoryBackupRecord, findRecord } from "../../core/backupLog";
 import { shellQuote } from "../../core/shell";
-import { runChild } from "../checksum";
+import { checksumMismatch, runChild } from "../checksum";
 import { OpsCommand, OpsIO, UsageError } from "../command";
 import { parseFlags, requireValue } from "../flags";
 import { describeTarget, SSH_FLAGS, SSH_MISSING, sshFailure, SshTarget, sshTarget, withSshKey } from "../host/ssh";
@@ -9,14 +9,17 @@ import { describeTarget as describeDatabase, PgTarget, redactor } from "../pg/co
 import { checkLedgerReachable, LedgerOutcome, markLedgerAfterRestore } from "../pg/ledgerAfterRestore";
 import { ledgerTarget } from "../pg/ledgers";
 import { reported } from "../report";
-import { command as restore } from "./restore";
+import { BackupStore, storeFromFlags } from "../store/backupStore";
+import { command as restore, NO_STORE } from "./restore";
 
 const usage = `usage: safe-release-ops host-restore --host <host> [--port 22] --user <user> --agent <dir on the host>
-                        --id <backup id> --log <backup log> [--drill]
+                        --id <backup id> --store <dir | s3://bucket/prefix> [--drill]
+       (--log <backup log> in place of --store: a directory store's log)
 
 Restores a logged backup for a remote host (release:host.address). A directory backup that
 \`host-archive\` took there (its record's \`host\`) streams from this machine over SSH to the host
-agent (<agent>/ops/hostAgent.js host-unpack), which extracts it beside the recorded \`source\`,
+agent (<agent>/ops/hostAgent.js host-unpack) — from an S3 store it is downloaded here first, its
+SHA-256 checked as it arrives — which extracts it beside the recorded \`source\`,
 checks its SHA-256, file count and bytes against the record, and only then swaps it in (the
 old directory kept as <source>.pre-restore-<stamp>). A record of another host is refused. Any
 other record (a pg_dump, or a directory of this machine) is restored by \`restore\` here.
@@ -31,38 +34,85 @@ export const command: OpsCommand = {
     usage,
     run: (args: string[], io: OpsIO): Promise<number> =>
         reported("host-restore", io, async () => {
-            const flags = parseFlags(args, { ...SSH_FLAGS, agent: "value", id: "value", log: "value", drill: "switch" });
+            const flags = parseFlags(args, { ...SSH_FLAGS, agent: "value", id: "value", store: "value", log: "value", drill: "switch" });
             const target = sshTarget(flags);
             const agent = requireValue(flags, "agent", "the host agent's directory (<root>/agent)");
-            const id = requireValue(flags, "id", "the id of a backup in the log");
-            const log = requireValue(flags, "log", "the backup log that records `--id`");
+            const id = requireValue(flags, "id", "the id of a backup in the store");
+            const opened = storeFromFlags(flags, io.env);
+            if (opened === undefined) throw new UsageError(NO_STORE);
+            const where = flags.values.has("store") ? ["--store", flags.values.get("store")!] : ["--log", flags.values.get("log")!];
             const drill = flags.switches.has("drill");
-            const record = findRecord(readLog(log), id, log) as ReturnType<typeof findRecord> & { host?: string };
+            const { store } = opened;
+            let record: ReturnType<typeof findRecord> & { host?: string };
+            try {
+                record = findRecord(await store.records(), id, store.log);
+            } catch (err) {
+                store.close();
+                throw err;
+            }
             if (record.kind !== "directory" || record.host === undefined) {
-                return restore.run(["--id", id, "--log", log, ...(drill ? ["--drill"] : [])], io);
+                store.close();
+                return restore.run(["--id", id, ...where, ...(drill ? ["--drill"] : [])], io);
             }
-            if (record.host !== describeTarget(target)) {
-                throw new UsageError(
-                    `\`--id\` must name a backup of ${describeTarget(target)}; \`${id}\` is of ${record.host}'s ${record.source}`,
-                );
+            try {
+                return await restoreOnHost(target, agent, store, record as DirectoryBackupRecord & { host: string }, drill, io);
+            } finally {
+                store.close();
             }
-            if (!fs.existsSync(record.location)) {
-                throw new Error(`backup \`${id}\` must be at \`${record.location}\` (its \`location\`); the file is missing`);
-            }
-            const ledger = ledgerTarget(io.env);
-            if (ledger !== undefined && !drill) await checkLedgerReachable(ledger);
-            const started = Date.now();
-            io.stderr.write(`restoring ${id} to ${record.source} on ${record.host}${drill ? " (drill)" : ""}\n`);
-            const unpacked = await withSshKey("host-restore", target, io.env, (session) =>
-                sendArchive(target, record, session.argv(unpackLine(agent, target.host, record, drill), { stdin: true }), session.env, io),
-            );
-            if (!unpacked.ok) io.stderr.write(`host-restore: failed; ${record.source} on ${record.host} was not touched\n`);
-            const result = unpacked.ok ? await withLedger(unpacked, record, ledger, drill, io) : unpacked;
-            const printed = { id, kind: record.kind, host: record.host, drill, ...result, totalMs: Date.now() - started };
-            io.stdout.write(`${JSON.stringify(printed, null, 2)}\n`);
-            return result.ok === true ? 0 : 1;
         }),
 };
+
+async function restoreOnHost(
+    target: SshTarget,
+    agent: string,
+    store: BackupStore,
+    record: DirectoryBackupRecord & { host: string },
+    drill: boolean,
+    io: OpsIO,
+): Promise<number> {
+    const id = record.id;
+    if (record.host !== describeTarget(target)) {
+        throw new UsageError(`\`--id\` must name a backup of ${describeTarget(target)}; \`${id}\` is of ${record.host}'s ${record.source}`);
+    }
+    if (store.location.kind === "directory" && !fs.existsSync(record.location)) {
+        throw new Error(`backup \`${id}\` must be at \`${record.location}\` (its \`location\`); the file is missing`);
+    }
+    // The host checks the SHA-256 again as it unpacks; a download's is checked here first, before anything is sent.
+    const fetched = await store.fetch(record.location, io.stderr);
+    try {
+        if (fetched.sha256 !== record.sha256) {
+            io.stderr.write(`host-restore: ${checksumMismatch(record.location, record.sha256, fetched.sha256)}\n`);
+            io.stderr.write(`host-restore: failed; ${record.source} on ${record.host} was not touched\n`);
+            io.stdout.write(`${JSON.stringify({ id, kind: record.kind, host: record.host, drill, ok: false }, null, 2)}\n`);
+            return 1;
+        }
+        return await unpackOnHost(target, agent, { ...record, location: fetched.file }, drill, io);
+    } finally {
+        fetched.cleanup();
+    }
+}
+
+async function unpackOnHost(
+    target: SshTarget,
+    agent: string,
+    record: DirectoryBackupRecord & { host: string },
+    drill: boolean,
+    io: OpsIO,
+): Promise<number> {
+    const id = record.id;
+    const ledger = ledgerTarget(io.env);
+    if (ledger !== undefined && !drill) await checkLedgerReachable(ledger);
+    const started = Date.now();
+    io.stderr.write(`restoring ${id} to ${record.source} on ${record.host}${drill ? " (drill)" : ""}\n`);
+    const unpacked = await withSshKey("host-restore", target, io.env, (session) =>
+        sendArchive(target, record, session.argv(unpackLine(agent, target.host, record, drill), { stdin: true }), session.env, io),
+    );
+    if (!unpacked.ok) io.stderr.write(`host-restore: failed; ${record.source} on ${record.host} was not touched\n`);
+    const result = unpacked.ok ? await withLedger(unpacked, record, ledger, drill, io) : unpacked;
+    const printed = { id, kind: record.kind, host: record.host, drill, ...result, totalMs: Date.now() - started };
+    io.stdout.write(`${JSON.stringify(printed, null, 2)}\n`);
+    return result.ok === true ? 0 : 1;
+}
 
 /** The host's shell line: without Node.js the agent cannot run, which is said rather than `node: not found`. */
 function unpackLine(agent: string, host: string, record: DirectoryBackupRecord, drill: boolean): string {

@@ -127,6 +127,7 @@ describe("e2e: the dev stack as the README walks it", function () {
             "create Command::demo-host-v1.0.0-web-release",
             "create Command::demo-migrate-v1.0.0-run",
             "create Command::demo-preflight-v1.0.0-checks",
+            "create Command::demo-preflight-v1.0.0-store-check",
             "create Command::demo-prune-v1.0.0",
             "create Command::demo-smoke-v1.0.0-run",
         ]);
@@ -181,7 +182,7 @@ describe("e2e: the dev stack as the README walks it", function () {
         assert.ok(backup !== undefined, `a directory backup of v1.1.0 in ${stdout}`);
         const drill = await run(
             process.execPath,
-            ["ops/bin/safe-release-ops.js", "restore", "--id", backup.id, "--log", `${backupDir}/backups.log`, "--drill"],
+            ["ops/bin/safe-release-ops.js", "restore", "--id", backup.id, "--store", backupDir, "--drill"],
             { cwd: PROJECT_DIR },
         );
         const report = JSON.parse(drill.stdout) as Record<string, unknown>;

@@ -67,7 +67,13 @@ describe("e2e: a release on docker-host under the real engine", function () {
      */
     function finishedDataSteps(version: string): string[] {
         return [
+            // A release (not a first deploy) checked its way back and the live schema first.
+            `delete command:local:Command::shop-rollback-check-${version}-run`,
+            `delete safe-release:data:RollbackCheck::shop-rollback-check-${version}`,
+            `delete command:local:Command::shop-drift-${version}-run`,
+            `delete safe-release:data:DriftCheck::shop-drift-${version}`,
             `delete command:local:Command::shop-preflight-${version}-checks`,
+            `delete command:local:Command::shop-preflight-${version}-store-check`,
             `delete safe-release:data:Preflight::shop-preflight-${version}`,
             `delete command:local:Command::shop-quiesce-${version}-stop`,
             `delete command:local:Command::shop-quiesce-${version}-resume`,
@@ -126,7 +132,9 @@ describe("e2e: a release on docker-host under the real engine", function () {
         const { json } = await world.stack.preview();
         const steps = changedSteps(json);
         const order = [
+            "create command:local:Command::shop-rollback-check-v1.1.0-run",
             "create command:local:Command::shop-preflight-v1.1.0-checks",
+            "create command:local:Command::shop-drift-v1.1.0-run",
             "create command:local:Command::shop-backup-v1.1.0-pg-dump",
             "create command:local:Command::shop-migrate-v1.1.0-run",
             "create docker:index/container:Container::shop-docker-v1.1.0-web",

@@ -37,8 +37,18 @@ describe("e2e: a release on host under the real engine", function () {
 
     const cmd = (name: string) => `command:local:Command::${APP}-${name}`;
     /** What the first update after a release deletes: that release's finished data steps (their delete runs nothing). */
-    const finishedDataSteps = (version: string) => [
+    const finishedDataSteps = (version: string, release = true) => [
+        // A release checked its way back and the live schema first; a first deploy had neither to check.
+        ...(release
+            ? [
+                  `delete ${cmd(`rollback-check-${version}-run`)}`,
+                  `delete safe-release:data:RollbackCheck::${APP}-rollback-check-${version}`,
+                  `delete ${cmd(`drift-${version}-run`)}`,
+                  `delete safe-release:data:DriftCheck::${APP}-drift-${version}`,
+              ]
+            : []),
         `delete ${cmd(`preflight-${version}-checks`)}`,
+        `delete ${cmd(`preflight-${version}-store-check`)}`,
         `delete safe-release:data:Preflight::${APP}-preflight-${version}`,
         `delete ${cmd(`backup-${version}-directory`)}`,
         `delete ${cmd(`backup-${version}-pg-dump`)}`,
@@ -189,7 +199,12 @@ describe("e2e: a release on host under the real engine", function () {
             await world.stack.up();
             assert.strictEqual(await postNote(world, "before the release"), 201);
             await previewIs({ version: "v1.1.0", previous: "v1.0.0", canaryWeight: 0 }, [
+                `create ${cmd("rollback-check-v1.1.0-run")}`,
+                `create safe-release:data:RollbackCheck::${APP}-rollback-check-v1.1.0`,
+                `create ${cmd("drift-v1.1.0-run")}`,
+                `create safe-release:data:DriftCheck::${APP}-drift-v1.1.0`,
                 `create ${cmd("preflight-v1.1.0-checks")}`,
+                `create ${cmd("preflight-v1.1.0-store-check")}`,
                 `create safe-release:data:Preflight::${APP}-preflight-v1.1.0`,
                 `create ${cmd("backup-v1.1.0-directory")}`,
                 `create ${cmd("backup-v1.1.0-pg-dump")}`,
@@ -205,7 +220,7 @@ describe("e2e: a release on host under the real engine", function () {
                 `create safe-release:image:PinnedImage::${APP}-v1.1.0-web`,
                 `update ${cmd("host-router-config")}`,
                 `update ${cmd("host-prune")}`,
-                ...finishedDataSteps("v1.0.0"),
+                ...finishedDataSteps("v1.0.0", false),
             ]);
             const pids = await programPids(world);
             await world.stack.up();

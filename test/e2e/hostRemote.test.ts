@@ -104,6 +104,7 @@ describe("e2e: a release on a remote host over SSH", function () {
                 `create ${local("backup-v1.0.0-pg-dump")}`,
                 `create ${local("migrate-v1.0.0-run")}`,
                 `create ${local("preflight-v1.0.0-checks")}`,
+                `create ${local("preflight-v1.0.0-store-check")}`,
                 `create ${local("prune-v1.0.0")}`,
                 `create ${local("smoke-v1.0.0-run")}`,
                 `create safe-release:data:Migration::${APP}-migrate-v1.0.0`,

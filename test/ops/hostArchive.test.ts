@@ -235,11 +235,13 @@ describe("safe-release-ops host-archive / host-restore over a real sshd (ops/com
         const before = tree(data);
         const result = await restore(String(record.id));
         assert.equal(result.code, 1);
-        assert.match(
-            result.stderr,
-            new RegExp(
-                `host-unpack: the archive that arrived has SHA-256 [0-9a-f]{64}; the backup recorded ${record.sha256} \\(${bytes.length} bytes arrived\\)`,
+        // Checked here before anything is sent: the host is not reached at all.
+        const actual = createHash("sha256").update(bytes).digest("hex");
+        assert.ok(
+            result.stderr.startsWith(
+                `host-restore: checksum mismatch for \`${location}\`: expected sha256 ${record.sha256}, got ${actual}\n`,
             ),
+            result.stderr,
         );
         assert.match(
             result.stderr,

@@ -37,3 +37,18 @@ export function plainTextPaths(value: unknown, needle: string, path = ""): strin
     }
     return [];
 }
+
+/** The two resources of a release start's rollback check (`components/data/rollbackCheck.ts`), as diffs name them. */
+export function rollbackCheckOf(version: string, app = "shop"): string[] {
+    return [
+        `command:local:Command::${app}-rollback-check-${version}-run`,
+        `safe-release:data:RollbackCheck::${app}-rollback-check-${version}`,
+    ];
+}
+
+/** The pinned images the stack exports for `version`, as `artifacts-check --images` lists them. */
+export function pinnedImagesOf(run: ProgramRun, version: string): string {
+    return Object.values((run.outputs.images as Record<string, Record<string, string>>)[version])
+        .sort()
+        .join(",");
+}

@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { MANIFEST_MEDIA_TYPES } from "../../../core/imageRef";
 import { atTestEnd, freePort, tempDir } from "../../support/processes";
 import { commandOnPath, pollUntil, stopChild } from "./dockerEngine";
 
@@ -12,14 +13,6 @@ export interface Registry {
     digest(repo: string, tag: string): Promise<string>;
     stop(): Promise<void>;
 }
-
-// The media types `docker push` of Docker 20.10 writes, plus OCI, so the digest is that of the stored manifest.
-const MANIFEST_TYPES = [
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.oci.image.index.v1+json",
-].join(", ");
 
 const START_TIMEOUT_MS = 30_000;
 
@@ -65,7 +58,11 @@ export async function startRegistry(): Promise<Registry> {
 
     const digest = async (repo: string, tag: string): Promise<string> => {
         const url = `http://${address}/v2/${repo}/manifests/${tag}`;
-        const response = await fetch(url, { method: "HEAD", headers: { Accept: MANIFEST_TYPES }, signal: AbortSignal.timeout(10_000) });
+        const response = await fetch(url, {
+            method: "HEAD",
+            headers: { Accept: MANIFEST_MEDIA_TYPES },
+            signal: AbortSignal.timeout(10_000),
+        });
         const value = response.headers.get("docker-content-digest");
         if (response.status !== 200 || value === null) {
             throw new Error(`the registry at ${address} has no manifest for ${repo}:${tag} (HTTP ${response.status}); push it first`);
