@@ -154,6 +154,7 @@ describe("e2e: progressdb released with `replace` on host", function () {
             "create progressdb-host-v0.5.0-progressdb-release",
             "create progressdb-migrate-v0.5.0-run",
             "create progressdb-preflight-v0.5.0-checks",
+            "create progressdb-preflight-v0.5.0-store-check",
             "create progressdb-prune-v0.5.0",
             "create progressdb-smoke-v0.5.0-run",
         ]);
@@ -177,17 +178,21 @@ describe("e2e: progressdb released with `replace` on host", function () {
         assert.deepStrictEqual(await previewSteps(), [
             "create progressdb-backup-v0.6.0-directory",
             "create progressdb-backup-v0.6.0-pg-dump",
+            "create progressdb-drift-v0.6.0-run",
             "create progressdb-host-v0.6.0-progressdb-release",
             "create progressdb-migrate-v0.6.0-run",
             "create progressdb-preflight-v0.6.0-checks",
+            "create progressdb-preflight-v0.6.0-store-check",
             "create progressdb-prune-v0.6.0",
             "create progressdb-quiesce-v0.6.0-stop",
+            "create progressdb-rollback-check-v0.6.0-run",
             "create progressdb-smoke-v0.6.0-run",
             "delete progressdb-backup-v0.5.0-directory",
             "delete progressdb-backup-v0.5.0-pg-dump",
             "delete progressdb-host-v0.5.0-progressdb-release",
             "delete progressdb-migrate-v0.5.0-run",
             "delete progressdb-preflight-v0.5.0-checks",
+            "delete progressdb-preflight-v0.5.0-store-check",
             "delete progressdb-prune-v0.5.0",
             "delete progressdb-smoke-v0.5.0-run",
             "update progressdb-host-progressdb",
@@ -245,25 +250,45 @@ describe("e2e: progressdb released with `replace` on host", function () {
         const outputs = await stack.outputs();
         assert.deepStrictEqual([outputs.version, outputs.schemaHead], ["v0.6.0", "v0.6.0"], "the record stays the last good one");
 
-        // Back to v0.6.0 in the stack file: the program is recorded as v0.6.0's, so nothing restarts; the
-        // finished data steps of v0.6.0 (the failed update did not get to delete them) and of v0.6.1 leave the state.
+        // Back to v0.6.0 in the stack file. The migration ledger says v0.6.1 migrated (its update failed after
+        // that), the outputs say v0.6.0: the update stops, naming both, until the operator decides.
         configure({ "release:version": "v0.6.0" });
+        const disagreeing = await stack.preview({ allowFailure: true });
+        assert.notStrictEqual(disagreeing.result.code, 0);
+        assert.match(
+            outputOf(disagreeing.result),
+            new RegExp(
+                "the migration ledger `safe_release_migrations` at [^ ]+ says the schema head of `progressdb` is v0\\.6\\.1; " +
+                    "the stack output schemaHead says v0\\.6\\.0\\. v0\\.6\\.1's migration ran without an update recording it",
+            ),
+        );
+        // v0.6.0 runs on what v0.6.1's migration left (it answered on it above): accepted. The program is recorded as
+        // v0.6.0's, so nothing restarts; the finished data steps of v0.6.0 (the failed update did not get to delete
+        // them) and of v0.6.1 leave the state, and the record takes the ledger's head.
+        configure({ "release:version": "v0.6.0", "release:acceptSchemaHead": "v0.6.1" });
         assert.deepStrictEqual(await previewSteps(), [
             "delete progressdb-backup-v0.6.0-directory",
             "delete progressdb-backup-v0.6.0-pg-dump",
             "delete progressdb-backup-v0.6.1-directory",
             "delete progressdb-backup-v0.6.1-pg-dump",
+            "delete progressdb-drift-v0.6.0-run",
+            "delete progressdb-drift-v0.6.1-run",
             "delete progressdb-host-v0.6.1-progressdb-release",
             "delete progressdb-migrate-v0.6.0-run",
             "delete progressdb-migrate-v0.6.1-run",
             "delete progressdb-preflight-v0.6.0-checks",
+            "delete progressdb-preflight-v0.6.0-store-check",
             "delete progressdb-preflight-v0.6.1-checks",
+            "delete progressdb-preflight-v0.6.1-store-check",
             "delete progressdb-prune-v0.6.0",
             "delete progressdb-prune-v0.6.1",
             "delete progressdb-quiesce-v0.6.0-stop",
             "delete progressdb-quiesce-v0.6.1-stop",
-            "update progressdb-host-prune",
+            "delete progressdb-rollback-check-v0.6.0-run",
+            "delete progressdb-rollback-check-v0.6.1-run",
         ]);
+        await stack.up();
+        assert.strictEqual((await stack.outputs()).schemaHead, "v0.6.1");
     });
 
     it("v0.5.0 alone cannot run on the migrated data: refused at preview, naming `release:restoreFrom`", async () => {
@@ -272,7 +297,7 @@ describe("e2e: progressdb released with `replace` on host", function () {
         assert.notStrictEqual(result.code, 0);
         assert.match(
             outputOf(result),
-            /`release:version` v0\.5\.0 is older than the database schema head v0\.6\.0, .*`release:restoreFrom`/,
+            /`release:version` v0\.5\.0 is older than the database schema head v0\.6\.1, .*`release:restoreFrom`/,
         );
     });
 
