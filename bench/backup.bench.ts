@@ -75,10 +75,14 @@ async function shell(script: string, env: NodeJS.ProcessEnv): Promise<undefined>
     return undefined;
 }
 
-/** `safe-release-ops backup` with its defaults. */
-async function backup(dir: string, run: number, env: NodeJS.ProcessEnv): Promise<Stored> {
-    const args = ["backup", "--kind", "postgres", "--app", "bench", "--version", `v1.0.${run}`, "--dir", dir];
-    return JSON.parse(await ops([...args, "--critical-tables", "events,accounts"], env));
+/**
+ * `safe-release-ops backup` with its defaults, counting the critical tables in the dump's snapshot
+ * (`events` is nearly all of the database: its exact count is a second scan of it), or without
+ * critical tables: what the dump, its compression and its hash cost alone.
+ */
+async function backup(dir: string, run: number, env: NodeJS.ProcessEnv, counted = true): Promise<Stored> {
+    const args = ["backup", "--kind", "postgres", "--app", "bench", "--version", `v1.${counted ? 0 : 1}.${run}`, "--dir", dir];
+    return JSON.parse(await ops([...args, ...(counted ? ["--critical-tables", "events,accounts"] : [])], env));
 }
 
 async function timed(work: () => Promise<unknown>): Promise<number> {
@@ -146,6 +150,7 @@ export async function run(): Promise<void> {
             { name: "pg_dump -Fc -Z1", run: (out) => shell(`${pgDump} -Fc -Z1 -f ${out}`, plainEnv) },
             { name: "pg_dump -Fc -Z0 | lz4 -1", run: (out) => shell(`${pgDump} -Fc -Z0 | lz4 -q -1 > ${out}`, plainEnv) },
             { name: "pg_dump -Fd -j2 -Z1", run: (out) => shell(`${pgDump} -Fd -j2 -Z1 -f ${out}`, plainEnv) },
+            { name: `backup, no critical tables`, run: (_out, i) => backup(dir, i, env, false) },
             { name: `backup (--compress ${DEFAULT_DUMP_COMPRESSION})`, run: (_out, i) => backup(dir, i, env) },
         ];
         const figures = new Map<string, Figure[]>(variants.map((v) => [v.name, []]));
@@ -159,7 +164,8 @@ export async function run(): Promise<void> {
                 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
                 const target = stored?.location ?? out;
                 figures.get(variant.name)!.push({ seconds, cpu, bytes: treeBytes(target) });
-                if (stored !== undefined) verify.push(await timed(() => ops(["verify", "--file", target, "--sha256", stored.sha256], env)));
+                if (stored !== undefined && variant === variants[variants.length - 1])
+                    verify.push(await timed(() => ops(["verify", "--file", target, "--sha256", stored.sha256], env)));
                 for (const file of [target, `${target}.facts.json`]) fs.rmSync(file, { recursive: true, force: true });
                 line.push(`${variant.name} ${seconds.toFixed(2)} s`);
             }
@@ -181,7 +187,9 @@ export async function run(): Promise<void> {
             console.log(
                 `backup bench: goal: ${what} ${ratio.toFixed(2)}× of pg_dump -Fc -Z0 ≤ ${limit.toFixed(2)}× → ${ratio <= limit ? "met" : "not met"}`,
             );
+        const uncounted = summary(figures.get(variants[variants.length - 2].name)!);
         goal("backup time", ours.seconds / base.seconds, 1);
+        goal("backup time without counting critical tables", uncounted.seconds / base.seconds, 1);
         goal("backup size", ours.bytes / base.bytes, 0.45);
         goal("verify time", mVerify / base.seconds, 0.3);
         fs.rmSync(dir, { recursive: true, force: true });

@@ -16,17 +16,18 @@ import { isZstdFile, isZstdHead, peek, runPipe, ZSTD_MAGIC, zstdBinary } from ".
  * an upload) every byte costs too. PostgreSQL 15's pg_dump compresses only with zlib, inside
  * its own process, on one core, so `-Z1` halves the size and doubles the time; zstd beside
  * it compresses while the dump streams, at `-Z0` speed where a core is free, to a third.
- * bench/backup.bench.ts on a 0.54 GiB generated database (2 cores shared with other work;
- * medians of 3 alternating runs, two bench runs, ratios to `-Fc -Z0`, 2.6–2.9 s, 502 MiB):
- *   `-Fc -Z1`                  1.75–1.95× the time, 0.41× the size (206 MiB)
- *   `-Fd -j2 -Z1`              1.60–1.78×, 0.41× (two jobs share the cores with the server)
- *   `-Fc -Z0 | lz4 -1`         0.79–0.98×, 0.64× (fast, but too big)
- *   the backup, `zstd:1`       0.90–1.54×, 0.33× (164 MiB; facts, hash and commit included)
- * The backup needs more CPU than `-Z0` (2.1 s of its programs against 1.0 s), so on a busy
- * machine its time suffers first. One zstd thread: a second competes with pg_dump and the
- * server for the cores. zstd's frame carries its own content checksum, and the archive stays
- * one file with one SHA-256 taken in one pass. `gzip:N` is pg_dump's own zlib (no zstd
- * needed), `none` the archive as pg_dump writes it (what older backups are).
+ * bench/backup.bench.ts on a 0.54 GiB generated database, 2 cores, machine otherwise quiet
+ * (medians of 3 alternating runs, ratios to `-Fc -Z0`, 2.2–2.3 s for 502 MiB):
+ *   `-Fc -Z1`                  1.93–1.96× the time, 0.41× the size (206 MiB)
+ *   `-Fd -j2 -Z1`              1.82–1.84×, 0.41× (two jobs share the cores with the server)
+ *   `-Fc -Z0 | lz4 -1`         0.88–0.99×, 0.64× (fast, but too big)
+ *   the backup, `zstd:1`       1.21–1.37× (two zstd threads; 1.53× with one), 0.33× (164 MiB;
+ *                              facts, SHA-256 and commit included)
+ * The backup needs twice the CPU of `-Z0` (2.0 s of its programs against 1.0 s, the server's
+ * beside both), and on two cores that is the time it loses: a plain `pg_dump -Z0 | zstd -1 -T2`
+ * to a file, with no hash, takes 0.9× of `-Z0`. zstd's frame carries its own content checksum,
+ * and the archive stays one file with one SHA-256 taken in one pass. `gzip:N` is pg_dump's
+ * own zlib (no zstd needed), `none` the archive as pg_dump writes it (what older backups are).
  */
 export { COMPRESS_VALUES, DEFAULT_DUMP_COMPRESSION, describeCompression, dumpFileName, parseDumpCompression } from "./dumpCompression";
 export type { DumpCompression } from "./dumpCompression";
@@ -155,11 +156,12 @@ function startDump(
         return runChild({ ...pgDump, label: "pg_dump", env, stdoutFd: outputFd, redact });
     return runPipe({
         producer: { ...pgDump, label: "pg_dump", env },
-        // One thread: more (-T2) compete with pg_dump, the server and the copy for the cores and lose.
+        // Two threads: on a machine with a core to spare (a release runner is otherwise idle) they keep up
+        // with pg_dump; on a busy one they lose a little to it (see the figures above).
         // Only PATH: zstd needs nothing of the backup's environment (which holds DATABASE_URL).
         consumer: {
             command: zstd,
-            args: ["-q", `-${compression.level}`, "--single-thread", "-c"],
+            args: ["-q", `-${compression.level}`, "-T2", "-c"],
             env: { PATH: request.env.PATH },
             label: "zstd",
         },
