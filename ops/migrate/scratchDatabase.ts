@@ -1,16 +1,10 @@
 import { Client } from "pg";
 import { connect, describeTarget, PgTarget, withDatabase } from "../pg/connection";
-import { createDatabaseLike, databaseStamp, dropDatabase, maintenanceTarget } from "../pg/restore";
-
-const MAX_IDENTIFIER = 63;
+import { createDatabaseLike, databaseStamp, derivedDatabaseName, dropDatabase, maintenanceTarget } from "../pg/restore";
 
 /** `shop_rehearse_20261202061500`, the live name cut so the whole fits PostgreSQL's 63-byte identifiers. */
 export function scratchDatabaseName(live: string, role: "rehearse" | "drift", now: Date): string {
-    const suffix = `_${role}_${databaseStamp(now)}`;
-    return `${Buffer.from(live)
-        .subarray(0, MAX_IDENTIFIER - suffix.length)
-        .toString()
-        .replace(/\uFFFD+$/, "")}${suffix}`;
+    return derivedDatabaseName(live, role, databaseStamp(now));
 }
 
 /** The same connection string naming another database; everything else (credentials, host, options) kept. */

@@ -9,7 +9,7 @@ import { isZstdFile, runPipe, zstdBinary } from "./zstd";
 const MAX_IDENTIFIER = 63;
 
 /** `app_restore_20261122041059`, truncating the live name so the whole fits PostgreSQL's 63-byte identifiers. */
-export function derivedDatabaseName(live: string, role: "restore" | "pre_restore", stamp: string): string {
+export function derivedDatabaseName(live: string, role: "restore" | "pre_restore" | "rehearse" | "drift", stamp: string): string {
     const suffix = `_${role}_${stamp}`;
     return `${Buffer.from(live)
         .subarray(0, MAX_IDENTIFIER - suffix.length)

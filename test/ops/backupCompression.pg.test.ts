@@ -9,21 +9,11 @@ import { dumpFileName, listArchiveStream, parseDumpCompression } from "../../ops
 import { testPostgres, TestPostgres } from "../support/postgres";
 import { atTestEnd } from "../support/processes";
 import { backupDir, opsEnv, removeDir, runOps, seedAppDatabase } from "./backupTestSupport";
+import { waitFor } from "./storeTestSupport";
 
 const CLI = path.join(__dirname, "..", "..", "ops", "bin", "safe-release-ops.js");
 const ZSTD_MAGIC = "28b52ffd";
 const sha256 = (bytes: Buffer): string => createHash("sha256").update(bytes).digest("hex");
-
-/** Polls `probe` every 50 ms until it returns a value, failing with `what` after `timeoutMs`. */
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const value = await probe();
-        if (value !== undefined) return value;
-        if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-}
 
 /** Live (not zombie) processes whose parent is `parent`, as `comm` → pid. */
 function childrenOf(parent: number): Map<string, number> {

@@ -5,20 +5,10 @@ import * as path from "path";
 import { PostgresBackupRecord, readLog } from "../../core/backupLog";
 import { testPostgres, TestPostgres } from "../support/postgres";
 import { backupDir, opsEnv, removeDir, runOps } from "./backupTestSupport";
+import { waitFor } from "./storeTestSupport";
 
 const CLI = path.join(__dirname, "..", "..", "ops", "bin", "safe-release-ops.js");
 const MiB = 1024 * 1024;
-
-/** Polls `probe` every 50 ms until it returns a value, failing with `what` after `timeoutMs`. */
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | undefined): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const value = probe();
-        if (value !== undefined) return value;
-        if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-}
 
 /** The state letter of /proc/<pid>/stat (R, S, Z …), or undefined once the process is gone. */
 function processState(pid: number): string | undefined {

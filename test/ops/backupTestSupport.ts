@@ -1,7 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { main } from "../../ops/cli";
-import { Capture, OpsRun } from "../support/opsRun";
+import { OpsRun } from "../support/opsRun";
 import { run, tempDir } from "../support/processes";
 import { TestPostgres } from "../support/postgres";
 
@@ -9,12 +8,7 @@ import { TestPostgres } from "../support/postgres";
 export const SECRET = "S3cret-Passw0rd-do-not-print";
 
 /** Runs `safe-release-ops <argv>` in-process with captured streams. */
-export async function runOps(argv: string[], env: NodeJS.ProcessEnv): Promise<OpsRun> {
-    const stdout = new Capture();
-    const stderr = new Capture();
-    const code = await main(argv, { env, stdout, stderr });
-    return { code, stdout: stdout.text, stderr: stderr.text };
-}
+export { runOps } from "../support/opsRun";
 
 /** The real executable, as an operator or a command resource runs it. */
 export async function runOpsBinary(argv: string[], env: NodeJS.ProcessEnv): Promise<OpsRun> {

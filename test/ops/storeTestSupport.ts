@@ -53,10 +53,10 @@ export async function unfinishedUploads(s3: S3Client, bucket: string, prefix: st
 }
 
 /** Polls `probe` every 50 ms until it returns a value, failing with `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | undefined): Promise<T> {
+export async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-        const value = probe();
+        const value = await probe();
         if (value !== undefined) return value;
         if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
         await new Promise((resolve) => setTimeout(resolve, 50));
