@@ -1,10 +1,12 @@
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { Writable } from "stream";
 import { main } from "../ops/cli";
+import { generateBenchDatabase } from "./benchDatabase";
 import { DEFAULT_DUMP_COMPRESSION } from "../ops/pg/dump";
 import { withChildCpu } from "./cpu";
-import { testPostgres, TestPostgres } from "../test/support/postgres";
+import { testPostgres } from "../test/support/postgres";
 import { run as runProgram, runTestEndCleanups, tempDir } from "../test/support/processes";
 
 /**
@@ -12,7 +14,8 @@ import { run as runProgram, runTestEndCleanups, tempDir } from "../test/support/
  * (a store, an upload) its size costs too. Compares, on one generated database and in
  * alternation: plain `pg_dump -Fc -Z0` (the time to beat), plain `pg_dump -Fc -Z1`
  * (pg_dump's own zlib, the size to beat), the candidates for compressing on another core
- * (`| lz4 -1`, the directory format with two jobs), `safe-release-ops backup` as it runs
+ * (`| lz4 -1`, the directory format with two jobs, `| zstd -1 -T2` as the backup runs it but with
+ * nothing else), `safe-release-ops backup` as it runs
  * (its default `--compress`: facts in the dump's snapshot, same-pass SHA-256 of the stored
  * bytes, archive checked by pg_restore --list), then `safe-release-ops verify`. Goals:
  * backup ≤ 1.00× the time of -Z0 at ≤ 0.45× its size; verify < 0.3× of -Z0.
@@ -26,8 +29,6 @@ import { run as runProgram, runTestEndCleanups, tempDir } from "../test/support/
 const GB = Number(process.env.SAFE_RELEASE_BENCH_GB ?? "1");
 const RUNS = Number(process.env.SAFE_RELEASE_BENCH_RUNS ?? "3");
 const TARGET_BYTES = GB * 1024 ** 3;
-/** Rows of `events` that make about 1 GiB with the other tables. */
-const EVENTS_PER_GB = 7_000_000;
 
 function median(values: number[]): number {
     const sorted = [...values].sort((a, b) => a - b);
@@ -61,6 +62,9 @@ function summary(figures: Figure[]): Figure {
 }
 
 const mib = (bytes: number): string => (bytes / 1024 ** 2).toFixed(0);
+
+/** The 1, 5 and 15 minute load averages: wall times mean little on a machine doing other work. */
+const loadAverage = (): string => fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 
 /** Bytes of a file, or of every file in a directory (the directory format). */
 function treeBytes(target: string): number {
@@ -101,27 +105,6 @@ async function ops(argv: string[], env: NodeJS.ProcessEnv): Promise<string> {
     return stdout;
 }
 
-/** Mixed columns: integers, numerics, short repeated words, and hex text that compresses about 2:1. */
-async function generate(pg: TestPostgres, db: string): Promise<number> {
-    const events = Math.round(EVENTS_PER_GB * GB);
-    await pg.psql(
-        db,
-        `CREATE TABLE accounts (id int PRIMARY KEY, name text, plan text, balance numeric(14,2));
-         INSERT INTO accounts SELECT g, 'account ' || g, (ARRAY['free','pro','team'])[1 + g % 3], g * 3.17 FROM generate_series(1, 100000) g;
-         CREATE TABLE events (id bigint, account int, amount numeric(12,2), kind text, payload text, created timestamptz);
-         INSERT INTO events
-             SELECT g, 1 + g % 100000, (g % 100000) / 7.0,
-                    (ARRAY['login','purchase','refund','message','upload'])[1 + g % 5],
-                    md5(g::text) || md5((g * 31)::text) || ' status=' || (g % 13) || ' region=eu-' || (g % 4),
-                    '2026-01-01'::timestamptz + g * interval '1 second'
-               FROM generate_series(1, ${events}) g;
-         CREATE TABLE _prisma_migrations (id text PRIMARY KEY, migration_name text, started_at timestamptz);
-         INSERT INTO _prisma_migrations VALUES ('m1', '20260101_init', '2026-01-01');
-         VACUUM ANALYZE;`,
-    );
-    return Number(await pg.psql(db, `SELECT pg_database_size('${db}');`));
-}
-
 export async function run(): Promise<void> {
     if (!(GB > 0) || !Number.isInteger(RUNS) || RUNS < 1) {
         throw new Error(
@@ -132,7 +115,7 @@ export async function run(): Promise<void> {
     try {
         const db = await pg.createDatabase("bench_backup");
         const genSeconds = await timed(async () => {
-            const size = await generate(pg, db);
+            const size = await generateBenchDatabase(pg, db, GB);
             console.log(`backup bench: generated database ${db}: ${(size / 1024 ** 3).toFixed(2)} GiB (pg_database_size)`);
             if (size < TARGET_BYTES) throw new Error(`generated only ${size} bytes; need at least ${TARGET_BYTES}`);
         });
@@ -149,11 +132,14 @@ export async function run(): Promise<void> {
             { name: "pg_dump -Fc -Z0", run: (out) => shell(`${pgDump} -Fc -Z0 -f ${out}`, plainEnv) },
             { name: "pg_dump -Fc -Z1", run: (out) => shell(`${pgDump} -Fc -Z1 -f ${out}`, plainEnv) },
             { name: "pg_dump -Fc -Z0 | lz4 -1", run: (out) => shell(`${pgDump} -Fc -Z0 | lz4 -q -1 > ${out}`, plainEnv) },
+            // The backup's compression alone: no hash, no facts, no fsync (what the pipeline itself costs).
+            { name: "pg_dump -Fc -Z0 | zstd -1 -T2", run: (out) => shell(`${pgDump} -Fc -Z0 | zstd -q -1 -T2 > ${out}`, plainEnv) },
             { name: "pg_dump -Fd -j2 -Z1", run: (out) => shell(`${pgDump} -Fd -j2 -Z1 -f ${out}`, plainEnv) },
             { name: `backup, no critical tables`, run: (_out, i) => backup(dir, i, env, false) },
             { name: `backup (--compress ${DEFAULT_DUMP_COMPRESSION})`, run: (_out, i) => backup(dir, i, env) },
         ];
         const figures = new Map<string, Figure[]>(variants.map((v) => [v.name, []]));
+        console.log(`backup bench: ${os.cpus().length} cores, load average ${loadAverage()} before the first run`);
         const verify: number[] = [];
         for (let i = 0; i < RUNS; i++) {
             const line: string[] = [];
@@ -169,7 +155,7 @@ export async function run(): Promise<void> {
                 for (const file of [target, `${target}.facts.json`]) fs.rmSync(file, { recursive: true, force: true });
                 line.push(`${variant.name} ${seconds.toFixed(2)} s`);
             }
-            console.log(`backup bench: run ${i + 1}: ${line.join(", ")}, verify ${verify[i].toFixed(2)} s`);
+            console.log(`backup bench: run ${i + 1}: ${line.join(", ")}, verify ${verify[i].toFixed(2)} s; load average ${loadAverage()}`);
         }
 
         const base = summary(figures.get(variants[0].name)!);

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ReleaseConfig } from "../settings/release";
+import type { StepRunner } from "./data/stepRunner";
 
 /** Pinned image reference (`repo@sha256:…`) of each component, for one version. */
 export type VersionImages = Record<string, pulumi.Output<string>>;
@@ -58,7 +59,7 @@ export interface PlatformAdapter {
      * image, environment and secrets): the argv of a runner that exits with the
      * task's exit code, and the resources it needs first.
      */
-    oneOffTask(version: string, component: string, image: pulumi.Output<string>, command: string[]): OneOffTask;
+    oneOffTask(version: string, component: string, image: pulumi.Output<string>, command: string[], purpose?: "rehearsal"): OneOffTask;
     /** Argv that stop and start the given components of the given running versions (quiesce writers). */
     writerControl(versions: string[], components: string[]): WriterControl;
     /**
@@ -69,6 +70,14 @@ export interface PlatformAdapter {
     rollbackCheck(version: string, images: VersionImages): OneOffTask | undefined;
     /** Set when the data directory is on another machine (a remote `host`): how its archive and restore reach it. */
     readonly remoteData?: RemoteDataAccess;
+    /**
+     * Where the ops programs of the data steps that reach the database or the backup store, and of
+     * the smoke tests, run: set on aws-ecs with `dataStepsIn: task` (one-off tasks of the runner image
+     * inside the VPC); absent, they run on the machine running Pulumi. Steps that only call AWS APIs
+     * or act on this machine (artifacts-check, ecs-scale, rds-restore, bucket-backup, kms-record, a
+     * directory archive) always run here.
+     */
+    readonly stepRunner?: StepRunner;
 }
 
 /**
@@ -92,6 +101,12 @@ export interface OneOffTask {
     readonly needs: pulumi.Resource[];
     /** Secret variables the runner must have in its environment (it hands them to the task by name, never on its command line). */
     readonly environment?: Record<string, pulumi.Output<string>>;
+    /**
+     * A rehearsal's task whose DATABASE_URL was fixed in advance (an ECS task reads it from Secrets Manager)
+     * names this scratch database; `rehearse --scratch-database` must make the copy there. Undefined: the
+     * runner hands the task the DATABASE_URL `rehearse` gives it.
+     */
+    readonly scratchDatabase?: string;
 }
 
 export interface WriterControl {

@@ -86,12 +86,12 @@ export class Release extends pulumi.ComponentResource {
         // Smoke tests gate the routing where a version is reachable before it (aws-ecs's test listener) and
         // follow it where the router itself reaches the version (docker-host), the version entering at weight 0.
         const gated = deployed.map((version) =>
-            version.testEndpoint?.viaRouting ? version : this.smokeTested(name, config, args, version),
+            version.testEndpoint?.viaRouting ? version : this.smokeTested(name, config, args, platform, version),
         );
         const routing = platform.routeTraffic(gated.map((version, i) => ({ deployed: version, weight: plan.live[i].weight })));
         const routedSmokeTests = deployed
             .filter((version) => version.testEndpoint?.viaRouting)
-            .map((version) => this.smokeTested(name, config, args, version, routing.applied));
+            .map((version) => this.smokeTested(name, config, args, platform, version, routing.applied));
         const completed = completion([...data.ready, ...routing.applied, ...[...gated, ...routedSmokeTests].flatMap((v) => v.ready)]);
         const recorded = <T>(value: T): pulumi.Output<T> => completed.apply(() => value);
         const restoredFrom = config.data.restoreFrom;
@@ -123,6 +123,7 @@ export class Release extends pulumi.ComponentResource {
         name: string,
         config: ReleaseConfig,
         args: ReleaseArgs,
+        platform: PlatformAdapter,
         deployed: DeployedVersion,
         after: pulumi.Resource[] = [],
     ): DeployedVersion {
@@ -135,6 +136,7 @@ export class Release extends pulumi.ComponentResource {
                 headers: deployed.testEndpoint.headers,
                 checks: config.gates.smokeSource,
                 ...(args.secrets.smokeOperatorToken !== undefined ? { operatorToken: args.secrets.smokeOperatorToken } : {}),
+                ...(platform.stepRunner !== undefined ? { runIn: platform.stepRunner } : {}),
             },
             { parent: this, dependsOn: [...deployed.ready, ...after] },
         );

@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { NO_RERUN, OPS, commandLine } from "./data/opsCommand";
+import { NO_RERUN, OPS } from "./data/opsCommand";
+import { StepRunner, stepCommand, stepDependsOn } from "./data/stepRunner";
 import { stepResource } from "../core/runbook";
 
 export interface SmokeTestArgs {
@@ -9,10 +10,12 @@ export interface SmokeTestArgs {
     readonly baseUrl: pulumi.Output<string>;
     /** Headers that pin each request to the version (e.g. `X-Release-Target`). */
     readonly headers: Record<string, string>;
-    /** The `release:smoke` list, passed on stdin. */
+    /** The `release:smoke` list, passed on stdin (or inline where the runner has none: it holds no secret). */
     readonly checks: unknown;
     /** `release:smokeOperatorToken`, for checks with `useOperatorToken`. */
     readonly operatorToken?: pulumi.Output<string>;
+    /** Where the checks run (a runner task inside the VPC, on aws-ecs). @default the machine running Pulumi */
+    readonly runIn?: StepRunner;
 }
 
 /**
@@ -28,28 +31,29 @@ export class SmokeTest extends pulumi.ComponentResource {
     constructor(name: string, args: SmokeTestArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super(stepResource("smoke").component, name, {}, opts);
         const checks = JSON.stringify(args.checks);
+        const onStdin = args.runIn?.stdin ?? true;
         const argv = args.baseUrl.apply((baseUrl) => [
             ...OPS,
             "smoke",
             "--base-url",
             baseUrl,
-            "--checks",
-            "-",
+            ...(onStdin ? ["--checks", "-"] : ["--checks-json", checks]),
             ...Object.entries(args.headers).flatMap(([header, value]) => ["--header", `${header}:${value}`]),
         ]);
+        const environment = args.operatorToken !== undefined ? { SMOKE_OPERATOR_TOKEN: args.operatorToken } : undefined;
         this.run = new command.local.Command(
             `${name}${stepResource("smoke").child}`,
             {
-                create: commandLine(argv),
+                create: stepCommand(args.runIn, argv, environment),
                 update: NO_RERUN,
-                stdin: checks,
+                ...(onStdin ? { stdin: checks } : {}),
                 triggers: [checks],
-                ...(args.operatorToken !== undefined ? { environment: { SMOKE_OPERATOR_TOKEN: args.operatorToken } } : {}),
+                ...(environment !== undefined ? { environment } : {}),
             },
             {
                 parent: this,
-                dependsOn: opts.dependsOn,
-                ...(args.operatorToken !== undefined ? { additionalSecretOutputs: ["environment"] } : {}),
+                dependsOn: stepDependsOn(opts.dependsOn, args.runIn),
+                ...(environment !== undefined ? { additionalSecretOutputs: ["environment"] } : {}),
             },
         );
         this.registerOutputs({ version: args.version });

@@ -98,7 +98,10 @@ export class FifoCopy {
             fs.closeSync(opening);
         }
         const job: CopyJob = { sourceFd, targetFd, blockBytes, reportEvery: 16 * 1024 * 1024 };
-        const worker = new Worker(`(${copyLoop.toString()})()`, { eval: true, workerData: job });
+        // No execArgv: the loop needs only Node's own modules, and a worker inherits the parent's
+        // (`-r ts-node/register` in a test or a bench: a TypeScript start-up of up to a second, while the
+        // pipe it should drain is full and the dump waits).
+        const worker = new Worker(`(${copyLoop.toString()})()`, { eval: true, workerData: job, execArgv: [] });
         this.done = new Promise<CopyResult>((resolve, reject) => {
             worker.on("message", (message: CopyMessage) => {
                 if (message.sha256 !== undefined) resolve({ sha256: message.sha256, bytes: message.bytes });

@@ -63,6 +63,9 @@ function mockOpsStdout(create: string): string {
  * `registry`; an image missing there gets `unlisted(image)` when given, and
  * fails otherwise, as a registry without the tag would.
  */
+/** What a database secret read by ARN holds under the mocks. */
+export const MOCK_SECRET_DATABASE_URL = "postgresql://app:mock-password@db.internal:5432/app";
+
 export function mockCall(
     args: MockCallArgs,
     registry: Record<string, string>,
@@ -73,6 +76,9 @@ export function mockCall(
             return { region: MOCK_REGION, name: MOCK_REGION, id: MOCK_REGION };
         case "aws:ec2/getVpc:getVpc":
             return { id: args.inputs.id, cidrBlock: MOCK_VPC_CIDR };
+        case "aws:secretsmanager/getSecretVersion:getSecretVersion":
+            // A secret named by ARN: its value is not known offline, only its shape.
+            return { id: args.inputs.secretId, arn: args.inputs.secretId, secretString: MOCK_SECRET_DATABASE_URL };
         case "docker:index/getRegistryImage:getRegistryImage": {
             const digest = registry[args.inputs.name] ?? unlisted?.(args.inputs.name);
             if (digest === undefined) throw new Error(`registry has no image ${args.inputs.name}`);

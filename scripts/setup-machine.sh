@@ -6,10 +6,11 @@
 # systemd-analyze and iproute2, sshd for a loopback remote host, and python3-venv for the
 # virtualenv of moto (the AWS API the AWS tests run against), and git, which the
 # promote and rollback drivers commit the stack file with, and zstd, which compresses
-# pg_dump's archive on a core of its own while the dump streams. Nothing else, and nothing
-# when all are there.
+# pg_dump's archive on a core of its own while the dump streams, and debootstrap, which makes
+# the Debian base the release runner image is built on here (scripts/runner-image.sh: no image
+# registry to pull one from). Nothing else, and nothing when all are there.
 set -euo pipefail
-packages=(postgresql nginx-light supervisor systemd iproute2 docker.io docker-registry busybox-static ca-certificates openssh-server python3-venv git zstd)
+packages=(postgresql nginx-light supervisor systemd iproute2 docker.io docker-registry busybox-static ca-certificates openssh-server python3-venv git zstd debootstrap)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

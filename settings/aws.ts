@@ -1,4 +1,5 @@
 import {
+    ConfigError,
     fail,
     optionalBoolean,
     optionalInteger,
@@ -8,6 +9,7 @@ import {
     requireObject,
     requireString,
 } from "./checks";
+import { RUNNER_KEYS, RunnerSettings, parseRunnerSettings } from "./awsRunner";
 
 /**
  * Where the `aws-ecs` platform runs. The VPC and its subnets are taken from
@@ -15,7 +17,7 @@ import {
  * the cluster, load balancer, listener and security groups are created by the
  * program because their lifecycle is the service's.
  */
-export interface AwsSettings {
+export interface AwsSettings extends RunnerSettings {
     readonly vpcId: string;
     /** Subnets the tasks run in (private ones, normally). */
     readonly subnetIds: string[];
@@ -23,7 +25,7 @@ export interface AwsSettings {
     readonly loadBalancerSubnetIds: string[];
     /** An internal load balancer is reachable only inside the VPC. @default false */
     readonly internal: boolean;
-    /** ACM certificate: when set, the listener serves HTTPS on 443 and port 80 redirects to it. */
+    /** ACM certificate: when set, the listener serves HTTPS on 443 (port 80 redirects to it), and so does the test listener on 8443. */
     readonly certificateArn?: string;
     /** Deletion protection on the load balancer; prod turns it on. @default false */
     readonly deletionProtection: boolean;
@@ -39,10 +41,17 @@ export interface AwsSettings {
     readonly deregistrationDelaySeconds: number;
     /**
      * Who may reach the test listener (port 8443), where smoke tests address one
-     * version by `X-Release-Target`: the machine running `pulumi up` must be in
-     * here. @default the VPC's CIDR
+     * version by `X-Release-Target`: where the smoke tests run must be in here (the
+     * runner tasks' subnets, or the machine running `pulumi up` with `dataStepsIn: local`).
+     * @default the VPC's CIDR
      */
     readonly testListenerCidrs: string[];
+    /**
+     * A DNS name of yours, covered by `certificateArn`, that resolves to the load balancer: the
+     * smoke tests address the HTTPS test listener by it, so its certificate verifies (the load
+     * balancer's own name is not on it). Required with `certificateArn`.
+     */
+    readonly testHostname?: string;
 }
 
 export const AWS_KEYS = [
@@ -58,6 +67,8 @@ export const AWS_KEYS = [
     "healthyThreshold",
     "deregistrationDelaySeconds",
     "testListenerCidrs",
+    "testHostname",
+    ...RUNNER_KEYS,
 ] as const;
 
 /** The retention periods CloudWatch Logs accepts. */
@@ -79,7 +90,18 @@ export function parseAwsSettings(value: unknown): AwsSettings {
     if (certificateArn !== undefined && !/^arn:aws[a-z-]*:acm:/.test(certificateArn)) {
         fail(`${key}.certificateArn`, "an ACM certificate ARN (`arn:aws:acm:…`)", certificateArn);
     }
-    return {
+    const testHostname = optionalString(`${key}.testHostname`, raw.testHostname);
+    if (testHostname !== undefined && !/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(testHostname)) {
+        fail(`${key}.testHostname`, "a lower-case DNS name such as `release-test.shop.example.com`", testHostname);
+    }
+    if (certificateArn !== undefined && testHostname === undefined) {
+        throw new ConfigError(
+            `\`${key}.testHostname\` is required with \`${key}.certificateArn\`: the test listener then serves HTTPS, and the smoke ` +
+                "tests must address it by a name its certificate covers (the load balancer's own is not): a DNS record of yours " +
+                "resolving to the load balancer, such as `testHostname: release-test.shop.example.com`",
+        );
+    }
+    const settings = {
         vpcId,
         subnetIds,
         loadBalancerSubnetIds:
@@ -93,7 +115,26 @@ export function parseAwsSettings(value: unknown): AwsSettings {
         healthyThreshold: optionalInteger(`${key}.healthyThreshold`, raw.healthyThreshold, 2, 10) ?? 2,
         deregistrationDelaySeconds: optionalInteger(`${key}.deregistrationDelaySeconds`, raw.deregistrationDelaySeconds, 0, 3600) ?? 30,
         testListenerCidrs: cidrList(`${key}.testListenerCidrs`, raw.testListenerCidrs),
+        ...(testHostname !== undefined ? { testHostname } : {}),
+        ...parseRunnerSettings(key, raw),
     };
+    checkSmokeReach(key, settings);
+    return settings;
+}
+
+/**
+ * Smoke tasks inside the VPC reach an internet-facing load balancer by its public
+ * addresses, so their packets arrive from the NAT gateways' addresses (or the tasks' own
+ * public IPs), never from the VPC's range that the test listener admits by default.
+ */
+function checkSmokeReach(key: string, settings: AwsSettings): void {
+    if (settings.dataStepsIn !== "task" || settings.internal || settings.testListenerCidrs.length > 0) return;
+    throw new ConfigError(
+        `\`${key}.testListenerCidrs\` is required when \`${key}.dataStepsIn\` is "task" and the load balancer is internet-facing: ` +
+            "the smoke tasks reach it from your NAT gateways' public addresses" +
+            (settings.assignPublicIp ? " (with `assignPublicIp`, from their own, which no rule can name: set `internal: true`)" : "") +
+            ", not from the VPC's range; set it to those addresses, such as `testListenerCidrs: [203.0.113.10/32]`, or set `internal: true`",
+    );
 }
 
 function subnetList(key: string, value: unknown): string[] {

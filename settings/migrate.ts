@@ -113,19 +113,15 @@ export function parseMigrate(value: unknown, components: ComponentSpec[]): Migra
 /**
  * A rehearsal points the migration at the copy through DATABASE_URL, so the migration's
  * runner must take its database from there. On aws-ecs the one-off task reads it from
- * Secrets Manager, where no copy can be substituted: refused rather than risk migrating
- * the live database while its writers run.
+ * Secrets Manager: the program stores a second secret, the same connection string naming
+ * the fixed scratch database `sr_rehearse_<app>`, for the rehearsal's own task definition
+ * (components/awsEcs/rehearsalSecret.ts).
  */
-export function checkRehearsable(platform: string, components: ComponentSpec[], migrate: MigrateSettings | undefined): void {
+export function checkRehearsable(components: ComponentSpec[], migrate: MigrateSettings | undefined): void {
     if (migrate?.rehearse !== true) return;
-    if (platform === "aws-ecs") {
-        throw new ConfigError(
-            "`release:migrate.rehearse` is not available on aws-ecs: the one-off migration task reads its DATABASE_URL from " +
-                "Secrets Manager, so it cannot be pointed at a copy; rehearse on a staging stack of docker-host or host, or set it to false",
-        );
-    }
     const component = components.find((c) => c.name === migrate.component)!;
-    if (component.secretEnv.DATABASE_URL === undefined) {
+    const reference = component.secretEnv.DATABASE_URL;
+    if (reference === undefined) {
         throw new ConfigError(
             `\`release:migrate.rehearse\` needs the migration's component \`${component.name}\` to take its database from ` +
                 "`secretEnv.DATABASE_URL`: the rehearsal points that variable at the copy, and a database named anywhere else would be the live one",

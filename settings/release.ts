@@ -1,4 +1,5 @@
 import { AwsSettings, parseAwsSettings } from "./aws";
+import { checkRunnerStore } from "./awsRunner";
 import { ConfigError, fail, isObject, optionalBoolean, optionalInteger, optionalString, requireObject, requireString } from "./checks";
 import { ComponentSpec, parseComponents } from "./components";
 import { DATA_KEYS, DataSettings, parseDataSettings } from "./data";
@@ -7,6 +8,7 @@ import { GATE_KEYS, GateSettings, parseGateSettings } from "./gates";
 import { DockerSettings, parseDockerSettings, splitImageReference } from "./docker";
 import { ArtifactTable, HostSettings, checkHostComponents, checkReplaceWeights, parseArtifacts, parseHostSettings } from "./host";
 import { checkRemoteBackup } from "./hostRemote";
+import { parseKeepImages } from "./imageRetention";
 import { isReleaseTag, tagSlug } from "../core/releaseTags";
 
 export type Platform = "aws-ecs" | "docker-host" | "host";
@@ -41,6 +43,8 @@ export interface ReleaseConfig {
     readonly host?: HostSettings;
     /** Version → component → artifact (host only). */
     readonly artifacts?: ArtifactTable;
+    /** Versions this program released whose images an ECR lifecycle policy keeps (aws-ecs). @default 5 */
+    readonly keepImages: number;
 }
 
 /** Keys of the `release:` namespace this program reads; anything else is a typo and refused. */
@@ -58,6 +62,7 @@ export const RELEASE_KEYS = [
     "dockerHost",
     "host",
     "artifacts",
+    "keepImages",
     ...DATA_KEYS,
     ...GATE_KEYS,
 ] as const;
@@ -106,7 +111,10 @@ export function parseReleaseConfig(raw: Record<string, unknown>): ReleaseConfig 
     checkSecretReferences(components, raw);
 
     const data = parseDataSettings(raw, components);
-    checkRehearsable(platform as Platform, components, data.migrate);
+    checkRehearsable(components, data.migrate);
+    const gates = parseGateSettings(raw);
+    const aws = platform === "aws-ecs" ? parseAwsSettings(raw.aws) : undefined;
+    checkRunnerStore(aws, data.backup.store, usesBackupStore(raw.databaseUrl !== undefined, data));
     return {
         app,
         platform: platform as Platform,
@@ -118,11 +126,24 @@ export function parseReleaseConfig(raw: Record<string, unknown>): ReleaseConfig 
         requirePinnedDigests,
         ...(acceptSchemaHead !== undefined ? { acceptSchemaHead } : {}),
         data,
-        gates: parseGateSettings(raw),
-        ...(platform === "aws-ecs" ? { aws: parseAwsSettings(raw.aws) } : {}),
+        gates,
+        keepImages: parseKeepImages(raw.keepImages, live),
+        ...(aws !== undefined ? { aws } : {}),
         ...(platform === "docker-host" ? { docker: dockerSettings(raw.dockerHost, app, components, requirePinnedDigests) } : {}),
         ...(host !== undefined ? { host: host.settings, artifacts: host.artifacts } : {}),
     };
+}
+
+/** Whether any data step writes or reads the backup store (a dump, an archive, a bucket copy, a key record, a restore). */
+function usesBackupStore(hasDatabase: boolean, data: DataSettings): boolean {
+    const { backup } = data;
+    return (
+        hasDatabase ||
+        backup.directory !== undefined ||
+        backup.bucket !== undefined ||
+        backup.kmsKeyId !== undefined ||
+        data.restoreFrom !== undefined
+    );
 }
 
 /**

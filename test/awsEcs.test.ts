@@ -110,7 +110,9 @@ describe("aws-ecs resources", () => {
                 "release:aws": {
                     vpcId: "vpc-0abc12345def67890",
                     subnetIds: ["subnet-0aaa1111bbbb2222c"],
+                    dataStepsIn: "local",
                     certificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/abc",
+                    testHostname: "release-test.shop.example.com",
                 },
             }),
         });

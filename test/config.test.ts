@@ -5,7 +5,7 @@ import { parseReleaseConfig } from "../settings/release";
 import { SUBNETS, VPC, digestOf, ecsConfig } from "./support/fixtures";
 import { runProgram } from "./support/mockEngine";
 import { StackConfig } from "./support/mockProviders";
-import { API, BAD, REPO, Raw, UNKNOWN_TAIL, WORKER, api, aws, canary, components, raw } from "./configCases";
+import { API, BAD, REPO, RUNNER_IMAGE, Raw, UNKNOWN_TAIL, WORKER, api, aws, canary, components, raw } from "./configCases";
 
 /** Type and name of every resource registered while `run` evaluates, through the mock monitor every run uses. */
 async function registrationsDuring(run: () => Promise<unknown>): Promise<{ error: unknown; registered: string[] }> {
@@ -71,6 +71,7 @@ describe("release config validation (settings/*.ts, config.ts)", () => {
             canaryWeight: 100,
             digests,
             requirePinnedDigests: false,
+            keepImages: 5,
             components: [
                 {
                     name: "api",
@@ -109,6 +110,8 @@ describe("release config validation (settings/*.ts, config.ts)", () => {
                 healthyThreshold: 2,
                 deregistrationDelaySeconds: 30,
                 testListenerCidrs: [],
+                dataStepsIn: "local",
+                dataStepTimeout: "30m",
             },
             data: {
                 backup: {
@@ -221,6 +224,24 @@ describe("release config validation (settings/*.ts, config.ts)", () => {
         };
         const config = parseReleaseConfig(raw({ ...api({ secretEnv }), dbPassword: "s3cret" }));
         assert.deepEqual(config.components[0].secretEnv, secretEnv);
+    });
+
+    it("runs the aws-ecs data steps as runner tasks by default, bounded by 30m, and on this machine with `dataStepsIn: local`", () => {
+        const runner = (patch: Raw) => {
+            const settings = parseReleaseConfig(raw({ ...aws(patch), backup: { store: "s3://shop-backups/prod" } })).aws!;
+            return [settings.dataStepsIn, settings.runnerImage, settings.dataStepTimeout];
+        };
+        assert.deepEqual(runner({ dataStepsIn: undefined, runnerImage: RUNNER_IMAGE, internal: true }), ["task", RUNNER_IMAGE, "30m"]);
+        assert.deepEqual(
+            runner({ dataStepsIn: "task", runnerImage: RUNNER_IMAGE, dataStepTimeout: "2h", testListenerCidrs: ["203.0.113.10/32"] }),
+            ["task", RUNNER_IMAGE, "2h"],
+        );
+        assert.deepEqual(runner({ dataStepsIn: "local" }), ["local", undefined, "30m"]);
+        // A directory store is the runner's disk only where something is backed up or restored.
+        assert.equal(
+            parseReleaseConfig(raw(aws({ dataStepsIn: "task", runnerImage: RUNNER_IMAGE, internal: true }))).aws!.dataStepsIn,
+            "task",
+        );
     });
 
     it("defaults loadBalancerSubnetIds to subnetIds and keeps an explicit list", () => {

@@ -16,7 +16,8 @@ const COMPONENT_KEYS =
     "`image`, `role`, `port`, `healthPath`, `pathPrefix`, `command`, `cpu`, `memory`, `desiredCount`, `env`, `secretEnv`";
 const AWS_KEYS =
     "`vpcId`, `subnetIds`, `loadBalancerSubnetIds`, `internal`, `certificateArn`, `deletionProtection`, `assignPublicIp`, " +
-    "`logRetentionDays`, `healthCheckIntervalSeconds`, `healthyThreshold`, `deregistrationDelaySeconds`, `testListenerCidrs`";
+    "`logRetentionDays`, `healthCheckIntervalSeconds`, `healthyThreshold`, `deregistrationDelaySeconds`, `testListenerCidrs`, " +
+    "`testHostname`, `dataStepsIn`, `runnerImage`, `dataStepTimeout`";
 const BUCKET_RULE =
     "an S3 bucket name: 3 to 63 lower-case letters, digits, `.` and `-`, starting and ending with a letter or digit, no `..`, not an IP address";
 const KEY_PREFIX_RULE = "a key prefix of `/`-separated names of letters, digits, `.`, `_`, `-` and `=` (no empty, `.` or `..` name)";
@@ -42,7 +43,17 @@ export const components = (patch: Raw): Raw => ({ components: defined({ api: API
 export const api = (patch: Raw): Raw => components({ api: defined({ ...API, ...patch }) });
 const worker = (patch: Raw): Raw => components({ worker: defined({ ...WORKER, ...patch }) });
 const web = (name: string, patch: Raw): Raw => components({ [name]: { image: REPO, port: 8081, ...patch } });
-export const aws = (patch: Raw): Raw => ({ aws: defined({ vpcId: VPC, subnetIds: SUBNETS, ...patch }) });
+export const aws = (patch: Raw): Raw => ({ aws: defined({ vpcId: VPC, subnetIds: SUBNETS, dataStepsIn: "local", ...patch }) });
+/** The release runner's image as `release:aws.runnerImage` pins it. */
+export const RUNNER_IMAGE = `123456789012.dkr.ecr.eu-west-1.amazonaws.com/safe-release-runner@${digestOf("runner")}`;
+const RUNNER_REQUIRED =
+    '`release:aws.runnerImage` is required when `release:aws.dataStepsIn` is "task" (the default): the data steps and smoke tests ' +
+    "run as ECS tasks of that image inside the VPC; build it from runner/Dockerfile and set it by digest, such as " +
+    "`runnerImage: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/safe-release-runner@sha256:<64 hex>`, " +
+    "or set `dataStepsIn: local` to run them on the machine running Pulumi (inside the VPC)";
+const S3_STORE_REQUIRED =
+    '`release:backup.store` must be an S3 store (`s3://<bucket>/<prefix>`) when `release:aws.dataStepsIn` is "task": ' +
+    "the backup runs in an ECS task, whose disk goes with it; got the directory ";
 export const canary = (patch: Raw): Raw => ({ previous: "v1.4.2", ...patch });
 
 /** [what is wrong, raw overrides, the exact message]: every branch of the `release:` validators. */
@@ -334,6 +345,76 @@ export const BAD: Array<[string, Raw, string]> = [
         '`release:aws.certificateArn` must be an ACM certificate ARN (`arn:aws:acm:…`); got "arn:aws:iam::123456789012:server-certificate/shop"',
     ],
     ["internal not a boolean", aws({ internal: "yes" }), '`release:aws.internal` must be true or false; got "yes"'],
+    [
+        "certificateArn without testHostname",
+        aws({ certificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/abc" }),
+        "`release:aws.testHostname` is required with `release:aws.certificateArn`: the test listener then serves HTTPS, and the smoke " +
+            "tests must address it by a name its certificate covers (the load balancer's own is not): a DNS record of yours " +
+            "resolving to the load balancer, such as `testHostname: release-test.shop.example.com`",
+    ],
+    [
+        "testHostname not a DNS name",
+        aws({ testHostname: "https://release-test.shop.example.com" }),
+        '`release:aws.testHostname` must be a lower-case DNS name such as `release-test.shop.example.com`; got "https://release-test.shop.example.com"',
+    ],
+    [
+        "task mode behind an internet-facing load balancer without testListenerCidrs",
+        aws({ dataStepsIn: "task", runnerImage: RUNNER_IMAGE }),
+        '`release:aws.testListenerCidrs` is required when `release:aws.dataStepsIn` is "task" and the load balancer is internet-facing: ' +
+            "the smoke tasks reach it from your NAT gateways' public addresses, not from the VPC's range; set it to those addresses, " +
+            "such as `testListenerCidrs: [203.0.113.10/32]`, or set `internal: true`",
+    ],
+    [
+        "task mode with public task IPs behind an internet-facing load balancer",
+        aws({ dataStepsIn: "task", runnerImage: RUNNER_IMAGE, assignPublicIp: true }),
+        '`release:aws.testListenerCidrs` is required when `release:aws.dataStepsIn` is "task" and the load balancer is internet-facing: ' +
+            "the smoke tasks reach it from your NAT gateways' public addresses (with `assignPublicIp`, from their own, which no rule can " +
+            "name: set `internal: true`), not from the VPC's range; set it to those addresses, such as `testListenerCidrs: [203.0.113.10/32]`, " +
+            "or set `internal: true`",
+    ],
+    ["runnerImage missing in task mode (the default)", aws({ dataStepsIn: undefined }), RUNNER_REQUIRED],
+    ['runnerImage missing with dataStepsIn "task"', aws({ dataStepsIn: "task" }), RUNNER_REQUIRED],
+    [
+        "dataStepsIn neither task nor local",
+        aws({ dataStepsIn: "vpc" }),
+        '`release:aws.dataStepsIn` must be "task" (the data steps run as ECS tasks of `runnerImage` inside the VPC) or "local" (on the machine running Pulumi); got "vpc"',
+    ],
+    [
+        "runnerImage by tag",
+        aws({ dataStepsIn: "task", runnerImage: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/safe-release-runner:latest" }),
+        "`release:aws.runnerImage` must be the runner image by digest, such as " +
+            "`123456789012.dkr.ecr.eu-west-1.amazonaws.com/safe-release-runner@sha256:<64 hex>`; " +
+            'got "123456789012.dkr.ecr.eu-west-1.amazonaws.com/safe-release-runner:latest"',
+    ],
+    [
+        "dataStepTimeout without a unit",
+        aws({ dataStepTimeout: "30" }),
+        '`release:aws.dataStepTimeout` must be a duration from 1s to 24h such as `45m` or `2h`; got "30"',
+    ],
+    [
+        "dataStepTimeout over a day",
+        aws({ dataStepTimeout: "25h" }),
+        '`release:aws.dataStepTimeout` must be a duration from 1s to 24h such as `45m` or `2h`; got "25h"',
+    ],
+    [
+        "dataStepTimeout zero",
+        aws({ dataStepTimeout: "0m" }),
+        '`release:aws.dataStepTimeout` must be a duration from 1s to 24h such as `45m` or `2h`; got "0m"',
+    ],
+    [
+        "a directory store for a runner task's backup",
+        { ...aws({ dataStepsIn: "task", runnerImage: RUNNER_IMAGE, internal: true }), databaseUrl: "postgres://x" },
+        `${S3_STORE_REQUIRED}"backups"`,
+    ],
+    [
+        "a directory store for a runner task's restore",
+        {
+            ...aws({ dataStepsIn: "task", runnerImage: RUNNER_IMAGE, internal: true }),
+            backup: { store: "var/backups" },
+            restoreFrom: "shop-v1.4.2-x",
+        },
+        `${S3_STORE_REQUIRED}"var/backups"`,
+    ],
     [
         "healthCheckIntervalSeconds too short",
         aws({ healthCheckIntervalSeconds: 1 }),

@@ -37,11 +37,13 @@ function mentionedOpsCommands(page: DocPage): string[] {
 }
 
 describe("docs: the operator pages", () => {
-    it("exist: an index and the seven procedures, each linked from the index", () => {
+    it("exist: an index and the procedures and references, each linked from the index", () => {
         assert.deepEqual(
             pages.map((p) => p.file),
             [
                 "README.md",
+                "aws-ecs.md",
+                "aws-permissions.md",
                 "rds-restore.md",
                 "rehearsal.md",
                 "release-checklist.md",
@@ -98,6 +100,7 @@ describe("docs: the operator pages", () => {
             "artifacts-check",
             "backup",
             "drift",
+            "ecs-task",
             "host-check",
             "migrate",
             "preflight",

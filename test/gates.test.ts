@@ -76,6 +76,7 @@ describe("gates on aws-ecs: smoke tests and canary alarms", () => {
                 "release:aws": {
                     vpcId: "vpc-0abc12345def67890",
                     subnetIds: ["subnet-0aaa1111bbbb2222c"],
+                    dataStepsIn: "local",
                     testListenerCidrs: ["203.0.113.0/24"],
                 },
             }),

@@ -106,11 +106,50 @@ describe("drift and rehearsal before any writer stops (docker-host)", () => {
         );
     });
 
-    it("refuses a rehearsal on aws-ecs, saying why", async () => {
-        await assert.rejects(start({ rehearse: true }, ecsConfig), {
-            message:
-                "`release:migrate.rehearse` is not available on aws-ecs: the one-off migration task reads its DATABASE_URL from " +
-                "Secrets Manager, so it cannot be pointed at a copy; rehearse on a staging stack of docker-host or host, or set it to false",
+    it("rehearses on aws-ecs with a task definition of its own whose DATABASE_URL names the fixed scratch database", async () => {
+        const run = await start({ rehearse: true }, ecsConfig);
+        const rehearse = String(command(run, "shop-rehearse-v1.5.0-run").inputs.create);
+        assert.ok(
+            rehearse.startsWith(`${OPS} rehearse --from-live --scratch-database sr_rehearse_shop --app shop --version v1.5.0 `),
+            rehearse,
+        );
+        const definitions = (name: string) =>
+            JSON.parse(resource(run, "aws:ecs/taskDefinition:TaskDefinition", name).inputs.containerDefinitions);
+        const secretOf = (name: string) =>
+            definitions(name)[0].secrets.find((s: { name: string }) => s.name === "DATABASE_URL").valueFrom as string;
+        const rehearsal = resource(run, "aws:ecs/taskDefinition:TaskDefinition", "shop-ecs-v1.5.0-api-oneoff-rehearse");
+        assert.equal(rehearsal.inputs.family, "shop-api-oneoff-rehearse-v1-5-0");
+        // The rehearsal's task runs the migration's command on the copy's connection string; the migration's own, on the live one.
+        assert.deepEqual(definitions("shop-ecs-v1.5.0-api-oneoff-rehearse")[0].command, ["npx", "prisma", "migrate", "deploy"]);
+        // The mocks make each resource's ARN from its name.
+        const arnOf = (name: string) =>
+            `arn:aws:mock:eu-west-1:123456789012:${resource(run, "aws:secretsmanager/secret:Secret", name).name}`;
+        const copySecretArn = arnOf("shop-ecs-secret-rehearsal");
+        assert.equal(secretOf("shop-ecs-v1.5.0-api-oneoff-rehearse"), copySecretArn);
+        assert.equal(secretOf("shop-ecs-v1.5.0-api-oneoff"), arnOf("shop-ecs-secret-databaseUrl"));
+        const version = resource(run, "aws:secretsmanager/secretVersion:SecretVersion", "shop-ecs-secret-rehearsal");
+        assert.ok(isSecret(version.inputs.secretString));
+        assert.equal(version.inputs.secretString.value, "postgres://shop:s3cr3t-pw@db.internal:5432/sr_rehearse_shop");
+        // The tasks' execution role may read the copy's secret too.
+        const policy = JSON.parse(resource(run, "aws:iam/rolePolicy:RolePolicy", "shop-ecs-read-secrets").inputs.policy);
+        assert.ok(policy.Statement[0].Resource.includes(copySecretArn), JSON.stringify(policy));
+    });
+
+    it("derives the copy's connection string from a secret named by ARN, reading its value", async () => {
+        const arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:shop-database-url";
+        const byArn = (overrides: StackConfig): StackConfig => {
+            const config = shop({ rehearse: true }, overrides, ecsConfig);
+            const components = structuredClone(config["release:components"]) as Record<string, { secretEnv?: Record<string, string> }>;
+            components.api.secretEnv = { DATABASE_URL: arn };
+            return { ...config, "release:components": components };
+        };
+        const first = await runProgram({ config: byArn({ "release:version": "v1.4.2" }), secretKeys });
+        const run = await runProgram({
+            config: byArn({ "release:version": "v1.5.0", "release:previous": "v1.4.2", "release:canaryWeight": 0 }),
+            secretKeys,
+            lastOutputs: first.outputs,
         });
+        const version = resource(run, "aws:secretsmanager/secretVersion:SecretVersion", "shop-ecs-secret-rehearsal");
+        assert.equal(version.inputs.secretString.value, "postgresql://app:mock-password@db.internal:5432/sr_rehearse_shop");
     });
 });

@@ -23,10 +23,17 @@ function releaseConfig(platform: "aws-ecs" | "docker-host", overrides: StackConf
         "release:digests": digests,
         "release:databaseUrl": "postgres://shop:pw@db:5432/shop",
         "release:database": { ledger: "prisma", criticalTables: ["users"] },
-        "release:backup": { directory: "/srv/shop/uploads" },
+        "release:backup": { directory: "/srv/shop/uploads", store: "s3://shop-backups/parity" },
         "release:migrate": { command: "npx prisma migrate deploy", component: "api", quiesce: ["worker"] },
         ...(platform === "aws-ecs"
-            ? { "release:aws": { vpcId: VPC, subnetIds: SUBNETS } }
+            ? {
+                  "release:aws": {
+                      vpcId: VPC,
+                      subnetIds: SUBNETS,
+                      internal: true,
+                      runnerImage: `safe-release-runner@${digestOf("runner")}`,
+                  },
+              }
             : { "release:dockerHost": { routerImage: ROUTER_IMAGE } }),
         ...overrides,
     };

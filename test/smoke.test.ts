@@ -286,6 +286,11 @@ describe("safe-release-ops smoke", () => {
         assert.deepStrictEqual(service.requests, ["GET /health/internal target=v1.5.0", "GET /broken target=v1.5.0"]);
     });
 
+    it("takes the list itself with --checks-json, where a one-off task has no stdin", async () => {
+        const result = await invoke(["--base-url", service.url, "--checks-json", JSON.stringify([{ name: "health", path: "/health" }])]);
+        assert.deepStrictEqual([result.code, JSON.parse(result.stdout).ok, service.requests], [0, true, ["GET /health target=-"]]);
+    });
+
     it("exits 0 when every check passes", async () => {
         const checks = path.join(dir, "ok.json");
         fs.writeFileSync(checks, JSON.stringify([{ name: "health", path: "/health" }]));
@@ -318,7 +323,22 @@ describe("safe-release-ops smoke", () => {
                 ["--base-url", service.url, "--checks", checks],
                 "smoke: `SMOKE_OPERATOR_TOKEN` is not set; `internal` need the operator token (`release:smokeOperatorToken`)\n",
             ],
-            [["--base-url", service.url, "--verbose"], "smoke: unknown argument `--verbose`; valid: --base-url, --checks, --header\n"],
+            [
+                ["--base-url", service.url, "--verbose"],
+                "smoke: unknown argument `--verbose`; valid: --base-url, --checks, --checks-json, --header\n",
+            ],
+            [
+                ["--base-url", service.url, "--checks", checks, "--checks-json", "[]"],
+                "smoke: `--checks` and `--checks-json` both give the checks; give exactly one of them\n",
+            ],
+            [
+                ["--base-url", service.url],
+                "smoke: `--checks` or `--checks-json` is required: a JSON file holding the `release:smoke` list (`-`: stdin), or the list itself\n",
+            ],
+            [
+                ["--base-url", service.url, "--checks-json", '[{"name":"x","path":"/x","expectStatus":700}]'],
+                "smoke: `release:smoke[0].expectStatus` must be an integer HTTP status from 100 to 599; got 700\n",
+            ],
         ];
         for (const [args, message] of cases) {
             const result = await invoke(args);

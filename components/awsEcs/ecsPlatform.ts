@@ -10,7 +10,15 @@ import { TEST_LISTENER_PORT } from "./containerDefinition";
 import { EcsShared, EcsVersion } from "./ecsVersion";
 import { oneOffTaskDefinition } from "./taskDefinition";
 import { forwardAction, routeRules } from "./routing";
-import { executionRole, secretArnsByComponent } from "./secrets";
+import { executionRole, secretArnsByComponent, storedSecrets } from "./secrets";
+import { StepRunner } from "../data/stepRunner";
+import { releaseRunner } from "./runnerTask";
+import { rehearsalSecretArn } from "./rehearsalSecret";
+import { fixedRehearsalDatabase } from "../../core/rehearsalDatabase";
+import { imageRetentionPolicies, releasedImagesTag } from "./imageRetention";
+
+/** The test listener's TLS policy: the main listener's (TLS 1.3, 1.2 as the floor). */
+const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 
 /**
  * The `aws-ecs` platform: an ECS cluster, an application load balancer with a
@@ -25,6 +33,10 @@ export class EcsPlatform extends pulumi.ComponentResource implements PlatformAda
     private readonly loadBalancer: aws.lb.LoadBalancer;
     /** Rule priority → version, to refuse two live versions sharing a test-listener priority. */
     private readonly usedPriorities = new Map<number, string>();
+    /** Set with `release:aws.dataStepsIn: task`: the data steps and smoke tests run as tasks of the release runner. */
+    public readonly stepRunner?: StepRunner;
+    /** With `release:migrate.rehearse`: the secret whose DATABASE_URL names the rehearsal's fixed scratch database. */
+    private readonly rehearsalSecretArn?: pulumi.Output<string>;
 
     constructor(name: string, args: PlatformArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super("safe-release:aws:EcsPlatform", name, {}, opts);
@@ -39,8 +51,10 @@ export class EcsPlatform extends pulumi.ComponentResource implements PlatformAda
             { name: `/safe-release/${config.app}`, retentionInDays: settings.logRetentionDays },
             { parent: this },
         );
-        const secretArns = secretArnsByComponent(name, config, args.secrets, this);
-        const role = executionRole(name, secretArns, this);
+        const storedSecret = storedSecrets(name, config, args.secrets, this);
+        const secretArns = secretArnsByComponent(config, storedSecret);
+        this.rehearsalSecretArn = rehearsalSecretArn(name, config, args.secrets, this);
+        const role = executionRole(name, secretArns, this, this.rehearsalSecretArn !== undefined ? [this.rehearsalSecretArn] : []);
         const cluster = new aws.ecs.Cluster(
             name,
             { name: config.app, settings: [{ name: "containerInsights", value: "enabled" }] },
@@ -63,7 +77,7 @@ export class EcsPlatform extends pulumi.ComponentResource implements PlatformAda
                         cidrBlocks: ["0.0.0.0/0"],
                         ipv6CidrBlocks: ["::/0"],
                     })),
-                    // Smoke tests run from where `pulumi up` runs: the VPC by default, or the CIDRs named in config.
+                    // Smoke tests run in the runner's tasks (or where `pulumi up` runs): the VPC by default, or the CIDRs named in config.
                     {
                         protocol: "tcp",
                         fromPort: TEST_LISTENER_PORT,
@@ -102,12 +116,15 @@ export class EcsPlatform extends pulumi.ComponentResource implements PlatformAda
             },
             { parent: this },
         );
+        // The smoke tests send the operator token: over TLS wherever there is a certificate.
+        const testTls = settings.certificateArn !== undefined;
         const testListener = new aws.lb.Listener(
             `${name}-test`,
             {
                 loadBalancerArn: this.loadBalancer.arn,
                 port: TEST_LISTENER_PORT,
-                protocol: "HTTP",
+                protocol: testTls ? "HTTPS" : "HTTP",
+                ...(testTls ? { certificateArn: settings.certificateArn, sslPolicy: TLS_POLICY } : {}),
                 defaultActions: [
                     {
                         type: "fixed-response",
@@ -127,11 +144,31 @@ export class EcsPlatform extends pulumi.ComponentResource implements PlatformAda
             logGroupName: logGroup.name,
             region: aws.getRegionOutput({}, { parent: this }).region,
             testListenerArn: testListener.arn,
-            testListenerUrl: pulumi.interpolate`http://${this.loadBalancer.dnsName}:${TEST_LISTENER_PORT}`,
+            // Over TLS by the name the certificate covers (a record of the operator's resolving to the load balancer).
+            testListenerUrl: testTls
+                ? pulumi.output(`https://${settings.testHostname!}:${TEST_LISTENER_PORT}`)
+                : pulumi.interpolate`http://${this.loadBalancer.dnsName}:${TEST_LISTENER_PORT}`,
             loadBalancerArnSuffix: this.loadBalancer.arnSuffix,
             ...(config.gates.analysis !== undefined ? { analysis: config.gates.analysis } : {}),
             secretArns,
         };
+        if (settings.dataStepsIn === "task") {
+            this.stepRunner = releaseRunner(
+                name,
+                {
+                    config,
+                    secretKeys: Object.keys(args.secrets),
+                    storedSecret,
+                    clusterArn: cluster.arn,
+                    securityGroupId: serviceGroup.id,
+                    logGroup,
+                    region: this.shared.region,
+                    taskExecutionRoleArn: role.arn,
+                },
+                this,
+            );
+        }
+        imageRetentionPolicies(name, config, this);
         this.registerOutputs({ loadBalancerDnsName: this.loadBalancer.dnsName });
     }
 
@@ -148,7 +185,7 @@ export class EcsPlatform extends pulumi.ComponentResource implements PlatformAda
             this.usedPriorities.set(priority, version);
             priorities[component.name] = priority;
         }
-        return new EcsVersion(
+        const deployed = new EcsVersion(
             `${this.name}-${version}`,
             {
                 shared: this.shared,
@@ -160,18 +197,28 @@ export class EcsPlatform extends pulumi.ComponentResource implements PlatformAda
             },
             { parent: this },
         );
+        releasedImagesTag(this.name, { components: this.components, version, images, after: deployed.ready }, this);
+        return deployed;
     }
 
-    /** A task definition of its own (the component's image, environment and secrets, the migration command) run by `ecs-task`. */
-    oneOffTask(version: string, component: string, image: pulumi.Output<string>, command: string[]): OneOffTask {
+    /**
+     * A task definition of its own (the component's image, environment and secrets, the migration command) run by `ecs-task`;
+     * a rehearsal's reads the copy's DATABASE_URL, naming the scratch database `rehearse` must then use.
+     */
+    oneOffTask(version: string, component: string, image: pulumi.Output<string>, command: string[], purpose?: "rehearsal"): OneOffTask {
         const spec = this.components.find((c) => c.name === component)!;
+        const rehearsal = purpose === "rehearsal";
+        if (rehearsal && this.rehearsalSecretArn === undefined) {
+            throw new Error("a rehearsal's one-off task needs `release:migrate.rehearse`, which made its DATABASE_URL secret");
+        }
         const task = oneOffTaskDefinition(
-            `${this.name}-${version}-${component}-oneoff`,
+            `${this.name}-${version}-${component}-oneoff${rehearsal ? "-rehearse" : ""}`,
             {
                 shared: this.shared,
                 version,
                 component: { ...spec, command },
                 image,
+                ...(rehearsal ? { databaseUrlSecret: this.rehearsalSecretArn! } : {}),
             },
             this,
         );
@@ -192,10 +239,12 @@ export class EcsPlatform extends pulumi.ComponentResource implements PlatformAda
                 "--security-groups",
                 group,
                 ...(settings.assignPublicIp ? ["--assign-public-ip"] : []),
+                // Started from a runner task, the one-off task is bounded as a step: the runner's own bound adds it.
+                ...(settings.dataStepsIn === "task" ? ["--timeout", settings.dataStepTimeout] : []),
                 "--",
                 ...command,
             ]);
-        return { argv, needs: [task] };
+        return { argv, needs: [task], ...(rehearsal ? { scratchDatabase: fixedRehearsalDatabase(this.shared.app) } : {}) };
     }
 
     /** ECR (or the image's registry) must still hold each pinned digest of `version`. */
@@ -231,7 +280,7 @@ export class EcsPlatform extends pulumi.ComponentResource implements PlatformAda
                 loadBalancerArn: this.loadBalancer.arn,
                 port: https ? 443 : 80,
                 protocol: https ? "HTTPS" : "HTTP",
-                ...(https ? { certificateArn: this.settings.certificateArn, sslPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06" } : {}),
+                ...(https ? { certificateArn: this.settings.certificateArn, sslPolicy: TLS_POLICY } : {}),
                 defaultActions:
                     defaultComponent === undefined
                         ? [{ type: "fixed-response", fixedResponse: { contentType: "text/plain", statusCode: "404" } }]

@@ -2,20 +2,22 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ReleaseConfig } from "../../settings/release";
 
+/** `release:<key>` → the ARN of the Secrets Manager secret holding it, made on first use. */
+export type StoredSecretArn = (key: string) => pulumi.Output<string>;
+
 /**
- * Resolves every `secretEnv` reference to an ARN that ECS injects at task start.
- * ARNs are used as given; a `config:<key>` reference becomes one Secrets Manager
- * secret per key for the app (not per version, so releases and rollbacks never
- * touch it) holding the stack's Pulumi secret.
+ * One Secrets Manager secret per `release:` key for the app (not per version, so
+ * releases and rollbacks never touch it) holding the stack's Pulumi secret; the
+ * components' `config:` references and the release runner share them.
  */
-export function secretArnsByComponent(
+export function storedSecrets(
     name: string,
     config: ReleaseConfig,
     secrets: Record<string, pulumi.Output<string>>,
     parent: pulumi.Resource,
-): Record<string, Record<string, pulumi.Output<string>>> {
+): StoredSecretArn {
     const stored = new Map<string, pulumi.Output<string>>();
-    const arnOf = (key: string): pulumi.Output<string> => {
+    return (key: string): pulumi.Output<string> => {
         if (!stored.has(key)) {
             const secret = new aws.secretsmanager.Secret(
                 `${name}-secret-${key}`,
@@ -39,6 +41,16 @@ export function secretArnsByComponent(
         }
         return stored.get(key)!;
     };
+}
+
+/**
+ * Resolves every `secretEnv` reference to an ARN that ECS injects at task start.
+ * ARNs are used as given; a `config:<key>` reference becomes the key's stored secret.
+ */
+export function secretArnsByComponent(
+    config: ReleaseConfig,
+    arnOf: StoredSecretArn,
+): Record<string, Record<string, pulumi.Output<string>>> {
     const byComponent: Record<string, Record<string, pulumi.Output<string>>> = {};
     for (const component of config.components) {
         byComponent[component.name] = Object.fromEntries(
@@ -56,6 +68,8 @@ export function executionRole(
     name: string,
     secretArns: Record<string, Record<string, pulumi.Output<string>>>,
     parent: pulumi.Resource,
+    /** Secrets of task definitions that are no component's own (the rehearsal's copy of DATABASE_URL). */
+    otherArns: pulumi.Output<string>[] = [],
 ): aws.iam.Role {
     const role = new aws.iam.Role(
         `${name}-execution`,
@@ -75,7 +89,7 @@ export function executionRole(
         },
         { parent },
     );
-    const arns = Object.values(secretArns).flatMap((perEnv) => Object.values(perEnv));
+    const arns = [...Object.values(secretArns).flatMap((perEnv) => Object.values(perEnv)), ...otherArns];
     if (arns.length > 0) {
         new aws.iam.RolePolicy(
             `${name}-read-secrets`,

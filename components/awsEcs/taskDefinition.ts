@@ -44,11 +44,32 @@ export function fargateTaskDefinition(name: string, args: FargateTaskArgs, paren
     );
 }
 
-/** The task definition a one-off task (the migration) runs: the component with another command, in a family of its own. */
-export function oneOffTaskDefinition(name: string, args: Omit<FargateTaskArgs, "family">, parent: pulumi.Resource): aws.ecs.TaskDefinition {
+/**
+ * The task definition a one-off task (the migration) runs: the component with another command,
+ * in a family of its own. A rehearsal's reads DATABASE_URL from `databaseUrlSecret` (the copy's)
+ * and is `…-oneoff-rehearse-…`: still a one-off family, which is what the release runner may start.
+ */
+export function oneOffTaskDefinition(
+    name: string,
+    args: Omit<FargateTaskArgs, "family"> & { readonly databaseUrlSecret?: pulumi.Output<string> },
+    parent: pulumi.Resource,
+): aws.ecs.TaskDefinition {
+    const { databaseUrlSecret, ...task } = args;
+    const component = args.component.name;
+    const shared =
+        databaseUrlSecret === undefined
+            ? args.shared
+            : {
+                  ...args.shared,
+                  secretArns: {
+                      ...args.shared.secretArns,
+                      [component]: { ...args.shared.secretArns[component], DATABASE_URL: databaseUrlSecret },
+                  },
+              };
+    const purpose = databaseUrlSecret === undefined ? ["oneoff"] : ["oneoff", "rehearse"];
     return fargateTaskDefinition(
         name,
-        { ...args, family: boundedName([args.shared.app, args.component.name, "oneoff", tagSlug(args.version)], 255) },
+        { ...task, shared, family: boundedName([args.shared.app, component, ...purpose, tagSlug(args.version)], 255) },
         parent,
     );
 }

@@ -1,7 +1,9 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { NO_RERUN, OPS, commandLine } from "./opsCommand";
+import { NO_RERUN, OPS } from "./opsCommand";
 import { stepResource } from "../../core/runbook";
+import { parseDuration } from "../../core/duration";
+import { StepRunner, stepCommand, stepDependsOn } from "./stepRunner";
 
 export interface MigrationArgs {
     readonly app: string;
@@ -19,6 +21,8 @@ export interface MigrationArgs {
     readonly stoppedWriters: readonly string[];
     /** Secret variables the runner passes to the task by name (`OneOffTask.environment`). */
     readonly environment?: Record<string, pulumi.Output<string>>;
+    /** Where `migrate` (the lock and the ledger) runs; the one-off task it starts is `runner`. @default the machine running Pulumi */
+    readonly runIn?: StepRunner;
 }
 
 /** What names a migration and how it waits, as `migrate` and `rehearse` both take it. */
@@ -37,6 +41,12 @@ export function migrationKeyFlags(
         args.lockTimeout,
         ...(args.fixForwardFrom !== undefined ? ["--fix-forward-from", args.fixForwardFrom] : []),
     ];
+}
+
+/** How much longer than one step `migrate` may take where it is bounded: its lock wait, then its one-off task (bounded as a step). */
+function migrationWaitMs(lockTimeout: string, runIn: StepRunner | undefined): number | undefined {
+    if (runIn?.stepTimeoutMs === undefined) return undefined;
+    return parseDuration(lockTimeout, "release:migrate.lockTimeout") + runIn.stepTimeoutMs;
 }
 
 /**
@@ -63,17 +73,19 @@ export class Migration extends pulumi.ComponentResource {
                 "--",
                 ...runner,
             ]);
+        // The ledger's connection is the operator's; the task's own DATABASE_URL (a container's
+        // view of the same database, say) reaches the migration untouched.
+        const environment = { DATABASE_URL: args.databaseUrl, ...args.environment, SAFE_RELEASE_LEDGER_URL: args.databaseUrl };
         this.run = new command.local.Command(
             `${name}${stepResource("migrate").child}`,
             {
-                create: commandLine(argv),
+                // Run elsewhere, `migrate` waits for the lock and then for the one-off task, each bounded: its own bound adds both.
+                create: stepCommand(args.runIn, argv, environment, migrationWaitMs(args.lockTimeout, args.runIn)),
                 update: NO_RERUN,
-                // The ledger's connection is the operator's; the task's own DATABASE_URL (a container's
-                // view of the same database, say) reaches the migration untouched.
-                environment: { DATABASE_URL: args.databaseUrl, ...args.environment, SAFE_RELEASE_LEDGER_URL: args.databaseUrl },
+                environment,
                 triggers: [args.version, args.digest],
             },
-            { parent: this, dependsOn: opts.dependsOn, additionalSecretOutputs: ["environment"] },
+            { parent: this, dependsOn: stepDependsOn(opts.dependsOn, args.runIn), additionalSecretOutputs: ["environment"] },
         );
         this.registerOutputs({ version: args.version, digest: args.digest });
     }

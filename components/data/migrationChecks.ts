@@ -2,7 +2,8 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { stepResource } from "../../core/runbook";
 import { migrationKeyFlags } from "./migration";
-import { NO_RERUN, OPS, commandLine } from "./opsCommand";
+import { NO_RERUN, OPS } from "./opsCommand";
+import { StepRunner, stepCommand, stepDependsOn } from "./stepRunner";
 
 /**
  * Two checks of a forward migration that run while the writers still run, so that a
@@ -14,6 +15,8 @@ export interface DriftCheckArgs {
     readonly onDrift: "stop" | "warn";
     readonly migrationsDir?: string;
     readonly databaseUrl: pulumi.Output<string>;
+    /** Where `drift` runs. @default the machine running Pulumi */
+    readonly runIn?: StepRunner;
 }
 
 /**
@@ -37,10 +40,11 @@ export class DriftCheck extends pulumi.ComponentResource {
             "--without-reference",
             "skip",
         ];
+        const environment = { DATABASE_URL: args.databaseUrl };
         this.run = new command.local.Command(
             `${name}${stepResource("check drift").child}`,
-            { create: commandLine(argv), update: NO_RERUN, environment: { DATABASE_URL: args.databaseUrl } },
-            { parent: this, dependsOn: opts.dependsOn, additionalSecretOutputs: ["environment"] },
+            { create: stepCommand(args.runIn, argv, environment), update: NO_RERUN, environment },
+            { parent: this, dependsOn: stepDependsOn(opts.dependsOn, args.runIn), additionalSecretOutputs: ["environment"] },
         );
         this.registerOutputs({});
     }
@@ -60,6 +64,10 @@ export interface RehearsalArgs {
     readonly migrationsDir?: string;
     readonly lockTimeout: string;
     readonly fixForwardFrom?: string;
+    /** The scratch database the runner's task was told in advance (`OneOffTask.scratchDatabase`). */
+    readonly scratchDatabase?: string;
+    /** Where `rehearse` runs. @default the machine running Pulumi */
+    readonly runIn?: StepRunner;
 }
 
 /**
@@ -83,6 +91,7 @@ export class Rehearsal extends pulumi.ComponentResource {
                 ...OPS,
                 "rehearse",
                 "--from-live",
+                ...(args.scratchDatabase !== undefined ? ["--scratch-database", args.scratchDatabase] : []),
                 ...migrationKeyFlags(args, digest),
                 ...(args.criticalTables.length > 0 ? ["--critical-tables", args.criticalTables.join(",")] : []),
                 ...(args.expectChanged.length > 0 ? ["--expect-changed", args.expectChanged.join(",")] : []),
@@ -90,15 +99,16 @@ export class Rehearsal extends pulumi.ComponentResource {
                 "--",
                 ...runner,
             ]);
+        const environment = { DATABASE_URL: args.databaseUrl, ...args.environment, SAFE_RELEASE_LEDGER_URL: args.databaseUrl };
         this.run = new command.local.Command(
             `${name}${stepResource("rehearse").child}`,
             {
-                create: commandLine(argv),
+                create: stepCommand(args.runIn, argv, environment),
                 update: NO_RERUN,
-                environment: { DATABASE_URL: args.databaseUrl, ...args.environment, SAFE_RELEASE_LEDGER_URL: args.databaseUrl },
+                environment,
                 triggers: [args.version, args.digest],
             },
-            { parent: this, dependsOn: opts.dependsOn, additionalSecretOutputs: ["environment"] },
+            { parent: this, dependsOn: stepDependsOn(opts.dependsOn, args.runIn), additionalSecretOutputs: ["environment"] },
         );
         this.migrationSeconds = this.run.stdout.apply((stdout) => {
             try {

@@ -3,9 +3,10 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { BackupSettings, BackupStore, DatabaseSettings } from "../../settings/data";
 import { tagSlug } from "../../core/releaseTags";
-import { NO_RERUN, OPS, commandLine, parseOpsResult } from "./opsCommand";
+import { NO_RERUN, OPS, parseOpsResult } from "./opsCommand";
 import { BACKUP_PARTS, stepResource } from "../../core/runbook";
 import { RemoteDataAccess } from "../platform";
+import { StepRunner, stepCommand, stepDependsOn } from "./stepRunner";
 
 export interface PreUpgradeBackupArgs {
     readonly app: string;
@@ -20,6 +21,8 @@ export interface PreUpgradeBackupArgs {
     readonly quiesced: boolean;
     /** The data directory is on a remote host: archived from there over SSH (`host-archive`), into the store from here. */
     readonly remoteData?: RemoteDataAccess;
+    /** Where the pg_dump runs (the others call AWS APIs or read this machine's directory, here). @default the machine running Pulumi */
+    readonly runIn?: StepRunner;
 }
 
 /**
@@ -59,17 +62,22 @@ export class PreUpgradeBackup extends pulumi.ComponentResource {
         const store = storeFlags(backup.store, "write");
         const common = ["--app", app, "--version", version];
         const records: pulumi.Output<ListedBackup>[] = [];
-        const opsStep = (part: keyof typeof BACKUP_PARTS, argv: string[], environment?: Record<string, pulumi.Output<string>>) => {
+        const opsStep = (
+            part: keyof typeof BACKUP_PARTS,
+            argv: string[],
+            environment?: Record<string, pulumi.Output<string>>,
+            runIn?: StepRunner,
+        ) => {
             const run = new command.local.Command(
                 `${name}${BACKUP_PARTS[part]}`,
                 {
-                    create: commandLine([...OPS, ...argv]),
+                    create: stepCommand(runIn, [...OPS, ...argv], environment),
                     update: NO_RERUN,
                     ...(environment !== undefined ? { environment } : {}),
                 },
                 {
                     parent: this,
-                    dependsOn: opts.dependsOn,
+                    dependsOn: stepDependsOn(opts.dependsOn, runIn),
                     ...(environment !== undefined ? { additionalSecretOutputs: ["environment"] } : {}),
                 },
             );
@@ -94,6 +102,7 @@ export class PreUpgradeBackup extends pulumi.ComponentResource {
                 {
                     DATABASE_URL: args.databaseUrl,
                 },
+                args.runIn,
             );
         }
         if (backup.directory !== undefined) {

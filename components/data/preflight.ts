@@ -2,9 +2,10 @@ import { awsSdk } from "../awsSdk";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { BackupStore, DatabaseSettings } from "../../settings/data";
-import { NO_RERUN, OPS, commandLine } from "./opsCommand";
+import { NO_RERUN, OPS } from "./opsCommand";
 import { storeFlags } from "./preUpgradeBackup";
 import { PREFLIGHT_COMPONENT } from "../../core/runbook";
+import { StepRunner, stepCommand, stepDependsOn } from "./stepRunner";
 
 export interface PreflightArgs {
     readonly app: string;
@@ -18,6 +19,8 @@ export interface PreflightArgs {
     readonly kmsKeyId?: string;
     /** The store the backup writes to: it must take a write before any writer stops. */
     readonly store?: BackupStore;
+    /** Where the ledger checks and the store check run. @default the machine running Pulumi */
+    readonly runIn?: StepRunner;
 }
 
 /** KMS states in which the data it protects could become unreadable: refuse to upgrade on top of them. */
@@ -71,17 +74,18 @@ export class Preflight extends pulumi.ComponentResource {
                 "--data-dir",
                 ".",
             ];
+            const environment = { DATABASE_URL: args.databaseUrl };
             this.checks.push(
                 new command.local.Command(
                     `${name}-checks`,
                     {
-                        create: commandLine(argv),
+                        create: stepCommand(args.runIn, argv, environment),
                         update: NO_RERUN,
-                        environment: { DATABASE_URL: args.databaseUrl },
+                        environment,
                         // The key state is an input so a refused key stops this step too.
                         ...(kmsKeyState !== undefined ? { triggers: [kmsKeyState] } : {}),
                     },
-                    { parent: this, dependsOn: opts.dependsOn, additionalSecretOutputs: ["environment"] },
+                    { parent: this, dependsOn: stepDependsOn(opts.dependsOn, args.runIn), additionalSecretOutputs: ["environment"] },
                 ),
             );
         }
@@ -89,8 +93,8 @@ export class Preflight extends pulumi.ComponentResource {
             this.checks.push(
                 new command.local.Command(
                     `${name}-store-check`,
-                    { create: commandLine([...OPS, "store-check", ...storeFlags(args.store, "write")]), update: NO_RERUN },
-                    { parent: this, dependsOn: opts.dependsOn },
+                    { create: stepCommand(args.runIn, [...OPS, "store-check", ...storeFlags(args.store, "write")]), update: NO_RERUN },
+                    { parent: this, dependsOn: stepDependsOn(opts.dependsOn, args.runIn) },
                 ),
             );
         }

@@ -5,6 +5,7 @@ import { NO_RERUN, OPS, commandLine } from "./opsCommand";
 import { storeFlags } from "./preUpgradeBackup";
 import { stepResource } from "../../core/runbook";
 import { RemoteDataAccess } from "../platform";
+import { StepRunner, stepCommand, stepDependsOn } from "./stepRunner";
 
 export interface RestoreArgs {
     /** A backup id from the `backups` stack output / the backup log. */
@@ -19,6 +20,8 @@ export interface RestoreArgs {
      * then takes that identifier and so its endpoint. The ledger is in the database and comes back with it.
      */
     readonly snapshot?: { readonly kind: "rds-snapshot" | "aurora-snapshot"; readonly target: string };
+    /** Where the restore and its verification run (a snapshot restore calls AWS APIs, here). @default the machine running Pulumi */
+    readonly runIn?: StepRunner;
 }
 
 /**
@@ -53,13 +56,13 @@ export class Restore extends pulumi.ComponentResource {
         this.run = new command.local.Command(
             `${name}${stepResource("restore").child}`,
             {
-                create: commandLine([...OPS, ...restore, "--id", args.backupId, ...where]),
+                create: stepCommand(args.runIn, [...OPS, ...restore, "--id", args.backupId, ...where], environment),
                 update: NO_RERUN,
                 ...(secret ? { environment } : {}),
             },
             {
                 parent: this,
-                dependsOn: [...asArray(opts.dependsOn), ...(remote?.needs ?? [])],
+                dependsOn: stepDependsOn([...asArray(opts.dependsOn), ...(remote?.needs ?? [])], args.runIn),
                 ...(secret ? { additionalSecretOutputs: ["environment"] } : {}),
             },
         );

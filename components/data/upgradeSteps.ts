@@ -8,11 +8,12 @@ import { ReleasePlan } from "../plan";
 import { PlatformAdapter } from "../platform";
 import { Migration } from "./migration";
 import { DriftCheck, Rehearsal } from "./migrationChecks";
-import { NO_RERUN, OPS, commandLine } from "./opsCommand";
+import { NO_RERUN, OPS } from "./opsCommand";
 import { Preflight } from "./preflight";
 import { ListedBackup, PreUpgradeBackup, storeFlags } from "./preUpgradeBackup";
 import { Quiesce } from "./quiesce";
 import { Restore, RestoreArgs } from "./restore";
+import { StepRunner, stepCommand, stepDependsOn } from "./stepRunner";
 
 export interface DataStepsArgs {
     readonly config: ReleaseConfig;
@@ -71,6 +72,7 @@ function snapshotTarget(config: ReleaseConfig, plan: ReleasePlan): { snapshot?: 
 export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Resource): DataSteps {
     const { config, plan } = args;
     const { data } = config;
+    const runIn = args.platform.stepRunner;
     const writers = componentsStopped(config);
     // Every running version's writers stop, even one this update retires (its services go only at the end of
     // the update); only the versions that stay live start again, so none writes to a schema it does not know.
@@ -101,6 +103,7 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
                 ...(args.databaseUrl !== undefined ? { databaseUrl: args.databaseUrl } : {}),
                 ...(args.platform.remoteData !== undefined ? { remoteData: args.platform.remoteData } : {}),
                 ...snapshotTarget(config, plan),
+                ...(runIn !== undefined ? { runIn } : {}),
             },
             { parent, dependsOn: stop !== undefined ? [stop.stopped] : [] },
         );
@@ -119,6 +122,7 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
             allowDestructive: data.migrate?.allowDestructive.includes(head) ?? false,
             ...(data.backup.kmsKeyId !== undefined ? { kmsKeyId: data.backup.kmsKeyId } : {}),
             ...(writesToStore(config, args.databaseUrl) ? { store: data.backup.store } : {}),
+            ...(runIn !== undefined ? { runIn } : {}),
         },
         { parent, dependsOn: args.after ?? [] },
     );
@@ -146,6 +150,7 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
             ...(args.databaseUrl !== undefined ? { databaseUrl: args.databaseUrl } : {}),
             quiesced: early !== undefined,
             ...(args.platform.remoteData !== undefined ? { remoteData: args.platform.remoteData } : {}),
+            ...(runIn !== undefined ? { runIn } : {}),
         },
         { parent, dependsOn: early !== undefined ? [early.stopped] : checked },
     );
@@ -167,12 +172,13 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
                 ...(data.migrate.fixForwardFrom !== undefined ? { fixForwardFrom: data.migrate.fixForwardFrom } : {}),
                 stoppedWriters: stop !== undefined ? writers : [],
                 ...(task.environment !== undefined ? { environment: task.environment } : {}),
+                ...(runIn !== undefined ? { runIn } : {}),
             },
             { parent, dependsOn: [backup, ...(stop !== undefined ? [stop.stopped] : []), ...task.needs] },
         );
     }
     const ready = stop?.resumeAfter([last]) ?? last;
-    pruneBackups(`${name}-prune-${head}`, data.backup, backup.records, ready, parent);
+    pruneBackups(`${name}-prune-${head}`, data.backup, backup.records, ready, parent, runIn);
     return {
         ready: [ready],
         backups: backup.records,
@@ -203,6 +209,7 @@ function migrationChecks(
                 onDrift: migrate.onDrift,
                 ...(database?.ledger === "prisma" && database.migrationsDir !== undefined ? { migrationsDir: database.migrationsDir } : {}),
                 databaseUrl,
+                ...(args.platform.stepRunner !== undefined ? { runIn: args.platform.stepRunner } : {}),
             },
             { parent, dependsOn: after },
         );
@@ -210,7 +217,7 @@ function migrationChecks(
     }
     if (migrate.rehearse) {
         const image = args.images[head][migrate.component];
-        const task = args.platform.oneOffTask(head, migrate.component, image.ref, migrate.command);
+        const task = args.platform.oneOffTask(head, migrate.component, image.ref, migrate.command, "rehearsal");
         const rehearsal = new Rehearsal(
             `${name}-rehearse-${head}`,
             {
@@ -225,6 +232,8 @@ function migrationChecks(
                 ...(database?.migrationsDir !== undefined ? { migrationsDir: database.migrationsDir } : {}),
                 lockTimeout: migrate.lockTimeout,
                 ...(migrate.fixForwardFrom !== undefined ? { fixForwardFrom: migrate.fixForwardFrom } : {}),
+                ...(task.scratchDatabase !== undefined ? { scratchDatabase: task.scratchDatabase } : {}),
+                ...(args.platform.stepRunner !== undefined ? { runIn: args.platform.stepRunner } : {}),
             },
             // After the drift check: a rehearsal on a drifted schema would only rehearse on the drift.
             { parent, dependsOn: [...after, ...checks, ...task.needs] },
@@ -248,6 +257,7 @@ function pruneBackups(
     records: pulumi.Output<ListedBackup[]>,
     after: pulumi.Resource,
     parent: pulumi.Resource,
+    runIn: StepRunner | undefined,
 ): void {
     const argv = records.apply((fresh) => {
         const logged = fresh.filter((r) => LOGGED_KINDS.includes(r.kind));
@@ -263,7 +273,11 @@ function pruneBackups(
             ...protectArgs(logged.map((r) => r.id)),
         ];
     });
-    new command.local.Command(name, { create: commandLine(argv), update: NO_RERUN }, { parent, dependsOn: [after] });
+    new command.local.Command(
+        name,
+        { create: stepCommand(runIn, argv), update: NO_RERUN },
+        { parent, dependsOn: stepDependsOn([after], runIn) },
+    );
 }
 
 /**

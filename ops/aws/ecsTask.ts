@@ -5,8 +5,9 @@ import { GetLogEventsResponse } from "@aws-sdk/client-cloudwatch-logs";
 
 export const DEFAULT_TASK_TIMEOUT = "30m";
 export const DEFAULT_POLL = "5s";
-export const LOG_TAIL_LIMIT = 50;
 export const STARTED_BY = "safe-release-ops";
+/** `RunTask` refuses overrides longer than this, counted as JSON (the formatting characters included). */
+export const MAX_OVERRIDES_CHARS = 8192;
 
 export interface EcsTaskRequest {
     readonly cluster: string;
@@ -17,6 +18,10 @@ export interface EcsTaskRequest {
     readonly assignPublicIp: boolean;
     readonly timeoutMs: number;
     readonly pollMs: number;
+    /** `--ops-result`: the command is a `safe-release-ops` program whose one JSON line is the run's stdout. */
+    readonly opsResult: boolean;
+    /** `--mask-env`: names of variables of this process whose values never appear in what it prints. */
+    readonly maskEnv: readonly string[];
     /** The container's command for this one run. */
     readonly command: readonly string[];
 }
@@ -25,6 +30,7 @@ const NAME_OR_ARN = /^[A-Za-z0-9][A-Za-z0-9_:/.-]{0,1599}$/;
 const CONTAINER = /^[A-Za-z0-9_-]{1,255}$/;
 const SUBNET = /^subnet-[0-9a-f]{8,17}$/;
 const SECURITY_GROUP = /^sg-[0-9a-f]{8,17}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** `a,b` → [a, b]; every item must match `pattern`. */
 export function parseIdList(text: string, option: string, pattern: RegExp, example: string): string[] {
@@ -51,6 +57,8 @@ export function parseEcsTaskArgs(args: readonly string[]): EcsTaskRequest {
         "assign-public-ip": "switch",
         timeout: "value",
         poll: "value",
+        "ops-result": "switch",
+        "mask-env": "value",
     });
     const container = requireValue(flags, "container", "the container whose command is overridden");
     if (!CONTAINER.test(container)) {
@@ -58,6 +66,12 @@ export function parseEcsTaskArgs(args: readonly string[]): EcsTaskRequest {
     }
     if (flags.rest.length === 0) {
         throw new UsageError("a command is required after `--`, e.g. `-- python manage.py migrate --noinput`");
+    }
+    const overrides = JSON.stringify(overridesOf(container, flags.rest)).length;
+    if (overrides > MAX_OVERRIDES_CHARS) {
+        throw new UsageError(
+            `the command after \`--\` makes task overrides of ${overrides} characters, more than ECS's ${MAX_OVERRIDES_CHARS}: shorten it (a smoke list: fewer or shorter checks)`,
+        );
     }
     return {
         cluster: validateNameOrArn(requireValue(flags, "cluster", "the ECS cluster to run in"), "cluster", "an ECS cluster name or ARN"),
@@ -77,8 +91,22 @@ export function parseEcsTaskArgs(args: readonly string[]): EcsTaskRequest {
         assignPublicIp: flags.switches.has("assign-public-ip"),
         timeoutMs: parseDuration(flags.values.get("timeout") ?? DEFAULT_TASK_TIMEOUT, "--timeout"),
         pollMs: parseDuration(flags.values.get("poll") ?? DEFAULT_POLL, "--poll"),
+        opsResult: flags.switches.has("ops-result"),
+        maskEnv: parseEnvNames(flags.values.get("mask-env")),
         command: flags.rest,
     };
+}
+
+function parseEnvNames(text: string | undefined): string[] {
+    if (text === undefined) return [];
+    const names = text.split(",").map((name) => name.trim());
+    const bad = names.find((name) => !ENV_NAME.test(name));
+    if (bad !== undefined) {
+        throw new UsageError(
+            `\`--mask-env\` must be a comma-separated list of environment variable names like DATABASE_URL,SMOKE_OPERATOR_TOKEN; got \`${bad}\` in \`${text}\``,
+        );
+    }
+    return [...new Set(names)];
 }
 
 /**
@@ -99,8 +127,13 @@ export function runTaskInput(request: EcsTaskRequest, taskDefinitionArn: string)
                 assignPublicIp: request.assignPublicIp ? "ENABLED" : "DISABLED",
             },
         },
-        overrides: { containerOverrides: [{ name: request.container, command: [...request.command] }] },
+        overrides: overridesOf(request.container, request.command),
     };
+}
+
+/** The task's overrides: the one container's command, nothing else. */
+function overridesOf(container: string, command: readonly string[]): { containerOverrides: [{ name: string; command: string[] }] } {
+    return { containerOverrides: [{ name: container, command: [...command] }] };
 }
 
 /** The last part of a task ARN (`arn:aws:ecs:…:task/<cluster>/<id>`), which names its log stream. */
@@ -147,6 +180,8 @@ export interface TaskState {
     /** Absent when the container never ran (an image pull failed, no capacity). */
     readonly exitCode?: number;
     readonly containerReason?: string;
+    /** When the task reached RUNNING; absent for a task ECS stopped before it ran. */
+    readonly startedAt?: Date;
 }
 
 /** The task and its container in a `DescribeTasks` answer; undefined while ECS does not list it yet. */
@@ -159,6 +194,7 @@ export function readTaskState(describeOutput: DescribeTasksResponse, taskArn: st
         stoppedReason: task.stoppedReason,
         exitCode: containerState?.exitCode,
         containerReason: containerState?.reason,
+        startedAt: task.startedAt,
     };
     return {
         lastStatus: task.lastStatus ?? "UNKNOWN",

@@ -1,9 +1,8 @@
-import { ecrRegistry, parsePinnedImage } from "../../core/imageRef";
+import { ecrRegistry } from "../../core/imageRef";
 import { ecrHasImage } from "../artifacts/ecrImage";
 import { registryHasImage } from "../artifacts/registryImage";
-import { OpsCommand, OpsIO, UsageError } from "../command";
-import { parseFlags, requireValue } from "../flags";
-import { validateVersion } from "../validate";
+import { OpsCommand, OpsIO } from "../command";
+import { parseVersionImages } from "../artifacts/versionImages";
 
 const usage = `usage: safe-release-ops artifacts-check --version <tag> --images <ref@sha256:…>[,<ref@sha256:…>…]
 
@@ -17,16 +16,7 @@ Prints {"version", "images": [...]} on stdout; exit 1 names each missing image a
 `;
 
 async function run(args: string[], io: OpsIO): Promise<number> {
-    const flags = parseFlags(args, { version: "value", images: "value" });
-    const version = validateVersion(requireValue(flags, "version", "the release tag whose images are checked"));
-    const references = requireValue(flags, "images", "the pinned images, `repository@sha256:…`, separated by commas").split(",");
-    const images = references.map((reference) => {
-        try {
-            return { reference, ref: parsePinnedImage(reference) };
-        } catch (err) {
-            throw new UsageError(`\`--images\`: ${(err as Error).message}`);
-        }
-    });
+    const { version, images } = parseVersionImages(args, "checked");
     const missing: string[] = [];
     for (const { reference, ref } of images) {
         const ecr = ecrRegistry(ref.registry);
@@ -42,7 +32,7 @@ async function run(args: string[], io: OpsIO): Promise<number> {
         );
         return 1;
     }
-    io.stdout.write(`${JSON.stringify({ version, images: references })}\n`);
+    io.stdout.write(`${JSON.stringify({ version, images: images.map((image) => image.reference) })}\n`);
     return 0;
 }
 

@@ -161,6 +161,7 @@ async function replayPrisma(
         live,
         scratch,
         env,
+        undefined,
         (error) => log(error === undefined ? `dropped the scratch database ${scratch}` : `could not drop ${scratch}: ${error.message}`),
         (created) =>
             withClient(created.target, async (replay) => {

@@ -1,8 +1,7 @@
 import { OpsCommand, OpsIO } from "../command";
 import { formatDuration } from "../flags";
-import { CloudWatchLogsClient, GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
-import { DescribeTaskDefinitionCommand, DescribeTasksCommand, ECSClient, RunTaskCommand, StopTaskCommand } from "@aws-sdk/client-ecs";
-import { awsCall, awsClientConfig, formatElapsed, progress, sleep, withClient } from "../../core/awsClient";
+import { DescribeTaskDefinitionCommand, ECSClient, RunTaskCommand } from "@aws-sdk/client-ecs";
+import { awsCall, formatElapsed, progress, sleep, withClient } from "../../core/awsClient";
 import { ecsClient } from "../aws/ecsScale";
 import { reported } from "../report";
 import {
@@ -11,52 +10,73 @@ import {
     DEFAULT_TASK_TIMEOUT,
     EcsTaskRequest,
     failureMessage,
-    LOG_TAIL_LIMIT,
-    logLines,
     logLocation,
-    logStreamName,
     parseEcsTaskArgs,
-    readTaskState,
     runTaskInput,
     startedTask,
     TaskState,
     taskId,
 } from "../aws/ecsTask";
+import { FAILURE_TAIL_LINES, PAGES_AT_END, TaskLog } from "../aws/taskLog";
+import { MIN_MASKED_LENGTH, taskMask } from "../aws/taskMask";
+import { NEXT_AFTER_EXIT, neverRan, tailLines, unknownOutcomeAdvice } from "../aws/taskOutcome";
+import { MAX_POLL_FAILURES, STOP_WAIT_MS, watchTask, WatchOutcome } from "../aws/taskWatch";
 
-/** Consecutive failed `DescribeTasks` calls (each already retried by the SDK) after which the task is stopped rather than left unwatched. */
-export const MAX_POLL_FAILURES = 3;
-/** A status that does not change is still reported this often, so a long wait shows it is alive. */
-const QUIET_PROGRESS_MS = 30_000;
+/** With `--ops-result`, how many more reads (one per `--poll`) wait for a result line that reaches CloudWatch Logs late. */
+export const LATE_RESULT_READS = 3;
 
 const USAGE = `usage: safe-release-ops ecs-task --cluster <arn> --task-definition <family[:rev]|arn> --container <name>
                                  --subnets subnet-a[,subnet-b] --security-groups sg-1[,sg-2] [--assign-public-ip]
-                                 [--timeout ${DEFAULT_TASK_TIMEOUT}] [--poll ${DEFAULT_POLL}] -- <command> [args…]
+                                 [--timeout ${DEFAULT_TASK_TIMEOUT}] [--poll ${DEFAULT_POLL}] [--ops-result] [--mask-env NAME[,NAME]]
+                                 -- <command> [args…]
 
 Runs one one-off Fargate task of the task definition with <container>'s command replaced
-by <command>, waits until it stops and exits with its outcome: 0 when the container exited
-0, 1 otherwise. It is the runner that \`safe-release-ops migrate … -- \` wraps.
+by <command>, waits until it stops and exits with its outcome. It is the runner that
+\`safe-release-ops migrate … -- \` wraps, and how an update runs a data step inside the VPC.
 
 The task's environment and secrets come from its task definition; <command> travels in the
 task's overrides, which anyone who can describe the task can read: never put a secret in it.
-The task is polled every --poll; past --timeout it is stopped (\`StopTask\`) and the
-run fails. The last ${LOG_TAIL_LIMIT} lines of the container's awslogs stream go to stderr.
+The task is polled every --poll, and its container's awslogs stream is followed meanwhile:
+each line goes to stderr as \`ecs-task: | <line>\` as it arrives. Past --timeout the task is
+stopped (\`StopTask\`), waited for up to ${formatDuration(STOP_WAIT_MS)}, and the run fails. A failure repeats the
+last ${FAILURE_TAIL_LINES} log lines and says what to do next.
+
+  --ops-result      <command> is a \`safe-release-ops\` program: stdout is the last log line
+                    that parses as a JSON object (the JSON the program prints when run
+                    locally), and the summary below goes to stderr instead. Exit 0 needs
+                    the container to exit 0 and that line to exist (up to ${LATE_RESULT_READS} more
+                    reads, one per --poll, wait for it after the stop).
+  --mask-env A,B    the values of these variables of this process are printed as \`***\`
+                    wherever they appear (log lines, messages, the result); URL passwords,
+                    \`Bearer\` credentials and secret-looking variables are masked as well.
+                    A name that is not set is a usage error; a value shorter than
+                    ${MIN_MASKED_LENGTH} characters is not masked (it would garble every line) and is warned of.
 
 AWS: the AWS SDK's default credential chain and region (AWS_REGION, AWS_PROFILE, …);
 AWS_ENDPOINT_URL points it at another AWS-compatible endpoint.
-stdout: {"taskArn":…,"exitCode":…,"stoppedReason":…,"timedOut":…,"elapsedMs":…}
-exit status: 0 the container exited 0, 1 anything else, 2 usage error.
+stdout: {"taskArn":…,"exitCode":…,"stoppedReason":…,"timedOut":…,"elapsedMs":…}, or with --ops-result the program's JSON
+exit status: 0 the container exited 0 (and, with --ops-result, printed its result), 1 anything else, 2 usage error.
 `;
 
 interface TaskRun {
     readonly request: EcsTaskRequest;
     readonly io: OpsIO;
     readonly log: (line: string) => void;
+    readonly mask: (text: string) => string;
     readonly ecs: ECSClient;
 }
 
 async function runEcsTask(args: string[], io: OpsIO): Promise<number> {
     const request = parseEcsTaskArgs(args);
-    return withClient(ecsClient(io.env), (ecs) => runTask({ request, io, log: progress("ecs-task", io.stderr, io.env), ecs }));
+    const { mask, tooShort } = taskMask(request.maskEnv, io.env);
+    const print = progress("ecs-task", io.stderr, io.env);
+    const log = (line: string) => print(mask(line));
+    for (const name of tooShort) {
+        log(
+            `\`--mask-env\`: the value of \`${name}\` has fewer than ${MIN_MASKED_LENGTH} characters and is not masked: use a longer secret`,
+        );
+    }
+    return withClient(ecsClient(io.env), (ecs) => runTask({ request, io, log, mask, ecs }));
 }
 
 async function runTask(run: TaskRun): Promise<number> {
@@ -74,6 +94,10 @@ async function runTask(run: TaskRun): Promise<number> {
         return 1;
     }
     const logs = logLocation(definition, request.container);
+    if (request.opsResult && "unavailable" in logs) {
+        run.log(`\`--ops-result\` reads the program's result from the container's awslogs stream, but ${logs.unavailable}; nothing ran`);
+        return 1;
+    }
     const started = startedTask(
         await awsCall(`ECS RunTask of ${definitionArn}`, io.env, () => ecs.send(new RunTaskCommand(runTaskInput(request, definitionArn)))),
     );
@@ -84,26 +108,99 @@ async function runTask(run: TaskRun): Promise<number> {
     const { taskArn } = started;
     run.log(`started task ${taskArn} (${definitionArn}, container \`${request.container}\`: ${request.command.join(" ")})`);
     const startedAt = Date.now();
-    const outcome = await waitForStop(run, taskArn, startedAt);
-    await printLogTail(run, logs, taskArn);
-    const elapsedMs = Date.now() - startedAt;
-    const result = {
+    const noLog = "unavailable" in logs ? logs.unavailable : undefined;
+    const taskLog =
+        "unavailable" in logs
+            ? undefined
+            : new TaskLog(logs, request.container, taskArn, io.env, run.mask, { line: (line) => run.log(`| ${line}`), problem: run.log });
+    if (noLog !== undefined) run.log(`its log lines cannot be followed: ${noLog}`);
+    try {
+        const outcome = await watchTask({ request, env: io.env, ecs, log: run.log, taskLog }, taskArn, startedAt);
+        // What the container printed last may still be on its way: read to the end of the stream.
+        await taskLog?.read(PAGES_AT_END);
+        if (request.opsResult && outcome.kind === "stopped" && outcome.state.exitCode === 0) {
+            for (let read = 0; read < LATE_RESULT_READS && taskLog?.resultLine() === undefined; read++) {
+                await sleep(request.pollMs);
+                await taskLog?.read(PAGES_AT_END);
+            }
+        }
+        const silence = taskLog === undefined ? `no log lines: ${noLog}` : taskLog.linesRead === 0 ? taskLog.emptyReason() : undefined;
+        const printed: Printed = { tail: taskLog?.tail() ?? [], silence, result: taskLog?.resultLine() };
+        return report(run, taskArn, outcome, Date.now() - startedAt, printed);
+    } finally {
+        taskLog?.close();
+    }
+}
+
+/** What the container printed, as the report needs it. */
+interface Printed {
+    /** The last lines, masked. */
+    readonly tail: readonly string[];
+    /** Why there are no lines at all, when there are none. */
+    readonly silence?: string;
+    /** The `--ops-result` line, masked. */
+    readonly result?: string;
+}
+
+/** The summary, the result and, for anything but a clean exit, what went wrong, the last log lines and what to do. */
+function report(run: TaskRun, taskArn: string, outcome: WatchOutcome, elapsedMs: number, printed: Printed): number {
+    const { request, io, log } = run;
+    const state = outcome.kind === "lost" ? undefined : outcome.state;
+    const summary = {
         taskArn,
-        ...("state" in outcome ? resultFields(outcome.state) : { exitCode: null }),
-        timedOut: "timedOut" in outcome,
+        ...(state !== undefined ? resultFields(state) : { exitCode: null }),
+        timedOut: outcome.kind === "timedOut",
         elapsedMs,
     };
-    io.stdout.write(`${JSON.stringify(result)}\n`);
-    if (!("state" in outcome)) {
-        run.log(outcome.message);
-        return 1;
+    if (request.opsResult) {
+        log(`summary ${JSON.stringify(summary)}`);
+        if (printed.result !== undefined) io.stdout.write(`${printed.result}\n`);
+    } else {
+        io.stdout.write(`${run.mask(JSON.stringify(summary))}\n`);
     }
-    if (outcome.state.exitCode === 0) {
-        run.log(`task ${taskId(taskArn)}: container \`${request.container}\` exited 0 after ${formatElapsed(elapsedMs)}`);
+    const fail = (lines: readonly string[], next: readonly string[]): number => {
+        const tail = printed.silence !== undefined ? [printed.silence] : tailLines(printed.tail);
+        [...lines, ...tail, ...next].forEach((line) => log(line));
+        return 1;
+    };
+    const advice = `next: ${unknownOutcomeAdvice(request.command)}`;
+    if (outcome.kind === "lost") {
+        return fail(
+            [
+                `could not follow task ${taskArn} (${MAX_POLL_FAILURES} failed \`DescribeTasks\` calls); it was stopped and its outcome is unknown`,
+            ],
+            [advice],
+        );
+    }
+    if (outcome.kind === "timedOut") {
+        const timeout = formatDuration(request.timeoutMs);
+        return fail(
+            [`task ${taskArn} did not stop within ${timeout} (\`--timeout\`); it was stopped and its outcome is unknown`],
+            [advice],
+        );
+    }
+    const { exitCode } = outcome.state;
+    const container = `container \`${request.container}\``;
+    if (exitCode === 0 && (!request.opsResult || printed.result !== undefined)) {
+        if (printed.silence !== undefined) log(printed.silence);
+        log(`task ${taskId(taskArn)}: ${container} exited 0 after ${formatElapsed(elapsedMs)}`);
         return 0;
     }
-    run.log(failureMessage(taskArn, request.container, outcome.state));
-    return 1;
+    if (exitCode === 0) {
+        return fail(
+            [
+                `task ${taskArn}: ${container} exited 0 but printed no result: \`--ops-result\` takes the last log line that parses as a JSON object, and there is none`,
+            ],
+            ["next: check that the task's command is a `safe-release-ops` program; what it did stands, since it exited 0"],
+        );
+    }
+    const failed = failureMessage(taskArn, request.container, outcome.state);
+    if (exitCode !== undefined) return fail([failed], [NEXT_AFTER_EXIT]);
+    if (!outcome.ran) {
+        const never = neverRan(taskArn);
+        return fail([failed, never.what], never.next);
+    }
+    return fail([failed, "it ran, but ECS reports no exit code for it, so its outcome is unknown"], [advice]);
 }
 
 function resultFields(state: TaskState): Record<string, unknown> {
@@ -115,100 +212,9 @@ function resultFields(state: TaskState): Record<string, unknown> {
     };
 }
 
-type WaitOutcome = { state: TaskState } | { timedOut: true; message: string } | { lost: true; message: string };
-
-async function waitForStop(run: TaskRun, taskArn: string, startedAt: number): Promise<WaitOutcome> {
-    const { request, io, log, ecs } = run;
-    const describe = () =>
-        awsCall(`ECS DescribeTasks of ${taskArn}`, io.env, () =>
-            ecs.send(new DescribeTasksCommand({ cluster: request.cluster, tasks: [taskArn] })),
-        );
-    let lastStatus = "";
-    let lastReport = startedAt;
-    let failures = 0;
-    for (;;) {
-        let state: TaskState | undefined;
-        try {
-            state = readTaskState(await describe(), taskArn, request.container);
-            failures = 0;
-        } catch (err) {
-            failures++;
-            log(`${(err as Error).message} (${failures} of ${MAX_POLL_FAILURES} in a row)`);
-            if (failures >= MAX_POLL_FAILURES) {
-                await stopTask(run, taskArn, "its status could not be read");
-                return {
-                    lost: true,
-                    message: `could not follow task ${taskArn} (${MAX_POLL_FAILURES} failed \`DescribeTasks\` calls); it was stopped and its outcome is unknown`,
-                };
-            }
-        }
-        const elapsed = Date.now() - startedAt;
-        if (state?.lastStatus === "STOPPED") {
-            log(`task ${taskId(taskArn)}: STOPPED (${formatElapsed(elapsed)})`);
-            return { state };
-        }
-        const status = state?.lastStatus ?? (failures > 0 ? lastStatus : "not listed yet");
-        if (status !== lastStatus || Date.now() - lastReport >= QUIET_PROGRESS_MS) {
-            log(`task ${taskId(taskArn)}: ${status} (${formatElapsed(elapsed)})`);
-            lastStatus = status;
-            lastReport = Date.now();
-        }
-        if (elapsed >= request.timeoutMs) {
-            await stopTask(run, taskArn, `--timeout ${formatDuration(request.timeoutMs)} exceeded`);
-            return {
-                timedOut: true,
-                message: `task ${taskArn} did not stop within ${formatDuration(request.timeoutMs)} (\`--timeout\`); it was stopped and its outcome is unknown`,
-            };
-        }
-        await sleep(request.pollMs);
-    }
-}
-
-async function stopTask(run: TaskRun, taskArn: string, why: string): Promise<void> {
-    const { request, io, log, ecs } = run;
-    log(`stopping task ${taskArn}: ${why}`);
-    try {
-        await awsCall(`ECS StopTask of ${taskArn}`, io.env, () =>
-            ecs.send(new StopTaskCommand({ cluster: request.cluster, task: taskArn, reason: `safe-release-ops ecs-task: ${why}` })),
-        );
-    } catch (err) {
-        log(`${(err as Error).message}; stop task ${taskArn} by hand`);
-    }
-}
-
-/** The tail is for the operator; failing to read it never changes the outcome. */
-async function printLogTail(run: TaskRun, logs: ReturnType<typeof logLocation>, taskArn: string): Promise<void> {
-    const { request, io, log } = run;
-    if ("unavailable" in logs) {
-        log(`no log tail: ${logs.unavailable}`);
-        return;
-    }
-    const stream = logStreamName(logs.prefix, request.container, taskArn);
-    try {
-        // The log group may live in another region than the cluster (`awslogs-region`).
-        const events = await withClient(new CloudWatchLogsClient(awsClientConfig(io.env, "CLOUDWATCH_LOGS", logs.region)), (client) =>
-            awsCall(`CloudWatch Logs GetLogEvents of ${logs.group} ${stream}`, io.env, () =>
-                client.send(
-                    new GetLogEventsCommand({
-                        logGroupName: logs.group,
-                        logStreamName: stream,
-                        limit: LOG_TAIL_LIMIT,
-                        startFromHead: false,
-                    }),
-                ),
-            ),
-        );
-        const lines = logLines(events);
-        log(`last ${lines.length} log lines of ${logs.group} ${stream}:`);
-        lines.forEach((line) => log(`| ${line}`));
-    } catch (err) {
-        log(`no log tail: ${(err as Error).message}`);
-    }
-}
-
 export const command: OpsCommand = {
     name: "ecs-task",
-    summary: "run one one-off Fargate task with a command override, wait for it, exit with its outcome",
+    summary: "run one one-off Fargate task with a command override, follow its log, wait for it, exit with its outcome",
     usage: USAGE,
     run: (args, io) => reported("ecs-task", io, () => runEcsTask(args, io)),
 };

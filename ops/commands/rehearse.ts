@@ -18,14 +18,17 @@ import { DEFAULT_LOCK_TIMEOUT } from "./migrate";
 const USAGE = `usage: safe-release-ops rehearse (--id <backup id> --store <dir | s3://bucket/prefix> | --from-live)
                                  --app <app> --version <vX.Y.Z> --digest <sha256:…>
                                  [--critical-tables a,b] [--expect-changed a,b] [--migrations-dir <dir>]
-                                 [--lock-timeout ${DEFAULT_LOCK_TIMEOUT}] [--fix-forward-from <vX.Y.Z>] -- <runner> [args…]
+                                 [--lock-timeout ${DEFAULT_LOCK_TIMEOUT}] [--fix-forward-from <vX.Y.Z>]
+                                 [--scratch-database sr_rehearse_<app>] -- <runner> [args…]
        (--log <backup log> in place of --store: a directory store's log)
 
 Runs a release's migration on a copy of the data first. Restores the logged postgres backup
 (--id, brought from --store and checked against its SHA-256), or with --from-live a dump of the
 live database taken now for the rehearsal alone (in its own snapshot, while writers run; removed
 after), into a scratch database <db>_rehearse_<stamp> beside the live one (which
-is never written; DATABASE_URL names it), checks the copy against the dump's facts, then
+is never written; DATABASE_URL names it) — or into --scratch-database sr_rehearse_<app>, a
+fixed name a runner told in advance can point at (a leftover of it is dropped first) —
+checks the copy against the dump's facts, then
 runs the migration there exactly as \`migrate\` would (the same ledger rules on the copy's
 own ledger, the same lock, the same <runner>) with DATABASE_URL naming the copy, and checks:
   - the migration succeeded (or the copy records it as applied already);
@@ -112,7 +115,10 @@ async function rehearseFrom(request: RehearseRequest, source: RehearsalSource, c
     const scrub = secretScrubber(io.env);
     const redact = (text: string): string => scrub(redactor(live)(redactor(runnerTarget)(text)));
     const log = (line: string): void => void io.stderr.write(`${redact(`rehearse: ${line}`)}\n`);
-    const scratchName = scratchDatabaseName(live.database, "rehearse", new Date());
+    const scratchName = request.scratchDatabase ?? scratchDatabaseName(live.database, "rehearse", new Date());
+    if (scratchName === live.database) {
+        throw new UsageError(`\`--scratch-database\` names the live database \`${live.database}\` itself: a rehearsal never writes there`);
+    }
     const started = Date.now();
     let dropped = false;
     let findings: Findings;
@@ -123,6 +129,10 @@ async function rehearseFrom(request: RehearseRequest, source: RehearsalSource, c
             live,
             scratchName,
             io.env,
+            // A fixed name is the rehearsal's own: what an interrupted earlier run left under it goes first.
+            request.scratchDatabase !== undefined
+                ? (existed) => existed && log(`dropped ${scratchName}, left by an earlier rehearsal`)
+                : undefined,
             (error) => {
                 dropped = error === undefined;
                 log(

@@ -4,6 +4,7 @@ import { parseCriticalTables } from "../pg/facts";
 import { validateApp, validateDigest, validateVersion } from "../validate";
 import { DEFAULT_LOCK_TIMEOUT } from "../commands/migrate";
 import { MigrateRequest } from "./runOnce";
+import { REHEARSAL_DATABASE_PREFIX } from "../../core/rehearsalDatabase";
 
 export interface RehearseRequest {
     /** Where the dump comes from: a logged backup (`--id`, its store's flags kept for `storeFromFlags`), or the live database. */
@@ -13,7 +14,11 @@ export interface RehearseRequest {
     readonly criticalTables?: readonly string[];
     readonly expectChanged: readonly string[];
     readonly migrationsDir?: string;
+    /** A fixed scratch name (`sr_rehearse_<app>`) instead of a stamped one: the runner's task was told it in advance. */
+    readonly scratchDatabase?: string;
 }
+
+const FIXED_SCRATCH = new RegExp(`^${REHEARSAL_DATABASE_PREFIX}[a-z0-9_]{1,${63 - REHEARSAL_DATABASE_PREFIX.length}}$`);
 
 export function parseRehearseArgs(args: readonly string[]): RehearseRequest {
     const flags = parseFlags(args, {
@@ -29,6 +34,7 @@ export function parseRehearseArgs(args: readonly string[]): RehearseRequest {
         "migrations-dir": "value",
         "lock-timeout": "value",
         "fix-forward-from": "value",
+        "scratch-database": "value",
     });
     const fromLive = flags.switches.has("from-live");
     const id = flags.values.get("id");
@@ -52,6 +58,13 @@ export function parseRehearseArgs(args: readonly string[]): RehearseRequest {
     const fixForward = flags.values.get("fix-forward-from");
     const critical = flags.values.get("critical-tables");
     const dir = flags.values.get("migrations-dir");
+    const scratch = flags.values.get("scratch-database");
+    if (scratch !== undefined && !FIXED_SCRATCH.test(scratch)) {
+        throw new UsageError(
+            `\`--scratch-database\` must be a name starting \`${REHEARSAL_DATABASE_PREFIX}\` (lower-case letters, digits, \`_\`; at most 63), ` +
+                `which marks a database as the rehearsal's own: a leftover of that name is dropped; got \`${scratch}\``,
+        );
+    }
     return {
         source: fromLive ? { kind: "live" } : { kind: "stored", id: id!, flags },
         migrate: {
@@ -63,5 +76,6 @@ export function parseRehearseArgs(args: readonly string[]): RehearseRequest {
         ...(critical !== undefined ? { criticalTables: parseCriticalTables(critical) } : {}),
         expectChanged: parseCriticalTables(flags.values.get("expect-changed")),
         ...(dir !== undefined ? { migrationsDir: dir } : {}),
+        ...(scratch !== undefined ? { scratchDatabase: scratch } : {}),
     };
 }

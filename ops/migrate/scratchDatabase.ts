@@ -7,12 +7,7 @@ export function scratchDatabaseName(live: string, role: "rehearse" | "drift", no
     return derivedDatabaseName(live, role, databaseStamp(now));
 }
 
-/** The same connection string naming another database; everything else (credentials, host, options) kept. */
-export function urlNamingDatabase(url: string, database: string): string {
-    const parsed = new URL(url);
-    parsed.pathname = `/${encodeURIComponent(database)}`;
-    return parsed.toString();
-}
+export { urlNamingDatabase } from "../../core/rehearsalDatabase";
 
 export interface ScratchDatabase {
     readonly name: string;
@@ -28,6 +23,8 @@ export async function withScratchDatabase<T>(
     live: PgTarget,
     name: string,
     env: NodeJS.ProcessEnv,
+    /** Set for a fixed name: a database of that name is dropped before it is made again, and this told whether one was there. */
+    onLeftover: ((existed: boolean) => void) | undefined,
     onDropped: (error?: Error) => void,
     work: (scratch: ScratchDatabase) => Promise<T>,
 ): Promise<T> {
@@ -39,6 +36,11 @@ export async function withScratchDatabase<T>(
         );
     });
     try {
+        if (onLeftover !== undefined) {
+            const { rowCount } = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
+            if (rowCount !== 0) await dropDatabase(admin, name);
+            onLeftover(rowCount !== 0);
+        }
         await createDatabaseLike(admin, live.database, name);
         try {
             return await work({ name, target: withDatabase(live, name) });

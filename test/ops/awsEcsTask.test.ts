@@ -1,27 +1,50 @@
 import { strict as assert } from "assert";
 import { spawn } from "child_process";
 import * as path from "path";
-import { CloudWatchLogsClient, CreateLogGroupCommand, GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
+import { CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import {
     CreateClusterCommand,
     DescribeTasksCommand,
     ECSClient,
     ListTasksCommand,
     RegisterTaskDefinitionCommand,
+    StopTaskCommand,
 } from "@aws-sdk/client-ecs";
-import { mockClient } from "aws-sdk-client-mock";
+import { main } from "../../ops/cli";
 import { awsClientConfig } from "../../core/awsClient";
 import { defaultNetwork, startMoto, TestMoto } from "../support/moto";
-import { runOps, SECRET_ENV, secretsLeaked } from "../support/opsRun";
+import { Capture, OpsRun, runOps, SECRET_ENV, secretsLeaked } from "../support/opsRun";
 
 const CLUSTER = "prod";
 const FAMILY = "shop-v1-6-0";
 const LOG_GROUP = "/safe-release/shop";
 const COMMAND = ["python", "manage.py", "migrate", "--noinput"];
+/** The awslogs region of the task definition, not the cluster's: ecs-task must read the stream there. */
+const LOG_REGION = "us-east-1";
+const OPS = ["node", "ops/bin/safe-release-ops.js"];
 
 /** Elapsed times vary with the machine; everything else in a progress line is exact. */
 function stable(stderr: string): string {
-    return stderr.replace(/\(\d+(m\d\d)?s\)/g, "(T)").replace(/after \d+(m\d\d)?s/g, "after T");
+    return stderr
+        .replace(/\(\d+(m\d\d)?s\)/g, "(T)")
+        .replace(/(after|STOPPED) \d+(m\d\d)?s/g, "$1 T")
+        .replace(/"elapsedMs":\d+/g, '"elapsedMs":N');
+}
+
+/** Runs `safe-release-ops <args>` in-process while the test watches its stderr grow. */
+function startOps(args: string[], env: NodeJS.ProcessEnv): { stderr: Capture; done: Promise<OpsRun> } {
+    const stdout = new Capture();
+    const stderr = new Capture();
+    const done = main(args, { env, stdout, stderr }).then((code) => ({ code, stdout: stdout.text, stderr: stderr.text }));
+    return { stderr, done };
+}
+
+async function waitFor(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
+    const deadline = Date.now() + 20_000;
+    while (!(await condition())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+    }
 }
 
 function result(stdout: string): Record<string, unknown> {
@@ -37,8 +60,33 @@ describe("ecs-task against moto's ECS", function () {
     let moto: TestMoto;
     let ecs: ECSClient;
     let env: NodeJS.ProcessEnv;
+    let logs: CloudWatchLogsClient;
     let definitionArn = "";
     let args: string[] = [];
+
+    /** A task ecs-task started, once moto lists it. */
+    async function startedTask(known: readonly string[]): Promise<string> {
+        let arn: string | undefined;
+        await waitFor(async () => {
+            const listed = (await ecs.send(new ListTasksCommand({ cluster: CLUSTER }))).taskArns ?? [];
+            arn = listed.find((candidate) => !known.includes(candidate));
+            return arn !== undefined;
+        }, "the task to be listed");
+        return arn!;
+    }
+
+    async function listedTasks(): Promise<string[]> {
+        return (await ecs.send(new ListTasksCommand({ cluster: CLUSTER }))).taskArns ?? [];
+    }
+
+    /** What the container "prints": moto runs no container, so the test writes its awslogs stream. */
+    async function containerPrints(taskArn: string, lines: readonly string[], first = false): Promise<void> {
+        const logStreamName = `app/v1.6.0/app/${taskArn.slice(taskArn.lastIndexOf("/") + 1)}`;
+        if (first) await logs.send(new CreateLogStreamCommand({ logGroupName: LOG_GROUP, logStreamName }));
+        const now = Date.now();
+        const logEvents = lines.map((message, i) => ({ timestamp: now + i, message }));
+        await logs.send(new PutLogEventsCommand({ logGroupName: LOG_GROUP, logStreamName, logEvents }));
+    }
 
     /**
      * moto's own control API: by default a task advances one state per DescribeTasks
@@ -59,9 +107,8 @@ describe("ecs-task against moto's ECS", function () {
         ecs = new ECSClient(awsClientConfig(moto.env, "ECS"));
         env = { ...moto.env, ...SECRET_ENV };
         await ecs.send(new CreateClusterCommand({ clusterName: CLUSTER }));
-        const logs = new CloudWatchLogsClient(awsClientConfig(moto.env, "CLOUDWATCH_LOGS"));
+        logs = new CloudWatchLogsClient(awsClientConfig(moto.env, "CLOUDWATCH_LOGS", LOG_REGION));
         await logs.send(new CreateLogGroupCommand({ logGroupName: LOG_GROUP }));
-        logs.destroy();
         const registered = await ecs.send(
             new RegisterTaskDefinitionCommand({
                 family: FAMILY,
@@ -77,7 +124,7 @@ describe("ecs-task against moto's ECS", function () {
                         memory: 256,
                         logConfiguration: {
                             logDriver: "awslogs",
-                            options: { "awslogs-group": LOG_GROUP, "awslogs-region": "us-east-1", "awslogs-stream-prefix": "app/v1.6.0" },
+                            options: { "awslogs-group": LOG_GROUP, "awslogs-region": LOG_REGION, "awslogs-stream-prefix": "app/v1.6.0" },
                         },
                     },
                     { name: "sidecar", image: "registry.example/proxy@sha256:" + "1".repeat(64), memory: 128 },
@@ -87,14 +134,60 @@ describe("ecs-task against moto's ECS", function () {
         definitionArn = registered.taskDefinition!.taskDefinitionArn!;
         const { subnet, securityGroup } = await defaultNetwork(moto);
         args = ["ecs-task", "--cluster", CLUSTER, "--task-definition", FAMILY, "--container", "app", "--subnets", subnet];
-        args.push("--security-groups", securityGroup, "--poll", "20ms", "--", ...COMMAND);
+        args.push("--security-groups", securityGroup, "--poll", "10ms", "--", ...COMMAND);
     });
     after(async () => {
         ecs?.destroy();
+        logs?.destroy();
         await moto?.stop();
     });
 
-    it("runs one Fargate task with the command override, follows it until STOPPED and exits 0", async () => {
+    it("--ops-result: streams the container's lines while it runs, masked, and prints its JSON result as stdout", async () => {
+        await taskProgression("stuck");
+        try {
+            const known = await listedTasks();
+            const backup = [...OPS, "backup", "--app", "shop", "--store", "s3://acme-backups/shop"];
+            const withResult = [...args.slice(0, args.indexOf("--")), "--ops-result", "--mask-env", "DATABASE_URL", "--", ...backup];
+            const running = startOps(withResult, env);
+            const taskArn = await startedTask(known);
+            const id = taskArn.slice(taskArn.lastIndexOf("/") + 1);
+            await containerPrints(taskArn, [`backup: connecting to ${SECRET_ENV.DATABASE_URL}`, "backup: pg_dump started"], true);
+            // Printed while the task still runs: the operator sees a long backup's progress.
+            await waitFor(() => running.stderr.text.includes("ecs-task: | backup: pg_dump started\n"), "the first lines on stderr");
+            const [task] = (await ecs.send(new DescribeTasksCommand({ cluster: CLUSTER, tasks: [taskArn] }))).tasks!;
+            assert.equal(task.lastStatus, "RUNNING");
+            const result = `{"ok":true,"id":"shop-v1.6.0-20261202T101500.000Z","target":"${SECRET_ENV.DATABASE_URL}"}`;
+            await containerPrints(taskArn, [result, "backup: done"]);
+            await waitFor(() => running.stderr.text.includes("ecs-task: | backup: done\n"), "the last line on stderr");
+            // The container ends (moto reports exit code 0 for every container it stops).
+            await ecs.send(new StopTaskCommand({ cluster: CLUSTER, task: taskArn, reason: "Essential container in task exited" }));
+            const run = await running.done;
+            assert.equal(run.code, 0, run.stderr);
+            assert.equal(run.stdout, '{"ok":true,"id":"shop-v1.6.0-20261202T101500.000Z","target":"***"}\n');
+            assert.equal(
+                stable(run.stderr),
+                [
+                    `started task ${taskArn} (${definitionArn}, container \`app\`: ${backup.join(" ")})`,
+                    `task ${id}: RUNNING (T)`,
+                    "| backup: connecting to ***",
+                    "| backup: pg_dump started",
+                    '| {"ok":true,"id":"shop-v1.6.0-20261202T101500.000Z","target":"***"}',
+                    "| backup: done",
+                    `task ${id}: STOPPED (T)`,
+                    `summary {"taskArn":"${taskArn}","exitCode":0,"stopCode":null,"stoppedReason":"Essential container in task exited","timedOut":false,"elapsedMs":N}`,
+                    `task ${id}: container \`app\` exited 0 after T`,
+                    "",
+                ]
+                    .map((line) => (line === "" ? "" : `ecs-task: ${line}`))
+                    .join("\n"),
+            );
+            assert.deepEqual(secretsLeaked(run), []);
+        } finally {
+            await taskProgression("default");
+        }
+    });
+
+    it("runs one Fargate task with the command override, follows it until STOPPED and keeps its JSON summary on stdout", async () => {
         await taskProgression("default");
         const run = await runOps(args, env);
         assert.equal(run.code, 0, run.stderr);
@@ -108,6 +201,7 @@ describe("ecs-task against moto's ECS", function () {
             [task.taskDefinitionArn, task.launchType, task.startedBy, task.overrides?.containerOverrides],
             [definitionArn, "FARGATE", "safe-release-ops", [{ name: "app", command: COMMAND }]],
         );
+        const stream = `app/v1.6.0/app/${id}`;
         assert.equal(
             stable(run.stderr),
             [
@@ -116,8 +210,8 @@ describe("ecs-task against moto's ECS", function () {
                 `ecs-task: task ${id}: STOPPING (T)`,
                 `ecs-task: task ${id}: DEPROVISIONING (T)`,
                 `ecs-task: task ${id}: STOPPED (T)`,
-                // The log group lives in the region awslogs names, not the cluster's: moto has none there.
-                `ecs-task: no log tail: CloudWatch Logs GetLogEvents of ${LOG_GROUP} app/v1.6.0/app/${id} failed: ResourceNotFoundException: The specified log group does not exist.`,
+                // The container never logged (moto runs none), so its stream does not exist; moto words that as the group's absence.
+                `ecs-task: no log lines were read from ${LOG_GROUP} ${stream}: CloudWatch Logs GetLogEvents of ${LOG_GROUP} ${stream} failed: ResourceNotFoundException: The specified log group does not exist.`,
                 `ecs-task: task ${id}: container \`app\` exited 0 after T`,
                 "",
             ].join("\n"),
@@ -125,62 +219,42 @@ describe("ecs-task against moto's ECS", function () {
         assert.deepEqual(secretsLeaked(run), []);
     });
 
-    it("prints the last log lines, read in the log group's own region (aws-sdk-client-mock for GetLogEvents)", async () => {
-        await taskProgression("default");
-        // moto's tasks run no container, so no stream ever gets lines; ECS itself still answers from moto.
-        const logs = mockClient(CloudWatchLogsClient);
-        try {
-            logs.on(GetLogEventsCommand).resolves({
-                events: [
-                    { timestamp: 1, message: "Applying shop.0042_add_index... OK\n" },
-                    { timestamp: 2, message: "line one\nline two" },
-                ],
-            });
-            const run = await runOps(args, env);
-            assert.equal(run.code, 0, run.stderr);
-            const taskArn = String(result(run.stdout).taskArn);
-            const id = taskArn.slice(taskArn.lastIndexOf("/") + 1);
-            assert.equal(logs.calls().length, 1);
-            const call = logs.call(0);
-            assert.deepEqual(call.args[0].input, {
-                logGroupName: LOG_GROUP,
-                logStreamName: `app/v1.6.0/app/${id}`,
-                limit: 50,
-                startFromHead: false,
-            });
-            assert.equal(await (call.thisValue as CloudWatchLogsClient).config.region(), "us-east-1");
-            assert.ok(
-                run.stderr.includes(
-                    [
-                        `ecs-task: last 3 log lines of ${LOG_GROUP} app/v1.6.0/app/${id}:`,
-                        "ecs-task: | Applying shop.0042_add_index... OK",
-                        "ecs-task: | line one",
-                        "ecs-task: | line two",
-                        "",
-                    ].join("\n"),
-                ),
-                run.stderr,
-            );
-        } finally {
-            logs.restore();
-        }
-    });
-
-    it("stops the task with StopTask and fails when it outlives --timeout", async () => {
+    it("past --timeout: stops the task with StopTask, waits for STOPPED and says what to check for a migration", async () => {
         await taskProgression("stuck");
         try {
-            const withTimeout = [...args.slice(0, args.indexOf("--")), "--timeout", "300ms", ...args.slice(args.indexOf("--"))];
-            const run = await runOps(withTimeout, env);
+            const known = await listedTasks();
+            const migrate = [...OPS, "migrate", "--app", "shop", "--version", "v1.6.0", "--", "python", "manage.py", "migrate"];
+            const withTimeout = [...args.slice(0, args.indexOf("--")), "--timeout", "300ms", "--", ...migrate];
+            const running = startOps(withTimeout, env);
+            const taskArn = await startedTask(known);
+            await containerPrints(taskArn, ["migrate: lock of `shop` taken"], true);
+            const run = await running.done;
             assert.equal(run.code, 1);
             const outcome = result(run.stdout);
-            const taskArn = String(outcome.taskArn);
-            assert.deepEqual(outcome, { taskArn, exitCode: null, timedOut: true });
+            assert.deepEqual(outcome, {
+                taskArn,
+                exitCode: 0,
+                stopCode: null,
+                stoppedReason: "safe-release-ops ecs-task: --timeout 300ms exceeded",
+                timedOut: true,
+            });
             const [task] = (await ecs.send(new DescribeTasksCommand({ cluster: CLUSTER, tasks: [taskArn] }))).tasks!;
             assert.equal(task.stoppedReason, "safe-release-ops ecs-task: --timeout 300ms exceeded");
-            assert.ok(run.stderr.includes(`ecs-task: stopping task ${taskArn}: --timeout 300ms exceeded\n`), run.stderr);
+            const id = taskArn.slice(taskArn.lastIndexOf("/") + 1);
             assert.ok(
-                run.stderr.endsWith(
-                    `ecs-task: task ${taskArn} did not stop within 300ms (\`--timeout\`); it was stopped and its outcome is unknown\n`,
+                stable(run.stderr).endsWith(
+                    [
+                        `ecs-task: stopping task ${taskArn}: --timeout 300ms exceeded`,
+                        `ecs-task: task ${id}: STOPPED T after StopTask`,
+                        `ecs-task: task ${taskArn} did not stop within 300ms (\`--timeout\`); it was stopped and its outcome is unknown`,
+                        "ecs-task: its last 1 log line:",
+                        "ecs-task: | migrate: lock of `shop` taken",
+                        "ecs-task: next: the migration may have run in part: read its row in the ledger first " +
+                            "(`SELECT version, status, finished_at FROM safe_release_migrations WHERE app = '<app>'`); an unfinished row refuses " +
+                            'the next run (docs/troubleshooting.md, "Migration refused: a failed row is in the ledger"), and the migration lock, ' +
+                            "held by the task's database session, ended with the task",
+                        "",
+                    ].join("\n"),
                 ),
                 run.stderr,
             );

@@ -132,6 +132,8 @@ describe("aws: ecs-task logic", () => {
             assignPublicIp: true,
             timeoutMs: 1_800_000,
             pollMs: 5000,
+            opsResult: false,
+            maskEnv: [],
             command: ["node", "migrate.js", "--step=1"],
         });
         assert.deepEqual(runTaskInput(request, "arn:td:7"), {
@@ -172,7 +174,7 @@ describe("aws: ecs-task logic", () => {
         ],
         [
             [...args, "--env", "X=1", "--", "x"],
-            "unknown argument `--env`; valid options: --cluster, --task-definition, --container, --subnets, --security-groups, --assign-public-ip, --timeout, --poll",
+            "unknown argument `--env`; valid options: --cluster, --task-definition, --container, --subnets, --security-groups, --assign-public-ip, --timeout, --poll, --ops-result, --mask-env",
         ],
     ];
     for (const [input, message] of errors) {

@@ -142,6 +142,41 @@ describe("rehearse: the migration on a restored copy (real PostgreSQL)", functio
             assert.equal(await databaseExists(result.scratchDatabase), false);
         });
 
+        it("--scratch-database: rehearses in the fixed sr_rehearse_<app> a task was told in advance, dropping a leftover first", async () => {
+            const before = await checksums(db);
+            await pg.psql("postgres", "CREATE DATABASE sr_rehearse_shop");
+            await pg.psql("sr_rehearse_shop", "CREATE TABLE left_behind (id int)");
+            const migration =
+                "ALTER TABLE users ADD COLUMN nickname text; " +
+                "INSERT INTO _prisma_migrations VALUES ('m3', 'c3', '20240301_nickname', now(), now(), 1);";
+            const args = ["rehearse", "--from-live", "--scratch-database", "sr_rehearse_shop", "--app", "shop", "--version", "v1.5.0"];
+            const run = await runOps([...args, "--digest", DIGEST, "--critical-tables", "users", "--", process.execPath, RUNNER], {
+                ...env,
+                MIGRATION_SQL: migration,
+            });
+            assert.equal(run.code, 0, run.stderr);
+            const result = JSON.parse(run.stdout);
+            assert.equal(result.outcome, "passed");
+            assert.equal(result.scratchDatabase, "sr_rehearse_shop");
+            assert.deepEqual(result.addedMigrations, ["20240301_nickname"]);
+            assert.ok(run.stderr.includes("rehearse: dropped sr_rehearse_shop, left by an earlier rehearsal\n"), run.stderr);
+            assert.ok(run.stderr.includes("rehearse: dropped the scratch database sr_rehearse_shop\n"), run.stderr);
+            assert.equal(await databaseExists("sr_rehearse_shop"), false);
+            assert.deepEqual(await checksums(db), before);
+        });
+
+        it("--scratch-database refuses a name that is not the rehearsal's own, before anything is dumped", async () => {
+            const args = ["rehearse", "--from-live", "--scratch-database", db, "--app", "shop", "--version", "v1.5.0", "--digest", DIGEST];
+            const run = await runOps([...args, "--", process.execPath, RUNNER], env);
+            assert.equal(run.code, 2);
+            assert.equal(
+                run.stderr.trim().split("\n").pop(),
+                "rehearse: `--scratch-database` must be a name starting `sr_rehearse_` (lower-case letters, digits, `_`; at most 63), " +
+                    `which marks a database as the rehearsal's own: a leftover of that name is dropped; got \`${db}\``,
+            );
+            assert.equal(await databaseExists(db), true);
+        });
+
         it("fails loudly when the runner's migration reaches the live database instead of the copy", async () => {
             const live = await seedAppDatabase(pg, "rehearse_reach");
             const liveEnv = opsEnv(pg, live);

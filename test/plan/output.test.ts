@@ -98,18 +98,24 @@ describe("plan: the release as the runbooks write it (in-process)", () => {
         );
     });
 
-    it("a rehearsal on aws-ecs is refused: the one-off task's DATABASE_URL cannot be pointed at a copy", async () => {
-        const rehearsed = START.replace("quiesce: [worker] }", "quiesce: [worker], rehearse: true }");
-        assert.notEqual(rehearsed, START);
-        await assert.rejects(planOf(rehearsed, V142, COMPARED), (err: Error) => {
-            assert.ok(err instanceof ProgramRefusal);
-            assert.equal(
-                err.message,
-                "`release:migrate.rehearse` is not available on aws-ecs: the one-off migration task reads its DATABASE_URL from " +
-                    "Secrets Manager, so it cannot be pointed at a copy; rehearse on a staging stack of docker-host or host, or set it to false",
-            );
-            return true;
-        });
+    it("a rehearsal on aws-ecs is a step of the plan, before any writer stops", async () => {
+        // The migration's component takes its database from DATABASE_URL, which the rehearsal's task reads as the copy's.
+        const rehearsed = START.replace("quiesce: [worker] }", "quiesce: [worker], rehearse: true }").replace(
+            "healthPath: /health }",
+            "healthPath: /health, secretEnv: { DATABASE_URL: config:databaseUrl } }",
+        );
+        assert.ok(
+            rehearsed.includes("rehearse: true }") && rehearsed.includes("secretEnv: { DATABASE_URL: config:databaseUrl } }"),
+            rehearsed,
+        );
+        const report = await planOf(rehearsed, V142, COMPARED);
+        const steps = report.steps.map((s) => s.step);
+        const rehearse = report.steps.find((s) => s.step === "rehearse")!;
+        assert.deepEqual(
+            [rehearse.runs, rehearse.detail],
+            [true, "npx prisma migrate deploy on a copy of the live database first, before any writer stops"],
+        );
+        assert.ok(steps.indexOf("rehearse") < steps.indexOf("quiesce"), steps.join(", "));
     });
 
     it("marks digests the registry would be asked for instead of inventing them", async () => {

@@ -53,6 +53,8 @@ export function shopStack({ version, previous, canaryWeight, extra, pinned = tru
         "  release:aws:",
         "    vpcId: vpc-0abc12345def67890",
         "    subnetIds: [subnet-0aaa1111bbbb2222c, subnet-0ddd3333eeee4444f]",
+        // The plans below are of steps run where `npm run up` runs: no release runner among their resources.
+        "    dataStepsIn: local",
         "  release:databaseUrl:",
         `    secure: ${DATABASE_URL_CIPHERTEXT}`,
         "  release:smokeOperatorToken:",

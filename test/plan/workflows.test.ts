@@ -92,8 +92,8 @@ const byName = (file: string) => workflows.find((w) => w.file === file)!;
 const uses = (job: Node, action: string) => steps(job).filter((s) => String(s.uses ?? "").startsWith(`${action}@`));
 
 describe("CI/CD workflows", () => {
-    it("are the preview and release workflows", () => {
-        assert.deepEqual(files, ["preview.yml", "release.yml"]);
+    it("are the preview and release workflows, and the release runner image's build", () => {
+        assert.deepEqual(files, ["preview.yml", "release.yml", "runner-image.yml"]);
     });
 
     for (const wf of workflows) {

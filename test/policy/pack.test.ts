@@ -27,13 +27,14 @@ describe("policy pack served to the engine", function () {
         await pack?.stop();
     });
 
-    it("serves the five rules, all mandatory", async () => {
+    it("serves the six rules, all mandatory", async () => {
         assert.deepStrictEqual(await pack.policies(), [
             { name: "images-pinned-by-digest", enforcementLevel: "mandatory" },
             { name: "migration-after-backup", enforcementLevel: "mandatory" },
             { name: "state-retained-in-production", enforcementLevel: "mandatory" },
             { name: "no-open-ingress", enforcementLevel: "mandatory" },
             { name: "no-plaintext-secrets", enforcementLevel: "mandatory" },
+            { name: "release-runner-least-privilege", enforcementLevel: "mandatory" },
         ]);
     });
 

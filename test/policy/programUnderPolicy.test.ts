@@ -142,6 +142,25 @@ describe("the program under its own policy pack", () => {
         assert.deepEqual(await violations(run, "prod"), []);
     });
 
+    it("would be caught: a release runner whose task role reaches every bucket, or whose database URL is plain", async () => {
+        const run = await stackRun("prod");
+        const policy = [...run.resources.values()].find(
+            (r) => r.type === "aws:iam/rolePolicy:RolePolicy" && r.name === "shop-ecs-runner-task",
+        )!;
+        policy.inputs.policy = policy.inputs.policy.replace('"arn:aws:s3:::acme-shop-backups-prod/shop/*"', '"*"');
+        const runner = [...run.resources.values()].find(
+            (r) => r.type === "aws:ecs/taskDefinition:TaskDefinition" && r.name === "shop-ecs-runner",
+        )!;
+        runner.inputs.containerDefinitions = runner.inputs.containerDefinitions.replace(
+            '"environment":[',
+            '"environment":[{"name":"DATABASE_URL","value":"postgres://shop@db/shop"},',
+        );
+        assert.deepEqual(
+            (await violations(run, "prod")).map(([policy]) => policy),
+            ["release-runner-least-privilege", "release-runner-least-privilege"],
+        );
+    });
+
     it("would be caught: an unpinned container image", async () => {
         const run = await stackRun("prod");
         const task = [...run.resources.values()].find((r) => r.type === "aws:ecs/taskDefinition:TaskDefinition")!;

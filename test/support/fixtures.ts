@@ -20,7 +20,9 @@ export function ecsConfig(overrides: StackConfig = {}, versions = ["v1.4.2", "v1
             worker: { image: "ghcr.io/acme/shop-api", role: "worker", command: ["node", "worker.js"] },
         },
         "release:digests": digests,
-        "release:aws": { vpcId: VPC, subnetIds: SUBNETS },
+        // The data steps as they run on the machine running Pulumi (`dataStepsIn: local`), which the tests' expected
+        // commands spell out; test/awsEcsTasks*.test.ts run the same steps as tasks of the release runner.
+        "release:aws": { vpcId: VPC, subnetIds: SUBNETS, dataStepsIn: "local" },
         ...overrides,
     };
 }

@@ -71,6 +71,9 @@ export async function startDockerEngine(): Promise<DockerEngine> {
                 await stopChild(child, STOP_TIMEOUT_MS);
             }
             fs.closeSync(log);
+            // dockerd bind-mounts the host's network namespace at exec/netns/default once anything ran
+            // with `--network host` (an image build does), and may leave it mounted when it exits.
+            for (const mount of mountsUnder(rootDir)) await run("umount", ["-l", mount]).catch(() => undefined);
             await run("ip", ["link", "del", bridge.name]).catch(() => undefined);
             fs.rmSync(rootDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
         })();
@@ -163,6 +166,16 @@ async function createBridge(rootDir: string): Promise<Bridge> {
         throw err;
     }
     return { name, gateway, pool: `10.${octet}.0.0/16` };
+}
+
+/** Mount points inside `dir`, deepest first. */
+function mountsUnder(dir: string): string[] {
+    return fs
+        .readFileSync("/proc/self/mounts", "utf8")
+        .split("\n")
+        .map((line) => line.split(" ")[1])
+        .filter((point): point is string => point !== undefined && point.startsWith(`${dir}/`))
+        .sort((a, b) => b.length - a.length);
 }
 
 function tail(file: string): string {

@@ -117,7 +117,7 @@ async function nginxMajorMinor(): Promise<string> {
 }
 
 /** sha256 over the recipe, the files and the extra facts given, in a stable order. */
-function cacheKey(kind: string, files: string[], facts: string[]): string {
+export function cacheKey(kind: string, files: string[], facts: string[]): string {
     const hash = createHash("sha256").update(`${kind}\n`);
     for (const fact of facts) hash.update(`${fact}\n`);
     for (const file of [...RECIPE_CODE, ...files].sort()) hash.update(`${file}\n`).update(fs.readFileSync(file));
@@ -125,7 +125,7 @@ function cacheKey(kind: string, files: string[], facts: string[]): string {
 }
 
 /** Runs `build` into a fresh staging dir and renames it into the cache, so a crash never leaves half an entry. */
-async function cached(key: string, what: string, build: (dir: string) => Promise<void>): Promise<string> {
+export async function cached(key: string, what: string, build: (dir: string) => Promise<void>): Promise<string> {
     const dir = path.join(imageCacheRoot(), key);
     if (fs.existsSync(path.join(dir, "complete"))) return dir;
     fs.mkdirSync(imageCacheRoot(), { recursive: true });
@@ -142,7 +142,7 @@ async function cached(key: string, what: string, build: (dir: string) => Promise
     return dir;
 }
 
-function baseFiles(rootfs: Rootfs): Rootfs {
+export function baseFiles(rootfs: Rootfs): Rootfs {
     return rootfs
         .copy(path.join(RECIPES_DIR, "base", "passwd"), "/etc/passwd")
         .copy(path.join(RECIPES_DIR, "base", "group"), "/etc/group")
@@ -187,7 +187,7 @@ function serviceSourceFiles(): string[] {
     return files;
 }
 
-async function serviceTarballs(): Promise<Record<string, string>> {
+export async function serviceTarballs(): Promise<Record<string, string>> {
     const goVersion = (await run("go", ["env", "GOVERSION"])).stdout.trim();
     const recipeFiles = ["base/passwd", "base/group", "base/nsswitch.conf"].map((f) => path.join(RECIPES_DIR, f));
     const key = cacheKey("service", [...recipeFiles, ...serviceSourceFiles(), BUSYBOX], [goVersion, ...SERVICE_VERSIONS]);
