@@ -8,6 +8,7 @@ import { ListedBackup } from "./data/preUpgradeBackup";
 import { listedBackups } from "./backupListing";
 import { RollbackCheck, rollbackTarget } from "./data/rollbackCheck";
 import { dataSteps } from "./data/upgradeSteps";
+import { runsIn } from "./data/stepRunner";
 import { PinnedImage } from "./pinnedImage";
 import { LastRelease, ReleasePlan, planRelease } from "./plan";
 import { DeployedVersion, PlatformAdapter, PlatformArgs, VersionImages } from "./platform";
@@ -136,7 +137,7 @@ export class Release extends pulumi.ComponentResource {
                 headers: deployed.testEndpoint.headers,
                 checks: config.gates.smokeSource,
                 ...(args.secrets.smokeOperatorToken !== undefined ? { operatorToken: args.secrets.smokeOperatorToken } : {}),
-                ...(platform.stepRunner !== undefined ? { runIn: platform.stepRunner } : {}),
+                ...runsIn(platform),
             },
             { parent: this, dependsOn: [...deployed.ready, ...after] },
         );

@@ -1,5 +1,6 @@
 import { ConfigError, Plain, fail, optionalString } from "./checks";
 import type { BackupStore } from "./data";
+import { parseDuration } from "../core/duration";
 
 /**
  * Where the aws-ecs data steps and smoke tests run. `task`: as one-off ECS tasks of the
@@ -45,15 +46,19 @@ export function parseRunnerSettings(key: string, raw: Plain): RunnerSettings {
         );
     }
     const dataStepTimeout = optionalString(`${key}.dataStepTimeout`, raw.dataStepTimeout) ?? "30m";
-    if (!DURATION.test(dataStepTimeout) || /^0+[smh]$/.test(dataStepTimeout) || durationHours(dataStepTimeout) > 24) {
+    if (!DURATION.test(dataStepTimeout) || !withinADay(dataStepTimeout)) {
         fail(`${key}.dataStepTimeout`, "a duration from 1s to 24h such as `45m` or `2h`", dataStepTimeout);
     }
     return { dataStepsIn, ...(runnerImage !== undefined ? { runnerImage } : {}), dataStepTimeout };
 }
 
-function durationHours(text: string): number {
-    const value = Number(text.slice(0, -1));
-    return text.endsWith("h") ? value : text.endsWith("m") ? value / 60 : value / 3600;
+/** Above zero and at most 24h, as the runner's `ecs-task --timeout` takes it (core/duration.ts). */
+function withinADay(text: string): boolean {
+    try {
+        return parseDuration(text, "release:aws.dataStepTimeout") > 0;
+    } catch {
+        return false;
+    }
 }
 
 /**

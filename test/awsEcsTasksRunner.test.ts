@@ -4,7 +4,7 @@ import { SUBNETS, VPC, ecsConfig } from "./support/fixtures";
 import { resource, resourcesOfType } from "./support/inspect";
 import { ProgramRun, runProgram } from "./support/mockEngine";
 import { MOCK_VPC_CIDR } from "./support/mockProviders";
-import { RUNNER_IMAGE, SECRET_KEYS, command, startRelease } from "./awsEcsTasksFixtures";
+import { RUNNER_IMAGE, SECRET_KEYS, command, innerArgv, startRelease } from "./awsEcsTasksFixtures";
 
 const CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/4b5c6d7e-1f2a-4b3c-9d8e-7f6a5b4c3d2e";
 const SECRET_ARN = (key: string) => `arn:aws:mock:eu-west-1:123456789012:shop-ecs-secret-${key}`;
@@ -148,6 +148,27 @@ describe("the release runner's task definition and roles", () => {
         const lb = resource(run, "aws:ec2/securityGroup:SecurityGroup", "shop-ecs-lb");
         assert.deepEqual(lb.inputs.ingress.find((i: any) => i.fromPort === 8443).cidrBlocks, [MOCK_VPC_CIDR]);
         assert.match(command(run, "shop-smoke-v1.5.0-run").inputs.create, / --security-groups shop-ecs-service-id /);
+    });
+});
+
+describe("the rehearsal, run from the release runner", () => {
+    it("starts a one-off task of a family the runner's task role may run, whose DATABASE_URL names the copy rehearse makes", async () => {
+        const components = structuredClone(ecsConfig()["release:components"]) as Record<string, { secretEnv?: Record<string, string> }>;
+        components.api.secretEnv = { DATABASE_URL: "config:databaseUrl" };
+        const { run } = await startRelease({
+            "release:components": components,
+            "release:migrate": { command: "npx prisma migrate deploy", component: "api", quiesce: ["worker"], rehearse: true },
+        });
+        const family: string = resource(run, "aws:ecs/taskDefinition:TaskDefinition", "shop-ecs-v1.5.0-api-oneoff-rehearse").inputs.family;
+        const allowed: string = policyOf(run, "shop-ecs-runner-task").Statement.find(
+            (s: { Sid: string }) => s.Sid === "MigrationTask",
+        ).Resource;
+        const families = new RegExp(`^${allowed.split("task-definition/")[1].replace(/\*/g, ".*")}$`);
+        assert.equal(family, "shop-api-oneoff-rehearse-v1-5-0");
+        assert.ok(families.test(family), `${family} is not among ${allowed}`);
+        const inner = innerArgv(command(run, "shop-rehearse-v1.5.0-run").inputs.create);
+        assert.ok(inner.startsWith("node ops/bin/safe-release-ops.js rehearse --from-live --scratch-database sr_rehearse_shop "), inner);
+        assert.ok(inner.includes(" --task-definition arn:aws:mock:eu-west-1:123456789012:shop-ecs-v1.5.0-api-oneoff-rehearse "), inner);
     });
 });
 

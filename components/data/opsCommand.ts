@@ -32,6 +32,12 @@ export function commandLine(argv: pulumi.Input<pulumi.Input<string>[]>): pulumi.
     return pulumi.output(argv).apply((words) => shellQuote(words));
 }
 
+/** A `dependsOn` option as the list it may be given as (one resource, a list, or nothing), to add to. */
+export function dependsOnList(dependsOn: pulumi.ResourceOptions["dependsOn"]): pulumi.Input<pulumi.Resource>[] {
+    if (dependsOn === undefined) return [];
+    return Array.isArray(dependsOn) ? dependsOn : [dependsOn as pulumi.Input<pulumi.Resource>];
+}
+
 /** The one JSON document an ops program prints on stdout. */
 export function parseOpsResult(stdout: string | undefined): Record<string, unknown> {
     const text = (stdout ?? "").trim();

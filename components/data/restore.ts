@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { BackupStore } from "../../settings/data";
-import { NO_RERUN, OPS, commandLine } from "./opsCommand";
+import { NO_RERUN, OPS, commandLine, dependsOnList } from "./opsCommand";
 import { storeFlags } from "./preUpgradeBackup";
 import { stepResource } from "../../core/runbook";
 import { RemoteDataAccess } from "../platform";
@@ -62,7 +62,7 @@ export class Restore extends pulumi.ComponentResource {
             },
             {
                 parent: this,
-                dependsOn: stepDependsOn([...asArray(opts.dependsOn), ...(remote?.needs ?? [])], args.runIn),
+                dependsOn: stepDependsOn([...dependsOnList(opts.dependsOn), ...(remote?.needs ?? [])], args.runIn),
                 ...(secret ? { additionalSecretOutputs: ["environment"] } : {}),
             },
         );
@@ -84,9 +84,4 @@ function snapshotRestore(
         { create: commandLine([...OPS, "rds-restore", "--snapshot", backupId, ...target]), update: NO_RERUN },
         { parent, dependsOn: opts.dependsOn },
     );
-}
-
-function asArray(dependsOn: pulumi.ResourceOptions["dependsOn"]): pulumi.Input<pulumi.Resource>[] {
-    if (dependsOn === undefined) return [];
-    return Array.isArray(dependsOn) ? dependsOn : [dependsOn as pulumi.Input<pulumi.Resource>];
 }

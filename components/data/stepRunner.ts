@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { commandLine } from "./opsCommand";
+import { commandLine, dependsOnList } from "./opsCommand";
 
 /**
  * Where the ops program of a data step or a smoke test runs. Every step builds the
@@ -32,6 +32,11 @@ export const LOCAL_STEPS: StepRunner = {
     needs: [],
 };
 
+/** A step's `runIn`: the platform's runner, where it has one (absent: the machine running Pulumi). */
+export function runsIn(platform: { readonly stepRunner?: StepRunner }): { runIn?: StepRunner } {
+    return platform.stepRunner !== undefined ? { runIn: platform.stepRunner } : {};
+}
+
 /** The `create` of a step's command: its argv as `runner` runs it, for the secret environment it has. */
 export function stepCommand(
     runner: StepRunner | undefined,
@@ -49,7 +54,5 @@ export function stepDependsOn(
     runner: StepRunner | undefined,
 ): pulumi.ResourceOptions["dependsOn"] {
     const needs = runner?.needs ?? [];
-    if (needs.length === 0) return dependsOn;
-    const given = dependsOn === undefined ? [] : Array.isArray(dependsOn) ? dependsOn : [dependsOn as pulumi.Input<pulumi.Resource>];
-    return [...given, ...needs];
+    return needs.length === 0 ? dependsOn : [...dependsOnList(dependsOn), ...needs];
 }

@@ -13,7 +13,7 @@ import { Preflight } from "./preflight";
 import { ListedBackup, PreUpgradeBackup, storeFlags } from "./preUpgradeBackup";
 import { Quiesce } from "./quiesce";
 import { Restore, RestoreArgs } from "./restore";
-import { StepRunner, stepCommand, stepDependsOn } from "./stepRunner";
+import { StepRunner, runsIn, stepCommand, stepDependsOn } from "./stepRunner";
 
 export interface DataStepsArgs {
     readonly config: ReleaseConfig;
@@ -72,7 +72,6 @@ function snapshotTarget(config: ReleaseConfig, plan: ReleasePlan): { snapshot?: 
 export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Resource): DataSteps {
     const { config, plan } = args;
     const { data } = config;
-    const runIn = args.platform.stepRunner;
     const writers = componentsStopped(config);
     // Every running version's writers stop, even one this update retires (its services go only at the end of
     // the update); only the versions that stay live start again, so none writes to a schema it does not know.
@@ -103,7 +102,7 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
                 ...(args.databaseUrl !== undefined ? { databaseUrl: args.databaseUrl } : {}),
                 ...(args.platform.remoteData !== undefined ? { remoteData: args.platform.remoteData } : {}),
                 ...snapshotTarget(config, plan),
-                ...(runIn !== undefined ? { runIn } : {}),
+                ...runsIn(args.platform),
             },
             { parent, dependsOn: stop !== undefined ? [stop.stopped] : [] },
         );
@@ -122,7 +121,7 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
             allowDestructive: data.migrate?.allowDestructive.includes(head) ?? false,
             ...(data.backup.kmsKeyId !== undefined ? { kmsKeyId: data.backup.kmsKeyId } : {}),
             ...(writesToStore(config, args.databaseUrl) ? { store: data.backup.store } : {}),
-            ...(runIn !== undefined ? { runIn } : {}),
+            ...runsIn(args.platform),
         },
         { parent, dependsOn: args.after ?? [] },
     );
@@ -150,7 +149,7 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
             ...(args.databaseUrl !== undefined ? { databaseUrl: args.databaseUrl } : {}),
             quiesced: early !== undefined,
             ...(args.platform.remoteData !== undefined ? { remoteData: args.platform.remoteData } : {}),
-            ...(runIn !== undefined ? { runIn } : {}),
+            ...runsIn(args.platform),
         },
         { parent, dependsOn: early !== undefined ? [early.stopped] : checked },
     );
@@ -172,13 +171,13 @@ export function dataSteps(name: string, args: DataStepsArgs, parent: pulumi.Reso
                 ...(data.migrate.fixForwardFrom !== undefined ? { fixForwardFrom: data.migrate.fixForwardFrom } : {}),
                 stoppedWriters: stop !== undefined ? writers : [],
                 ...(task.environment !== undefined ? { environment: task.environment } : {}),
-                ...(runIn !== undefined ? { runIn } : {}),
+                ...runsIn(args.platform),
             },
             { parent, dependsOn: [backup, ...(stop !== undefined ? [stop.stopped] : []), ...task.needs] },
         );
     }
     const ready = stop?.resumeAfter([last]) ?? last;
-    pruneBackups(`${name}-prune-${head}`, data.backup, backup.records, ready, parent, runIn);
+    pruneBackups(`${name}-prune-${head}`, data.backup, backup.records, ready, parent, args.platform.stepRunner);
     return {
         ready: [ready],
         backups: backup.records,
@@ -209,7 +208,7 @@ function migrationChecks(
                 onDrift: migrate.onDrift,
                 ...(database?.ledger === "prisma" && database.migrationsDir !== undefined ? { migrationsDir: database.migrationsDir } : {}),
                 databaseUrl,
-                ...(args.platform.stepRunner !== undefined ? { runIn: args.platform.stepRunner } : {}),
+                ...runsIn(args.platform),
             },
             { parent, dependsOn: after },
         );
@@ -233,7 +232,7 @@ function migrationChecks(
                 lockTimeout: migrate.lockTimeout,
                 ...(migrate.fixForwardFrom !== undefined ? { fixForwardFrom: migrate.fixForwardFrom } : {}),
                 ...(task.scratchDatabase !== undefined ? { scratchDatabase: task.scratchDatabase } : {}),
-                ...(args.platform.stepRunner !== undefined ? { runIn: args.platform.stepRunner } : {}),
+                ...runsIn(args.platform),
             },
             // After the drift check: a rehearsal on a drifted schema would only rehearse on the drift.
             { parent, dependsOn: [...after, ...checks, ...task.needs] },

@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ArtifactSource, HostSettings } from "../../settings/host";
 import { ConfigError } from "../../settings/checks";
 import { SSH_KEY_ENV } from "../../core/sshExec";
-import { OPS } from "../data/opsCommand";
+import { OPS, dependsOnList } from "../data/opsCommand";
 import { RemoteDataAccess } from "../platform";
 import { agentDir } from "./argv";
 
@@ -54,7 +54,7 @@ export class HostRunner {
                 delete: guarded(args.delete),
                 connection: this.connection(),
             },
-            { ...options, dependsOn: [...asArray(opts.dependsOn), this.agentCopy()] },
+            { ...options, dependsOn: [...dependsOnList(opts.dependsOn), this.agentCopy()] },
         );
     }
 
@@ -153,11 +153,6 @@ export class HostRunner {
         );
         return this.agent;
     }
-}
-
-function asArray(dependsOn: pulumi.CustomResourceOptions["dependsOn"]): pulumi.Input<pulumi.Resource>[] {
-    if (dependsOn === undefined) return [];
-    return Array.isArray(dependsOn) ? dependsOn : [dependsOn as pulumi.Input<pulumi.Resource>];
 }
 
 /**

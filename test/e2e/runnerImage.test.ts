@@ -198,11 +198,19 @@ describe("the release runner image runs backup, verify, restore --drill, migrate
             { name: "health", path: "/healthz", expectStatus: 200 },
             { name: "items", path: "/items/count", expectStatus: 200, useOperatorToken: true },
         ];
+        // Inline, as a runner task takes them: an ECS task has no stdin.
         const exit = await runner.run({
             name: "runner-smoke",
-            args: ["smoke", "--base-url", "http://service:8080", "--checks", "-", "--header", "X-Release-Target:v1.0.0"],
+            args: [
+                "smoke",
+                "--base-url",
+                "http://service:8080",
+                "--checks-json",
+                JSON.stringify(checks),
+                "--header",
+                "X-Release-Target:v1.0.0",
+            ],
             secrets: { SMOKE_OPERATOR_TOKEN: operatorToken },
-            input: JSON.stringify(checks),
         });
         assert.equal(exit.code, 0, exit.stderr);
         const report = JSON.parse(exit.stdout);

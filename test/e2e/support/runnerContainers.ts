@@ -27,11 +27,12 @@ export interface Exit {
 }
 
 /** Runs `docker` against the engine with `secrets` added to its environment; resolves with the exit code whatever it is. */
-function docker(engine: DockerEngine, args: string[], secrets: Record<string, string>, input?: string): Promise<Exit> {
+function docker(engine: DockerEngine, args: string[], secrets: Record<string, string>): Promise<Exit> {
     return new Promise((resolve, reject) => {
         const child = spawn("docker", args, {
             env: { ...engine.env, ...secrets },
-            stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+            // No stdin: a runner task has none, so nothing here may depend on one.
+            stdio: ["ignore", "pipe", "pipe"],
         });
         let stdout = "";
         let stderr = "";
@@ -39,10 +40,6 @@ function docker(engine: DockerEngine, args: string[], secrets: Record<string, st
         child.stderr!.on("data", (chunk) => (stderr += chunk));
         child.on("error", reject);
         child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-        if (input !== undefined) {
-            child.stdin!.on("error", () => undefined);
-            child.stdin!.end(input);
-        }
     });
 }
 
@@ -78,8 +75,6 @@ export interface OneOff {
     /** Plain (non-secret) variables, `NAME=value`. */
     readonly env?: string[];
     readonly volumes?: string[];
-    /** Written to the container's stdin (`docker run -i`). */
-    readonly input?: string;
 }
 
 /** One-off runner containers on one network, each recorded (argv and output) for the secret scan. */
@@ -106,7 +101,6 @@ export class RunnerContainers {
             oneOff.name,
             "--network",
             this.network,
-            ...(oneOff.input !== undefined ? ["-i"] : []),
             ...Object.keys(secrets).flatMap((name) => ["-e", name]),
             ...(oneOff.env ?? []).flatMap((entry) => ["-e", entry]),
             ...(oneOff.volumes ?? []).flatMap((volume) => ["-v", volume]),
@@ -116,7 +110,7 @@ export class RunnerContainers {
         ];
         this.names.push(oneOff.name);
         this.argvs.push(args);
-        const exit = await docker(this.engine, args, secrets, oneOff.input);
+        const exit = await docker(this.engine, args, secrets);
         this.outputs.push(exit.stdout, exit.stderr);
         return exit;
     }
